@@ -1,0 +1,136 @@
+//! The [`Memory`] trait, and [`HostMemory`]: the process's own address space.
+
+use crate::error::Result;
+use crate::layout::Target;
+
+/// An address in one address space: a host pointer value, or an offset into a
+/// sandbox's linear memory (which the wasm backend checks against its size).
+pub type Addr = u64;
+
+/// An address space that cdata live in.
+///
+/// Implementations check what they can: every implementation refuses address 0
+/// (`Error::Runtime`, "cannot dereference NULL"-style messages are made by callers);
+/// a sandbox memory also refuses any range outside its current size (`Error::Memory`).
+pub trait Memory {
+    /// The data model of code that uses this memory.
+    fn target(&self) -> Target;
+
+    /// Copies `out.len()` bytes starting at `addr` into `out`.
+    ///
+    /// # Errors
+    /// `Error::Memory` if the range is not readable in this address space.
+    fn read(&self, addr: Addr, out: &mut [u8]) -> Result<()>;
+
+    /// Copies `data` to `addr`.
+    ///
+    /// # Errors
+    /// `Error::Memory` if the range is not writable in this address space.
+    fn write(&self, addr: Addr, data: &[u8]) -> Result<()>;
+
+    /// Allocates `size` zeroed bytes aligned to `align` (a power of two).
+    /// A zero `size` still returns a unique, non-NULL address.
+    ///
+    /// # Errors
+    /// `Error::Memory` when the space is exhausted.
+    fn alloc_zeroed(&self, size: u64, align: u64) -> Result<Addr>;
+
+    /// Frees a block returned by [`Memory::alloc_zeroed`] with the same `size` and `align`.
+    fn free(&self, addr: Addr, size: u64, align: u64);
+
+    /// Copies `len` bytes from `src` to `dst`; the ranges may overlap (`memmove`).
+    ///
+    /// # Errors
+    /// As [`Memory::read`] and [`Memory::write`].
+    fn copy(&self, dst: Addr, src: Addr, len: u64) -> Result<()> {
+        let len = usize::try_from(len).map_err(|_| crate::error::Error::Memory(format!("copy of {len} bytes is too large")))?;
+        let mut buf = vec![0u8; len];
+        self.read(src, &mut buf)?;
+        self.write(dst, &buf)
+    }
+}
+
+/// The host process's address space, where cdata of `dlopen` and `target="native"`
+/// FFIs live.
+///
+/// As in CFFI, a host pointer is trusted: only NULL is refused. A wild pointer
+/// made with `ffi.cast` can crash the process, exactly as it would in C; this is
+/// the one place where that trust is written down.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HostMemory;
+
+impl HostMemory {
+    fn check(addr: Addr, len: usize) -> Result<()> {
+        if addr == 0 && len > 0 {
+            return Err(crate::error::Error::Runtime("cannot access memory at NULL".into()));
+        }
+        if addr.checked_add(len as u64).is_none() {
+            return Err(crate::error::Error::Memory(format!("range of {len} bytes at {addr:#x} wraps around")));
+        }
+        Ok(())
+    }
+}
+
+impl Memory for HostMemory {
+    fn target(&self) -> Target {
+        Target::Host
+    }
+
+    fn read(&self, addr: Addr, out: &mut [u8]) -> Result<()> {
+        Self::check(addr, out.len())?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: host cdata addresses are trusted as CFFI trusts them (see the type's
+        // docs); NULL and wrap-around were refused above, and `out` is a distinct Rust buffer.
+        unsafe { std::ptr::copy(addr as usize as *const u8, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    fn write(&self, addr: Addr, data: &[u8]) -> Result<()> {
+        Self::check(addr, data.len())?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: as in `read`; `copy` tolerates `data` overlapping the destination.
+        unsafe { std::ptr::copy(data.as_ptr(), addr as usize as *mut u8, data.len()) };
+        Ok(())
+    }
+
+    fn alloc_zeroed(&self, size: u64, align: u64) -> Result<Addr> {
+        let layout = host_layout(size, align)?;
+        // SAFETY: `host_layout` never returns a zero-sized layout.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        if ptr.is_null() {
+            return Err(crate::error::Error::Memory(format!("out of memory allocating {size} bytes")));
+        }
+        Ok(ptr as usize as Addr)
+    }
+
+    fn free(&self, addr: Addr, size: u64, align: u64) {
+        if let Ok(layout) = host_layout(size, align) {
+            // SAFETY: the caller returns a block from `alloc_zeroed` with the same size
+            // and alignment, so `layout` is the one it was allocated with.
+            unsafe { std::alloc::dealloc(addr as usize as *mut u8, layout) };
+        }
+    }
+
+    fn copy(&self, dst: Addr, src: Addr, len: u64) -> Result<()> {
+        let len = usize::try_from(len).map_err(|_| crate::error::Error::Memory("copy too large".into()))?;
+        Self::check(dst, len)?;
+        Self::check(src, len)?;
+        if len > 0 {
+            // SAFETY: trusted host addresses as in `read`; `copy` is memmove.
+            unsafe { std::ptr::copy(src as usize as *const u8, dst as usize as *mut u8, len) };
+        }
+        Ok(())
+    }
+}
+
+/// The allocator layout for a host block: at least one byte, alignment at least 1.
+fn host_layout(size: u64, align: u64) -> Result<std::alloc::Layout> {
+    let size = usize::try_from(size.max(1)).map_err(|_| crate::error::Error::Memory(format!("cannot allocate {size} bytes")))?;
+    let align = usize::try_from(align.max(1)).unwrap_or(usize::MAX);
+    std::alloc::Layout::from_size_align(size, align)
+        .map_err(|_| crate::error::Error::Memory(format!("cannot allocate {size} bytes aligned to {align}")))
+}

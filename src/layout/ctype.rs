@@ -1,0 +1,163 @@
+//! Runtime type descriptors: a model type laid out for one target.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use crate::model::{Prim, RecordKind, TypeId};
+
+use super::{PrimLayout, Target};
+
+/// A C type resolved for one target. Cheap to clone; equality is identity.
+#[derive(Clone)]
+pub struct CType(pub Arc<CTypeData>);
+
+/// What a [`CType`] knows.
+pub struct CTypeData {
+    /// The model type this descriptor was made from.
+    pub model_id: TypeId,
+    /// The target it is laid out for.
+    pub target: Target,
+    /// The CFFI display name (`int *`, `struct foo`, `int(*)(int)`).
+    pub cname: String,
+    pub kind: CKind,
+}
+
+/// The shape of a [`CType`]. The names follow CFFI's `CType.kind`.
+pub enum CKind {
+    Void,
+    /// Integers, characters, floats, `_Bool`, complex.
+    Prim(Prim, PrimLayout),
+    /// `T *` for a non-function `T`.
+    Pointer(CType),
+    /// `T[N]` (`len: Some(N)`) or `T[]` (`len: None`).
+    Array { item: CType, len: Option<u64> },
+    /// A pointer to a function: CFFI's "function" kind (`int(*)(int)`).
+    Function(FuncInfo),
+    /// A struct or union, possibly not yet complete.
+    Record(Arc<RecordType>),
+    Enum(Arc<EnumType>),
+}
+
+/// Signature of a function pointer type.
+pub struct FuncInfo {
+    pub ret: CType,
+    pub params: Vec<CType>,
+    pub variadic: bool,
+}
+
+/// A struct or union. Its layout is filled in once the declaration is complete
+/// (possibly by a later `cdef()`), which is why it sits behind a `OnceLock`.
+pub struct RecordType {
+    pub kind: RecordKind,
+    /// The model's record name (`foo`, `$foo_t`, `$1`).
+    pub name: String,
+    pub layout: OnceLock<RecordLayout>,
+}
+
+/// Size, alignment and fields of a complete struct or union.
+pub struct RecordLayout {
+    pub size: u64,
+    pub align: u64,
+    /// Fields as CFFI lists them (`CType.fields`): members of anonymous nested
+    /// structs and unions are lifted into the parent with absolute offsets.
+    /// Unnamed bitfields are left out.
+    pub fields: Vec<FieldLayout>,
+    /// The last field is `T x[]` (or a struct ending in one): the size above
+    /// excludes its items, and `ffi.new` takes the item count from the initializer.
+    pub has_flexible_array: bool,
+}
+
+/// One field of a struct or union.
+pub struct FieldLayout {
+    pub name: String,
+    pub ty: CType,
+    /// Byte offset from the start of the outermost record.
+    pub offset: u64,
+    /// For bitfields: the bit position of the field's lowest bit within the
+    /// storage unit at `offset` (CFFI's `bitshift`); -1 otherwise.
+    pub bitshift: i32,
+    /// For bitfields: the width in bits (CFFI's `bitsize`); -1 otherwise.
+    pub bitsize: i32,
+    /// A positional initializer skips this field: it is a second or later
+    /// member of an anonymous union (CFFI's `flags` bit 1).
+    pub skip_in_positional_init: bool,
+}
+
+/// An enum: its integer layout and its enumerators.
+pub struct EnumType {
+    /// The model's enum name (`e`, `$1`).
+    pub name: String,
+    /// The integer type the enum is stored as (C's choice: `unsigned int` if no
+    /// value is negative, else `int`; wider when values need it).
+    pub repr: PrimLayout,
+    /// Enumerators in declaration order, with their values.
+    pub values: Vec<(String, i128)>,
+}
+
+impl CType {
+    /// The descriptor behind this handle.
+    pub fn data(&self) -> &CTypeData {
+        &self.0
+    }
+
+    /// The CFFI display name.
+    pub fn cname(&self) -> &str {
+        &self.0.cname
+    }
+
+    /// The shape of this type.
+    pub fn kind(&self) -> &CKind {
+        &self.0.kind
+    }
+
+    /// Size in bytes, or `None` when it has none: `void`, open arrays `T[]`,
+    /// incomplete or opaque records, function types.
+    pub fn size(&self) -> Option<u64> {
+        match &self.0.kind {
+            CKind::Void => None,
+            CKind::Prim(_, l) => Some(l.size),
+            CKind::Pointer(_) | CKind::Function(_) => Some(self.0.target.pointer_size()),
+            CKind::Array { item, len } => Some(len.as_ref()?.checked_mul(item.size()?)?),
+            CKind::Record(r) => r.layout.get().map(|l| l.size),
+            CKind::Enum(e) => Some(e.repr.size),
+        }
+    }
+
+    /// Alignment in bytes, or `None` when the size is unknown for a reason
+    /// other than an open array length.
+    pub fn align(&self) -> Option<u64> {
+        match &self.0.kind {
+            CKind::Void => None,
+            CKind::Prim(_, l) => Some(l.align),
+            CKind::Pointer(_) | CKind::Function(_) => Some(self.0.target.pointer_size()),
+            CKind::Array { item, .. } => item.align(),
+            CKind::Record(r) => r.layout.get().map(|l| l.align),
+            CKind::Enum(e) => Some(e.repr.align),
+        }
+    }
+
+    /// True for pointers and function pointers (values that are addresses).
+    pub fn is_pointer_like(&self) -> bool {
+        matches!(self.0.kind, CKind::Pointer(_) | CKind::Function(_))
+    }
+}
+
+impl PartialEq for CType {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CType {}
+
+impl std::hash::Hash for CType {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
+    }
+}
+
+impl fmt::Debug for CType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<ctype '{}'>", self.cname())
+    }
+}

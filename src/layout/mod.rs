@@ -1,0 +1,22 @@
+//! Sizes, alignments and field offsets of model types for one target.
+//!
+//! A [`TypeResolver`] turns a model [`TypeId`] into a [`CType`]: a shared,
+//! immutable runtime descriptor that carries everything the cdata layer needs
+//! (size, alignment, item type, field offsets, bitfield positions, C name).
+//! Resolution is cached per target, so each model type maps to one `CType`
+//! and identity comparisons work (`ffi.typeof("int*") is ffi.typeof("int *")`).
+//!
+//! Two data models exist: the host's (x86-64 LP64 System V) and wasm32 (ILP32,
+//! clang's wasm32-wasi ABI). Both are little-endian.
+
+#![forbid(unsafe_code)]
+#![warn(clippy::cast_possible_truncation)]
+
+mod ctype;
+mod record;
+mod resolve;
+mod target;
+
+pub use ctype::{CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, RecordLayout, RecordType};
+pub use resolve::TypeResolver;
+pub use target::{PrimClass, PrimLayout, Target};

@@ -1,0 +1,1 @@
+//! Struct and union layout: field offsets, bitfields, packing, flexible arrays.

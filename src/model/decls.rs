@@ -1,0 +1,59 @@
+//! Everything one FFI has been told by its `cdef()` calls, by name.
+
+use std::collections::BTreeMap;
+
+use super::{TypeId, TypeTable};
+
+/// The value of a constant declared in a cdef.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConstValue {
+    /// `#define N 42`, an enumerator, or an integer `static const` with a value.
+    Int(i128),
+    /// `#define N ...`, `static const T N;`: the compiler (or the library) knows it.
+    Unknown,
+}
+
+/// A global variable (`extern T x;`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlobalVar {
+    pub ty: TypeId,
+    /// Declared `const` at its top level (`T *const x`): read-only from Python.
+    pub is_const: bool,
+}
+
+/// One named declaration in the `lib` namespace or the type namespace.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decl {
+    /// `typedef T name;`
+    Typedef(TypeId),
+    /// A function the library (or the sandboxed module) provides; `ty` is a `Type::Function`.
+    Function { ty: TypeId },
+    /// `extern "Python"` (or `"Python+C"`) function, implemented in Python; `ty` is a `Type::Function`.
+    ExternPython { ty: TypeId, also_c: bool },
+    Global(GlobalVar),
+    /// `#define`, `static const`, or an enumerator. `ty` is the constant's type
+    /// (`int` for `#define` integers, the enum type for enumerators).
+    Constant { ty: TypeId, value: ConstValue },
+}
+
+/// The accumulated result of every `cdef()` on one FFI.
+#[derive(Clone, Debug, Default)]
+pub struct Declarations {
+    pub types: TypeTable,
+    /// `typedef` names.
+    pub typedefs: BTreeMap<String, TypeId>,
+    /// Struct and union tags (`struct foo` → `foo`), without `$`-named anonymous ones.
+    pub struct_tags: BTreeMap<String, TypeId>,
+    pub union_tags: BTreeMap<String, TypeId>,
+    pub enum_tags: BTreeMap<String, TypeId>,
+    /// Functions, globals, constants and enumerators: what `lib` exposes, by name,
+    /// in declaration order within each `cdef()`.
+    pub lib_items: BTreeMap<String, Decl>,
+}
+
+impl Declarations {
+    /// An empty set of declarations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
