@@ -16,6 +16,11 @@ pub(super) fn c_name(table: &TypeTable, id: TypeId) -> String {
     spell(table, id, String::new(), Style::Cffi)
 }
 
+/// The CFFI display name of `id` with `&` at the declarator's place.
+pub(super) fn c_name_marked(table: &TypeTable, id: TypeId) -> String {
+    spell(table, id, "&".to_owned(), Style::Cffi)
+}
+
 /// A C declaration of `name` with type `id`, for generated source.
 pub(super) fn c_decl(table: &TypeTable, id: TypeId, name: &str) -> String {
     spell(table, id, name.to_owned(), Style::Source)
@@ -134,6 +139,9 @@ mod tests {
         assert_eq!(t.c_name(t.pointer_to(g)), "int(*(*)(int))[3]");
         assert_eq!(t.c_decl(fp, "cb"), "int (*cb)(int, ...)");
         assert_eq!(t.c_decl(p, "x"), "int *x");
+        assert_eq!(t.c_name_marked(p), "int *&");
+        assert_eq!(t.c_name_marked(arr3), "int&[3]");
+        assert_eq!(t.c_name_marked(fp), "int(*&)(int, ...)");
     }
 
     #[test]

@@ -210,6 +210,12 @@ impl TypeTable {
         c_name::c_name(self, id)
     }
 
+    /// [`TypeTable::c_name`] with `&` where a declarator would go (`int *&`,
+    /// `int&[3]`, `int(*&)(int)`), as `ffi.getctype(type, replace_with)` needs.
+    pub fn c_name_marked(&self, id: TypeId) -> String {
+        c_name::c_name_marked(self, id)
+    }
+
     /// The C spelling of a type declaring `name` (for generated C): `int *x`, `int (*f)(int)`.
     pub fn c_decl(&self, id: TypeId, name: &str) -> String {
         c_name::c_decl(self, id, name)

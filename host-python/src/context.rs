@@ -1,0 +1,90 @@
+//! [`FfiContext`]: what every `FFI`, `CType` user and `CData` of one FFI share —
+//! its declarations, its type resolver and the memory its cdata live in.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use wasmcffi::cdata::Memory;
+use wasmcffi::cdecl::{self, CdefOptions};
+use wasmcffi::layout::{CType, Target, TypeResolver};
+use wasmcffi::model::{ArrayLen, Declarations, Type, TypeId};
+use wasmcffi::Result;
+
+/// An address space shared between cdata objects.
+pub type SharedMemory = Arc<dyn Memory + Send + Sync>;
+
+/// Declarations and resolved types of one FFI.
+pub struct TypeState {
+    pub decls: Declarations,
+    pub resolver: TypeResolver,
+}
+
+/// The state of one FFI, shared by the `FFI` object and every cdata it made.
+pub struct FfiContext {
+    pub mem: SharedMemory,
+    types: Mutex<TypeState>,
+}
+
+impl FfiContext {
+    /// A context with no declarations whose cdata live in `mem`.
+    pub fn new(mem: SharedMemory) -> Arc<Self> {
+        let target = mem.target();
+        Arc::new(FfiContext {
+            mem,
+            types: Mutex::new(TypeState { decls: Declarations::new(), resolver: TypeResolver::new(target) }),
+        })
+    }
+
+    /// The data model of this FFI.
+    pub fn target(&self) -> Target {
+        self.mem.target()
+    }
+
+    /// Locks the declarations. Every caller holds the GIL, so this never waits
+    /// for long; a poisoned lock (a panic elsewhere) is taken over as is.
+    pub fn types(&self) -> MutexGuard<'_, TypeState> {
+        self.types.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `ffi.cdef(source, ...)`.
+    pub fn cdef(&self, source: &str, opts: &CdefOptions) -> Result<()> {
+        cdecl::parse_cdef(&mut self.types().decls, source, opts)
+    }
+
+    /// The model id of the type spelled `text`.
+    pub fn parse_type_id(&self, text: &str) -> Result<TypeId> {
+        cdecl::parse_type(&mut self.types().decls, text)
+    }
+
+    /// The resolved type spelled `text`.
+    pub fn parse_ctype(&self, text: &str) -> Result<CType> {
+        let mut state = self.types();
+        let id = cdecl::parse_type(&mut state.decls, text)?;
+        let TypeState { decls, resolver } = &mut *state;
+        resolver.resolve(&decls.types, id)
+    }
+
+    /// The resolved type of a model id.
+    pub fn resolve(&self, id: TypeId) -> Result<CType> {
+        let mut state = self.types();
+        let TypeState { decls, resolver } = &mut *state;
+        resolver.resolve(&decls.types, id)
+    }
+
+    /// Interns a model type derived from existing ones and resolves it.
+    fn derived(&self, ty: Type) -> Result<CType> {
+        let mut state = self.types();
+        let TypeState { decls, resolver } = &mut *state;
+        let id = decls.types.intern(ty);
+        resolver.resolve(&decls.types, id)
+    }
+
+    /// `T *` for a resolved `T` of this FFI.
+    pub fn pointer_to(&self, ty: &CType) -> Result<CType> {
+        self.derived(Type::Pointer(ty.data().model_id))
+    }
+
+    /// `T[]` for a resolved `T` of this FFI.
+    pub fn open_array_of(&self, item: &CType) -> Result<CType> {
+        self.derived(Type::Array { item: item.data().model_id, len: ArrayLen::Open })
+    }
+}

@@ -1,0 +1,134 @@
+//! Python objects ↔ core [`Value`]s. Pure shape conversion: every C rule
+//! (ranges, initializer forms, compatibility) lives in the core's `cdata`.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyComplex, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use wasmcffi::cdata::{StringResult, Value};
+use wasmcffi::layout::Target;
+
+use crate::cdata::PyCData;
+
+/// The [`Value`] standing for a Python object, as an initializer or argument
+/// for a cdata of `target`.
+///
+/// # Errors
+/// TypeError for a cdata of the other target (host vs sandbox), which must
+/// never be copied silently across.
+pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
+    if let Ok(cdata) = obj.downcast::<PyCData>() {
+        return cdata.get().as_value(target);
+    }
+    if obj.is_instance_of::<PyBool>() {
+        return Ok(Value::Bool(obj.is_truthy()?));
+    }
+    if let Ok(int) = obj.downcast::<PyInt>() {
+        return Ok(int_value(int));
+    }
+    if let Ok(f) = obj.downcast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(b) = obj.downcast::<PyBytes>() {
+        return Ok(Value::Bytes(b.as_bytes().to_vec()));
+    }
+    if let Ok(b) = obj.downcast::<PyByteArray>() {
+        return Ok(Value::Bytes(b.to_vec()));
+    }
+    if let Ok(s) = obj.downcast::<PyString>() {
+        return Ok(Value::Str(code_points(s)?));
+    }
+    if let Ok(list) = obj.downcast::<PyList>() {
+        return Ok(Value::List(list.iter().map(|item| to_value(&item, target)).collect::<PyResult<_>>()?));
+    }
+    if let Ok(tuple) = obj.downcast::<PyTuple>() {
+        return Ok(Value::List(tuple.iter().map(|item| to_value(&item, target)).collect::<PyResult<_>>()?));
+    }
+    if let Ok(dict) = obj.downcast::<PyDict>() {
+        let mut items = Vec::with_capacity(dict.len());
+        for (key, value) in dict.iter() {
+            let key: String = key
+                .extract()
+                .map_err(|_| PyTypeError::new_err(format!("field name must be a str, not {}", type_name(&key))))?;
+            items.push((key, to_value(&value, target)?));
+        }
+        return Ok(Value::Dict(items));
+    }
+    if let Ok(c) = obj.downcast::<PyComplex>() {
+        return Ok(Value::Complex(c.real(), c.imag()));
+    }
+    if obj.is_none() {
+        return Ok(Value::None);
+    }
+    if obj.hasattr("__index__")? {
+        if let Ok(int) = obj.call_method0("__index__")?.downcast_into::<PyInt>() {
+            return Ok(int_value(&int));
+        }
+    }
+    Ok(Value::Other(type_name(obj)))
+}
+
+/// An `int` as a [`Value`]: 128 bits, or [`Value::HugeInt`] past that.
+fn int_value(int: &Bound<'_, PyInt>) -> Value {
+    match int.extract::<i128>() {
+        Ok(v) => Value::Int(v),
+        Err(_) => Value::HugeInt(int.gt(0).unwrap_or(true)),
+    }
+}
+
+/// The code points of a str, lone surrogates included.
+pub fn code_points(s: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
+    match s.to_str() {
+        Ok(text) => Ok(text.chars().map(u32::from).collect()),
+        // Only strings holding lone surrogates fail UTF-8 conversion.
+        Err(_) => {
+            let ord = s.py().import("builtins")?.getattr("ord")?;
+            s.try_iter()?.map(|c| ord.call1((c?,))?.extract::<u32>()).collect()
+        }
+    }
+}
+
+/// A Python str from code points, lone surrogates included.
+pub fn str_from_code_points<'py>(py: Python<'py>, points: &[u32]) -> PyResult<Bound<'py, PyAny>> {
+    match points.iter().map(|&c| char::from_u32(c)).collect::<Option<String>>() {
+        Some(text) => Ok(PyString::new(py, &text).into_any()),
+        None => {
+            let chr = py.import("builtins")?.getattr("chr")?;
+            let parts = points.iter().map(|&c| chr.call1((c,))).collect::<PyResult<Vec<_>>>()?;
+            PyString::new(py, "").call_method1("join", (parts,))
+        }
+    }
+}
+
+/// The Python type name of `obj`, for error messages.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned())
+}
+
+/// A plain (non-cdata) [`Value`] as a Python object.
+pub fn plain_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::None => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::HugeInt(_) => return Err(PyTypeError::new_err("integer too large")),
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Complex(re, im) => PyComplex::from_doubles(py, *re, *im).into_any(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::Str(points) => str_from_code_points(py, points)?,
+        Value::List(items) => {
+            PyList::new(py, items.iter().map(|v| plain_to_py(py, v)).collect::<PyResult<Vec<_>>>()?)?.into_any()
+        }
+        Value::Dict(_) | Value::CData { .. } | Value::Other(_) => {
+            return Err(PyTypeError::new_err("internal: value has no plain Python form"))
+        }
+    })
+}
+
+/// What `ffi.string()` returned, as a Python object.
+pub fn string_to_py<'py>(py: Python<'py>, res: &StringResult) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match res {
+        StringResult::Bytes(b) => PyBytes::new(py, b).into_any(),
+        StringResult::Str(points) => str_from_code_points(py, points)?,
+        StringResult::Int(i) => i.into_pyobject(py)?.into_any(),
+    })
+}

@@ -1,0 +1,223 @@
+//! `CType` and `CField`: Python views of resolved types, one object per type.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use pyo3::exceptions::PyAttributeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use wasmcffi::layout::{CKind, CType, FieldLayout, RecordLayout};
+use wasmcffi::model::RecordKind;
+
+/// Every `CType` object ever made, by descriptor identity, so the same C type is
+/// always the same Python object (`ffi.typeof("int *") is ffi.typeof("int*")`).
+/// Descriptors are never freed once wrapped, as CFFI never frees its ctypes.
+static CTYPE_OBJECTS: LazyLock<Mutex<HashMap<usize, Py<PyCType>>>> = LazyLock::new(Default::default);
+
+/// A C type (`ffi.typeof(...)`).
+#[pyclass(name = "CType", module = "wasmcffi", frozen)]
+pub struct PyCType {
+    pub ctype: CType,
+}
+
+/// One field of a struct or union type (`ctype.fields`).
+#[pyclass(name = "CField", module = "wasmcffi", frozen)]
+pub struct PyCField {
+    #[pyo3(get, name = "type")]
+    ty: Py<PyCType>,
+    #[pyo3(get)]
+    offset: u64,
+    #[pyo3(get)]
+    bitshift: i32,
+    #[pyo3(get)]
+    bitsize: i32,
+    #[pyo3(get)]
+    flags: u32,
+}
+
+impl PyCType {
+    /// The one Python object for `ctype`.
+    pub fn wrap(py: Python<'_>, ctype: &CType) -> PyResult<Py<PyCType>> {
+        let key = Arc::as_ptr(&ctype.0) as usize;
+        let mut objects = CTYPE_OBJECTS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(obj) = objects.get(&key) {
+            return Ok(obj.clone_ref(py));
+        }
+        let obj = Py::new(py, PyCType { ctype: ctype.clone() })?;
+        objects.insert(key, obj.clone_ref(py));
+        Ok(obj)
+    }
+
+    fn record_layout(&self) -> Option<(RecordKind, &RecordLayout)> {
+        match self.ctype.kind() {
+            CKind::Record(r) => r.layout.get().map(|l| (r.kind, l)),
+            _ => None,
+        }
+    }
+}
+
+/// CFFI's name for the kind of a type.
+pub fn kind_name(ctype: &CType) -> &'static str {
+    match ctype.kind() {
+        CKind::Void => "void",
+        CKind::Prim(..) => "primitive",
+        CKind::Pointer(_) => "pointer",
+        CKind::Array { .. } => "array",
+        CKind::Function(_) => "function",
+        CKind::Record(r) => match r.kind {
+            RecordKind::Struct => "struct",
+            RecordKind::Union => "union",
+        },
+        CKind::Enum(_) => "enum",
+    }
+}
+
+fn field_object(py: Python<'_>, field: &FieldLayout) -> PyResult<Py<PyCField>> {
+    Py::new(
+        py,
+        PyCField {
+            ty: PyCType::wrap(py, &field.ty)?,
+            offset: field.offset,
+            bitshift: field.bitshift,
+            bitsize: field.bitsize,
+            flags: u32::from(field.skip_in_positional_init),
+        },
+    )
+}
+
+fn not_for_kind(ctype: &CType, attr: &str) -> PyErr {
+    PyAttributeError::new_err(format!("ctype '{}' of kind '{}' has no attribute '{attr}'", ctype.cname(), kind_name(ctype)))
+}
+
+#[pymethods]
+impl PyCType {
+    /// `'primitive'`, `'pointer'`, `'array'`, `'struct'`, `'union'`, `'enum'`, `'function'` or `'void'`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        kind_name(&self.ctype)
+    }
+
+    /// The C spelling of the type.
+    #[getter]
+    fn cname(&self) -> &str {
+        self.ctype.cname()
+    }
+
+    /// The pointed-to type of a pointer, or the item type of an array.
+    #[getter]
+    fn item(&self, py: Python<'_>) -> PyResult<Py<PyCType>> {
+        match self.ctype.kind() {
+            CKind::Pointer(item) | CKind::Array { item, .. } => PyCType::wrap(py, item),
+            _ => Err(not_for_kind(&self.ctype, "item")),
+        }
+    }
+
+    /// The length of an array type, `None` for `T[]`.
+    #[getter]
+    fn length(&self) -> PyResult<Option<u64>> {
+        match self.ctype.kind() {
+            CKind::Array { len, .. } => Ok(*len),
+            _ => Err(not_for_kind(&self.ctype, "length")),
+        }
+    }
+
+    /// `[(name, CField), ...]` of a struct or union, `None` while it is incomplete.
+    #[getter]
+    fn fields(&self, py: Python<'_>) -> PyResult<Option<Py<PyList>>> {
+        if !matches!(self.ctype.kind(), CKind::Record(_)) {
+            return Err(not_for_kind(&self.ctype, "fields"));
+        }
+        let Some((_, layout)) = self.record_layout() else { return Ok(None) };
+        let items = layout
+            .fields
+            .iter()
+            .map(|f| Ok(PyTuple::new(py, [f.name.clone().into_pyobject(py)?.into_any(), field_object(py, f)?.into_bound(py).into_any()])?))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Some(PyList::new(py, items)?.unbind()))
+    }
+
+    /// Parameter types of a function type.
+    #[getter]
+    fn args(&self, py: Python<'_>) -> PyResult<Py<PyTuple>> {
+        match self.ctype.kind() {
+            CKind::Function(f) => {
+                let args = f.params.iter().map(|p| PyCType::wrap(py, p)).collect::<PyResult<Vec<_>>>()?;
+                Ok(PyTuple::new(py, args)?.unbind())
+            }
+            _ => Err(not_for_kind(&self.ctype, "args")),
+        }
+    }
+
+    /// Return type of a function type.
+    #[getter]
+    fn result(&self, py: Python<'_>) -> PyResult<Py<PyCType>> {
+        match self.ctype.kind() {
+            CKind::Function(f) => PyCType::wrap(py, &f.ret),
+            _ => Err(not_for_kind(&self.ctype, "result")),
+        }
+    }
+
+    /// True for a variadic function type.
+    #[getter]
+    fn ellipsis(&self) -> PyResult<bool> {
+        match self.ctype.kind() {
+            CKind::Function(f) => Ok(f.variadic),
+            _ => Err(not_for_kind(&self.ctype, "ellipsis")),
+        }
+    }
+
+    /// The calling convention of a function type (always the default, 2 as in CFFI).
+    #[getter]
+    fn abi(&self) -> PyResult<i32> {
+        match self.ctype.kind() {
+            CKind::Function(_) => Ok(2),
+            _ => Err(not_for_kind(&self.ctype, "abi")),
+        }
+    }
+
+    /// `{value: name}` of an enum type.
+    #[getter]
+    fn elements<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let CKind::Enum(e) = self.ctype.kind() else { return Err(not_for_kind(&self.ctype, "elements")) };
+        let dict = PyDict::new(py);
+        for (name, value) in e.values.iter().rev() {
+            dict.set_item(value, name)?;
+        }
+        Ok(dict)
+    }
+
+    /// `{name: value}` of an enum type.
+    #[getter]
+    fn relements<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let CKind::Enum(e) = self.ctype.kind() else { return Err(not_for_kind(&self.ctype, "relements")) };
+        let dict = PyDict::new(py);
+        for (name, value) in &e.values {
+            dict.set_item(name, value)?;
+        }
+        Ok(dict)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ctype '{}'>", self.ctype.cname())
+    }
+
+    fn __dir__(&self) -> Vec<&'static str> {
+        let mut names = vec!["kind", "cname"];
+        names.extend_from_slice(match self.ctype.kind() {
+            CKind::Pointer(_) => &["item"][..],
+            CKind::Array { .. } => &["item", "length"],
+            CKind::Record(_) => &["fields"],
+            CKind::Function(_) => &["args", "result", "ellipsis", "abi"],
+            CKind::Enum(_) => &["elements", "relements"],
+            CKind::Void | CKind::Prim(..) => &[],
+        });
+        names
+    }
+}
+
+#[pymethods]
+impl PyCField {
+    fn __repr__(&self) -> String {
+        format!("<CField type='{}' offset={}>", self.ty.get().ctype.cname(), self.offset)
+    }
+}
