@@ -37,6 +37,11 @@ impl Allocation {
         Ok(Arc::new(Allocation { mem: mem.clone(), addr, size, align, released: AtomicBool::new(false) }))
     }
 
+    /// The address of the block.
+    pub fn addr(&self) -> Addr {
+        self.addr
+    }
+
     /// Frees the block now; later accesses through any cdata of it raise.
     pub fn release(&self) {
         if !self.released.swap(true, Ordering::AcqRel) {

@@ -1,7 +1,29 @@
-//! The `wasmcffi._wasmcffi` extension module.
+//! The `wasmcffi._wasmcffi` extension module: PyO3 bindings of the core crate.
+
+mod buffer;
+mod cdata;
+mod context;
+mod convert;
+mod ctype;
+mod exceptions;
+mod ffi;
+mod handles;
+mod lib_object;
+
 use pyo3::prelude::*;
 
 #[pymodule]
-fn _wasmcffi(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<ffi::PyFFI>()?;
+    m.add_class::<cdata::PyCData>()?;
+    m.add_class::<ctype::PyCType>()?;
+    m.add_class::<ctype::PyCField>()?;
+    m.add_class::<buffer::PyBuffer>()?;
+    m.add_class::<lib_object::PyLib>()?;
+    m.add("CDefError", py.get_type::<exceptions::CDefError>())?;
+    m.add("FFIError", py.get_type::<exceptions::FFIError>())?;
+    m.add("VerificationError", py.get_type::<exceptions::VerificationError>())?;
+    m.add("VerificationMissing", py.get_type::<exceptions::VerificationMissing>())?;
     Ok(())
 }

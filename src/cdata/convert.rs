@@ -59,3 +59,27 @@ pub fn read_field(mem: &dyn Memory, base: Addr, field: &FieldLayout) -> Result<V
     let _ = (mem, base, field);
     todo!("cdata agent")
 }
+
+/// Writes a field (bitfields included) of the record at `base`.
+pub fn write_field(mem: &dyn Memory, base: Addr, field: &FieldLayout, value: &Value) -> Result<()> {
+    let _ = (mem, base, field, value);
+    todo!("cdata agent")
+}
+
+/// Item count of an open array, from an initializer.
+pub fn open_length(ty: &CType, value: &Value) -> Result<Option<u64>> {
+    let _ = (ty, value);
+    todo!("cdata agent")
+}
+
+/// `ffi.cast`.
+pub fn cast_value(ty: &CType, value: &Value, mem: &dyn Memory) -> Result<Vec<u8>> {
+    let _ = (ty, value, mem);
+    todo!("cdata agent")
+}
+
+/// Slice assignment.
+pub fn write_slice(mem: &dyn Memory, addr: Addr, ty: &CType, count: u64, value: &Value) -> Result<()> {
+    let _ = (mem, addr, ty, count, value);
+    todo!("cdata agent")
+}

@@ -10,7 +10,8 @@ mod memory;
 mod value;
 
 pub use convert::{
-    read_field, read_pointer, read_prim, string, unpack, write_init, write_pointer, StringResult,
+    cast_value, open_length, read_field, read_pointer, read_prim, string, unpack, write_field, write_init,
+    write_pointer, write_slice, StringResult,
 };
 pub use memory::{Addr, HostMemory, Memory};
 pub use value::Value;

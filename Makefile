@@ -1,0 +1,45 @@
+# wasmcffi — run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(abspath $(VENV))/bin/python
+VENV_ENV := VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH
+# Zig builds wasi-libc once per machine (about 30 s); keep its cache between runs.
+export ZIG_GLOBAL_CACHE_DIR ?= $(HOME)/.cache/wasmcffi-zig
+PY_DEPS := "maturin>=1.5,<2" "pytest>=8" "cffi>=1.17" "hypothesis>=6" "ziglang==0.17.1"
+
+.PHONY: help setup build-dev demo test test-rust test-python lint clean
+
+help: ## Show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: host-python/pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PY_DEPS)
+	touch $@
+
+setup: $(VENV)/.stamp ## Create .venv and install the Python dependencies
+
+build-dev: setup ## Build the extension and install it into .venv (debug build)
+	$(VENV_ENV) maturin develop -q -m host-python/Cargo.toml
+
+demo: build-dev ## Run the demo (examples/demo.py)
+	$(PY) examples/demo.py
+
+test: build-dev ## Run every Rust and Python test
+	$(MAKE) --no-print-directory test-rust test-python
+
+test-rust: setup ## Run the Rust tests of the core crate
+	$(VENV_ENV) cargo test -p wasmcffi
+
+test-python: ## Run the pytest suite (after build-dev)
+	$(PY) -m pytest tests/python -q
+
+lint: setup ## cargo clippy and rustfmt check
+	cargo clippy -p wasmcffi -p wasmcffi-python -- -D warnings
+	cargo fmt --check
+
+clean: ## Remove build outputs and .venv
+	rm -rf target $(VENV)

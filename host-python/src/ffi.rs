@@ -1,0 +1,496 @@
+//! `FFI`: the object users call `cdef`, `new`, `cast`, `typeof`, … on.
+//!
+//! The Python class `wasmcffi.FFI` subclasses this one to add the pure-Python
+//! conveniences (`NULL`, `error`, `CData`, `CType`, `RTLD_*`, decorators).
+
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::{PyBufferError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::IntoPyObjectExt;
+use wasmcffi::cdata::{self as core, HostMemory, Value};
+use wasmcffi::cdecl::{self, CdefOptions};
+use wasmcffi::layout::{CKind, CType, Target};
+
+use crate::buffer::PyBuffer;
+use crate::cdata::{offset_addr, Allocation, Flavor, PyCData};
+use crate::context::FfiContext;
+use crate::convert::{string_to_py, to_value, type_name, plain_to_py};
+use crate::ctype::PyCType;
+use crate::exceptions::CoreResultExt;
+use crate::handles;
+use crate::lib_object::PyLib;
+
+/// The core of `wasmcffi.FFI`.
+#[pyclass(name = "_FFI", module = "wasmcffi", subclass, frozen)]
+pub struct PyFFI {
+    pub ctx: Arc<FfiContext>,
+}
+
+/// A path step of `ffi.offsetof` / `ffi.addressof`: a field name or an index.
+enum Step {
+    Field(String),
+    Index(i64),
+}
+
+fn path_steps(args: &Bound<'_, PyTuple>) -> PyResult<Vec<Step>> {
+    let mut steps = Vec::new();
+    for arg in args.iter() {
+        if let Ok(name) = arg.downcast::<PyString>() {
+            steps.extend(name.to_str()?.split('.').map(|s| Step::Field(s.to_owned())));
+        } else {
+            steps.push(Step::Index(arg.extract()?));
+        }
+    }
+    Ok(steps)
+}
+
+/// Follows `steps` from `ty`, returning the final type and its byte offset.
+fn walk_path(ty: &CType, steps: &[Step], allow_pointer_first: bool) -> PyResult<(CType, u64)> {
+    let mut ty = ty.clone();
+    let mut offset: i128 = 0;
+    for (n, step) in steps.iter().enumerate() {
+        match step {
+            Step::Field(name) => {
+                let record = match ty.kind() {
+                    CKind::Record(_) => ty.clone(),
+                    CKind::Pointer(target) if allow_pointer_first && n == 0 && matches!(target.kind(), CKind::Record(_)) => {
+                        target.clone()
+                    }
+                    _ => return Err(PyTypeError::new_err("with a field name argument, expected a struct or union ctype")),
+                };
+                let CKind::Record(r) = record.kind() else { unreachable!() };
+                let layout = r.layout.get().ok_or_else(|| {
+                    PyTypeError::new_err(format!("struct or union ctype '{}' is incomplete", record.cname()))
+                })?;
+                let field = layout
+                    .fields
+                    .iter()
+                    .find(|f| f.name == *name)
+                    .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.clone()))?;
+                if field.bitsize >= 0 {
+                    return Err(PyTypeError::new_err(format!("not supported for bitfield '{name}'")));
+                }
+                offset += i128::from(field.offset);
+                ty = field.ty.clone();
+            }
+            Step::Index(i) => {
+                let item = match ty.kind() {
+                    CKind::Array { item, .. } => item.clone(),
+                    CKind::Pointer(item) if n == 0 => item.clone(),
+                    _ => return Err(PyTypeError::new_err("with an integer argument, expected an array ctype or a pointer ctype")),
+                };
+                let size = item.size().ok_or_else(|| PyTypeError::new_err(format!("ctype '{}' is of unknown size", item.cname())))?;
+                offset += i128::from(*i) * i128::from(size);
+                ty = item;
+            }
+        }
+    }
+    let offset = u64::try_from(offset).map_err(|_| PyValueError::new_err("negative offset"))?;
+    Ok((ty, offset))
+}
+
+impl PyFFI {
+    /// The type named by a str or given as a CType object.
+    pub fn ctype_arg(&self, obj: &Bound<'_, PyAny>) -> PyResult<CType> {
+        if let Ok(text) = obj.downcast::<PyString>() {
+            return self.ctx.parse_ctype(text.to_str()?).py();
+        }
+        if let Ok(t) = obj.downcast::<PyCType>() {
+            return Ok(t.get().ctype.clone());
+        }
+        Err(PyTypeError::new_err(format!("expected a cdecl string or a ctype object, got {}", type_name(obj))))
+    }
+
+    fn cdata_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<'py, PyCData>> {
+        obj.downcast::<PyCData>().map_err(|_| PyTypeError::new_err(format!("{what}: expected a cdata, got {}", type_name(obj))))
+    }
+
+    /// Size of a flexible-array struct holding `count` trailing items.
+    fn flexible_size(record: &CType, count: u64) -> PyResult<u64> {
+        let CKind::Record(r) = record.kind() else { return Ok(record.size().unwrap_or(0)) };
+        let layout = r.layout.get().ok_or_else(|| PyTypeError::new_err("incomplete struct"))?;
+        let Some(last) = layout.fields.last() else { return Ok(layout.size) };
+        let CKind::Array { item, len: None } = last.ty.kind() else { return Ok(layout.size) };
+        let item_size = item.size().unwrap_or(0);
+        let end = count
+            .checked_mul(item_size)
+            .and_then(|n| n.checked_add(last.offset))
+            .ok_or_else(|| pyo3::exceptions::PyOverflowError::new_err("array size would overflow"))?;
+        Ok(end.max(layout.size))
+    }
+
+    fn unknown_size(ty: &CType) -> PyErr {
+        PyTypeError::new_err(format!("cannot instantiate ctype '{}' of unknown size", ty.cname()))
+    }
+
+    /// A Python object for a value returned by the core, turning cdata views into `CData`.
+    fn value_to_py(&self, py: Python<'_>, value: Value, keep: &PyCData) -> PyResult<PyObject> {
+        match value {
+            Value::CData { ty, addr } => PyCData { ctx: self.ctx.clone(), ctype: ty, addr, length: None, owner: keep.owner.clone(), flavor: Flavor::Plain }.into_py_any(py),
+            Value::List(items) => {
+                let items = items.into_iter().map(|v| self.value_to_py(py, v, keep)).collect::<PyResult<Vec<_>>>()?;
+                PyList::new(py, items)?.into_py_any(py)
+            }
+            other => Ok(plain_to_py(py, &other)?.unbind()),
+        }
+    }
+
+    /// The address and size of the data a pointer or array cdata designates.
+    fn pointed_data(cdata: &PyCData) -> PyResult<(u64, Option<u64>)> {
+        match cdata.ctype.kind() {
+            CKind::Pointer(item) => Ok((cdata.addr, item.size())),
+            CKind::Array { .. } | CKind::Record(_) => Ok((cdata.addr, cdata.data_size())),
+            _ => Err(PyTypeError::new_err(format!("expected a pointer or array cdata, got '{}'", cdata.ctype.cname()))),
+        }
+    }
+}
+
+#[pymethods]
+impl PyFFI {
+    /// An FFI for host code (`dlopen`, `target="native"`), with no declarations.
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn construct(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> Self {
+        PyFFI { ctx: FfiContext::new(Arc::new(HostMemory)) }
+    }
+
+    /// Declares C types, functions, constants and globals.
+    #[pyo3(signature = (csource, r#override = false, packed = false, pack = None))]
+    fn cdef(&self, csource: &str, r#override: bool, packed: bool, pack: Option<u64>) -> PyResult<()> {
+        if let Some(n) = pack {
+            if !n.is_power_of_two() {
+                return Err(PyValueError::new_err(format!("'pack' must be a power of two, not {n}")));
+            }
+        }
+        self.ctx.cdef(csource, &CdefOptions { packed, pack, override_names: r#override }).py()
+    }
+
+    /// The ctype of a cdecl string, or of a cdata.
+    #[pyo3(name = "typeof")]
+    fn type_of(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>) -> PyResult<Py<PyCType>> {
+        if let Ok(cdata) = cdecl.downcast::<PyCData>() {
+            return PyCType::wrap(py, &cdata.get().ctype);
+        }
+        if cdecl.downcast::<PyString>().is_err() && cdecl.downcast::<PyCType>().is_err() {
+            return Err(PyTypeError::new_err(format!("expected a cdecl string or a cdata, got {}", type_name(cdecl))));
+        }
+        let ty = self.ctype_arg(cdecl)?;
+        PyCType::wrap(py, &ty)
+    }
+
+    /// Size in bytes of a type or of a cdata's data.
+    fn sizeof(&self, cdecl: &Bound<'_, PyAny>) -> PyResult<u64> {
+        if let Ok(cdata) = cdecl.downcast::<PyCData>() {
+            let cdata = cdata.get();
+            return cdata.data_size().ok_or_else(|| PyValueError::new_err(format!("ctype '{}' is of unknown size", cdata.ctype.cname())));
+        }
+        let ty = self.ctype_arg(cdecl)?;
+        ty.size().ok_or_else(|| PyValueError::new_err(format!("ctype '{}' is of unknown size", ty.cname())))
+    }
+
+    /// Alignment in bytes of a type.
+    fn alignof(&self, cdecl: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let ty = match cdecl.downcast::<PyCData>() {
+            Ok(cdata) => cdata.get().ctype.clone(),
+            Err(_) => self.ctype_arg(cdecl)?,
+        };
+        ty.align().ok_or_else(|| PyValueError::new_err(format!("ctype '{}' is of unknown alignment", ty.cname())))
+    }
+
+    /// Byte offset of a (nested) field or array item: `offsetof("struct s", "a.b", 3)`.
+    #[pyo3(signature = (cdecl, *fields_or_indexes))]
+    fn offsetof(&self, cdecl: &Bound<'_, PyAny>, fields_or_indexes: &Bound<'_, PyTuple>) -> PyResult<u64> {
+        let ty = self.ctype_arg(cdecl)?;
+        Ok(walk_path(&ty, &path_steps(fields_or_indexes)?, false)?.1)
+    }
+
+    /// A pointer to a struct, array, or one of their (nested) fields or items.
+    #[pyo3(signature = (cdata, *fields_or_indexes))]
+    fn addressof(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, fields_or_indexes: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
+        let cdata = Self::cdata_arg(cdata, "addressof()")?.get();
+        if !matches!(cdata.ctype.kind(), CKind::Record(_) | CKind::Array { .. }) {
+            return Err(PyTypeError::new_err("addressof(pointer)"));
+        }
+        let (ty, offset) = walk_path(&cdata.ctype, &path_steps(fields_or_indexes)?, false)?;
+        let pointer = self.ctx.pointer_to(&ty).py()?;
+        let addr = offset_addr(cdata.addr, offset as i64, 1)?;
+        PyCData { ctx: self.ctx.clone(), ctype: pointer, addr, length: None, owner: cdata.owner.clone(), flavor: Flavor::Plain }.into_py_any(py)
+    }
+
+    /// Allocates a zeroed `T` (for `"T *"`) or array (for `"T[N]"` / `"T[]"`), then
+    /// applies `init`. The result owns the memory.
+    #[pyo3(name = "new", signature = (cdecl, init = None))]
+    fn new_cdata(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>, init: Option<&Bound<'_, PyAny>>) -> PyResult<PyObject> {
+        let ty = self.ctype_arg(cdecl)?;
+        let init = match init {
+            Some(obj) if !obj.is_none() => Some(to_value(obj, self.ctx.target())?),
+            _ => None,
+        };
+        let mem = &self.ctx.mem;
+        let (block, length, data_type) = match ty.kind() {
+            CKind::Pointer(item) => {
+                let mut size = item.size().ok_or_else(|| Self::unknown_size(item))?;
+                let mut length = None;
+                if let Some(value) = &init {
+                    if let Some(count) = core::open_length(item, value).py()? {
+                        size = Self::flexible_size(item, count)?;
+                        length = Some(size);
+                    }
+                }
+                (Allocation::new(mem, size, item.align().unwrap_or(1))?, length, item.clone())
+            }
+            CKind::Array { item, len } => {
+                let count = match (len, &init) {
+                    (Some(n), _) => *n,
+                    (None, Some(value)) => core::open_length(&ty, value).py()?.ok_or_else(|| {
+                        PyTypeError::new_err(format!("expected new array length or list/tuple/str, not {}", value.type_name()))
+                    })?,
+                    (None, None) => {
+                        return Err(PyTypeError::new_err("expected new array length or list/tuple/str, not NoneType"))
+                    }
+                };
+                let item_size = item.size().ok_or_else(|| Self::unknown_size(item))?;
+                let size = count.checked_mul(item_size).ok_or_else(|| {
+                    pyo3::exceptions::PyOverflowError::new_err("array size would overflow a ssize_t")
+                })?;
+                let length = if len.is_none() { Some(count) } else { None };
+                (Allocation::new(mem, size, item.align().unwrap_or(1))?, length, ty.clone())
+            }
+            _ => return Err(PyTypeError::new_err(format!("expected a pointer or array ctype, got '{}'", ty.cname()))),
+        };
+        if let Some(value) = &init {
+            let is_count_only = matches!((ty.kind(), value), (CKind::Array { len: None, .. }, Value::Int(_)));
+            if !is_count_only {
+                core::write_init(&**mem, block.addr(), &data_type, value).py()?;
+            }
+        }
+        let addr = block.addr();
+        PyCData { ctx: self.ctx.clone(), ctype: ty, addr, length, owner: Some(block), flavor: Flavor::Owning }.into_py_any(py)
+    }
+
+    /// A C cast of a number, char or cdata to a primitive or pointer type.
+    fn cast(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>, source: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let ty = self.ctype_arg(cdecl)?;
+        let value = to_value(source, self.ctx.target())?;
+        let bytes = core::cast_value(&ty, &value, &*self.ctx.mem).py()?;
+        if ty.is_pointer_like() {
+            let mut raw = [0u8; 8];
+            raw[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
+            let owner = source.downcast::<PyCData>().ok().and_then(|c| c.get().owner.clone());
+            return PyCData { ctx: self.ctx.clone(), ctype: ty, addr: u64::from_le_bytes(raw), length: None, owner, flavor: Flavor::Plain }
+                .into_py_any(py);
+        }
+        PyCData::value(&self.ctx, ty, &bytes)?.into_py_any(py)
+    }
+
+    /// The bytes (or str) a `char *` / `wchar_t *` / array designates, or an enum's name.
+    #[pyo3(signature = (cdata, maxlen = -1))]
+    fn string(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, maxlen: i64) -> PyResult<PyObject> {
+        let cdata = Self::cdata_arg(cdata, "string()")?.get();
+        cdata.check_alive()?;
+        let mut limit = u64::try_from(maxlen).ok();
+        if let Some(n) = cdata.array_len() {
+            limit = Some(limit.map_or(n, |l| l.min(n)));
+        }
+        let res = core::string(cdata.data_memory(), &cdata.ctype, cdata.addr, limit).py()?;
+        Ok(string_to_py(py, &res)?.unbind())
+    }
+
+    /// `length` items from a pointer or array: bytes, str, or a list.
+    fn unpack(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, length: i64) -> PyResult<PyObject> {
+        let cdata = Self::cdata_arg(cdata, "unpack()")?.get();
+        cdata.check_alive()?;
+        let item = match cdata.ctype.kind() {
+            CKind::Pointer(item) | CKind::Array { item, .. } => item.clone(),
+            _ => return Err(PyTypeError::new_err(format!("expected a pointer or array, got a cdata of type '{}'", cdata.ctype.cname()))),
+        };
+        let length = u64::try_from(length).map_err(|_| PyValueError::new_err("negative array length"))?;
+        if let Some(n) = cdata.array_len() {
+            if length > n {
+                return Err(pyo3::exceptions::PyIndexError::new_err(format!("index too large (expected {length} <= {n})")));
+            }
+        }
+        let value = core::unpack(&*self.ctx.mem, &item, cdata.addr, length).py()?;
+        self.value_to_py(py, value, cdata)
+    }
+
+    /// A mutable bytes view of the memory a cdata designates.
+    #[pyo3(signature = (cdata, size = -1))]
+    fn buffer(&self, cdata: &Bound<'_, PyAny>, size: i64) -> PyResult<PyBuffer> {
+        let bound = Self::cdata_arg(cdata, "buffer()")?;
+        let this = bound.get();
+        let (addr, natural) = Self::pointed_data(this)?;
+        let size = match u64::try_from(size) {
+            Ok(n) => n,
+            Err(_) => natural.ok_or_else(|| PyTypeError::new_err(format!("ctype '{}' points to items of unknown size", this.ctype.cname())))?,
+        };
+        this.check_alive()?;
+        Ok(PyBuffer::new(bound.clone().unbind(), addr, size))
+    }
+
+    /// A cdata over a Python buffer's memory (`ffi.from_buffer([cdecl,] obj, require_writable=False)`).
+    #[pyo3(signature = (cdecl, python_buffer = None, require_writable = false))]
+    fn from_buffer(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>, python_buffer: Option<&Bound<'_, PyAny>>, require_writable: bool) -> PyResult<PyObject> {
+        let (ty, obj) = match python_buffer {
+            Some(obj) => (self.ctype_arg(cdecl)?, obj.clone()),
+            None => (self.ctx.parse_ctype("char[]").py()?, cdecl.clone()),
+        };
+        if self.ctx.target() != Target::Host {
+            return Err(PyNotImplementedError::new_err("ffi.from_buffer() on a sandboxed module's ffi"));
+        }
+        let buf = pyo3::buffer::PyBuffer::<u8>::get(&obj)?;
+        if require_writable && buf.readonly() {
+            return Err(PyBufferError::new_err("Object is not writable."));
+        }
+        let nbytes = buf.len_bytes() as u64;
+        let addr = buf.buf_ptr() as usize as u64;
+        let length = match ty.kind() {
+            CKind::Array { item, len } => {
+                let item_size = item.size().filter(|s| *s > 0).ok_or_else(|| Self::unknown_size(item))?;
+                match len {
+                    Some(n) if n * item_size > nbytes => {
+                        return Err(PyValueError::new_err(format!("buffer is too small ({nbytes} bytes) for '{}' ({} bytes)", ty.cname(), n * item_size)))
+                    }
+                    Some(_) => None,
+                    None => Some(nbytes / item_size),
+                }
+            }
+            CKind::Pointer(_) => None,
+            _ => return Err(PyTypeError::new_err(format!("expected a pointer or array ctype, got '{}'", ty.cname()))),
+        };
+        let flavor = Flavor::FromBuffer { type_name: type_name(&obj), buffer: Mutex::new(Some(buf)) };
+        PyCData { ctx: self.ctx.clone(), ctype: ty, addr, length, owner: None, flavor }.into_py_any(py)
+    }
+
+    /// Copies `n` bytes between cdata and/or Python buffers (`memmove`).
+    fn memmove(&self, py: Python<'_>, dest: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>, n: u64) -> PyResult<()> {
+        let data: Vec<u8> = if let Ok(src) = src.downcast::<PyCData>() {
+            let src = src.get();
+            src.check_alive()?;
+            let (addr, _) = Self::pointed_data(src)?;
+            let mut buf = vec![0u8; n as usize];
+            src.ctx.mem.read(addr, &mut buf).py()?;
+            buf
+        } else {
+            let all = pyo3::buffer::PyBuffer::<u8>::get(src)?.to_vec(py)?;
+            if (all.len() as u64) < n {
+                return Err(PyValueError::new_err(format!("buffer of {} bytes is too small to copy {n} bytes", all.len())));
+            }
+            all[..n as usize].to_vec()
+        };
+        if let Ok(dest) = dest.downcast::<PyCData>() {
+            let dest = dest.get();
+            dest.check_alive()?;
+            let (addr, _) = Self::pointed_data(dest)?;
+            return dest.ctx.mem.write(addr, &data).py();
+        }
+        let view = py.import("builtins")?.getattr("memoryview")?.call1((dest,))?.call_method1("cast", ("B",))?;
+        if view.getattr("readonly")?.is_truthy()? {
+            return Err(PyTypeError::new_err("memmove(): the destination buffer is read-only"));
+        }
+        let slice = pyo3::types::PySlice::new(py, 0, n as isize, 1);
+        view.set_item(slice, PyBytes::new(py, &data))
+    }
+
+    /// A copy of `cdata` that calls `destructor(cdata)` when it dies (or `ffi.release`).
+    #[pyo3(signature = (cdata, destructor, size = 0))]
+    fn gc(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, destructor: &Bound<'_, PyAny>, size: u64) -> PyResult<PyObject> {
+        let _ = size;
+        let bound = Self::cdata_arg(cdata, "gc()")?;
+        let this = bound.get();
+        if destructor.is_none() {
+            if let Flavor::Gc(pending) = &this.flavor {
+                pending.lock().unwrap_or_else(|p| p.into_inner()).take();
+            }
+            return Ok(bound.clone().into_any().unbind());
+        }
+        let pending = Mutex::new(Some((destructor.clone().unbind(), bound.clone().into_any().unbind())));
+        PyCData { ctx: this.ctx.clone(), ctype: this.ctype.clone(), addr: this.addr, length: this.length, owner: this.owner.clone(), flavor: Flavor::Gc(pending) }
+            .into_py_any(py)
+    }
+
+    /// Frees what a cdata from `new`, `gc` or `from_buffer` holds, now.
+    fn release(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::cdata_arg(cdata, "release()")?.get().release(py)
+    }
+
+    /// A `void *` cdata standing for a Python object, for C `void *userdata`.
+    fn new_handle(&self, py: Python<'_>, obj: PyObject) -> PyResult<PyObject> {
+        let key = handles::insert(obj);
+        let ty = self.ctx.parse_ctype("void *").py()?;
+        PyCData { ctx: self.ctx.clone(), ctype: ty, addr: key, length: None, owner: None, flavor: Flavor::Handle(key) }.into_py_any(py)
+    }
+
+    /// The object behind a handle made by `new_handle`.
+    fn from_handle(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+        let cdata = Self::cdata_arg(cdata, "from_handle()")?.get();
+        if !cdata.is_pointer_like() {
+            return Err(PyTypeError::new_err(format!("expected a 'cdata' object with a 'void *' out of new_handle(), got '{}'", cdata.ctype.cname())));
+        }
+        if cdata.addr == 0 {
+            return Err(PyRuntimeError::new_err("cannot use from_handle() on NULL pointer"));
+        }
+        handles::get(py, cdata.addr).ok_or_else(|| {
+            PyRuntimeError::new_err("from_handle(): this pointer is not a live handle made by new_handle()")
+        })
+    }
+
+    /// The C spelling of a type, with `replace_with` as the declarator.
+    #[pyo3(signature = (cdecl, replace_with = ""))]
+    fn getctype(&self, cdecl: &Bound<'_, PyAny>, replace_with: &str) -> PyResult<String> {
+        let ty = self.ctype_arg(cdecl)?;
+        let marked = self.ctx.types().decls.types.c_name_marked(ty.data().model_id);
+        let replace = replace_with.trim();
+        let replace = if replace.starts_with('*') && marked.contains("&[") {
+            format!("({replace})")
+        } else if !replace.is_empty() && !replace.starts_with(['[', '(']) {
+            format!(" {replace}")
+        } else {
+            replace.to_owned()
+        };
+        Ok(marked.replace('&', &replace))
+    }
+
+    /// `(typedef names, struct names, union names)`, each sorted.
+    fn list_types(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
+        let types = self.ctx.types();
+        let decls = &types.decls;
+        (decls.typedefs.keys().cloned().collect(), decls.struct_tags.keys().cloned().collect(), decls.union_tags.keys().cloned().collect())
+    }
+
+    /// Loads a library. Only `dlopen(None)` exists yet, for the constants of the cdef.
+    #[pyo3(signature = (name, flags = 0))]
+    fn dlopen(&self, py: Python<'_>, name: &Bound<'_, PyAny>, flags: i32) -> PyResult<PyObject> {
+        let _ = flags;
+        if !name.is_none() {
+            return Err(PyNotImplementedError::new_err(
+                "ffi.dlopen() of a library: loading host libraries through libffi is not implemented yet; dlopen(None) gives the cdef's constants",
+            ));
+        }
+        PyLib::new(self.ctx.clone(), "None".to_owned()).into_py_any(py)
+    }
+
+    /// Adds every declaration of another FFI to this one.
+    fn include(&self, other: &Bound<'_, PyFFI>) -> PyResult<()> {
+        let other = other.get();
+        if Arc::ptr_eq(&self.ctx, &other.ctx) {
+            return Err(PyValueError::new_err("an FFI cannot include itself"));
+        }
+        if other.ctx.target() != self.ctx.target() {
+            return Err(PyTypeError::new_err("cannot include an FFI of another target"));
+        }
+        let theirs = other.ctx.types().decls.clone();
+        cdecl::include(&mut self.ctx.types().decls, &theirs).py()
+    }
+
+    /// Size of `long` etc. on this FFI's target, for tests: `"wasm32"` or `"host"`.
+    #[getter]
+    fn _target(&self) -> &'static str {
+        match self.ctx.target() {
+            Target::Host => "host",
+            Target::Wasm32 => "wasm32",
+        }
+    }
+}

@@ -1,0 +1,88 @@
+"""The user-facing `FFI` class: the Rust core plus CFFI's pure-Python conveniences."""
+
+import os
+import threading
+
+from . import _wasmcffi
+
+
+class FFI(_wasmcffi._FFI):
+    """CFFI's `FFI`: declare C with `cdef()`, then make and use cdata.
+
+    This FFI describes host C (the machine's own data model). Sandboxed
+    modules get their own `ffi`, bound to wasm32, from their compiled module.
+    """
+
+    #: The exception CFFI raises for its own errors (`ffi.error`).
+    error = _wasmcffi.FFIError
+    #: Base class of every cdata object.
+    CData = _wasmcffi.CData
+    #: Class of ctype objects.
+    CType = _wasmcffi.CType
+    #: The buffer class returned by `ffi.buffer()`.
+    buffer_type = _wasmcffi.buffer
+
+    RTLD_LAZY = getattr(os, "RTLD_LAZY", 1)
+    RTLD_NOW = getattr(os, "RTLD_NOW", 2)
+    RTLD_GLOBAL = getattr(os, "RTLD_GLOBAL", 0x100)
+    RTLD_LOCAL = getattr(os, "RTLD_LOCAL", 0)
+    RTLD_NODELETE = getattr(os, "RTLD_NODELETE", 0x1000)
+    RTLD_NOLOAD = getattr(os, "RTLD_NOLOAD", 4)
+    RTLD_DEEPBIND = getattr(os, "RTLD_DEEPBIND", 8)
+
+    def __init__(self, backend=None):
+        if backend is not None:
+            raise TypeError("wasmcffi.FFI() takes no backend argument")
+        self.NULL = self.cast("void *", 0)
+        self._init_once_cache = {}
+        self._init_once_lock = threading.Lock()
+
+    def init_once(self, func, tag):
+        """Run `func()` once per `tag` for this FFI and return its result every time."""
+        with self._init_once_lock:
+            entry = self._init_once_cache.setdefault(tag, [False, None, threading.Lock()])
+        if entry[0]:
+            return entry[1]
+        with entry[2]:
+            if not entry[0]:
+                entry[1] = func()
+                entry[0] = True
+        return entry[1]
+
+    def new_allocator(self, alloc=None, free=None, should_clear_after_alloc=True):
+        """An allocator like `ffi.new`. Only the default allocator exists for now."""
+        if alloc is not None or free is not None:
+            raise NotImplementedError(
+                "ffi.new_allocator() with custom alloc/free functions needs C function calls "
+                "(the libffi call path), which are not implemented yet"
+            )
+
+        def allocate(cdecl, init=None):
+            return self.new(cdecl, init)
+
+        return allocate
+
+    @property
+    def errno(self):
+        raise NotImplementedError("ffi.errno comes with C function calls (the libffi call path)")
+
+    @errno.setter
+    def errno(self, value):
+        raise NotImplementedError("ffi.errno comes with C function calls (the libffi call path)")
+
+    def callback(self, cdecl, python_callable=None, error=None, onerror=None):
+        raise NotImplementedError("ffi.callback() needs libffi closures, which are not implemented yet")
+
+    def def_extern(self, name=None, error=None, onerror=None):
+        raise NotImplementedError("@ffi.def_extern() needs a compiled module (set_source), which is not implemented yet")
+
+    def set_source(self, module_name, source, **kwargs):
+        raise NotImplementedError(
+            "set_source(): compiling C into a sandboxed (wasm32) or native module is not implemented yet"
+        )
+
+    def compile(self, tmpdir=".", verbose=False, **kwargs):
+        raise NotImplementedError("compile() needs set_source(), which is not implemented yet")
+
+    def verify(self, source="", **kwargs):
+        raise NotImplementedError("ffi.verify() (CFFI's deprecated in-line API mode) is not supported; use set_source()")

@@ -1,0 +1,73 @@
+"""Shared helpers: run the same operations through wasmcffi and the real cffi.
+
+CFFI is the reference for behaviour: a case passes when both libraries give
+the same value, or raise the same exception type with the same message.
+"""
+
+import re
+
+import pytest
+
+import cffi
+import wasmcffi
+
+#: Exception class names that mean the same thing in both libraries.
+_SAME_EXCEPTIONS = {"FFIError": "error", "error": "error"}
+
+
+def normalize(value):
+    """A comparable form of a result: addresses in reprs are masked, cdata and
+    ctypes become their reprs, containers are normalized item by item."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(normalize(v) for v in value)
+    if isinstance(value, dict):
+        return {normalize(k): normalize(v) for k, v in value.items()}
+    if isinstance(value, (wasmcffi.CData, wasmcffi.CType, cffi.FFI.CData, cffi.FFI.CType)):
+        return re.sub(r"0x[0-9a-f]+", "0x?", repr(value))
+    if isinstance(value, (cffi.FFI.buffer, wasmcffi.buffer)):
+        return ("buffer", bytes(value[:]))
+    return value
+
+
+def outcome(fn, ffi):
+    """What `fn(ffi)` does: ('ok', normalized value) or ('raise', type name, message)."""
+    try:
+        return ("ok", normalize(fn(ffi)))
+    except Exception as exc:  # noqa: BLE001 - every exception is part of the behaviour
+        name = type(exc).__name__
+        return ("raise", _SAME_EXCEPTIONS.get(name, name), str(exc))
+
+
+class Pair:
+    """A wasmcffi FFI and a cffi FFI declared with the same cdef."""
+
+    def __init__(self, cdef="", **kwargs):
+        self.w = wasmcffi.FFI()
+        self.c = cffi.FFI()
+        if cdef:
+            self.w.cdef(cdef, **kwargs)
+            self.c.cdef(cdef, **kwargs)
+
+    def run(self, fn):
+        """Runs `fn` on both FFIs and returns (wasmcffi outcome, cffi outcome)."""
+        return outcome(fn, self.w), outcome(fn, self.c)
+
+    def same(self, fn, messages=True):
+        """Asserts that `fn` behaves the same on both; returns wasmcffi's outcome."""
+        mine, ref = self.run(fn)
+        if not messages and mine[0] == ref[0] == "raise":
+            assert mine[1] == ref[1], f"wasmcffi {mine} vs cffi {ref}"
+        else:
+            assert mine == ref, f"wasmcffi {mine} vs cffi {ref}"
+        return mine
+
+
+@pytest.fixture
+def pair():
+    """A factory of `Pair`s: `pair(cdef_text)`."""
+    return Pair
+
+
+def size_of(ffi, name):
+    """The size of a type on `ffi`'s target, from the type model (never a literal)."""
+    return ffi.sizeof(name)
