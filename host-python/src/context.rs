@@ -1,6 +1,7 @@
 //! [`FfiContext`]: what every `FFI`, `CType` user and `CData` of one FFI share —
 //! its declarations, its type resolver and the memory its cdata live in.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmcffi::cdata::Memory;
@@ -22,6 +23,9 @@ pub struct TypeState {
 pub struct FfiContext {
     pub mem: SharedMemory,
     types: Mutex<TypeState>,
+    /// Type strings already parsed and resolved (`"int *"` → its `CType`);
+    /// emptied whenever the declarations change.
+    parsed: Mutex<HashMap<String, CType>>,
 }
 
 impl FfiContext {
@@ -31,6 +35,7 @@ impl FfiContext {
         Arc::new(FfiContext {
             mem,
             types: Mutex::new(TypeState { decls: Declarations::new(), resolver: TypeResolver::new(target) }),
+            parsed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -45,22 +50,33 @@ impl FfiContext {
         self.types.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn parsed(&self) -> MutexGuard<'_, HashMap<String, CType>> {
+        self.parsed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// `ffi.cdef(source, ...)`.
     pub fn cdef(&self, source: &str, opts: &CdefOptions) -> Result<()> {
+        self.parsed().clear();
         cdecl::parse_cdef(&mut self.types().decls, source, opts)
     }
 
-    /// The model id of the type spelled `text`.
-    pub fn parse_type_id(&self, text: &str) -> Result<TypeId> {
-        cdecl::parse_type(&mut self.types().decls, text)
+    /// `ffi.include(other)`: adds another FFI's declarations.
+    pub fn include(&self, other: &Declarations) -> Result<()> {
+        self.parsed().clear();
+        cdecl::include(&mut self.types().decls, other)
     }
 
     /// The resolved type spelled `text`.
     pub fn parse_ctype(&self, text: &str) -> Result<CType> {
+        if let Some(ty) = self.parsed().get(text) {
+            return Ok(ty.clone());
+        }
         let mut state = self.types();
         let id = cdecl::parse_type(&mut state.decls, text)?;
         let TypeState { decls, resolver } = &mut *state;
-        resolver.resolve(&decls.types, id)
+        let ty = resolver.resolve(&decls.types, id)?;
+        self.parsed().insert(text.to_owned(), ty.clone());
+        Ok(ty)
     }
 
     /// The resolved type of a model id.

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::cdata::{self as core, HostMemory, Value};
-use wasmcffi::cdecl::{self, CdefOptions};
+use wasmcffi::cdecl::CdefOptions;
 use wasmcffi::layout::{CKind, CType, Target};
 
 use crate::buffer::PyBuffer;
@@ -482,7 +482,7 @@ impl PyFFI {
             return Err(PyTypeError::new_err("cannot include an FFI of another target"));
         }
         let theirs = other.ctx.types().decls.clone();
-        cdecl::include(&mut self.ctx.types().decls, &theirs).py()
+        self.ctx.include(&theirs).py()
     }
 
     /// Size of `long` etc. on this FFI's target, for tests: `"wasm32"` or `"host"`.

@@ -132,11 +132,13 @@ mod tests {
         let f = t.intern(Type::Function(FuncType { ret: int, params: vec![int], variadic: true }));
         let fp = t.pointer_to(f);
         assert_eq!(t.c_name(fp), "int(*)(int, ...)");
-        assert_eq!(t.c_name(t.pointer_to(fp)), "int(* *)(int, ...)");
+        let fpp = t.pointer_to(fp);
+        assert_eq!(t.c_name(fpp), "int(* *)(int, ...)");
         let fp_arr = t.intern(Type::Array { item: fp, len: ArrayLen::Fixed(3) });
         assert_eq!(t.c_name(fp_arr), "int(*[3])(int, ...)");
         let g = t.intern(Type::Function(FuncType { ret: parr, params: vec![int], variadic: false }));
-        assert_eq!(t.c_name(t.pointer_to(g)), "int(*(*)(int))[3]");
+        let gp = t.pointer_to(g);
+        assert_eq!(t.c_name(gp), "int(*(*)(int))[3]");
         assert_eq!(t.c_decl(fp, "cb"), "int (*cb)(int, ...)");
         assert_eq!(t.c_decl(p, "x"), "int *x");
         assert_eq!(t.c_name_marked(p), "int *&");
