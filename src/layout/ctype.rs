@@ -92,7 +92,8 @@ pub struct FieldLayout {
     /// Byte offset from the start of the outermost record.
     pub offset: u64,
     /// For bitfields: the bit position of the field's lowest bit within the
-    /// storage unit at `offset` (CFFI's `bitshift`); -1 otherwise.
+    /// storage unit at `offset` (CFFI's `bitshift`); otherwise -2 for an array
+    /// field `T x[]` or `T x[0]` (CFFI's `BS_EMPTY_ARRAY`) and -1 for the rest.
     pub bitshift: i32,
     /// For bitfields: the width in bits (CFFI's `bitsize`); -1 otherwise.
     pub bitsize: i32,

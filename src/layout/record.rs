@@ -134,7 +134,12 @@ pub(super) fn lay_out(
                         name: fname.to_owned(),
                         ty: ty.clone(),
                         offset: cur.byte,
-                        bitshift: -1,
+                        // CFFI's BS_EMPTY_ARRAY (-2) for `T x[]` and `T x[0]`, else BS_REGULAR (-1).
+                        bitshift: if matches!(ty.kind(), CKind::Array { len: None | Some(0), .. }) {
+                            -2
+                        } else {
+                            -1
+                        },
                         bitsize: -1,
                         skip_in_positional_init: skip,
                     })?,
