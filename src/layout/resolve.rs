@@ -37,12 +37,23 @@ pub struct TypeResolver {
     pending: Vec<CType>,
     /// Records whose fields are being laid out (to detect `struct s { struct s x; }`).
     in_progress: HashSet<RecordId>,
+    /// How deep `get`/`ensure_layout` are nested, to refuse absurd nesting before the stack runs out.
+    depth: u32,
 }
+
+/// Deepest nesting of declarators and by-value records resolved (`int ****…`).
+const MAX_DEPTH: u32 = 200;
 
 impl TypeResolver {
     /// A resolver with an empty cache.
     pub fn new(target: Target) -> Self {
-        TypeResolver { target, cache: HashMap::new(), pending: Vec::new(), in_progress: HashSet::new() }
+        TypeResolver {
+            target,
+            cache: HashMap::new(),
+            pending: Vec::new(),
+            in_progress: HashSet::new(),
+            depth: 0,
+        }
     }
 
     /// The target this resolver lays types out for.
@@ -102,6 +113,22 @@ impl TypeResolver {
         if let Some(ct) = self.cache.get(&id) {
             return Ok(ct.clone());
         }
+        self.nested(|this| this.make(table, id))
+    }
+
+    /// Runs `f` one nesting level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.depth >= MAX_DEPTH {
+            return Err(Error::CDef(format!("type nested more than {MAX_DEPTH} levels deep")));
+        }
+        self.depth += 1;
+        let res = f(self);
+        self.depth -= 1;
+        res
+    }
+
+    /// Makes the descriptor of a type not in the cache yet.
+    fn make(&mut self, table: &TypeTable, id: TypeId) -> Result<CType> {
         let cname = table.c_name(id);
         let kind = match table.get(id) {
             Type::Void => CKind::Void,
@@ -237,7 +264,7 @@ impl TypeResolver {
             return Ok(());
         }
         self.in_progress.insert(rid);
-        let res = self.lay_out_record(table, ct, rec);
+        let res = self.nested(|this| this.lay_out_record(table, ct, rec));
         self.in_progress.remove(&rid);
         match res? {
             Some(layout) => {

@@ -218,7 +218,9 @@ fn unknown_lengths_and_prims_need_a_compiler() {
 
 #[test]
 fn enum_repr_follows_cffi() {
-    let cases: &[(&[i128], Option<(u64, bool)>)] = &[
+    /// Enumerator values → `(size, signed)` of the representation, or `None` for an error.
+    type Case<'a> = (&'a [i128], Option<(u64, bool)>);
+    let cases: &[Case<'_>] = &[
         (&[0, 1], Some((4, false))),
         (&[-1, 0], Some((4, true))),
         (&[0xffff_ffff], Some((4, false))),
@@ -449,4 +451,23 @@ fn wasm32_layout_is_ilp32() {
     let ct = TypeResolver::new(Target::Wasm32).resolve(&b.t, s).unwrap();
     assert_eq!((ct.size(), ct.align()), (Some(48), Some(16)));
     assert_eq!(fields(&ct).iter().map(|r| r.1).collect::<Vec<_>>(), vec![0, 4, 8, 16, 32]);
+}
+
+#[test]
+fn absurd_nesting_is_an_error_not_a_stack_overflow() {
+    let mut b = B::new();
+    let mut ty = b.p(Prim::Int);
+    for _ in 0..190 {
+        ty = b.ptr(ty);
+    }
+    assert_eq!(host(&b, ty).unwrap().size(), Some(8));
+    for _ in 0..110 {
+        ty = b.ptr(ty);
+    }
+    assert!(matches!(host(&b, ty).unwrap_err(), Error::CDef(m) if m.contains("nested")));
+    let mut rec = b.p(Prim::Int);
+    for i in 0..300 {
+        rec = b.st(&format!("s{i}"), vec![f("x", rec)]);
+    }
+    assert!(matches!(host(&b, rec).unwrap_err(), Error::CDef(m) if m.contains("nested")));
 }
