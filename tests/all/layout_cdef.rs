@@ -31,6 +31,7 @@ struct Reader<'a> {
 
 /// Reads `src`; see the module doc for the accepted subset.
 pub fn parse(src: &str) -> Parsed {
+    let src = strip_comments(src);
     let mut toks = Vec::new();
     for line in src.lines() {
         // Pragmas become pseudo-tokens: `@push N` and `@pop`.
@@ -65,6 +66,20 @@ pub fn parse(src: &str) -> Parsed {
         }
     }
     Parsed { table: r.table, records }
+}
+
+/// `src` with its `/* ... */` comments blanked out (line breaks kept).
+fn strip_comments(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("*/").map_or(rest.len(), |e| start + e + 2);
+        out.extend(rest[start..end].chars().filter(|&c| c == '\n'));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn tokenize(line: &str) -> Vec<&str> {
