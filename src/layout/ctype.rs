@@ -1,8 +1,10 @@
 //! Runtime type descriptors: a model type laid out for one target.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use crate::error::{Error, Result};
 use crate::model::{Prim, RecordKind, TypeId};
 
 use super::{PrimLayout, Target};
@@ -52,6 +54,22 @@ pub struct RecordType {
     /// The model's record name (`foo`, `$foo_t`, `$1`).
     pub name: String,
     pub layout: OnceLock<RecordLayout>,
+    /// Set when the layout can only come from the C compiler: the record ends
+    /// with `...;`, has a `[...]` field, or a field of such a record type.
+    /// While the layout is missing, sizing it is CFFI's `VerificationMissing`.
+    pub needs_compiler: AtomicBool,
+}
+
+impl RecordType {
+    /// A record with no layout yet.
+    pub fn new(kind: RecordKind, name: String) -> Self {
+        RecordType { kind, name, layout: OnceLock::new(), needs_compiler: AtomicBool::new(false) }
+    }
+
+    /// True when only a compiler can give this record its layout (see [`RecordType::needs_compiler`]).
+    pub fn is_partial(&self) -> bool {
+        self.needs_compiler.load(Ordering::Relaxed)
+    }
 }
 
 /// Size, alignment and fields of a complete struct or union.
@@ -74,7 +92,8 @@ pub struct FieldLayout {
     /// Byte offset from the start of the outermost record.
     pub offset: u64,
     /// For bitfields: the bit position of the field's lowest bit within the
-    /// storage unit at `offset` (CFFI's `bitshift`); -1 otherwise.
+    /// storage unit at `offset` (CFFI's `bitshift`); otherwise -2 for an array
+    /// field `T x[]` or `T x[0]` (CFFI's `BS_EMPTY_ARRAY`) and -1 for the rest.
     pub bitshift: i32,
     /// For bitfields: the width in bits (CFFI's `bitsize`); -1 otherwise.
     pub bitsize: i32,
@@ -133,6 +152,34 @@ impl CType {
             CKind::Array { item, .. } => item.align(),
             CKind::Record(r) => r.layout.get().map(|l| l.align),
             CKind::Enum(e) => Some(e.repr.align),
+        }
+    }
+
+    /// Size in bytes as `ffi.sizeof` reports it, with CFFI's error when there is none.
+    ///
+    /// # Errors
+    /// `Error::Verification` (CFFI's `VerificationMissing`, message: the type's name)
+    /// for a partial record not yet completed by a compiler; `Error::Value`
+    /// (`ctype 'struct foo' is of unknown size`) for `void`, `T[]` and incomplete
+    /// or opaque records.
+    pub fn sizeof(&self) -> Result<u64> {
+        if let Some(size) = self.size() {
+            return Ok(size);
+        }
+        if let CKind::Record(r) = &self.0.kind {
+            if r.is_partial() {
+                return Err(Error::Verification(self.0.cname.clone()));
+            }
+        }
+        Err(Error::Value(format!("ctype '{}' is of unknown size", self.0.cname)))
+    }
+
+    /// The layout of a complete struct or union; `None` for other types and
+    /// for records without a layout.
+    pub fn record_layout(&self) -> Option<&RecordLayout> {
+        match &self.0.kind {
+            CKind::Record(r) => r.layout.get(),
+            _ => None,
         }
     }
 

@@ -102,10 +102,12 @@ impl Target {
             bytes(model.long_long_size()),
         );
         let ptr = self.pointer_size();
-        // glibc makes the 16- and 32-bit "fast" types `long`; musl (wasi-libc) makes them `int32_t`.
-        let fast = match self {
-            Target::Host => long,
-            Target::Wasm32 => 4,
+        // glibc makes the 16- and 32-bit "fast" types `long`; wasi-libc makes
+        // `int_fast16_t` an `int16_t` and `int_fast32_t` an `int32_t` (checked with
+        // zig's wasm32-wasi clang in the layout oracle test).
+        let (fast16, fast32) = match self {
+            Target::Host => (long, long),
+            Target::Wasm32 => (short, int),
         };
         match prim {
             Char => PrimLayout { size: 1, align: 1, class: PrimClass::Char },
@@ -119,8 +121,10 @@ impl Target {
             ULong => PrimLayout::int(long, false),
             LongLong | Int64 | IntLeast64 | IntFast64 | IntMax => PrimLayout::int(llong, true),
             ULongLong | UInt64 | UIntLeast64 | UIntFast64 | UIntMax => PrimLayout::int(llong, false),
-            IntFast16 | IntFast32 => PrimLayout::int(fast, true),
-            UIntFast16 | UIntFast32 => PrimLayout::int(fast, false),
+            IntFast16 => PrimLayout::int(fast16, true),
+            UIntFast16 => PrimLayout::int(fast16, false),
+            IntFast32 => PrimLayout::int(fast32, true),
+            UIntFast32 => PrimLayout::int(fast32, false),
             IntPtr | SSize | PtrDiff => PrimLayout::int(ptr, true),
             UIntPtr | Size => PrimLayout::int(ptr, false),
             Bool => PrimLayout { size: 1, align: 1, class: PrimClass::Bool },

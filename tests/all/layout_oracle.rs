@@ -1,0 +1,308 @@
+//! Layout checked against the C compilers (DESIGN §6): the layouts we compute
+//! are turned into `_Static_assert`s on `sizeof`, `_Alignof` and `offsetof`, and
+//! compiled with the host `gcc` (x86-64 LP64) and with zig's clang for
+//! wasm32-wasi. Bitfield positions, which `offsetof` cannot see, are checked on
+//! the host by running a program that sets each bitfield to all-ones in a
+//! zeroed struct and prints the bytes. The same cases also go through the real
+//! `cffi` package (ABI mode, host target) to compare sizes, alignments and
+//! `ctype.fields` rows. A missing compiler or `cffi` skips its check with a message.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use wasmcffi::layout::{CType, Target, TypeResolver};
+use wasmcffi::model::Prim;
+
+use crate::layout_cdef::{parse, Parsed};
+
+/// Headers that declare every primitive name CFFI knows.
+const PRELUDE: &str = "#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\
+#include <uchar.h>\n#include <wchar.h>\n#include <sys/types.h>\n";
+
+/// Hand-written cases: plain, nested, pointers, arrays, anonymous members,
+/// unions, bitfields, packing and flexible arrays.
+const CASES: &str = include_str!("../data/layout/cases.h");
+
+/// One struct per primitive: its size and alignment show through `c`/`x`/`y`.
+fn prim_cases() -> String {
+    let mut src = String::new();
+    for (i, p) in Prim::ALL.iter().enumerate() {
+        let t = p.c_spelling();
+        writeln!(src, "struct prim{i} {{ char c; {t} x; char d; {t} y[3]; }};").unwrap();
+    }
+    src
+}
+
+fn all_cases() -> (String, Parsed) {
+    let src = format!("{}{}", prim_cases(), CASES);
+    let parsed = parse(&src);
+    (src, parsed)
+}
+
+/// A readable dump of the layouts of one target, one record per paragraph.
+fn dump(layouts: &[(String, CType)]) -> String {
+    let mut out = String::new();
+    for (_, ct) in layouts {
+        let l = ct.record_layout().unwrap();
+        let flex = if l.has_flexible_array { " flexible" } else { "" };
+        writeln!(out, "{} size={} align={}{flex}", ct.cname(), l.size, l.align).unwrap();
+        for f in &l.fields {
+            let bits = if f.bitsize >= 0 { format!(" bits={}+{}", f.bitshift, f.bitsize) } else { String::new() };
+            let skip = if f.skip_in_positional_init { " skip" } else { "" };
+            writeln!(out, "  {} @{}{bits}{skip}: {}", f.name, f.offset, f.ty.cname()).unwrap();
+        }
+    }
+    out
+}
+
+/// Compares the dumps with `tests/data/layout/cases.<target>.txt`; `UPDATE_EXPECT=1` rewrites them.
+#[test]
+fn record_layout_dumps_match_snapshots() {
+    let (_, parsed) = all_cases();
+    for (target, file) in [(Target::Host, "cases.x86_64.txt"), (Target::Wasm32, "cases.wasm32.txt")] {
+        if target == Target::Host && !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+            continue;
+        }
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/layout").join(file);
+        let got = dump(&layouts(&parsed, target));
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(got == want, "{} is out of date (run with UPDATE_EXPECT=1 and review the diff)", path.display());
+    }
+}
+
+/// The layouts of every top-level record for one target.
+fn layouts(parsed: &Parsed, target: Target) -> Vec<(String, CType)> {
+    let mut r = TypeResolver::new(target);
+    parsed
+        .records
+        .iter()
+        .map(|(name, ty)| {
+            let ct = r.resolve(&parsed.table, *ty).unwrap_or_else(|e| panic!("struct {name}: {e}"));
+            (name.clone(), ct)
+        })
+        .collect()
+}
+
+/// `_Static_assert` lines for sizes, alignments and non-bitfield offsets.
+fn static_asserts(layouts: &[(String, CType)]) -> String {
+    let mut out = String::new();
+    for (name, ct) in layouts {
+        let c = ct.cname();
+        let size = ct.size().unwrap();
+        let align = ct.align().unwrap();
+        writeln!(out, "_Static_assert(sizeof({c}) == {size}, \"sizeof({c}) == {size}\");").unwrap();
+        writeln!(out, "_Static_assert(_Alignof({c}) == {align}, \"_Alignof({c}) == {align}\");").unwrap();
+        for f in &ct.record_layout().unwrap().fields {
+            if f.bitsize < 0 {
+                let (fname, off) = (&f.name, f.offset);
+                writeln!(out, "_Static_assert(offsetof({c}, {fname}) == {off}, \"{name}.{fname} at {off}\");")
+                    .unwrap();
+            }
+        }
+    }
+    out
+}
+
+/// A `main` that prints, for each bitfield, the record's bytes after setting it to all-ones.
+fn bitfield_dump_program(layouts: &[(String, CType)]) -> (String, Vec<String>) {
+    let mut prog = String::from(
+        "static void dump(const char *n, const void *p, size_t len) {\n\
+         const unsigned char *b = p; printf(\"%s \", n);\n\
+         for (size_t i = 0; i < len; i++) printf(\"%02x\", b[i]);\n printf(\"\\n\");\n}\n\
+         int main(void) {\n",
+    );
+    let mut expected = Vec::new();
+    for (name, ct) in layouts {
+        let c = ct.cname();
+        let size = ct.size().unwrap();
+        for f in ct.record_layout().unwrap().fields.iter().filter(|f| f.bitsize > 0) {
+            let label = format!("{name}.{}", f.name);
+            writeln!(prog, "  {{ {c} s; memset(&s, 0, sizeof s); s.{} = -1; dump(\"{label}\", &s, sizeof s); }}", f.name)
+                .unwrap();
+            let mut bytes = vec![0u8; usize::try_from(size).unwrap()];
+            let first = f.offset * 8 + u64::try_from(f.bitshift).unwrap();
+            for bit in first..first + u64::try_from(f.bitsize).unwrap() {
+                bytes[usize::try_from(bit / 8).unwrap()] |= 1 << (bit % 8);
+            }
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            expected.push(format!("{label} {hex}"));
+        }
+    }
+    prog.push_str("  return 0;\n}\n");
+    (prog, expected)
+}
+
+fn work_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasmcffi-layout-oracle-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn host_cc() -> String {
+    std::env::var("CC").unwrap_or_else(|_| "gcc".to_owned())
+}
+
+fn works(cmd: &mut Command) -> bool {
+    cmd.output().is_ok_and(|o| o.status.success())
+}
+
+/// Runs a compiler command; panics with its output if it fails.
+fn compile(mut cmd: Command, src: &Path) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "compiling {} failed (our layout disagrees with the compiler):\n{}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn zig_cc() -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "ziglang", "cc"]);
+    if std::env::var_os("ZIG_GLOBAL_CACHE_DIR").is_none() {
+        if let Some(home) = std::env::var_os("HOME") {
+            cmd.env("ZIG_GLOBAL_CACHE_DIR", Path::new(&home).join(".cache/zig"));
+        }
+    }
+    cmd
+}
+
+#[test]
+fn record_layout_matches_gcc_host() {
+    if !works(Command::new(host_cc()).arg("--version")) {
+        eprintln!("skipping: no host C compiler ({})", host_cc());
+        return;
+    }
+    let (cases, parsed) = all_cases();
+    let layouts = layouts(&parsed, Target::Host);
+    let dir = work_dir("host");
+    let src = dir.join("oracle.c");
+    std::fs::write(&src, format!("{PRELUDE}{cases}{}", static_asserts(&layouts))).unwrap();
+    let mut cmd = Command::new(host_cc());
+    cmd.args(["-std=gnu11", "-w", "-c", "-o"]).arg(dir.join("oracle.o")).arg(&src);
+    compile(cmd, &src);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bitfield_positions_match_gcc_host() {
+    if !works(Command::new(host_cc()).arg("--version")) {
+        eprintln!("skipping: no host C compiler ({})", host_cc());
+        return;
+    }
+    let (cases, parsed) = all_cases();
+    let layouts = layouts(&parsed, Target::Host);
+    let (prog, expected) = bitfield_dump_program(&layouts);
+    let dir = work_dir("bits");
+    let src = dir.join("bits.c");
+    let exe = dir.join("bits");
+    std::fs::write(&src, format!("{PRELUDE}{cases}{prog}")).unwrap();
+    let mut cmd = Command::new(host_cc());
+    cmd.args(["-std=gnu11", "-w", "-o"]).arg(&exe).arg(&src);
+    compile(cmd, &src);
+    let out = Command::new(&exe).output().unwrap();
+    let got: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let wrong: Vec<String> = expected
+        .iter()
+        .zip(&got)
+        .filter(|(e, g)| e != g)
+        .map(|(e, g)| format!("expected {e}\n     gcc {g}"))
+        .collect();
+    assert!(wrong.is_empty() && got.len() == expected.len(), "bitfield positions differ:\n{}", wrong.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn record_layout_matches_clang_wasm32() {
+    if !works(zig_cc().arg("--version")) {
+        eprintln!("skipping: no wasm32 C compiler (python3 -m ziglang)");
+        return;
+    }
+    let (cases, parsed) = all_cases();
+    let layouts = layouts(&parsed, Target::Wasm32);
+    let dir = work_dir("wasm32");
+    let src = dir.join("oracle.c");
+    std::fs::write(&src, format!("{PRELUDE}{cases}{}", static_asserts(&layouts))).unwrap();
+    let mut cmd = zig_cc();
+    cmd.args(["--target=wasm32-wasi", "-std=gnu11", "-w", "-c", "-o"]).arg(dir.join("oracle.o")).arg(&src);
+    compile(cmd, &src);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The cases as `(cdef text, pack)` chunks for cffi: `__attribute__((packed))`
+/// records go to `packed=True` chunks and `#pragma pack(N)` regions to `pack=N`.
+fn cffi_chunks(src: &str) -> Vec<(String, u64)> {
+    let mut chunks: Vec<(String, u64)> = Vec::new();
+    let mut pack = 0u64;
+    for line in src.lines() {
+        let t = line.trim();
+        if let Some(p) = t.strip_prefix("#pragma pack(") {
+            pack = if p.starts_with("pop") { 0 } else { p.trim_start_matches("push,").trim_end_matches(')').trim().parse().unwrap() };
+            continue;
+        }
+        let (text, pack) = match t.strip_prefix("struct __attribute__((packed)) ") {
+            Some(rest) => (format!("struct {rest}"), 1),
+            None => (t.to_owned(), pack),
+        };
+        match chunks.last_mut() {
+            Some((chunk, p)) if *p == pack => chunk.push_str(&format!("{text}\n")),
+            _ => chunks.push((format!("{text}\n"), pack)),
+        }
+    }
+    chunks
+}
+
+#[test]
+fn record_layout_matches_cffi_host() {
+    if !works(Command::new("python3").args(["-c", "import cffi"])) {
+        eprintln!("skipping: python3 with cffi is not available");
+        return;
+    }
+    let (cases, parsed) = all_cases();
+    let layouts = layouts(&parsed, Target::Host);
+    let mut script = String::from("import cffi\nffi = cffi.FFI()\n");
+    for (chunk, pack) in cffi_chunks(&cases) {
+        let opts = match pack {
+            0 => String::new(),
+            1 => ", packed=True".to_owned(),
+            n => format!(", pack={n}"),
+        };
+        writeln!(script, "ffi.cdef('''{chunk}'''{opts})").unwrap();
+    }
+    script.push_str(
+        "import sys\nfor name in sys.argv[1:]:\n    t = ffi.typeof(name)\n\
+         \x20   rows = ' '.join('%s@%d:%d:%d:%d' % (n, f.offset, f.bitshift, f.bitsize, f.flags) for n, f in t.fields)\n\
+         \x20   print('%s %d %d %s' % (name, ffi.sizeof(t), ffi.alignof(t), rows))\n",
+    );
+    let mut expected = Vec::new();
+    for (_, ct) in &layouts {
+        let l = ct.record_layout().unwrap();
+        let rows: Vec<String> = l
+            .fields
+            .iter()
+            .map(|f| format!("{}@{}:{}:{}:{}", f.name, f.offset, f.bitshift, f.bitsize, u8::from(f.skip_in_positional_init)))
+            .collect();
+        expected.push(format!("{} {} {} {}", ct.cname(), l.size, l.align, rows.join(" ")));
+    }
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .args(layouts.iter().map(|(_, ct)| ct.cname().to_owned()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cffi failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let got: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let wrong: Vec<String> = expected
+        .iter()
+        .zip(&got)
+        .filter(|(e, g)| e != g)
+        .map(|(e, g)| format!("ours {e}\ncffi {g}"))
+        .collect();
+    assert!(wrong.is_empty() && got.len() == expected.len(), "layouts differ from cffi:\n{}", wrong.join("\n"));
+}
