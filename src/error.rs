@@ -38,6 +38,10 @@ pub enum Error {
     /// A declaration the compiler disagrees with (`VerificationError`).
     #[error("{0}")]
     Verification(String),
+    /// A declaration that needs a compiled module (`VerificationMissing`): using a
+    /// partial struct before a build completed it.
+    #[error("{0}")]
+    VerificationMissing(String),
     /// A feature that does not exist yet (`NotImplementedError`).
     #[error("{0}")]
     NotImplemented(String),

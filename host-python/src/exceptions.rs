@@ -35,6 +35,7 @@ pub fn to_py_err(err: Error) -> PyErr {
         Error::Runtime(m) => PyRuntimeError::new_err(m),
         Error::Ffi(m) => FFIError::new_err(m),
         Error::Verification(m) => VerificationError::new_err(m),
+        Error::VerificationMissing(m) => VerificationMissing::new_err(m),
         Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         Error::Memory(m) => PyMemoryError::new_err(m),
         Error::Internal(m) => PyRuntimeError::new_err(format!("internal error in wasmcffi (please report): {m}")),

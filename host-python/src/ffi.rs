@@ -186,8 +186,7 @@ impl PyFFI {
             let cdata = cdata.get();
             return cdata.data_size().ok_or_else(|| PyValueError::new_err(format!("ctype '{}' is of unknown size", cdata.ctype.cname())));
         }
-        let ty = self.ctype_arg(cdecl)?;
-        ty.size().ok_or_else(|| PyValueError::new_err(format!("ctype '{}' is of unknown size", ty.cname())))
+        self.ctype_arg(cdecl)?.sizeof().py()
     }
 
     /// Alignment in bytes of a type.

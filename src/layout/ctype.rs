@@ -158,7 +158,7 @@ impl CType {
     /// Size in bytes as `ffi.sizeof` reports it, with CFFI's error when there is none.
     ///
     /// # Errors
-    /// `Error::Verification` (CFFI's `VerificationMissing`, message: the type's name)
+    /// `Error::VerificationMissing` (message: the type's name)
     /// for a partial record not yet completed by a compiler; `Error::Value`
     /// (`ctype 'struct foo' is of unknown size`) for `void`, `T[]` and incomplete
     /// or opaque records.
@@ -168,7 +168,7 @@ impl CType {
         }
         if let CKind::Record(r) = &self.0.kind {
             if r.is_partial() {
-                return Err(Error::Verification(self.0.cname.clone()));
+                return Err(Error::VerificationMissing(self.0.cname.clone()));
             }
         }
         Err(Error::Value(format!("ctype '{}' is of unknown size", self.0.cname)))

@@ -181,7 +181,7 @@ impl TypeResolver {
         let Some(item_size) = item.size() else {
             if let CKind::Record(r) = item.kind() {
                 if r.is_partial() {
-                    return Err(Error::Verification(item.cname().to_owned()));
+                    return Err(Error::VerificationMissing(item.cname().to_owned()));
                 }
             }
             return Err(Error::Value(format!("array item of unknown size: '{}'", item.cname())));
@@ -217,11 +217,11 @@ impl TypeResolver {
         for (name, value) in &def.values {
             match value {
                 Some(v) if !def.partial => values.push((name.clone(), *v)),
-                _ => return Err(Error::Verification(cname.to_owned())),
+                _ => return Err(Error::VerificationMissing(cname.to_owned())),
             }
         }
         if def.partial {
-            return Err(Error::Verification(cname.to_owned()));
+            return Err(Error::VerificationMissing(cname.to_owned()));
         }
         let min = values.iter().map(|(_, v)| *v).min().unwrap_or(0);
         let max = values.iter().map(|(_, v)| *v).max().unwrap_or(0);
