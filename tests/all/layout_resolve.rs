@@ -187,10 +187,10 @@ fn partial_struct_resolves_without_layout() {
     let mut r = TypeResolver::new(Target::Host);
     assert_eq!(r.resolve(&b.t, ps).unwrap().cname(), "struct partial *");
     let ct = r.resolve(&b.t, s).unwrap();
-    assert_eq!(ct.sizeof(), Err(Error::Verification("struct partial".into())));
+    assert_eq!(ct.sizeof(), Err(Error::VerificationMissing("struct partial".into())));
     // A struct with a partial struct field is partial too.
     let outer = b.st("outer", vec![f("p", s)]);
-    assert_eq!(r.resolve(&b.t, outer).unwrap().sizeof(), Err(Error::Verification("struct outer".into())));
+    assert_eq!(r.resolve(&b.t, outer).unwrap().sizeof(), Err(Error::VerificationMissing("struct outer".into())));
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn unknown_lengths_and_prims_need_a_compiler() {
         Error::CDef("cannot render the type <int[...]>: unknown length".into())
     );
     let s = b.st("s", vec![f("a", unk)]);
-    assert_eq!(host(&b, s).unwrap().sizeof(), Err(Error::Verification("struct s".into())));
+    assert_eq!(host(&b, s).unwrap().sizeof(), Err(Error::VerificationMissing("struct s".into())));
     let t = b.t.intern(Type::UnknownPrim { name: "myint_t".into(), float: false });
     let pt = b.ptr(t);
     let msg = "integer type 'myint_t' can only be used after compilation";
@@ -261,7 +261,7 @@ fn partial_enum_is_verification_missing() {
     let mut b = B::new();
     let e = b.t.add_enum(EnumDef { name: "e".into(), values: vec![("A".into(), Some(0))], partial: true });
     let pe = b.ptr(e);
-    assert_eq!(host(&b, pe).unwrap_err(), Error::Verification("enum e".into()));
+    assert_eq!(host(&b, pe).unwrap_err(), Error::VerificationMissing("enum e".into()));
 }
 
 #[test]
