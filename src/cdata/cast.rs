@@ -2,6 +2,7 @@
 //! C's conversions, wrapping integers instead of raising `OverflowError`.
 
 #![forbid(unsafe_code)]
+#![warn(clippy::cast_possible_truncation)]
 
 use crate::error::{Error, Result};
 use crate::layout::{CKind, CType, PrimClass};
@@ -35,11 +36,19 @@ fn loose_int(mem: &dyn Memory, target: &CType, value: &Value, chars: bool) -> Re
         }
         Value::Bytes(b) if chars && b.len() == 1 => Ok(u128::from(b[0])),
         Value::Bytes(_) if chars => {
-            crate::bail!(Type, "initializer for ctype 'char' must be a bytes of length 1, not bytes")
+            crate::bail!(
+                Type,
+                "initializer for ctype 'char' must be a bytes of length 1, not bytes"
+            )
         }
         Value::Str(s) if chars && s.len() == 1 => Ok(u128::from(s[0])),
         Value::Str(s) if chars => {
-            crate::bail!(Type, "cannot cast unicode string of length {} to ctype '{}'", s.len(), target.cname())
+            crate::bail!(
+                Type,
+                "cannot cast unicode string of length {} to ctype '{}'",
+                s.len(),
+                target.cname()
+            )
         }
         _ => crate::bail!(Type, "an integer is required"),
     }
@@ -52,7 +61,9 @@ fn truth(mem: &dyn Memory, target: &CType, value: &Value) -> Result<bool> {
         Value::HugeInt(_) => Ok(true),
         Value::Int(_) | Value::Bool(_) | Value::CData { .. } | Value::Bytes(_) | Value::Str(_) => {
             if let Value::CData { ty, addr } = value {
-                if let Some(l) = prim_layout(ty).filter(|l| matches!(l.class, PrimClass::Float | PrimClass::LongDouble)) {
+                if let Some(l) = prim_layout(ty)
+                    .filter(|l| matches!(l.class, PrimClass::Float | PrimClass::LongDouble))
+                {
                     return Ok(read_float(mem, *addr, l)? != 0.0);
                 }
             }
@@ -64,7 +75,12 @@ fn truth(mem: &dyn Memory, target: &CType, value: &Value) -> Result<bool> {
 
 /// The real number a float or complex cast takes from `value`.
 fn loose_float(mem: &dyn Memory, target: &CType, value: &Value) -> Result<f64> {
-    let cannot = |what: &str| Error::Type(format!("cannot cast {what} object to ctype '{}'", target.cname()));
+    let cannot = |what: &str| {
+        Error::Type(format!(
+            "cannot cast {what} object to ctype '{}'",
+            target.cname()
+        ))
+    };
     match value {
         Value::Float(f) => Ok(*f),
         Value::Int(i) => Ok(*i as f64),
@@ -79,9 +95,16 @@ fn loose_float(mem: &dyn Memory, target: &CType, value: &Value) -> Result<f64> {
                 return Ok(i as f64);
             }
             match prim_layout(ty) {
-                Some(l) if matches!(l.class, PrimClass::Float | PrimClass::LongDouble) => read_float(mem, *addr, l),
+                Some(l) if matches!(l.class, PrimClass::Float | PrimClass::LongDouble) => {
+                    read_float(mem, *addr, l)
+                }
                 Some(_) => crate::bail!(Type, "must be real number, not complex"),
-                None => crate::bail!(Type, "cannot cast ctype '{}' to ctype '{}'", ty.cname(), target.cname()),
+                None => crate::bail!(
+                    Type,
+                    "cannot cast ctype '{}' to ctype '{}'",
+                    ty.cname(),
+                    target.cname()
+                ),
             }
         }
         other => crate::bail!(Type, "must be real number, not {}", other.type_name()),
@@ -121,13 +144,21 @@ pub fn cast_value(target_ty: &CType, value: &Value, mem: &dyn Memory) -> Result<
                         return Ok(b);
                     }
                 }
-                Ok(float_bytes(loose_float(mem, target_ty, value)?, l.size, l.class, mem.target()))
+                Ok(float_bytes(
+                    loose_float(mem, target_ty, value)?,
+                    l.size,
+                    l.class,
+                    mem.target(),
+                ))
             }
             PrimClass::Complex => {
                 let (re, im) = match value {
                     Value::Complex(re, im) => (*re, *im),
-                    Value::CData { ty, addr } if prim_layout(ty).map(|s| s.class) == Some(PrimClass::Complex) => {
-                        let src = prim_layout(ty).ok_or_else(|| Error::Internal("complex layout".into()))?;
+                    Value::CData { ty, addr }
+                        if prim_layout(ty).map(|s| s.class) == Some(PrimClass::Complex) =>
+                    {
+                        let src = prim_layout(ty)
+                            .ok_or_else(|| Error::Internal("complex layout".into()))?;
                         read_complex(mem, *addr, src)?
                     }
                     other => (loose_float(mem, target_ty, other)?, 0.0),

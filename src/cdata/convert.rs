@@ -4,6 +4,7 @@
 //! `cast` (`ffi.cast`).
 
 #![forbid(unsafe_code)]
+#![warn(clippy::cast_possible_truncation)]
 
 use crate::error::{Error, Result};
 use crate::layout::{CKind, CType, FieldLayout};
@@ -62,8 +63,14 @@ pub fn read_prim(mem: &dyn Memory, addr: Addr, ty: &CType) -> Result<Value> {
 pub fn read_value(mem: &dyn Memory, addr: Addr, ty: &CType) -> Result<Value> {
     match ty.kind() {
         CKind::Prim(..) | CKind::Enum(_) => read_prim(mem, addr, ty),
-        CKind::Pointer(_) | CKind::Function(_) => Ok(Value::CData { ty: ty.clone(), addr: read_pointer(mem, addr)? }),
-        CKind::Array { .. } | CKind::Record(_) => Ok(Value::CData { ty: ty.clone(), addr }),
+        CKind::Pointer(_) | CKind::Function(_) => Ok(Value::CData {
+            ty: ty.clone(),
+            addr: read_pointer(mem, addr)?,
+        }),
+        CKind::Array { .. } | CKind::Record(_) => Ok(Value::CData {
+            ty: ty.clone(),
+            addr,
+        }),
         CKind::Void => crate::bail!(Type, "cannot return a cdata 'void'"),
     }
 }
@@ -82,7 +89,10 @@ pub fn read_pointer(mem: &dyn Memory, addr: Addr) -> Result<Addr> {
 /// # Errors
 /// Memory errors.
 pub fn write_pointer(mem: &dyn Memory, addr: Addr, value: Addr) -> Result<()> {
-    mem.write(addr, &int_bytes(u128::from(value), mem.target().pointer_size())?)
+    mem.write(
+        addr,
+        &int_bytes(u128::from(value), mem.target().pointer_size())?,
+    )
 }
 
 /// `ffi.string(cdata, maxlen)`. `ty` is the cdata's type and `addr` the pointer
@@ -97,7 +107,12 @@ pub fn write_pointer(mem: &dyn Memory, addr: Addr, value: Addr) -> Result<()> {
 /// # Errors
 /// `Error::Runtime` "cannot use string() on <cdata 'char *' NULL>";
 /// `Error::Type` "string(): unexpected cdata 'int' argument" for other types.
-pub fn string(mem: &dyn Memory, ty: &CType, addr: Addr, maxlen: Option<u64>) -> Result<StringResult> {
+pub fn string(
+    mem: &dyn Memory,
+    ty: &CType,
+    addr: Addr,
+    maxlen: Option<u64>,
+) -> Result<StringResult> {
     strings::string(mem, ty, addr, maxlen)
 }
 

@@ -3,6 +3,7 @@
 //! variable-size structs taken from an initializer.
 
 #![forbid(unsafe_code)]
+#![warn(clippy::cast_possible_truncation)]
 
 use crate::error::{Error, Result};
 use crate::layout::{CKind, CType, FieldLayout, PrimClass, RecordLayout, RecordType};
@@ -15,9 +16,19 @@ use super::{Addr, Memory, Value};
 /// Writes `value` into the object of type `ty` at `addr`. `top` is true for the
 /// object `ffi.new` allocates, where an integer initializer of an open array
 /// `T[]` is only its length.
-pub(crate) fn write_value(mem: &dyn Memory, addr: Addr, ty: &CType, value: &Value, top: bool) -> Result<()> {
+pub(crate) fn write_value(
+    mem: &dyn Memory,
+    addr: Addr,
+    ty: &CType,
+    value: &Value,
+    top: bool,
+) -> Result<()> {
     match ty.kind() {
-        CKind::Void => crate::bail!(Type, "cannot instantiate ctype '{}' of unknown size", ty.cname()),
+        CKind::Void => crate::bail!(
+            Type,
+            "cannot instantiate ctype '{}' of unknown size",
+            ty.cname()
+        ),
         CKind::Prim(..) | CKind::Enum(_) => mem.write(addr, &encode_prim(mem, ty, value)?),
         CKind::Pointer(_) | CKind::Function(_) => {
             let ptr = pointer_init(ty, value)?;
@@ -36,10 +47,16 @@ pub(crate) fn convert_error(ty: &CType, value: &Value, expected: &str) -> Error 
              (check that you are not e.g. mixing up different ffi instances)",
             ty.cname()
         )),
-        Value::CData { ty: src, .. } => {
-            Error::Type(format!("initializer for ctype '{}' must be a {expected}, not cdata '{}'", ty.cname(), src.cname()))
-        }
-        other => Error::Type(format!("initializer for ctype '{}' must be a {expected}, not {}", ty.cname(), other.type_name())),
+        Value::CData { ty: src, .. } => Error::Type(format!(
+            "initializer for ctype '{}' must be a {expected}, not cdata '{}'",
+            ty.cname(),
+            src.cname()
+        )),
+        other => Error::Type(format!(
+            "initializer for ctype '{}' must be a {expected}, not {}",
+            ty.cname(),
+            other.type_name()
+        )),
     }
 }
 
@@ -92,19 +109,28 @@ pub fn pointer_init(ty: &CType, value: &Value) -> Result<Addr> {
         }
         let hint = "(check that the types are as you expect; use an explicit ffi.cast() if they are correct)";
         if tgt_char {
-            crate::bail!(Type, "implicit cast to 'char *' from a different pointer type.{hint}");
+            crate::bail!(
+                Type,
+                "implicit cast to 'char *' from a different pointer type.{hint}"
+            );
         }
-        crate::bail!(Type, "implicit cast from 'char *' to a different pointer type: {hint}");
+        crate::bail!(
+            Type,
+            "implicit cast from 'char *' to a different pointer type: {hint}"
+        );
     }
     Err(convert_error(ty, value, "pointer to same type"))
 }
 
 fn checked_addr(base: Addr, offset: u64) -> Result<Addr> {
-    base.checked_add(offset).ok_or_else(|| Error::Memory(format!("address {base:#x} + {offset} overflows")))
+    base.checked_add(offset)
+        .ok_or_else(|| Error::Memory(format!("address {base:#x} + {offset} overflows")))
 }
 
 fn byte_size(count: u64, item_size: u64) -> Result<u64> {
-    count.checked_mul(item_size).ok_or_else(|| Error::Overflow("array size would overflow a Py_ssize_t".into()))
+    count
+        .checked_mul(item_size)
+        .ok_or_else(|| Error::Overflow("array size would overflow a Py_ssize_t".into()))
 }
 
 fn write_array(
@@ -119,19 +145,34 @@ fn write_array(
     if top && len.is_none() && matches!(value, Value::Int(_) | Value::Bool(_)) {
         return Ok(()); // `ffi.new("T[]", n)`: the caller took the length from it.
     }
-    let item_size =
-        item.size().ok_or_else(|| Error::Type(format!("cannot instantiate ctype '{}' of unknown size", item.cname())))?;
+    let item_size = item.size().ok_or_else(|| {
+        Error::Type(format!(
+            "cannot instantiate ctype '{}' of unknown size",
+            item.cname()
+        ))
+    })?;
     let il = match item.kind() {
         CKind::Prim(_, l) => Some(*l),
         _ => None,
     };
-    let byte_like = il.is_some_and(|l| l.size == 1 && matches!(l.class, PrimClass::Char | PrimClass::Int { .. } | PrimClass::Bool));
+    let byte_like = il.is_some_and(|l| {
+        l.size == 1
+            && matches!(
+                l.class,
+                PrimClass::Char | PrimClass::Int { .. } | PrimClass::Bool
+            )
+    });
     let wide = il.is_some_and(|l| matches!(l.class, PrimClass::WideChar { .. }));
     let too_long = |n: usize| len.is_some_and(|l| n as u64 > l);
     match value {
         Value::List(items) => {
             if too_long(items.len()) {
-                crate::bail!(Index, "too many initializers for '{}' (got {})", ty.cname(), items.len());
+                crate::bail!(
+                    Index,
+                    "too many initializers for '{}' (got {})",
+                    ty.cname(),
+                    items.len()
+                );
             }
             let mut at = addr;
             for v in items {
@@ -142,7 +183,12 @@ fn write_array(
         }
         Value::Bytes(b) if byte_like => {
             if too_long(b.len()) {
-                crate::bail!(Index, "initializer bytes is too long for '{}' (got {} characters)", ty.cname(), b.len());
+                crate::bail!(
+                    Index,
+                    "initializer bytes is too long for '{}' (got {} characters)",
+                    ty.cname(),
+                    b.len()
+                );
             }
             let mut data = b.clone();
             if Some(b.len() as u64) != len {
@@ -156,7 +202,12 @@ fn write_array(
         Value::Str(s) if wide => {
             let mut units = encode_wide(s, item_size);
             if too_long(units.len()) {
-                crate::bail!(Index, "initializer unicode is too long for '{}' (got {} characters)", ty.cname(), units.len());
+                crate::bail!(
+                    Index,
+                    "initializer unicode is too long for '{}' (got {} characters)",
+                    ty.cname(),
+                    units.len()
+                );
             }
             if Some(units.len() as u64) != len {
                 units.push(0);
@@ -169,7 +220,14 @@ fn write_array(
         }
         _ => {}
     }
-    if let (Value::CData { ty: src, addr: from }, Some(n)) = (value, len) {
+    if let (
+        Value::CData {
+            ty: src,
+            addr: from,
+        },
+        Some(n),
+    ) = (value, len)
+    {
         if src == ty {
             return mem.copy(addr, *from, byte_size(n, item_size)?);
         }
@@ -186,7 +244,9 @@ fn write_array(
 
 /// The layout of a complete record, or CFFI's "'T' is opaque".
 fn record_layout<'a>(ty: &CType, r: &'a RecordType) -> Result<&'a RecordLayout> {
-    r.layout.get().ok_or_else(|| Error::Type(format!("'{}' is opaque", ty.cname())))
+    r.layout
+        .get()
+        .ok_or_else(|| Error::Type(format!("'{}' is opaque", ty.cname())))
 }
 
 /// The fields a positional initializer fills, in order. In a union only the
@@ -198,7 +258,9 @@ fn positional_fields<'a>(r: &RecordType, layout: &'a RecordLayout) -> Vec<&'a Fi
         .fields
         .iter()
         .enumerate()
-        .filter(|(i, f)| !f.skip_in_positional_init && (flagged || r.kind != RecordKind::Union || *i == 0))
+        .filter(|(i, f)| {
+            !f.skip_in_positional_init && (flagged || r.kind != RecordKind::Union || *i == 0)
+        })
         .map(|(_, f)| f)
         .collect()
 }
@@ -215,14 +277,23 @@ fn assignments<'a, 'v>(
         Value::List(items) => {
             let fields = positional_fields(r, layout);
             if items.len() > fields.len() {
-                crate::bail!(Value, "too many initializers for '{}' (got {})", ty.cname(), items.len());
+                crate::bail!(
+                    Value,
+                    "too many initializers for '{}' (got {})",
+                    ty.cname(),
+                    items.len()
+                );
             }
             Ok(fields.into_iter().zip(items).collect())
         }
         Value::Dict(entries) => entries
             .iter()
             .map(|(name, v)| {
-                let f = layout.fields.iter().find(|f| &f.name == name).ok_or_else(|| Error::Key(name.clone()))?;
+                let f = layout
+                    .fields
+                    .iter()
+                    .find(|f| &f.name == name)
+                    .ok_or_else(|| Error::Key(name.clone()))?;
                 Ok((f, v))
             })
             .collect(),
@@ -230,14 +301,30 @@ fn assignments<'a, 'v>(
     }
 }
 
-fn write_record(mem: &dyn Memory, addr: Addr, ty: &CType, r: &RecordType, value: &Value) -> Result<()> {
+fn write_record(
+    mem: &dyn Memory,
+    addr: Addr,
+    ty: &CType,
+    r: &RecordType,
+    value: &Value,
+) -> Result<()> {
     let layout = record_layout(ty, r)?;
-    if let Value::CData { ty: src, addr: from } = value {
+    if let Value::CData {
+        ty: src,
+        addr: from,
+    } = value
+    {
         if src == ty {
             return mem.copy(addr, *from, layout.size);
         }
     }
-    for (field, v) in assignments(ty, r, layout, value, "list or tuple or dict or struct-cdata")? {
+    for (field, v) in assignments(
+        ty,
+        r,
+        layout,
+        value,
+        "list or tuple or dict or struct-cdata",
+    )? {
         if let CKind::Array { item, len: None } = field.ty.kind() {
             new_array_length(item, v)?;
             if matches!(v, Value::Int(_) | Value::Bool(_)) {
@@ -263,7 +350,11 @@ pub(crate) fn new_array_length(item: &CType, value: &Value) -> Result<u64> {
             Err(_) => crate::bail!(Overflow, "cannot fit 'int' into an index-sized integer"),
         },
         Value::HugeInt(_) => crate::bail!(Overflow, "cannot fit 'int' into an index-sized integer"),
-        other => crate::bail!(Type, "expected new array length or list/tuple/str, not {}", other.type_name()),
+        other => crate::bail!(
+            Type,
+            "expected new array length or list/tuple/str, not {}",
+            other.type_name()
+        ),
     }
 }
 
@@ -275,14 +366,23 @@ fn flexible_member<'a, 'v>(
     value: &'v Value,
 ) -> Result<(Option<&'a FieldLayout>, Option<&'v Value>)> {
     let last = layout.fields.last().filter(|_| layout.has_flexible_array);
-    let Some(last) = last else { return Ok((None, None)) };
+    let Some(last) = last else {
+        return Ok((None, None));
+    };
     if let Value::CData { ty: src, .. } = value {
         if src == ty {
             return Ok((Some(last), None));
         }
     }
     let pairs = assignments(ty, r, layout, value, "list or tuple or dict")?;
-    Ok((Some(last), pairs.into_iter().rev().find(|(f, _)| std::ptr::eq(*f, last)).map(|(_, v)| v)))
+    Ok((
+        Some(last),
+        pairs
+            .into_iter()
+            .rev()
+            .find(|(f, _)| std::ptr::eq(*f, last))
+            .map(|(_, v)| v),
+    ))
 }
 
 /// Items of the open array the initializer gives `ty` (see [`super::open_length`]),
@@ -291,12 +391,18 @@ pub(crate) fn open_extent(ty: &CType, value: &Value) -> Result<Option<(u64, u64)
     match ty.kind() {
         CKind::Array { item, len: None } => {
             let n = new_array_length(item, value)?;
-            let size = item.size().map(|s| byte_size(n, s)).transpose()?.unwrap_or(0);
+            let size = item
+                .size()
+                .map(|s| byte_size(n, s))
+                .transpose()?
+                .unwrap_or(0);
             Ok(Some((n, size)))
         }
         CKind::Record(r) => {
             let layout = record_layout(ty, r)?;
-            let (Some(field), sub) = flexible_member(ty, r, layout, value)? else { return Ok(None) };
+            let (Some(field), sub) = flexible_member(ty, r, layout, value)? else {
+                return Ok(None);
+            };
             let (count, extent) = match (field.ty.kind(), sub) {
                 (_, None) => (0, 0),
                 (CKind::Array { item, .. }, Some(v)) => {
@@ -306,7 +412,10 @@ pub(crate) fn open_extent(ty: &CType, value: &Value) -> Result<Option<(u64, u64)
                 (CKind::Record(_), Some(v)) => open_extent(&field.ty, v)?.unwrap_or((0, 0)),
                 _ => (0, 0),
             };
-            let end = field.offset.checked_add(extent).ok_or_else(|| Error::Overflow("array size would overflow a Py_ssize_t".into()))?;
+            let end = field
+                .offset
+                .checked_add(extent)
+                .ok_or_else(|| Error::Overflow("array size would overflow a Py_ssize_t".into()))?;
             Ok(Some((count, end.max(layout.size))))
         }
         _ => Ok(None),
@@ -314,16 +423,27 @@ pub(crate) fn open_extent(ty: &CType, value: &Value) -> Result<Option<(u64, u64)
 }
 
 /// Writes one field of the record at `base` (see [`super::write_field`]).
-pub(crate) fn write_field(mem: &dyn Memory, base: Addr, field: &FieldLayout, value: &Value) -> Result<()> {
+pub(crate) fn write_field(
+    mem: &dyn Memory,
+    base: Addr,
+    field: &FieldLayout,
+    value: &Value,
+) -> Result<()> {
     let addr = checked_addr(base, field.offset)?;
     if field.bitsize < 0 {
         return write_value(mem, addr, &field.ty, value, false);
     }
     let v: i64 = match value {
-        Value::Int(i) => i64::try_from(*i).map_err(|_| Error::Overflow("int too big to convert".into()))?,
+        Value::Int(i) => {
+            i64::try_from(*i).map_err(|_| Error::Overflow("int too big to convert".into()))?
+        }
         Value::Bool(b) => i64::from(*b),
         Value::HugeInt(_) => crate::bail!(Overflow, "int too big to convert"),
-        other => crate::bail!(Type, "'{}' object cannot be interpreted as an integer", other.type_name()),
+        other => crate::bail!(
+            Type,
+            "'{}' object cannot be interpreted as an integer",
+            other.type_name()
+        ),
     };
     let (size, bits, shift, signed) = bitfield_geometry(field)?;
     let (fmin, fmax) = if signed {
@@ -338,7 +458,10 @@ pub(crate) fn write_field(mem: &dyn Memory, base: Addr, field: &FieldLayout, val
             Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
             _ => v.to_string(),
         };
-        crate::bail!(Overflow, "value {shown} outside the range allowed by the bit field width: {fmin} <= x <= {fmax}");
+        crate::bail!(
+            Overflow,
+            "value {shown} outside the range allowed by the bit field width: {fmin} <= x <= {fmax}"
+        );
     }
     let mask = ((1u128 << bits) - 1) << shift;
     let raw = read_uint(mem, addr, size)?;
@@ -350,12 +473,17 @@ pub(crate) fn write_field(mem: &dyn Memory, base: Addr, field: &FieldLayout, val
 fn bitfield_geometry(field: &FieldLayout) -> Result<(u64, u32, u32, bool)> {
     let l = prim_layout(&field.ty)
         .ok_or_else(|| Error::Internal(format!("bitfield '{}' of non-integer type", field.name)))?;
-    let bits = u32::try_from(field.bitsize).ok().filter(|b| (1..=64).contains(b));
+    let bits = u32::try_from(field.bitsize)
+        .ok()
+        .filter(|b| (1..=64).contains(b));
     let shift = u32::try_from(field.bitshift).ok();
     match (bits, shift) {
-        (Some(b), Some(s)) if u64::from(b + s) <= l.size * 8 => {
-            Ok((l.size, b, s, matches!(l.class, PrimClass::Int { signed: true })))
-        }
+        (Some(b), Some(s)) if u64::from(b + s) <= l.size * 8 => Ok((
+            l.size,
+            b,
+            s,
+            matches!(l.class, PrimClass::Int { signed: true }),
+        )),
         _ => Err(Error::Internal(format!(
             "bitfield '{}' of {} bits at bit {} does not fit its {}-byte unit",
             field.name, field.bitsize, field.bitshift, l.size
@@ -370,7 +498,11 @@ pub(crate) fn read_field(mem: &dyn Memory, base: Addr, field: &FieldLayout) -> R
         return super::convert::read_value(mem, addr, &field.ty);
     }
     let (size, bits, shift, signed) = bitfield_geometry(field)?;
-    let raw = if signed { read_sint(mem, addr, size)? as u128 } else { read_uint(mem, addr, size)? };
+    let raw = if signed {
+        read_sint(mem, addr, size)? as u128
+    } else {
+        read_uint(mem, addr, size)?
+    };
     let v = (raw >> shift) & ((1u128 << bits) - 1);
     if signed && v >> (bits - 1) == 1 {
         return Ok(Value::Int(v as i128 - (1i128 << bits)));

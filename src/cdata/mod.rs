@@ -6,8 +6,6 @@
 //! memory share every conversion rule. Python objects reach this layer as
 //! [`Value`]s.
 
-#![warn(clippy::cast_possible_truncation)]
-
 mod cast;
 mod convert;
 mod init;

@@ -7,6 +7,8 @@
 //! to and from `f64` by bit manipulation.
 
 #![forbid(unsafe_code)]
+// Encodings here truncate on purpose (C's integer and float conversions, code
+// units), so `clippy::cast_possible_truncation` is not enabled in this module.
 
 use crate::error::{Error, Result};
 use crate::layout::{CKind, CType, PrimClass, PrimLayout, Target};
@@ -28,14 +30,19 @@ pub(crate) fn prim_layout(ty: &CType) -> Option<PrimLayout> {
 pub(crate) fn is_int_like(ty: &CType) -> bool {
     matches!(
         prim_layout(ty).map(|l| l.class),
-        Some(PrimClass::Int { .. } | PrimClass::Char | PrimClass::WideChar { .. } | PrimClass::Bool)
+        Some(
+            PrimClass::Int { .. } | PrimClass::Char | PrimClass::WideChar { .. } | PrimClass::Bool
+        )
     )
 }
 
 /// Reads `size` (≤ 16) little-endian bytes as an unsigned integer.
 pub(crate) fn read_uint(mem: &dyn Memory, addr: Addr, size: u64) -> Result<u128> {
     let mut buf = [0u8; 16];
-    let n = usize::try_from(size).ok().filter(|n| *n <= 16).ok_or_else(|| bad_size(size))?;
+    let n = usize::try_from(size)
+        .ok()
+        .filter(|n| *n <= 16)
+        .ok_or_else(|| bad_size(size))?;
     mem.read(addr, &mut buf[..n])?;
     Ok(u128::from_le_bytes(buf))
 }
@@ -49,7 +56,10 @@ pub(crate) fn read_sint(mem: &dyn Memory, addr: Addr, size: u64) -> Result<i128>
 
 /// The low `size` bytes of `value`, little-endian (truncating, as C does).
 pub(crate) fn int_bytes(value: u128, size: u64) -> Result<Vec<u8>> {
-    let n = usize::try_from(size).ok().filter(|n| *n <= 16).ok_or_else(|| bad_size(size))?;
+    let n = usize::try_from(size)
+        .ok()
+        .filter(|n| *n <= 16)
+        .ok_or_else(|| bad_size(size))?;
     Ok(value.to_le_bytes()[..n].to_vec())
 }
 
@@ -60,7 +70,9 @@ fn bad_size(size: u64) -> Error {
 /// Reads an integer of layout `l`, signed or not as its class says.
 pub(crate) fn read_int(mem: &dyn Memory, addr: Addr, l: PrimLayout) -> Result<i128> {
     match l.class {
-        PrimClass::Int { signed: true } | PrimClass::WideChar { signed: true } => read_sint(mem, addr, l.size),
+        PrimClass::Int { signed: true } | PrimClass::WideChar { signed: true } => {
+            read_sint(mem, addr, l.size)
+        }
         _ => Ok(read_uint(mem, addr, l.size)? as i128),
     }
 }
@@ -102,18 +114,34 @@ pub fn long_double_to_bytes(x: f64, target: Target) -> [u8; 16] {
 pub fn long_double_from_bytes(bytes: &[u8; 16], target: Target) -> f64 {
     let word = u128::from_le_bytes(*bytes);
     let (neg, exp, mant): (bool, i32, u128) = if long_double_is_x87(target) {
-        (word >> 79 & 1 == 1, (word >> 64) as i32 & 0x7fff, word & u128::from(u64::MAX))
+        (
+            word >> 79 & 1 == 1,
+            (word >> 64) as i32 & 0x7fff,
+            word & u128::from(u64::MAX),
+        )
     } else {
         // binary128: 112-bit fraction plus the implicit bit (absent when the exponent is 0).
         let e = (word >> 112) as i32 & 0x7fff;
         let f = word & ((1u128 << 112) - 1);
-        (word >> 127 == 1, e, if e == 0 { f } else { f | 1u128 << 112 })
+        (
+            word >> 127 == 1,
+            e,
+            if e == 0 { f } else { f | 1u128 << 112 },
+        )
     };
     let mant_bits = if long_double_is_x87(target) { 63 } else { 112 };
     let sign = if neg { -1.0 } else { 1.0 };
     if exp == 0x7fff {
-        let frac = if long_double_is_x87(target) { mant & ((1u128 << 63) - 1) } else { mant & ((1u128 << 112) - 1) };
-        return if frac == 0 { sign * f64::INFINITY } else { f64::NAN };
+        let frac = if long_double_is_x87(target) {
+            mant & ((1u128 << 63) - 1)
+        } else {
+            mant & ((1u128 << 112) - 1)
+        };
+        return if frac == 0 {
+            sign * f64::INFINITY
+        } else {
+            f64::NAN
+        };
     }
     if mant == 0 {
         return sign * 0.0;
@@ -138,8 +166,8 @@ fn scale(mant: u128, e: i32) -> f64 {
     // m < 2^64 and exact in u64; convert with rounding handled by two exact steps.
     let hi = (m >> 11) as f64 * 2048.0; // exact: 53 bits
     let lo = (m & 2047) as f64; // exact
-    // (hi + lo) rounds once to nearest; scaling by a power of two is exact unless
-    // the result is subnormal or overflows, where the tiny double rounding is accepted.
+                                // (hi + lo) rounds once to nearest; scaling by a power of two is exact unless
+                                // the result is subnormal or overflows, where the tiny double rounding is accepted.
     let v = hi + lo;
     mul_pow2(v, e)
 }
@@ -191,8 +219,15 @@ pub(crate) fn read_float(mem: &dyn Memory, addr: Addr, l: PrimLayout) -> Result<
 
 /// Reads a complex number (two floats of half the layout's size each).
 pub(crate) fn read_complex(mem: &dyn Memory, addr: Addr, l: PrimLayout) -> Result<(f64, f64)> {
-    let half = PrimLayout { size: l.size / 2, align: l.align, class: PrimClass::Float };
-    Ok((read_float(mem, addr, half)?, read_float(mem, addr + half.size, half)?))
+    let half = PrimLayout {
+        size: l.size / 2,
+        align: l.align,
+        class: PrimClass::Float,
+    };
+    Ok((
+        read_float(mem, addr, half)?,
+        read_float(mem, addr + half.size, half)?,
+    ))
 }
 
 fn complex_bytes(re: f64, im: f64, size: u64, target: Target) -> Vec<u8> {
@@ -224,7 +259,11 @@ fn strict_int(mem: &dyn Memory, value: &Value, unsigned: bool) -> Result<i128> {
         }
         Value::CData { ty, addr } => match cdata_int(mem, ty, *addr)? {
             Some(i) => i,
-            None if matches!(prim_layout(ty).map(|l| l.class), Some(PrimClass::Float | PrimClass::LongDouble)) => {
+            None if matches!(
+                prim_layout(ty).map(|l| l.class),
+                Some(PrimClass::Float | PrimClass::LongDouble)
+            ) =>
+            {
                 crate::bail!(Type, "an integer is required")
             }
             None => crate::bail!(Type, "int() not supported on cdata '{}'", ty.cname()),
@@ -234,7 +273,11 @@ fn strict_int(mem: &dyn Memory, value: &Value, unsigned: bool) -> Result<i128> {
     if unsigned && v < 0 {
         crate::bail!(Overflow, "can't convert negative number to unsigned");
     }
-    let fits = if unsigned { v <= i128::from(u64::MAX) } else { i64::try_from(v).is_ok() };
+    let fits = if unsigned {
+        v <= i128::from(u64::MAX)
+    } else {
+        i64::try_from(v).is_ok()
+    };
     if !fits {
         crate::bail!(Overflow, "int too big to convert");
     }
@@ -249,7 +292,9 @@ fn strict_float(mem: &dyn Memory, value: &Value) -> Result<f64> {
         Value::Bool(b) => Ok(f64::from(u8::from(*b))),
         Value::HugeInt(_) => crate::bail!(Overflow, "int too large to convert to float"),
         Value::CData { ty, addr } => match prim_layout(ty) {
-            Some(l) if matches!(l.class, PrimClass::Float | PrimClass::LongDouble) => read_float(mem, *addr, l),
+            Some(l) if matches!(l.class, PrimClass::Float | PrimClass::LongDouble) => {
+                read_float(mem, *addr, l)
+            }
             _ => crate::bail!(Type, "float() not supported on cdata '{}'", ty.cname()),
         },
         other => crate::bail!(Type, "must be real number, not {}", other.type_name()),
@@ -279,7 +324,11 @@ pub(crate) fn char_value(mem: &dyn Memory, value: &Value) -> Result<u8> {
         }
         _ => {}
     }
-    crate::bail!(Type, "initializer for ctype 'char' must be a bytes of length 1, not {}", value.type_name())
+    crate::bail!(
+        Type,
+        "initializer for ctype 'char' must be a bytes of length 1, not {}",
+        value.type_name()
+    )
 }
 
 /// The code unit of a wide-char initializer of `size` bytes: a 1-character str
@@ -298,7 +347,10 @@ pub(crate) fn wide_char_value(mem: &dyn Memory, value: &Value, size: u64) -> Res
         },
         other => other.type_name().to_string(),
     };
-    crate::bail!(Type, "initializer for ctype '{name}' must be a unicode string of length 1, not {got}")
+    crate::bail!(
+        Type,
+        "initializer for ctype '{name}' must be a unicode string of length 1, not {got}"
+    )
 }
 
 /// Encodes `value` as the primitive or enum `ty` with CFFI's initializer rules.
@@ -307,7 +359,8 @@ pub(crate) fn wide_char_value(mem: &dyn Memory, value: &Value, size: u64) -> Res
 /// `Error::Type` for a value of the wrong kind, `Error::Overflow` for an integer
 /// out of range, with CFFI's messages.
 pub fn encode_prim(mem: &dyn Memory, ty: &CType, value: &Value) -> Result<Vec<u8>> {
-    let l = prim_layout(ty).ok_or_else(|| Error::Type(format!("cannot convert to ctype '{}'", ty.cname())))?;
+    let l = prim_layout(ty)
+        .ok_or_else(|| Error::Type(format!("cannot convert to ctype '{}'", ty.cname())))?;
     if let (Value::CData { ty: src, addr }, PrimClass::LongDouble) = (value, l.class) {
         if prim_layout(src).map(|s| s.class) == Some(PrimClass::LongDouble) {
             let mut b = vec![0u8; 16];
@@ -332,10 +385,15 @@ pub fn encode_prim(mem: &dyn Memory, ty: &CType, value: &Value) -> Result<Vec<u8
             int_bytes(v as u128, 1)
         }
         PrimClass::Char => Ok(vec![char_value(mem, value)?]),
-        PrimClass::WideChar { .. } => int_bytes(u128::from(wide_char_value(mem, value, l.size)?), l.size),
-        PrimClass::Float | PrimClass::LongDouble => {
-            Ok(float_bytes(strict_float(mem, value)?, l.size, l.class, mem.target()))
+        PrimClass::WideChar { .. } => {
+            int_bytes(u128::from(wide_char_value(mem, value, l.size)?), l.size)
         }
+        PrimClass::Float | PrimClass::LongDouble => Ok(float_bytes(
+            strict_float(mem, value)?,
+            l.size,
+            l.class,
+            mem.target(),
+        )),
         PrimClass::Complex => {
             let (re, im) = strict_complex(mem, value)?;
             Ok(complex_bytes(re, im, l.size, mem.target()))
@@ -346,7 +404,9 @@ pub fn encode_prim(mem: &dyn Memory, ty: &CType, value: &Value) -> Result<Vec<u8
 /// CFFI's "integer X does not fit 'T'", X being `str()` of the initializer.
 fn overflow(mem: &dyn Memory, value: &Value, v: i128, ty: &CType) -> Error {
     let shown = match value {
-        Value::CData { ty: src, addr } => cdata_repr(mem, src, *addr).unwrap_or_else(|_| v.to_string()),
+        Value::CData { ty: src, addr } => {
+            cdata_repr(mem, src, *addr).unwrap_or_else(|_| v.to_string())
+        }
         Value::Bool(b) => if *b { "True" } else { "False" }.to_string(),
         _ => v.to_string(),
     };
@@ -355,7 +415,8 @@ fn overflow(mem: &dyn Memory, value: &Value, v: i128, ty: &CType) -> Error {
 
 /// Reads the primitive or enum at `addr` (see [`super::read_prim`]).
 pub(crate) fn read_prim_value(mem: &dyn Memory, addr: Addr, ty: &CType) -> Result<Value> {
-    let l = prim_layout(ty).ok_or_else(|| Error::Type(format!("cdata '{}' is not a primitive", ty.cname())))?;
+    let l = prim_layout(ty)
+        .ok_or_else(|| Error::Type(format!("cdata '{}' is not a primitive", ty.cname())))?;
     Ok(match l.class {
         PrimClass::Int { .. } => Value::Int(read_int(mem, addr, l)?),
         PrimClass::Char => Value::Bytes(vec![read_uint(mem, addr, 1)? as u8]),
@@ -444,7 +505,9 @@ pub(crate) fn float_wrapped_bits(x: f64) -> Result<u128> {
 /// `Error::Type` "float() not supported on cdata 'T'" for every other type.
 pub fn prim_as_f64(mem: &dyn Memory, addr: Addr, ty: &CType) -> Result<f64> {
     match prim_layout(ty) {
-        Some(l) if matches!(l.class, PrimClass::Float | PrimClass::LongDouble) => read_float(mem, addr, l),
+        Some(l) if matches!(l.class, PrimClass::Float | PrimClass::LongDouble) => {
+            read_float(mem, addr, l)
+        }
         _ => crate::bail!(Type, "float() not supported on cdata '{}'", ty.cname()),
     }
 }
@@ -454,7 +517,8 @@ pub fn prim_as_f64(mem: &dyn Memory, addr: Addr, ty: &CType) -> Result<f64> {
 /// # Errors
 /// `Error::Type` for non-primitive types; memory errors.
 pub fn prim_is_nonzero(mem: &dyn Memory, addr: Addr, ty: &CType) -> Result<bool> {
-    let l = prim_layout(ty).ok_or_else(|| Error::Type(format!("cdata '{}' is not a primitive", ty.cname())))?;
+    let l = prim_layout(ty)
+        .ok_or_else(|| Error::Type(format!("cdata '{}' is not a primitive", ty.cname())))?;
     Ok(match l.class {
         PrimClass::Float | PrimClass::LongDouble => read_float(mem, addr, l)? != 0.0,
         PrimClass::Complex => read_complex(mem, addr, l)? != (0.0, 0.0),

@@ -3,6 +3,7 @@
 //! C name of a pointer to a type.
 
 #![forbid(unsafe_code)]
+#![warn(clippy::cast_possible_truncation)]
 
 use std::fmt::Write as _;
 
@@ -14,7 +15,11 @@ use super::{Addr, Memory, Value};
 
 /// Python's `repr(bytes)`: `b'A'`, `b'\xc8'`, `b"it's"`.
 pub fn py_bytes_repr(data: &[u8]) -> String {
-    let quote = if data.contains(&b'\'') && !data.contains(&b'"') { '"' } else { '\'' };
+    let quote = if data.contains(&b'\'') && !data.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = format!("b{quote}");
     for &b in data {
         match b {
@@ -51,7 +56,11 @@ pub fn py_str_repr(code_points: &[u32]) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            Some(c) if (' '..='~').contains(&c) || (cp >= 0xa1 && cp != 0xad && !c.is_control()) => out.push(c),
+            Some(c)
+                if (' '..='~').contains(&c) || (cp >= 0xa1 && cp != 0xad && !c.is_control()) =>
+            {
+                out.push(c)
+            }
             _ if cp < 0x100 => {
                 let _ = write!(out, "\\x{cp:02x}");
             }
@@ -90,7 +99,11 @@ pub fn format_long_double(x: f64) -> String {
 pub fn pointer_cname(item: &CType) -> String {
     let name = item.cname();
     let pos = name.find(['[', ')']).unwrap_or(name.len());
-    let extra = if matches!(item.kind(), CKind::Array { .. }) { "(*)" } else { " *" };
+    let extra = if matches!(item.kind(), CKind::Array { .. }) {
+        "(*)"
+    } else {
+        " *"
+    };
     format!("{}{extra}{}", &name[..pos], &name[pos..])
 }
 
@@ -109,7 +122,9 @@ pub fn cdata_repr(mem: &dyn Memory, ty: &CType, addr: Addr) -> Result<String> {
             }
         }
         _ => match prim_layout(ty) {
-            Some(l) if l.class == PrimClass::LongDouble => format_long_double(read_float(mem, addr, l)?),
+            Some(l) if l.class == PrimClass::LongDouble => {
+                format_long_double(read_float(mem, addr, l)?)
+            }
             _ => value_repr(&read_prim_value(mem, addr, ty)?),
         },
     };
@@ -128,8 +143,16 @@ pub(crate) fn value_repr(v: &Value) -> String {
             if *re == 0.0 && re.is_sign_positive() {
                 format!("{}j", py_float_repr_short(*im))
             } else {
-                let sign = if *im < 0.0 || (*im == 0.0 && im.is_sign_negative()) { "-" } else { "+" };
-                format!("({}{sign}{}j)", py_float_repr_short(*re), py_float_repr_short(im.abs()))
+                let sign = if *im < 0.0 || (*im == 0.0 && im.is_sign_negative()) {
+                    "-"
+                } else {
+                    "+"
+                };
+                format!(
+                    "({}{sign}{}j)",
+                    py_float_repr_short(*re),
+                    py_float_repr_short(im.abs())
+                )
             }
         }
         other => other.type_name().to_string(),
@@ -152,7 +175,11 @@ pub fn py_float_repr(f: f64) -> String {
         return format!("{mant}e{sign}{digits:0>2}");
     }
     let s = format!("{f}");
-    if s.contains('.') { s } else { format!("{s}.0") }
+    if s.contains('.') {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 /// Inside a complex repr Python drops a trailing `.0`: `(1+2j)`.

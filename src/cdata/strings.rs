@@ -2,6 +2,8 @@
 //! conversions of `char16_t`, `char32_t` and `wchar_t` data.
 
 #![forbid(unsafe_code)]
+// Encodings here truncate on purpose (C's integer and float conversions, code
+// units), so `clippy::cast_possible_truncation` is not enabled in this module.
 
 use crate::error::{Error, Result};
 use crate::layout::{CKind, CType, PrimClass, PrimLayout};
@@ -56,7 +58,12 @@ pub fn decode_wide(units: &[i128], unit_size: u64) -> Result<Vec<u32>> {
 }
 
 /// Reads units of `size` bytes from `addr` until a zero unit or `limit` units.
-fn read_until_nul(mem: &dyn Memory, addr: Addr, l: PrimLayout, limit: Option<u64>) -> Result<Vec<i128>> {
+fn read_until_nul(
+    mem: &dyn Memory,
+    addr: Addr,
+    l: PrimLayout,
+    limit: Option<u64>,
+) -> Result<Vec<i128>> {
     const CHUNK: u64 = 256;
     const PAGE: u64 = 4096;
     let mut units = Vec::new();
@@ -73,7 +80,11 @@ fn read_until_nul(mem: &dyn Memory, addr: Addr, l: PrimLayout, limit: Option<u64
         let mut buf = vec![0u8; bytes as usize];
         // A chunk may run past the end of a sandbox's memory although the string ends
         // before it: fall back to one unit at a time.
-        let got = if mem.read(at, &mut buf).is_ok() { room } else { 1 };
+        let got = if mem.read(at, &mut buf).is_ok() {
+            room
+        } else {
+            1
+        };
         if got == 1 {
             buf.truncate(l.size as usize);
             mem.read(at, &mut buf)?;
@@ -94,13 +105,25 @@ fn read_until_nul(mem: &dyn Memory, addr: Addr, l: PrimLayout, limit: Option<u64
             }
             units.push(v);
         }
-        at = at.checked_add(got * l.size).ok_or_else(|| Error::Memory("string runs past the end of memory".into()))?;
+        at = at
+            .checked_add(got * l.size)
+            .ok_or_else(|| Error::Memory("string runs past the end of memory".into()))?;
     }
 }
 
 /// `ffi.string()` (see [`super::string`]).
-pub(crate) fn string(mem: &dyn Memory, ty: &CType, addr: Addr, maxlen: Option<u64>) -> Result<StringResult> {
-    let unexpected = || Error::Type(format!("string(): unexpected cdata '{}' argument", ty.cname()));
+pub(crate) fn string(
+    mem: &dyn Memory,
+    ty: &CType,
+    addr: Addr,
+    maxlen: Option<u64>,
+) -> Result<StringResult> {
+    let unexpected = || {
+        Error::Type(format!(
+            "string(): unexpected cdata '{}' argument",
+            ty.cname()
+        ))
+    };
     match ty.kind() {
         CKind::Pointer(item) | CKind::Array { item, .. } => {
             let il = match item.kind() {
@@ -108,11 +131,18 @@ pub(crate) fn string(mem: &dyn Memory, ty: &CType, addr: Addr, maxlen: Option<u6
                 CKind::Enum(e) => e.repr,
                 _ => return Err(unexpected()),
             };
-            if matches!(il.class, PrimClass::Bool | PrimClass::Float | PrimClass::LongDouble | PrimClass::Complex) {
+            if matches!(
+                il.class,
+                PrimClass::Bool | PrimClass::Float | PrimClass::LongDouble | PrimClass::Complex
+            ) {
                 return Err(unexpected());
             }
             if addr == 0 {
-                crate::bail!(Runtime, "cannot use string() on <cdata '{}' NULL>", ty.cname());
+                crate::bail!(
+                    Runtime,
+                    "cannot use string() on <cdata '{}' NULL>",
+                    ty.cname()
+                );
             }
             let limit = match (ty.kind(), maxlen) {
                 (CKind::Array { len: Some(n), .. }, m) => Some(m.map_or(*n, |m| m.min(*n))),
@@ -122,17 +152,22 @@ pub(crate) fn string(mem: &dyn Memory, ty: &CType, addr: Addr, maxlen: Option<u6
             match il.class {
                 PrimClass::Char | PrimClass::Int { .. } if il.size == 1 && !is_enum => {
                     let units = read_until_nul(mem, addr, il, limit)?;
-                    Ok(StringResult::Bytes(units.into_iter().map(|u| u as u8).collect()))
+                    Ok(StringResult::Bytes(
+                        units.into_iter().map(|u| u as u8).collect(),
+                    ))
                 }
-                PrimClass::WideChar { .. } => {
-                    Ok(StringResult::Str(decode_wide(&read_until_nul(mem, addr, il, limit)?, il.size)?))
-                }
+                PrimClass::WideChar { .. } => Ok(StringResult::Str(decode_wide(
+                    &read_until_nul(mem, addr, il, limit)?,
+                    il.size,
+                )?)),
                 _ => Err(unexpected()),
             }
         }
         CKind::Prim(_, l) => match l.class {
             PrimClass::Char => Ok(StringResult::Bytes(vec![read_uint(mem, addr, 1)? as u8])),
-            PrimClass::WideChar { .. } => Ok(StringResult::Str(vec![code_point(read_int(mem, addr, *l)?)?])),
+            PrimClass::WideChar { .. } => Ok(StringResult::Str(vec![code_point(read_int(
+                mem, addr, *l,
+            )?)?])),
             _ => Err(unexpected()),
         },
         CKind::Enum(e) => {
@@ -150,16 +185,30 @@ pub(crate) fn string(mem: &dyn Memory, ty: &CType, addr: Addr, maxlen: Option<u6
 /// `ffi.unpack()` (see [`super::unpack`]).
 pub(crate) fn unpack(mem: &dyn Memory, item: &CType, addr: Addr, length: u64) -> Result<Value> {
     if addr == 0 {
-        crate::bail!(Runtime, "cannot use unpack() on <cdata '{}' NULL>", pointer_cname(item));
+        crate::bail!(
+            Runtime,
+            "cannot use unpack() on <cdata '{}' NULL>",
+            pointer_cname(item)
+        );
     }
-    let size = item
-        .size()
-        .ok_or_else(|| Error::Value(format!("'{}' points to items of unknown size", pointer_cname(item))))?;
-    let total = length.checked_mul(size).ok_or_else(|| Error::Overflow("unpack() length is too large".into()))?;
+    let size = item.size().ok_or_else(|| {
+        Error::Value(format!(
+            "'{}' points to items of unknown size",
+            pointer_cname(item)
+        ))
+    })?;
+    let total = length
+        .checked_mul(size)
+        .ok_or_else(|| Error::Overflow("unpack() length is too large".into()))?;
     if let CKind::Prim(_, l) = item.kind() {
         match l.class {
             PrimClass::Char => {
-                let mut buf = vec![0u8; usize::try_from(total).map_err(|_| Error::Overflow("unpack() length is too large".into()))?];
+                let mut buf = vec![
+                    0u8;
+                    usize::try_from(total).map_err(|_| Error::Overflow(
+                        "unpack() length is too large".into()
+                    ))?
+                ];
                 mem.read(addr, &mut buf)?;
                 return Ok(Value::Bytes(buf));
             }
@@ -185,9 +234,18 @@ pub(crate) fn unpack(mem: &dyn Memory, item: &CType, addr: Addr, length: u64) ->
 /// kept as a view), pointers as pointer cdata, aggregates as views.
 fn item_value(mem: &dyn Memory, item: &CType, at: Addr) -> Result<Value> {
     match item.kind() {
-        CKind::Prim(_, l) if l.class == PrimClass::LongDouble => Ok(Value::CData { ty: item.clone(), addr: at }),
+        CKind::Prim(_, l) if l.class == PrimClass::LongDouble => Ok(Value::CData {
+            ty: item.clone(),
+            addr: at,
+        }),
         CKind::Prim(..) | CKind::Enum(_) => read_prim_value(mem, at, item),
-        CKind::Pointer(_) | CKind::Function(_) => Ok(Value::CData { ty: item.clone(), addr: read_pointer(mem, at)? }),
-        _ => Ok(Value::CData { ty: item.clone(), addr: at }),
+        CKind::Pointer(_) | CKind::Function(_) => Ok(Value::CData {
+            ty: item.clone(),
+            addr: read_pointer(mem, at)?,
+        }),
+        _ => Ok(Value::CData {
+            ty: item.clone(),
+            addr: at,
+        }),
     }
 }

@@ -6,12 +6,24 @@ use crate::layout::{CKind, RecordLayout};
 use crate::model::{Prim, RecordKind};
 
 fn cd(ty: &crate::layout::CType, addr: Addr) -> Value {
-    Value::CData { ty: ty.clone(), addr }
+    Value::CData {
+        ty: ty.clone(),
+        addr,
+    }
 }
 
 fn read_ints(mem: &dyn Memory, addr: Addr, item: &crate::layout::CType, n: u64) -> Vec<i128> {
     match unpack(mem, item, addr, n).unwrap() {
-        Value::List(v) => v.into_iter().map(|x| if let Value::Int(i) = x { i } else { panic!("{x:?}") }).collect(),
+        Value::List(v) => v
+            .into_iter()
+            .map(|x| {
+                if let Value::Int(i) = x {
+                    i
+                } else {
+                    panic!("{x:?}")
+                }
+            })
+            .collect(),
         other => panic!("{other:?}"),
     }
 }
@@ -34,18 +46,41 @@ fn pointer_rules_match_cffi() {
         assert_eq!(read_pointer(mem, p).unwrap(), target);
         let vpp = new(mem, &vp, &cd(&ip, target)).unwrap();
         assert_eq!(read_pointer(mem, vpp).unwrap(), target);
-        assert!(matches!(read_value(mem, p, &ip).unwrap(), Value::CData { addr, .. } if addr == target));
+        assert!(
+            matches!(read_value(mem, p, &ip).unwrap(), Value::CData { addr, .. } if addr == target)
+        );
         // Refusals.
         let msg = |v: &Value| err(write_init(mem, p, &ip, v), "Type");
-        assert_eq!(msg(&int(0)), "initializer for ctype 'int *' must be a cdata pointer, not int");
-        assert_eq!(msg(&Value::None), "initializer for ctype 'int *' must be a cdata pointer, not NoneType");
-        assert_eq!(msg(&b(b"abc")), "initializer for ctype 'int *' must be a cdata pointer, not bytes");
+        assert_eq!(
+            msg(&int(0)),
+            "initializer for ctype 'int *' must be a cdata pointer, not int"
+        );
+        assert_eq!(
+            msg(&Value::None),
+            "initializer for ctype 'int *' must be a cdata pointer, not NoneType"
+        );
+        assert_eq!(
+            msg(&b(b"abc")),
+            "initializer for ctype 'int *' must be a cdata pointer, not bytes"
+        );
         let lp = t.ptr(&t.prim(Prim::Long));
-        assert_eq!(msg(&cd(&lp, target)), "initializer for ctype 'int *' must be a pointer to same type, not cdata 'long *'");
-        assert_eq!(msg(&cd(&ipp, target)), "initializer for ctype 'int *' must be a pointer to same type, not cdata 'int * *'");
+        assert_eq!(
+            msg(&cd(&lp, target)),
+            "initializer for ctype 'int *' must be a pointer to same type, not cdata 'long *'"
+        );
+        assert_eq!(
+            msg(&cd(&ipp, target)),
+            "initializer for ctype 'int *' must be a pointer to same type, not cdata 'int * *'"
+        );
         let arr23 = t.array(&arr, Some(2));
-        assert_eq!(msg(&cd(&arr23, target)), "initializer for ctype 'int *' must be a pointer to same type, not cdata 'int[2][3]'");
-        assert_eq!(msg(&cd(&int_t, target)), "initializer for ctype 'int *' must be a pointer or array, not cdata 'int'");
+        assert_eq!(
+            msg(&cd(&arr23, target)),
+            "initializer for ctype 'int *' must be a pointer to same type, not cdata 'int[2][3]'"
+        );
+        assert_eq!(
+            msg(&cd(&int_t, target)),
+            "initializer for ctype 'int *' must be a pointer or array, not cdata 'int'"
+        );
         let ip2 = t.ptr(&t.prim(Prim::Int)); // same name, another type object
         assert_eq!(
             msg(&cd(&ip2, target)),
@@ -65,7 +100,10 @@ fn char_pointer_rules_match_cffi_2() {
         let p = alloc(mem, 8);
         let x = alloc(mem, 8);
         for ok in [Prim::UChar, Prim::SChar, Prim::Bool, Prim::Int8] {
-            assert!(write_init(mem, p, &cp, &cd(&t.ptr(&t.prim(ok)), x)).is_ok(), "{ok:?}");
+            assert!(
+                write_init(mem, p, &cp, &cd(&t.ptr(&t.prim(ok)), x)).is_ok(),
+                "{ok:?}"
+            );
         }
         let c1 = t.record(RecordKind::Struct, "c1", &[("x", t.prim(Prim::Char))]);
         assert!(write_init(mem, p, &cp, &cd(&t.ptr(&c1), x)).is_ok());
@@ -94,7 +132,7 @@ fn char_pointer_rules_match_cffi_2() {
 fn function_pointers() {
     both(|mem, t| {
         let i = t.prim(Prim::Int);
-        let f = t.func(&i, &[i.clone()]);
+        let f = t.func(&i, std::slice::from_ref(&i));
         let g = t.func(&i, &[t.prim(Prim::Long)]);
         assert_eq!(f.cname(), "int(*)(int)");
         let p = alloc(mem, 8);
@@ -106,7 +144,10 @@ fn function_pointers() {
             err(write_init(mem, p, &f, &cd(&g, 1)), "Type"),
             "initializer for ctype 'int(*)(int)' must be a pointer to same type, not cdata 'int(*)(long)'"
         );
-        assert_eq!(err(write_init(mem, p, &f, &int(0)), "Type"), "initializer for ctype 'int(*)(int)' must be a cdata pointer, not int");
+        assert_eq!(
+            err(write_init(mem, p, &f, &int(0)), "Type"),
+            "initializer for ctype 'int(*)(int)' must be a cdata pointer, not int"
+        );
         assert_eq!(pointer_cname(&f), "int(* *)(int)");
     });
 }
@@ -118,31 +159,61 @@ fn arrays_match_cffi() {
         let a3 = t.array(&i, Some(3));
         let a = new(mem, &a3, &ints(&[1, 2])).unwrap();
         assert_eq!(read_ints(mem, a, &i, 3), [1, 2, 0]);
-        assert_eq!(err(new(mem, &a3, &ints(&[1, 2, 3, 4])), "Index"), "too many initializers for 'int[3]' (got 4)");
-        assert_eq!(err(new(mem, &a3, &int(3)), "Type"), "initializer for ctype 'int[3]' must be a list or tuple, not int");
-        assert_eq!(err(new(mem, &a3, &b(b"ab")), "Type"), "initializer for ctype 'int[3]' must be a list or tuple, not bytes");
+        assert_eq!(
+            err(new(mem, &a3, &ints(&[1, 2, 3, 4])), "Index"),
+            "too many initializers for 'int[3]' (got 4)"
+        );
+        assert_eq!(
+            err(new(mem, &a3, &int(3)), "Type"),
+            "initializer for ctype 'int[3]' must be a list or tuple, not int"
+        );
+        assert_eq!(
+            err(new(mem, &a3, &b(b"ab")), "Type"),
+            "initializer for ctype 'int[3]' must be a list or tuple, not bytes"
+        );
         let open = t.array(&i, None);
         assert_eq!(open_length(&open, &ints(&[1, 2, 3, 4])).unwrap(), Some(4));
         assert_eq!(var_size(&open, &ints(&[1, 2, 3, 4])).unwrap(), Some(16));
         assert_eq!(open_length(&open, &int(3)).unwrap(), Some(3));
         let a = new(mem, &open, &int(3)).unwrap();
         assert_eq!(read_ints(mem, a, &i, 3), [0, 0, 0]);
-        assert_eq!(err(open_length(&open, &int(-1)), "Value"), "negative array length");
-        assert_eq!(err(open_length(&open, &Value::HugeInt(true)), "Overflow"), "cannot fit 'int' into an index-sized integer");
-        assert_eq!(err(open_length(&open, &Value::Float(1.5)), "Type"), "expected new array length or list/tuple/str, not float");
-        assert_eq!(err(open_length(&open, &Value::None), "Type"), "expected new array length or list/tuple/str, not NoneType");
+        assert_eq!(
+            err(open_length(&open, &int(-1)), "Value"),
+            "negative array length"
+        );
+        assert_eq!(
+            err(open_length(&open, &Value::HugeInt(true)), "Overflow"),
+            "cannot fit 'int' into an index-sized integer"
+        );
+        assert_eq!(
+            err(open_length(&open, &Value::Float(1.5)), "Type"),
+            "expected new array length or list/tuple/str, not float"
+        );
+        assert_eq!(
+            err(open_length(&open, &Value::None), "Type"),
+            "expected new array length or list/tuple/str, not NoneType"
+        );
         // 2-D arrays and copies.
         let a23 = t.array(&a3, Some(2));
         assert_eq!(a23.cname(), "int[2][3]");
         let a = new(mem, &a23, &list(vec![ints(&[1, 2]), ints(&[3])])).unwrap();
         assert_eq!(read_ints(mem, a, &i, 6), [1, 2, 0, 3, 0, 0]);
-        assert_eq!(err(new(mem, &a23, &list(vec![ints(&[1, 2, 3, 4])])), "Index"), "too many initializers for 'int[3]' (got 4)");
-        assert_eq!(err(new(mem, &a23, &ints(&[1])), "Type"), "initializer for ctype 'int[3]' must be a list or tuple, not int");
+        assert_eq!(
+            err(new(mem, &a23, &list(vec![ints(&[1, 2, 3, 4])])), "Index"),
+            "too many initializers for 'int[3]' (got 4)"
+        );
+        assert_eq!(
+            err(new(mem, &a23, &ints(&[1])), "Type"),
+            "initializer for ctype 'int[3]' must be a list or tuple, not int"
+        );
         let src = new(mem, &a3, &ints(&[4, 5, 6])).unwrap();
         let c = new(mem, &a3, &cd(&a3, src)).unwrap();
         assert_eq!(read_ints(mem, c, &i, 3), [4, 5, 6]);
         let a2 = t.array(&i, Some(2));
-        assert_eq!(err(new(mem, &a2, &cd(&a3, src)), "Type"), "initializer for ctype 'int[2]' must be a list or tuple, not cdata 'int[3]'");
+        assert_eq!(
+            err(new(mem, &a2, &cd(&a3, src)), "Type"),
+            "initializer for ctype 'int[2]' must be a list or tuple, not cdata 'int[3]'"
+        );
         // Assignment writes only what is given (`p[2] = [10, 20]`).
         write_init(mem, c, &a3, &ints(&[10])).unwrap();
         assert_eq!(read_ints(mem, c, &i, 3), [10, 5, 6]);
@@ -154,11 +225,20 @@ fn byte_arrays_match_cffi() {
     both(|mem, t| {
         let c = t.prim(Prim::Char);
         let c2 = t.array(&c, Some(2));
-        assert_eq!(err(new(mem, &c2, &b(b"abc")), "Index"), "initializer bytes is too long for 'char[2]' (got 3 characters)");
-        assert_eq!(err(new(mem, &c2, &s("ab")), "Type"), "initializer for ctype 'char[2]' must be a bytes or list or tuple, not str");
+        assert_eq!(
+            err(new(mem, &c2, &b(b"abc")), "Index"),
+            "initializer bytes is too long for 'char[2]' (got 3 characters)"
+        );
+        assert_eq!(
+            err(new(mem, &c2, &s("ab")), "Type"),
+            "initializer for ctype 'char[2]' must be a bytes or list or tuple, not str"
+        );
         let c3 = t.array(&c, Some(3));
         let a = new(mem, &c3, &b(b"abc")).unwrap(); // exact fit: no NUL
-        assert_eq!(string(mem, &c3, a, None).unwrap(), StringResult::Bytes(b"abc".to_vec()));
+        assert_eq!(
+            string(mem, &c3, a, None).unwrap(),
+            StringResult::Bytes(b"abc".to_vec())
+        );
         let open = t.array(&c, None);
         assert_eq!(open_length(&open, &b(b"ab")).unwrap(), Some(3));
         // `p.a = b"ab"` on a `char[4]` holding "wxyz" writes 'a','b','\0' and keeps 'z'.
@@ -170,10 +250,16 @@ fn byte_arrays_match_cffi() {
         let a = new(mem, &t.array(&sc, None), &b(b"\xff")).unwrap();
         assert!(matches!(read_prim(mem, a, &sc).unwrap(), Value::Int(-1)));
         let bl = t.array(&t.prim(Prim::Bool), None);
-        assert_eq!(err(new(mem, &bl, &b(b"\x00\x01\x02")), "Value"), "an array of _Bool can only contain \\x00 or \\x01");
+        assert_eq!(
+            err(new(mem, &bl, &b(b"\x00\x01\x02")), "Value"),
+            "an array of _Bool can only contain \\x00 or \\x01"
+        );
         assert!(new(mem, &bl, &b(b"\x00\x01")).is_ok());
         let ia = t.array(&t.prim(Prim::Int), None);
-        assert_eq!(err(new(mem, &ia, &b(b"ab")), "Type"), "initializer for ctype 'int[]' must be a list or tuple, not bytes");
+        assert_eq!(
+            err(new(mem, &ia, &b(b"ab")), "Type"),
+            "initializer for ctype 'int[]' must be a list or tuple, not bytes"
+        );
     });
 }
 
@@ -184,14 +270,29 @@ fn wide_arrays_match_cffi() {
         let open = t.array(&c16, None);
         assert_eq!(open_length(&open, &s("\u{1F600}")).unwrap(), Some(3));
         let a = new(mem, &open, &s("a\u{1F600}")).unwrap();
-        assert_eq!(string(mem, &open, a, Some(4)).unwrap(), StringResult::Str(vec![97, 0x1F600]));
+        assert_eq!(
+            string(mem, &open, a, Some(4)).unwrap(),
+            StringResult::Str(vec![97, 0x1F600])
+        );
         let c2 = t.array(&c16, Some(2));
-        assert_eq!(err(new(mem, &c2, &s("a\u{1F600}")), "Index"), "initializer unicode is too long for 'char16_t[2]' (got 3 characters)");
+        assert_eq!(
+            err(new(mem, &c2, &s("a\u{1F600}")), "Index"),
+            "initializer unicode is too long for 'char16_t[2]' (got 3 characters)"
+        );
         let w = t.array(&t.prim(Prim::WChar), Some(2));
-        assert_eq!(err(new(mem, &w, &s("abc")), "Index"), "initializer unicode is too long for 'wchar_t[2]' (got 3 characters)");
-        assert_eq!(err(new(mem, &w, &b(b"ab")), "Type"), "initializer for ctype 'wchar_t[2]' must be a unicode or list or tuple, not bytes");
+        assert_eq!(
+            err(new(mem, &w, &s("abc")), "Index"),
+            "initializer unicode is too long for 'wchar_t[2]' (got 3 characters)"
+        );
+        assert_eq!(
+            err(new(mem, &w, &b(b"ab")), "Type"),
+            "initializer for ctype 'wchar_t[2]' must be a unicode or list or tuple, not bytes"
+        );
         let c32 = t.array(&t.prim(Prim::Char32), None);
-        assert_eq!(open_length(&c32, &Value::Str(vec![0xD83D, 0xDE00])).unwrap(), Some(3));
+        assert_eq!(
+            open_length(&c32, &Value::Str(vec![0xD83D, 0xDE00])).unwrap(),
+            Some(3)
+        );
     });
 }
 
@@ -200,52 +301,145 @@ fn structs_match_cffi() {
     both(|mem, t| {
         let i = t.prim(Prim::Int);
         let sh = t.prim(Prim::Short);
-        let st = t.record(RecordKind::Struct, "s", &[("x", i.clone()), ("y", sh.clone())]);
+        let st = t.record(
+            RecordKind::Struct,
+            "s",
+            &[("x", i.clone()), ("y", sh.clone())],
+        );
         let fx = |n: usize| match st.kind() {
-            CKind::Record(r) => r.layout.get().unwrap().fields.iter().nth(n).map(|f| f.offset).unwrap(),
+            CKind::Record(r) => r.layout.get().unwrap().fields[n].offset,
             _ => unreachable!(),
         };
         let a = new(mem, &st, &ints(&[1, 2])).unwrap();
-        assert!(matches!(read_prim(mem, a + fx(1), &sh).unwrap(), Value::Int(2)));
-        assert_eq!(err(new(mem, &st, &ints(&[1, 2, 3])), "Value"), "too many initializers for 'struct s' (got 3)");
-        assert_eq!(err(new(mem, &st, &Value::Dict(vec![("x".into(), int(1)), ("z".into(), int(3))])), "Key"), "z");
+        assert!(matches!(
+            read_prim(mem, a + fx(1), &sh).unwrap(),
+            Value::Int(2)
+        ));
+        assert_eq!(
+            err(new(mem, &st, &ints(&[1, 2, 3])), "Value"),
+            "too many initializers for 'struct s' (got 3)"
+        );
+        assert_eq!(
+            err(
+                new(
+                    mem,
+                    &st,
+                    &Value::Dict(vec![("x".into(), int(1)), ("z".into(), int(3))])
+                ),
+                "Key"
+            ),
+            "z"
+        );
         let a = new(mem, &st, &Value::Dict(vec![("y".into(), int(4))])).unwrap();
-        assert!(matches!(read_prim(mem, a + fx(1), &sh).unwrap(), Value::Int(4)));
-        let e = "initializer for ctype 'struct s' must be a list or tuple or dict or struct-cdata, not";
+        assert!(matches!(
+            read_prim(mem, a + fx(1), &sh).unwrap(),
+            Value::Int(4)
+        ));
+        let e =
+            "initializer for ctype 'struct s' must be a list or tuple or dict or struct-cdata, not";
         assert_eq!(err(new(mem, &st, &int(5)), "Type"), format!("{e} int"));
-        assert_eq!(err(new(mem, &st, &Value::None), "Type"), format!("{e} NoneType"));
-        let st2 = t.record(RecordKind::Struct, "s2", &[("x", i.clone()), ("y", sh.clone())]);
+        assert_eq!(
+            err(new(mem, &st, &Value::None), "Type"),
+            format!("{e} NoneType")
+        );
+        let st2 = t.record(
+            RecordKind::Struct,
+            "s2",
+            &[("x", i.clone()), ("y", sh.clone())],
+        );
         let other = new(mem, &st2, &ints(&[7, 8])).unwrap();
-        assert_eq!(err(new(mem, &st, &cd(&st2, other)), "Type"), format!("{e} cdata 'struct s2'"));
-        assert_eq!(err(new(mem, &st, &cd(&t.ptr(&st), other)), "Type"), format!("{e} cdata 'struct s *'"));
+        assert_eq!(
+            err(new(mem, &st, &cd(&st2, other)), "Type"),
+            format!("{e} cdata 'struct s2'")
+        );
+        assert_eq!(
+            err(new(mem, &st, &cd(&t.ptr(&st), other)), "Type"),
+            format!("{e} cdata 'struct s *'")
+        );
         let src = new(mem, &st, &ints(&[7, 8])).unwrap();
         let c = new(mem, &st, &cd(&st, src)).unwrap();
-        assert!(matches!(read_prim(mem, c + fx(1), &sh).unwrap(), Value::Int(8)));
-        assert_eq!(err(new(mem, &st, &list(vec![Value::Float(1.5)])), "Type"), "an integer is required");
-        assert_eq!(err(new(mem, &st, &ints(&[1, 40000])), "Overflow"), "integer 40000 does not fit 'short'");
+        assert!(matches!(
+            read_prim(mem, c + fx(1), &sh).unwrap(),
+            Value::Int(8)
+        ));
+        assert_eq!(
+            err(new(mem, &st, &list(vec![Value::Float(1.5)])), "Type"),
+            "an integer is required"
+        );
+        assert_eq!(
+            err(new(mem, &st, &ints(&[1, 40000])), "Overflow"),
+            "integer 40000 does not fit 'short'"
+        );
         // Nested struct and char array member.
         let nest = t.record(
             RecordKind::Struct,
             "nest",
-            &[("s", st.clone()), ("arr", t.array(&i, Some(2))), ("name", t.array(&t.prim(Prim::Char), Some(4)))],
+            &[
+                ("s", st.clone()),
+                ("arr", t.array(&i, Some(2))),
+                ("name", t.array(&t.prim(Prim::Char), Some(4))),
+            ],
         );
-        let a = new(mem, &nest, &list(vec![ints(&[1, 2]), ints(&[3, 4]), b(b"ab")])).unwrap();
-        let CKind::Record(r) = nest.kind() else { unreachable!() };
+        let a = new(
+            mem,
+            &nest,
+            &list(vec![ints(&[1, 2]), ints(&[3, 4]), b(b"ab")]),
+        )
+        .unwrap();
+        let CKind::Record(r) = nest.kind() else {
+            unreachable!()
+        };
         let fields = &r.layout.get().unwrap().fields;
-        assert!(matches!(read_field(mem, a, &fields[2]).unwrap(), Value::CData { addr, .. } if addr == a + fields[2].offset));
-        assert_eq!(string(mem, &fields[2].ty, a + fields[2].offset, None).unwrap(), StringResult::Bytes(b"ab".to_vec()));
-        assert_eq!(err(new(mem, &nest, &list(vec![ints(&[1, 2]), ints(&[3, 4, 5])])), "Index"), "too many initializers for 'int[2]' (got 3)");
-        let a = new(mem, &nest, &Value::Dict(vec![("s".into(), Value::Dict(vec![("y".into(), int(9))]))])).unwrap();
-        assert!(matches!(read_prim(mem, a + fx(1), &sh).unwrap(), Value::Int(9)));
+        assert!(
+            matches!(read_field(mem, a, &fields[2]).unwrap(), Value::CData { addr, .. } if addr == a + fields[2].offset)
+        );
+        assert_eq!(
+            string(mem, &fields[2].ty, a + fields[2].offset, None).unwrap(),
+            StringResult::Bytes(b"ab".to_vec())
+        );
+        assert_eq!(
+            err(
+                new(mem, &nest, &list(vec![ints(&[1, 2]), ints(&[3, 4, 5])])),
+                "Index"
+            ),
+            "too many initializers for 'int[2]' (got 3)"
+        );
+        let a = new(
+            mem,
+            &nest,
+            &Value::Dict(vec![("s".into(), Value::Dict(vec![("y".into(), int(9))]))]),
+        )
+        .unwrap();
+        assert!(matches!(
+            read_prim(mem, a + fx(1), &sh).unwrap(),
+            Value::Int(9)
+        ));
         write_field(mem, a, &fields[2], &b(b"abc")).unwrap();
-        assert_eq!(err(write_field(mem, a, &fields[2], &b(b"abcde")), "Index"), "initializer bytes is too long for 'char[4]' (got 5 characters)");
-        assert_eq!(err(write_field(mem, a, &fields[0], &cd(&t.ptr(&st), a)), "Type"), format!("{e} cdata 'struct s *'"));
+        assert_eq!(
+            err(write_field(mem, a, &fields[2], &b(b"abcde")), "Index"),
+            "initializer bytes is too long for 'char[4]' (got 5 characters)"
+        );
+        assert_eq!(
+            err(write_field(mem, a, &fields[0], &cd(&t.ptr(&st), a)), "Type"),
+            format!("{e} cdata 'struct s *'")
+        );
         // Struct arrays.
         let sa = t.array(&st, Some(2));
-        let a = new(mem, &sa, &list(vec![ints(&[1, 2]), Value::Dict(vec![("x".into(), int(3))])])).unwrap();
+        let a = new(
+            mem,
+            &sa,
+            &list(vec![ints(&[1, 2]), Value::Dict(vec![("x".into(), int(3))])]),
+        )
+        .unwrap();
         let size = st.size().unwrap();
-        assert!(matches!(read_prim(mem, a + size, &i).unwrap(), Value::Int(3)));
-        assert_eq!(err(new(mem, &t.opaque("o"), &ints(&[])), "Type"), "'struct o' is opaque");
+        assert!(matches!(
+            read_prim(mem, a + size, &i).unwrap(),
+            Value::Int(3)
+        ));
+        assert_eq!(
+            err(new(mem, &t.opaque("o"), &ints(&[])), "Type"),
+            "'struct o' is opaque"
+        );
     });
 }
 
@@ -254,16 +448,35 @@ fn unions_and_anonymous_members() {
     both(|mem, t| {
         let i = t.prim(Prim::Int);
         let c = t.prim(Prim::Char);
-        let un = t.record(RecordKind::Union, "un", &[("i", i.clone()), ("c", c.clone())]);
+        let un = t.record(
+            RecordKind::Union,
+            "un",
+            &[("i", i.clone()), ("c", c.clone())],
+        );
         let a = new(mem, &un, &ints(&[1])).unwrap();
         assert!(matches!(read_prim(mem, a, &i).unwrap(), Value::Int(1)));
-        assert_eq!(err(new(mem, &un, &list(vec![int(1), b(b"a")])), "Value"), "too many initializers for 'union un' (got 2)");
+        assert_eq!(
+            err(new(mem, &un, &list(vec![int(1), b(b"a")])), "Value"),
+            "too many initializers for 'union un' (got 2)"
+        );
         let a = new(mem, &un, &Value::Dict(vec![("c".into(), b(b"a"))])).unwrap();
         assert!(matches!(read_prim(mem, a, &c).unwrap(), Value::Bytes(v) if v == b"a"));
-        assert!(new(mem, &un, &Value::Dict(vec![("c".into(), b(b"a")), ("i".into(), int(1))])).is_ok());
+        assert!(new(
+            mem,
+            &un,
+            &Value::Dict(vec![("c".into(), b(b"a")), ("i".into(), int(1))])
+        )
+        .is_ok());
         // struct anon { int a; union { int b; float c; }; int d; } as the resolver lifts it.
         let f = t.prim(Prim::Float);
-        let mut layout = match t.record(RecordKind::Struct, "tmp", &[("a", i.clone()), ("b", i.clone()), ("d", i.clone())]).kind() {
+        let mut layout = match t
+            .record(
+                RecordKind::Struct,
+                "tmp",
+                &[("a", i.clone()), ("b", i.clone()), ("d", i.clone())],
+            )
+            .kind()
+        {
             CKind::Record(r) => clone_layout(r.layout.get().unwrap()),
             _ => unreachable!(),
         };
@@ -275,25 +488,46 @@ fn unions_and_anonymous_members() {
         let anon = t.record_with(RecordKind::Struct, "anon", layout);
         let a = new(mem, &anon, &ints(&[1, 2, 3])).unwrap();
         assert!(matches!(read_prim(mem, a + 8, &i).unwrap(), Value::Int(3)));
-        assert_eq!(err(new(mem, &anon, &ints(&[1, 2, 3, 4])), "Value"), "too many initializers for 'struct anon' (got 4)");
-        let a = new(mem, &anon, &Value::Dict(vec![("c".into(), Value::Float(1.5))])).unwrap();
+        assert_eq!(
+            err(new(mem, &anon, &ints(&[1, 2, 3, 4])), "Value"),
+            "too many initializers for 'struct anon' (got 4)"
+        );
+        let a = new(
+            mem,
+            &anon,
+            &Value::Dict(vec![("c".into(), Value::Float(1.5))]),
+        )
+        .unwrap();
         assert!(matches!(read_prim(mem, a + 4, &f).unwrap(), Value::Float(x) if x == 1.5));
     });
 }
 
 fn clone_field(f: &crate::layout::FieldLayout) -> crate::layout::FieldLayout {
-    crate::layout::FieldLayout { name: f.name.clone(), ty: f.ty.clone(), ..*f }
+    crate::layout::FieldLayout {
+        name: f.name.clone(),
+        ty: f.ty.clone(),
+        ..*f
+    }
 }
 
 fn clone_layout(l: &RecordLayout) -> RecordLayout {
-    RecordLayout { size: l.size, align: l.align, fields: l.fields.iter().map(clone_field).collect(), has_flexible_array: l.has_flexible_array }
+    RecordLayout {
+        size: l.size,
+        align: l.align,
+        fields: l.fields.iter().map(clone_field).collect(),
+        has_flexible_array: l.has_flexible_array,
+    }
 }
 
 #[test]
 fn flexible_array_members() {
     both(|mem, t| {
         let i = t.prim(Prim::Int);
-        let fl = t.record(RecordKind::Struct, "fl", &[("n", i.clone()), ("y", t.array(&i, None))]);
+        let fl = t.record(
+            RecordKind::Struct,
+            "fl",
+            &[("n", i.clone()), ("y", t.array(&i, None))],
+        );
         let v = list(vec![int(5), ints(&[6, 7, 8])]);
         assert_eq!(open_length(&fl, &v).unwrap(), Some(3));
         assert_eq!(var_size(&fl, &v).unwrap(), Some(16));
@@ -303,7 +537,10 @@ fn flexible_array_members() {
         assert_eq!(var_size(&fl, &ints(&[5, 3])).unwrap(), Some(16));
         let a = new(mem, &fl, &ints(&[5, 3])).unwrap();
         assert_eq!(read_ints(mem, a, &i, 4), [5, 0, 0, 0]);
-        assert_eq!(open_length(&fl, &Value::Dict(vec![("y".into(), int(3))])).unwrap(), Some(3));
+        assert_eq!(
+            open_length(&fl, &Value::Dict(vec![("y".into(), int(3))])).unwrap(),
+            Some(3)
+        );
         assert_eq!(open_length(&fl, &ints(&[5])).unwrap(), Some(0));
         assert_eq!(var_size(&fl, &ints(&[5])).unwrap(), Some(4));
         assert_eq!(
@@ -312,8 +549,14 @@ fn flexible_array_members() {
         );
         assert_eq!(open_length(&i, &int(3)).unwrap(), None);
         // Nested: struct outer { int k; struct fl f; }.
-        let outer = t.record(RecordKind::Struct, "outer", &[("k", i.clone()), ("f", fl.clone())]);
-        let CKind::Record(r) = outer.kind() else { unreachable!() };
+        let outer = t.record(
+            RecordKind::Struct,
+            "outer",
+            &[("k", i.clone()), ("f", fl.clone())],
+        );
+        let CKind::Record(r) = outer.kind() else {
+            unreachable!()
+        };
         let mut l = clone_layout(r.layout.get().unwrap());
         l.has_flexible_array = true;
         let outer = t.record_with(RecordKind::Struct, "outer", l);
@@ -321,7 +564,9 @@ fn flexible_array_members() {
         assert_eq!(open_length(&outer, &v).unwrap(), Some(2));
         assert_eq!(var_size(&outer, &v).unwrap(), Some(16));
         // Field assignment of an int to a flexible member is refused, as in CFFI.
-        let CKind::Record(r) = fl.kind() else { unreachable!() };
+        let CKind::Record(r) = fl.kind() else {
+            unreachable!()
+        };
         let yf = &r.layout.get().unwrap().fields[1];
         assert!(write_field(mem, a, yf, &int(3)).is_err());
     });
@@ -340,19 +585,42 @@ fn bitfields_match_cffi() {
         let ll = t.prim(Prim::LongLong);
         let fg = bitfield("g", &ll, 8, 0, 40);
         let base = alloc(mem, 16);
-        let range = |f: &crate::layout::FieldLayout, v: i128| err(write_field(mem, base, f, &int(v)), "Overflow");
-        assert_eq!(range(&fa, 4), "value 4 outside the range allowed by the bit field width: -4 <= x <= 3");
-        assert_eq!(range(&fa, -5), "value -5 outside the range allowed by the bit field width: -4 <= x <= 3");
-        assert_eq!(range(&fb, 16), "value 16 outside the range allowed by the bit field width: 0 <= x <= 15");
-        assert_eq!(range(&fb, -1), "value -1 outside the range allowed by the bit field width: 0 <= x <= 15");
-        assert_eq!(range(&fd, 2), "value 2 outside the range allowed by the bit field width: 0 <= x <= 1");
+        let range = |f: &crate::layout::FieldLayout, v: i128| {
+            err(write_field(mem, base, f, &int(v)), "Overflow")
+        };
+        assert_eq!(
+            range(&fa, 4),
+            "value 4 outside the range allowed by the bit field width: -4 <= x <= 3"
+        );
+        assert_eq!(
+            range(&fa, -5),
+            "value -5 outside the range allowed by the bit field width: -4 <= x <= 3"
+        );
+        assert_eq!(
+            range(&fb, 16),
+            "value 16 outside the range allowed by the bit field width: 0 <= x <= 15"
+        );
+        assert_eq!(
+            range(&fb, -1),
+            "value -1 outside the range allowed by the bit field width: 0 <= x <= 15"
+        );
+        assert_eq!(
+            range(&fd, 2),
+            "value 2 outside the range allowed by the bit field width: 0 <= x <= 1"
+        );
         assert_eq!(
             range(&fg, 1 << 39),
             "value 549755813888 outside the range allowed by the bit field width: -549755813888 <= x <= 549755813887"
         );
         assert_eq!(range(&fa, 1 << 70), "int too big to convert");
-        assert_eq!(err(write_field(mem, base, &fa, &Value::Float(1.5)), "Type"), "'float' object cannot be interpreted as an integer");
-        assert_eq!(err(write_field(mem, base, &fe, &b(b"a")), "Type"), "'bytes' object cannot be interpreted as an integer");
+        assert_eq!(
+            err(write_field(mem, base, &fa, &Value::Float(1.5)), "Type"),
+            "'float' object cannot be interpreted as an integer"
+        );
+        assert_eq!(
+            err(write_field(mem, base, &fe, &b(b"a")), "Type"),
+            "'bytes' object cannot be interpreted as an integer"
+        );
         write_field(mem, base, &fa, &int(-4)).unwrap();
         write_field(mem, base, &fb, &int(15)).unwrap();
         write_field(mem, base, &fc, &int(1)).unwrap(); // "int x:1" accepts 1 and reads back -1
@@ -363,13 +631,19 @@ fn bitfields_match_cffi() {
             Value::Int(v) => v,
             other => panic!("{other:?}"),
         };
-        assert_eq!([get(&fa), get(&fb), get(&fc), get(&fd), get(&fe), get(&fg)], [-4, 15, -1, 1, 3, -(1 << 39)]);
+        assert_eq!(
+            [get(&fa), get(&fb), get(&fc), get(&fd), get(&fe), get(&fg)],
+            [-4, 15, -1, 1, 3, -(1 << 39)]
+        );
         write_field(mem, base, &fb, &int(5)).unwrap(); // neighbours untouched
         assert_eq!([get(&fa), get(&fb), get(&fc)], [-4, 5, -1]);
         let mut raw = [0u8; 2];
         mem.read(base, &mut raw).unwrap();
         assert_eq!(raw, [0b1010_1100, 0b0000_0111]);
         // A bitfield that does not fit its unit is a layout bug, reported, not a panic.
-        assert!(matches!(write_field(mem, base, &bitfield("z", &i, 0, 30, 4), &int(0)), Err(crate::Error::Internal(_))));
+        assert!(matches!(
+            write_field(mem, base, &bitfield("z", &i, 0, 30, 4), &int(0)),
+            Err(crate::Error::Internal(_))
+        ));
     });
 }

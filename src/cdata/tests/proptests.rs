@@ -24,8 +24,18 @@ fn value() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(2, 12, 4, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::List),
-            proptest::collection::vec((prop_oneof![Just("x".to_string()), Just("y".to_string()), Just("q".to_string())], inner), 0..3)
-                .prop_map(Value::Dict),
+            proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("x".to_string()),
+                        Just("y".to_string()),
+                        Just("q".to_string())
+                    ],
+                    inner
+                ),
+                0..3
+            )
+            .prop_map(Value::Dict),
         ]
     })
 }
@@ -42,9 +52,21 @@ fn types(t: &Types) -> Vec<CType> {
     out.push(t.array(&t.prim(Prim::Char16), Some(4)));
     out.push(t.array(&i, None));
     out.push(t.enum_ty("e", Prim::Int, &[("A", 0)]));
-    out.push(t.record(RecordKind::Struct, "s", &[("x", i.clone()), ("y", t.prim(Prim::Short))]));
-    out.push(t.record(RecordKind::Union, "u", &[("x", i.clone()), ("y", t.prim(Prim::Double))]));
-    out.push(t.record(RecordKind::Struct, "fl", &[("x", i.clone()), ("y", t.array(&i, None))]));
+    out.push(t.record(
+        RecordKind::Struct,
+        "s",
+        &[("x", i.clone()), ("y", t.prim(Prim::Short))],
+    ));
+    out.push(t.record(
+        RecordKind::Union,
+        "u",
+        &[("x", i.clone()), ("y", t.prim(Prim::Double))],
+    ));
+    out.push(t.record(
+        RecordKind::Struct,
+        "fl",
+        &[("x", i.clone()), ("y", t.array(&i, None))],
+    ));
     out
 }
 

@@ -6,7 +6,9 @@ use std::sync::{Arc, OnceLock};
 
 use crate::cdata::{pointer_cname, Addr, HostMemory, Memory, Value};
 use crate::error::{Error, Result};
-use crate::layout::{CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, RecordLayout, RecordType, Target};
+use crate::layout::{
+    CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, RecordLayout, RecordType, Target,
+};
 use crate::model::{Prim, RecordKind, TypeId};
 
 /// A linear memory of wasm32: addresses are offsets from `BASE`, every access
@@ -20,15 +22,22 @@ const BASE: u64 = 16;
 
 impl VecMemory {
     pub fn new() -> Self {
-        VecMemory { data: RefCell::new(Vec::new()), next: Cell::new(BASE) }
+        VecMemory {
+            data: RefCell::new(Vec::new()),
+            next: Cell::new(BASE),
+        }
     }
 
     fn range(&self, addr: Addr, len: usize) -> Result<std::ops::Range<usize>> {
         let end = addr.checked_add(len as u64);
         let size = self.data.borrow().len() as u64 + BASE;
         match end {
-            Some(end) if addr >= BASE && end <= size => Ok((addr - BASE) as usize..(end - BASE) as usize),
-            _ => Err(Error::Memory(format!("out of bounds access of {len} bytes at {addr:#x}"))),
+            Some(end) if addr >= BASE && end <= size => {
+                Ok((addr - BASE) as usize..(end - BASE) as usize)
+            }
+            _ => Err(Error::Memory(format!(
+                "out of bounds access of {len} bytes at {addr:#x}"
+            ))),
         }
     }
 }
@@ -68,12 +77,21 @@ pub struct Types {
 }
 
 fn mk(target: Target, cname: String, kind: CKind) -> CType {
-    CType(Arc::new(CTypeData { model_id: TypeId(0), target, cname, kind }))
+    CType(Arc::new(CTypeData {
+        model_id: TypeId(0),
+        target,
+        cname,
+        kind,
+    }))
 }
 
 impl Types {
     pub fn prim(&self, p: Prim) -> CType {
-        mk(self.target, p.name().to_string(), CKind::Prim(p, self.target.prim_layout(p)))
+        mk(
+            self.target,
+            p.name().to_string(),
+            CKind::Prim(p, self.target.prim_layout(p)),
+        )
     }
 
     pub fn void(&self) -> CType {
@@ -81,7 +99,11 @@ impl Types {
     }
 
     pub fn ptr(&self, item: &CType) -> CType {
-        mk(self.target, pointer_cname(item), CKind::Pointer(item.clone()))
+        mk(
+            self.target,
+            pointer_cname(item),
+            CKind::Pointer(item.clone()),
+        )
     }
 
     pub fn array(&self, item: &CType, len: Option<u64>) -> CType {
@@ -89,13 +111,28 @@ impl Types {
         let pos = name.find(['[', ')']).unwrap_or(name.len());
         let n = len.map_or(String::new(), |n| n.to_string());
         let cname = format!("{}[{n}]{}", &name[..pos], &name[pos..]);
-        mk(self.target, cname, CKind::Array { item: item.clone(), len })
+        mk(
+            self.target,
+            cname,
+            CKind::Array {
+                item: item.clone(),
+                len,
+            },
+        )
     }
 
     pub fn func(&self, ret: &CType, params: &[CType]) -> CType {
         let args: Vec<_> = params.iter().map(|p| p.cname().to_string()).collect();
         let cname = format!("{}(*)({})", ret.cname(), args.join(", "));
-        mk(self.target, cname, CKind::Function(FuncInfo { ret: ret.clone(), params: params.to_vec(), variadic: false }))
+        mk(
+            self.target,
+            cname,
+            CKind::Function(FuncInfo {
+                ret: ret.clone(),
+                params: params.to_vec(),
+                variadic: false,
+            }),
+        )
     }
 
     pub fn enum_ty(&self, name: &str, repr: Prim, values: &[(&str, i128)]) -> CType {
@@ -104,7 +141,11 @@ impl Types {
             repr: self.target.prim_layout(repr),
             values: values.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
         };
-        mk(self.target, format!("enum {name}"), CKind::Enum(Arc::new(e)))
+        mk(
+            self.target,
+            format!("enum {name}"),
+            CKind::Enum(Arc::new(e)),
+        )
     }
 
     /// A record with natural C layout. Fields are `(name, type)`; a trailing
@@ -118,7 +159,11 @@ impl Types {
         for (fname, ty) in fields {
             let a = ty.align().unwrap_or(1);
             align = align.max(a);
-            let off = if kind == RecordKind::Union { 0 } else { offset.div_ceil(a) * a };
+            let off = if kind == RecordKind::Union {
+                0
+            } else {
+                offset.div_ceil(a) * a
+            };
             let fsize = match ty.kind() {
                 CKind::Array { len: None, .. } => {
                     flexible = true;
@@ -137,34 +182,76 @@ impl Types {
                 skip_in_positional_init: false,
             });
         }
-        let layout = RecordLayout { size: size.div_ceil(align) * align, align, fields: out, has_flexible_array: flexible };
+        let layout = RecordLayout {
+            size: size.div_ceil(align) * align,
+            align,
+            fields: out,
+            has_flexible_array: flexible,
+        };
         self.record_with(kind, name, layout)
     }
 
     /// A record with an explicit layout (bitfields, anonymous members).
     pub fn record_with(&self, kind: RecordKind, name: &str, layout: RecordLayout) -> CType {
-        let word = if kind == RecordKind::Union { "union" } else { "struct" };
-        let r = RecordType { kind, name: name.into(), layout: OnceLock::new() };
+        let word = if kind == RecordKind::Union {
+            "union"
+        } else {
+            "struct"
+        };
+        let r = RecordType {
+            kind,
+            name: name.into(),
+            layout: OnceLock::new(),
+        };
         let _ = r.layout.set(layout);
-        mk(self.target, format!("{word} {name}"), CKind::Record(Arc::new(r)))
+        mk(
+            self.target,
+            format!("{word} {name}"),
+            CKind::Record(Arc::new(r)),
+        )
     }
 
     /// An opaque (incomplete) struct.
     pub fn opaque(&self, name: &str) -> CType {
-        let r = RecordType { kind: RecordKind::Struct, name: name.into(), layout: OnceLock::new() };
-        mk(self.target, format!("struct {name}"), CKind::Record(Arc::new(r)))
+        let r = RecordType {
+            kind: RecordKind::Struct,
+            name: name.into(),
+            layout: OnceLock::new(),
+        };
+        mk(
+            self.target,
+            format!("struct {name}"),
+            CKind::Record(Arc::new(r)),
+        )
     }
 }
 
 /// A bitfield `FieldLayout`.
 pub fn bitfield(name: &str, ty: &CType, offset: u64, shift: i32, size: i32) -> FieldLayout {
-    FieldLayout { name: name.into(), ty: ty.clone(), offset, bitshift: shift, bitsize: size, skip_in_positional_init: false }
+    FieldLayout {
+        name: name.into(),
+        ty: ty.clone(),
+        offset,
+        bitshift: shift,
+        bitsize: size,
+        skip_in_positional_init: false,
+    }
 }
 
 /// Runs `f` on host memory and on a wasm32 `VecMemory`.
 pub fn both(mut f: impl FnMut(&dyn Memory, &Types)) {
-    f(&HostMemory, &Types { target: Target::Host });
-    f(&VecMemory::new(), &Types { target: Target::Wasm32 });
+    f(
+        &HostMemory,
+        &Types {
+            target: Target::Host,
+        },
+    );
+    f(
+        &VecMemory::new(),
+        &Types {
+            target: Target::Wasm32,
+        },
+    );
 }
 
 /// Allocates zeroed room for `ty` (or `size` bytes).
