@@ -5,5 +5,6 @@ mod cast_tests;
 mod init_tests;
 mod prim_tests;
 mod proptests;
+mod record_tests;
 mod strings_tests;
 mod support;
