@@ -373,29 +373,9 @@ impl PyCData {
                 None => format!("buffer from '{type_name}' object"),
             },
             Flavor::Plain | Flavor::Gc(_) if !alive => "released".to_owned(),
-            Flavor::Plain | Flavor::Gc(_) => match self.prim_value()? {
-                Some(value) => self.prim_repr(py, &value)?,
-                None if self.is_pointer_like() && self.addr == 0 => "NULL".to_owned(),
-                None => format!("{:#x}", self.addr),
-            },
+            Flavor::Plain | Flavor::Gc(_) if self.is_pointer_like() && self.addr == 0 => "NULL".to_owned(),
+            Flavor::Plain | Flavor::Gc(_) => format!("{:#x}", self.addr),
         })
-    }
-
-    fn prim_repr(&self, py: Python<'_>, value: &Value) -> PyResult<String> {
-        if let CKind::Enum(e) = self.ctype.kind() {
-            if let Value::Int(v) = value {
-                return Ok(match e.values.iter().find(|(_, ev)| ev == v) {
-                    Some((name, _)) => format!("{v}: {name}"),
-                    None => v.to_string(),
-                });
-            }
-        }
-        if self.class() == Some(PrimClass::LongDouble) {
-            if let Value::Float(f) = value {
-                return Ok(format!("{f:.6E}").replace("E", "E+").replace("E+-", "E-"));
-            }
-        }
-        Ok(plain_to_py(py, value)?.repr()?.to_string())
     }
 }
 
@@ -421,6 +401,9 @@ fn compare<T: PartialOrd>(a: T, b: T, op: pyo3::basic::CompareOp) -> bool {
 #[pymethods]
 impl PyCData {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        if matches!(self.ctype.kind(), CKind::Prim(..) | CKind::Enum(_)) && self.check_alive().is_ok() {
+            return core::cdata_repr(self.data_memory(), &self.ctype, self.addr).py();
+        }
         let name = match (self.ctype.kind(), &self.flavor) {
             (CKind::Record(_), Flavor::Plain) => format!("{} &", self.ctype.cname()),
             _ => self.ctype.cname().to_owned(),
@@ -516,11 +499,9 @@ impl PyCData {
         if let Ok(slice) = key.downcast::<PySlice>() {
             let (start, stop) = self.slice_bounds(slice)?;
             let (item, base) = self.item_base()?;
-            let array_type = self.ctx.open_array_of(&item).py()?;
             let addr = offset_addr(base, start, item.size().unwrap_or(0))?;
-            let count = (stop - start) as u64;
-            let value = to_value(value, self.ctx.target())?;
-            return core::write_slice(&*self.ctx.mem, addr, &array_type, count, &value).py();
+            let value = self.slice_source(value)?;
+            return core::write_slice(&*self.ctx.mem, addr, &item, (stop - start) as u64, &value).py();
         }
         let index: i64 = key.extract()?;
         let (item, addr) = self.item_addr(index)?;
@@ -650,6 +631,32 @@ impl PyCData {
 }
 
 impl PyCData {
+    /// The values to assign to a slice: an array cdata's items, bytes or str as
+    /// they are, and any other iterable listed.
+    fn slice_source(&self, value: &Bound<'_, PyAny>) -> PyResult<Value> {
+        if let Ok(source) = value.downcast::<PyCData>() {
+            let source = source.get();
+            if let (Some(len), CKind::Array { item, .. }) = (source.array_len(), source.ctype.kind()) {
+                source.check_alive()?;
+                let size = item.size().unwrap_or(0);
+                let items = (0..len)
+                    .map(|i| core::read_value(&*source.ctx.mem, source.addr + i * size, item))
+                    .collect::<wasmcffi::Result<Vec<_>>>()
+                    .py()?;
+                return Ok(Value::List(items));
+            }
+        }
+        let listable = !(value.is_instance_of::<pyo3::types::PyBytes>()
+            || value.is_instance_of::<pyo3::types::PyString>()
+            || value.is_instance_of::<pyo3::types::PyList>()
+            || value.is_instance_of::<PyTuple>());
+        if listable && value.try_iter().is_ok() {
+            let items = value.try_iter()?.collect::<PyResult<Vec<_>>>()?;
+            return to_value(pyo3::types::PyList::new(value.py(), items)?.as_any(), self.ctx.target());
+        }
+        to_value(value, self.ctx.target())
+    }
+
     /// The `start` and `stop` of `x[start:stop]`, checked as CFFI checks them.
     fn slice_bounds(&self, slice: &Bound<'_, PySlice>) -> PyResult<(i64, i64)> {
         let start = slice.getattr("start")?;

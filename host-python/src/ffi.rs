@@ -107,20 +107,6 @@ impl PyFFI {
         obj.downcast::<PyCData>().map_err(|_| PyTypeError::new_err(format!("{what}: expected a cdata, got {}", type_name(obj))))
     }
 
-    /// Size of a flexible-array struct holding `count` trailing items.
-    fn flexible_size(record: &CType, count: u64) -> PyResult<u64> {
-        let CKind::Record(r) = record.kind() else { return Ok(record.size().unwrap_or(0)) };
-        let layout = r.layout.get().ok_or_else(|| PyTypeError::new_err("incomplete struct"))?;
-        let Some(last) = layout.fields.last() else { return Ok(layout.size) };
-        let CKind::Array { item, len: None } = last.ty.kind() else { return Ok(layout.size) };
-        let item_size = item.size().unwrap_or(0);
-        let end = count
-            .checked_mul(item_size)
-            .and_then(|n| n.checked_add(last.offset))
-            .ok_or_else(|| pyo3::exceptions::PyOverflowError::new_err("array size would overflow"))?;
-        Ok(end.max(layout.size))
-    }
-
     fn unknown_size(ty: &CType) -> PyErr {
         PyTypeError::new_err(format!("cannot instantiate ctype '{}' of unknown size", ty.cname()))
     }
@@ -128,6 +114,11 @@ impl PyFFI {
     /// A Python object for a value returned by the core, turning cdata views into `CData`.
     fn value_to_py(&self, py: Python<'_>, value: Value, keep: &PyCData) -> PyResult<PyObject> {
         match value {
+            Value::CData { ty, addr } if matches!(ty.kind(), CKind::Prim(..) | CKind::Enum(_)) => {
+                let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
+                self.ctx.mem.read(addr, &mut bytes).py()?;
+                PyCData::value(&self.ctx, ty, &bytes)?.into_py_any(py)
+            }
             Value::CData { ty, addr } => PyCData { ctx: self.ctx.clone(), ctype: ty, addr, length: None, owner: keep.owner.clone(), flavor: Flavor::Plain }.into_py_any(py),
             Value::List(items) => {
                 let items = items.into_iter().map(|v| self.value_to_py(py, v, keep)).collect::<PyResult<Vec<_>>>()?;
@@ -228,42 +219,34 @@ impl PyFFI {
             _ => None,
         };
         let mem = &self.ctx.mem;
-        let (block, length, data_type) = match ty.kind() {
-            CKind::Pointer(item) => {
-                let mut size = item.size().ok_or_else(|| Self::unknown_size(item))?;
-                let mut length = None;
-                if let Some(value) = &init {
-                    if let Some(count) = core::open_length(item, value).py()? {
-                        size = Self::flexible_size(item, count)?;
-                        length = Some(size);
-                    }
-                }
-                (Allocation::new(mem, size, item.align().unwrap_or(1))?, length, item.clone())
-            }
-            CKind::Array { item, len } => {
-                let count = match (len, &init) {
-                    (Some(n), _) => *n,
-                    (None, Some(value)) => core::open_length(&ty, value).py()?.ok_or_else(|| {
-                        PyTypeError::new_err(format!("expected new array length or list/tuple/str, not {}", value.type_name()))
-                    })?,
-                    (None, None) => {
-                        return Err(PyTypeError::new_err("expected new array length or list/tuple/str, not NoneType"))
-                    }
-                };
-                let item_size = item.size().ok_or_else(|| Self::unknown_size(item))?;
-                let size = count.checked_mul(item_size).ok_or_else(|| {
-                    pyo3::exceptions::PyOverflowError::new_err("array size would overflow a ssize_t")
-                })?;
-                let length = if len.is_none() { Some(count) } else { None };
-                (Allocation::new(mem, size, item.align().unwrap_or(1))?, length, ty.clone())
-            }
+        let (data_type, item) = match ty.kind() {
+            CKind::Pointer(item) => (item.clone(), item.clone()),
+            CKind::Array { item, .. } => (ty.clone(), item.clone()),
             _ => return Err(PyTypeError::new_err(format!("expected a pointer or array ctype, got '{}'", ty.cname()))),
         };
+        if item.size().is_none() {
+            return Err(Self::unknown_size(&item));
+        }
+        let var_size = match &init {
+            Some(value) => core::var_size(&data_type, value).py()?,
+            None => None,
+        };
+        let size = match (var_size, data_type.size()) {
+            (Some(size), _) | (None, Some(size)) => size,
+            (None, None) => return Err(PyTypeError::new_err(format!(
+                "expected new array length or list/tuple/str, not {}",
+                init.as_ref().map_or("NoneType", Value::type_name)
+            ))),
+        };
+        // The item count of `T[]`, or the full byte size of a variable-size struct.
+        let length = match (ty.kind(), &init) {
+            (CKind::Array { len: None, .. }, Some(value)) => core::open_length(&data_type, value).py()?,
+            (CKind::Pointer(_), _) => var_size,
+            _ => None,
+        };
+        let block = Allocation::new(mem, size, item.align().unwrap_or(1))?;
         if let Some(value) = &init {
-            let is_count_only = matches!((ty.kind(), value), (CKind::Array { len: None, .. }, Value::Int(_)));
-            if !is_count_only {
-                core::write_init(&**mem, block.addr(), &data_type, value).py()?;
-            }
+            core::write_init(&**mem, block.addr(), &data_type, value).py()?;
         }
         let addr = block.addr();
         PyCData { ctx: self.ctx.clone(), ctype: ty, addr, length, owner: Some(block), flavor: Flavor::Owning }.into_py_any(py)
@@ -272,7 +255,14 @@ impl PyFFI {
     /// A C cast of a number, char or cdata to a primitive or pointer type.
     fn cast(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>, source: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         let ty = self.ctype_arg(cdecl)?;
-        let value = to_value(source, self.ctx.target())?;
+        let value = match to_value(source, self.ctx.target())? {
+            // Only the low bits of a huge integer matter to a C cast.
+            Value::HugeInt(_) => {
+                let low = source.call_method1("__and__", (u128::MAX,))?.extract::<u128>()?;
+                Value::Int(low as i128)
+            }
+            value => value,
+        };
         let bytes = core::cast_value(&ty, &value, &*self.ctx.mem).py()?;
         if ty.is_pointer_like() {
             let mut raw = [0u8; 8];

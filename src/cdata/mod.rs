@@ -1,17 +1,33 @@
 //! Typed reads and writes of C values over an address space.
 //!
 //! Everything CFFI does to memory — initializers, assignment, field and item
-//! access, bitfields, `ffi.string`, `ffi.unpack` — is written once here against
-//! the [`Memory`] trait, so host memory and a sandbox's linear memory share every
-//! conversion rule. Python objects reach this layer as [`Value`]s.
+//! access, bitfields, `ffi.string`, `ffi.unpack`, `ffi.cast` — is written once
+//! here against the [`Memory`] trait, so host memory and a sandbox's linear
+//! memory share every conversion rule. Python objects reach this layer as
+//! [`Value`]s.
 
+mod cast;
 mod convert;
+mod init;
 mod memory;
+mod prim;
+mod repr;
+mod strings;
 mod value;
 
+#[cfg(test)]
+mod tests;
+
+pub use cast::cast_value;
 pub use convert::{
-    cast_value, open_length, read_field, read_pointer, read_prim, string, unpack, write_field, write_init,
-    write_pointer, write_slice, StringResult,
+    open_length, read_field, read_pointer, read_prim, read_value, string, unpack, var_size, write_field,
+    write_init, write_pointer, write_slice, StringResult,
 };
+pub use init::pointer_init;
 pub use memory::{Addr, HostMemory, Memory};
+pub use prim::{
+    encode_prim, long_double_from_bytes, long_double_to_bytes, prim_as_f64, prim_as_int, prim_is_nonzero,
+};
+pub use repr::{cdata_repr, format_long_double, pointer_cname, py_bytes_repr, py_float_repr, py_str_repr};
+pub use strings::{decode_wide, encode_wide};
 pub use value::Value;
