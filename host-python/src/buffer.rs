@@ -45,10 +45,13 @@ impl PyBuffer {
 
     /// `(start, stop)` of a step-1 slice over this buffer.
     fn range(&self, slice: &Bound<'_, PySlice>) -> PyResult<(u64, u64)> {
-        let len = isize::try_from(self.size).map_err(|_| PyValueError::new_err("buffer too large"))?;
+        let len =
+            isize::try_from(self.size).map_err(|_| PyValueError::new_err("buffer too large"))?;
         let idx = slice.indices(len)?;
         if idx.step != 1 {
-            return Err(PyValueError::new_err("buffer slices with a step are not supported"));
+            return Err(PyValueError::new_err(
+                "buffer slices with a step are not supported",
+            ));
         }
         let (start, stop) = (idx.start as u64, idx.stop.max(idx.start) as u64);
         Ok((start, stop))
@@ -56,7 +59,11 @@ impl PyBuffer {
 
     fn index(&self, index: isize) -> PyResult<u64> {
         let size = self.size as i128;
-        let i = if index < 0 { index as i128 + size } else { index as i128 };
+        let i = if index < 0 {
+            index as i128 + size
+        } else {
+            index as i128
+        };
         if i < 0 || i >= size {
             return Err(PyIndexError::new_err("buffer index out of range"));
         }
@@ -70,7 +77,11 @@ impl PyBuffer {
         self.size as usize
     }
 
-    fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         if let Ok(slice) = key.downcast::<PySlice>() {
             let (start, stop) = self.range(slice)?;
             return Ok(PyBytes::new(py, &self.read(py, start, stop - start)?));
@@ -129,7 +140,11 @@ impl PyBuffer {
     ///
     /// # Safety
     /// Called by CPython with a valid `view` to fill.
-    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut pyo3::ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut pyo3::ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
         let this = slf.get();
         let cdata = this.cdata.get();
         if cdata.ctx.target() != Target::Host {
@@ -138,12 +153,20 @@ impl PyBuffer {
             ));
         }
         cdata.check_alive()?;
-        let len = isize::try_from(this.size).map_err(|_| PyBufferError::new_err("buffer too large"))?;
+        let len =
+            isize::try_from(this.size).map_err(|_| PyBufferError::new_err("buffer too large"))?;
         // SAFETY: `view` comes from CPython. The pointer is host memory owned by (or
         // reachable through) `cdata`, which `slf` keeps alive, and `PyBuffer_FillInfo`
         // stores a new reference to `slf` in the view, so the memory outlives the export.
         let rc = unsafe {
-            pyo3::ffi::PyBuffer_FillInfo(view, slf.as_ptr(), this.addr as usize as *mut std::ffi::c_void, len, 0, flags)
+            pyo3::ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                this.addr as usize as *mut std::ffi::c_void,
+                len,
+                0,
+                flags,
+            )
         };
         if rc == -1 {
             return Err(PyErr::fetch(slf.py()));

@@ -8,7 +8,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use pyo3::exceptions::{PyAttributeError, PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{
+    PyAttributeError, PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyFloat, PySlice, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -34,7 +36,13 @@ impl Allocation {
     /// Allocates `size` zeroed bytes in `mem`.
     pub fn new(mem: &SharedMemory, size: u64, align: u64) -> PyResult<Arc<Self>> {
         let addr = mem.alloc_zeroed(size, align).py()?;
-        Ok(Arc::new(Allocation { mem: mem.clone(), addr, size, align, released: AtomicBool::new(false) }))
+        Ok(Arc::new(Allocation {
+            mem: mem.clone(),
+            addr,
+            size,
+            align,
+            released: AtomicBool::new(false),
+        }))
     }
 
     /// The address of the block.
@@ -51,7 +59,9 @@ impl Allocation {
 
     fn check_alive(&self) -> PyResult<()> {
         if self.released.load(Ordering::Acquire) {
-            return Err(PyRuntimeError::new_err("cdata was released (ffi.release() or 'with'): its memory is gone"));
+            return Err(PyRuntimeError::new_err(
+                "cdata was released (ffi.release() or 'with'): its memory is gone",
+            ));
         }
         Ok(())
     }
@@ -74,7 +84,10 @@ pub enum Flavor {
     /// `ffi.new_handle(obj)`: the handle's key in the handle table.
     Handle(u64),
     /// `ffi.from_buffer(obj)`: keeps the exported buffer until released.
-    FromBuffer { type_name: String, buffer: Mutex<Option<pyo3::buffer::PyBuffer<u8>>> },
+    FromBuffer {
+        type_name: String,
+        buffer: Mutex<Option<pyo3::buffer::PyBuffer<u8>>>,
+    },
     /// `ffi.gc(cdata, destructor)`: calls `destructor(original)` once.
     Gc(Mutex<Option<(PyObject, PyObject)>>),
 }
@@ -114,14 +127,22 @@ impl Drop for PyCData {
 /// Memory for the small blocks behind primitive cdata (`ffi.cast("int", 5)`):
 /// values, not places in any FFI's address space.
 fn value_memory() -> SharedMemory {
-    static HOST: std::sync::LazyLock<SharedMemory> = std::sync::LazyLock::new(|| Arc::new(HostMemory));
+    static HOST: std::sync::LazyLock<SharedMemory> =
+        std::sync::LazyLock::new(|| Arc::new(HostMemory));
     HOST.clone()
 }
 
 impl PyCData {
     /// A cdata with no ownership.
     pub fn plain(ctx: &Arc<FfiContext>, ctype: CType, addr: Addr) -> Self {
-        PyCData { ctx: ctx.clone(), ctype, addr, length: None, owner: None, flavor: Flavor::Plain }
+        PyCData {
+            ctx: ctx.clone(),
+            ctype,
+            addr,
+            length: None,
+            owner: None,
+            flavor: Flavor::Plain,
+        }
     }
 
     /// A primitive (or pointer-free) value cdata holding `bytes`, as `ffi.cast` makes.
@@ -129,7 +150,14 @@ impl PyCData {
         let mem = value_memory();
         let block = Allocation::new(&mem, bytes.len() as u64, 16)?;
         mem.write(block.addr, bytes).py()?;
-        Ok(PyCData { ctx: ctx.clone(), ctype, addr: block.addr, length: None, owner: Some(block), flavor: Flavor::Plain })
+        Ok(PyCData {
+            ctx: ctx.clone(),
+            ctype,
+            addr: block.addr,
+            length: None,
+            owner: Some(block),
+            flavor: Flavor::Plain,
+        })
     }
 
     /// Whether `addr` is a pointer value (pointers) or a data address (the rest).
@@ -185,21 +213,36 @@ impl PyCData {
         }
         self.check_alive()?;
         match self.ctype.kind() {
-            CKind::Prim(..) | CKind::Enum(_) => core::read_prim(self.data_memory(), self.addr, &self.ctype).py(),
-            _ => Ok(Value::CData { ty: self.ctype.clone(), addr: self.addr }),
+            CKind::Prim(..) | CKind::Enum(_) => {
+                core::read_prim(self.data_memory(), self.addr, &self.ctype).py()
+            }
+            _ => Ok(Value::CData {
+                ty: self.ctype.clone(),
+                addr: self.addr,
+            }),
         }
     }
 
     /// A derived cdata that keeps this one's memory alive.
     fn derived(&self, ctype: CType, addr: Addr, length: Option<u64>, flavor: Flavor) -> PyCData {
-        PyCData { ctx: self.ctx.clone(), ctype, addr, length, owner: self.owner.clone(), flavor }
+        PyCData {
+            ctx: self.ctx.clone(),
+            ctype,
+            addr,
+            length,
+            owner: self.owner.clone(),
+            flavor,
+        }
     }
 
     /// The pointed-to (or item) type and the address items start at, for indexing.
     fn item_base(&self) -> PyResult<(CType, Addr)> {
         match self.ctype.kind() {
             CKind::Pointer(item) | CKind::Array { item, .. } => Ok((item.clone(), self.addr)),
-            _ => Err(PyTypeError::new_err(format!("cdata of type '{}' cannot be indexed", self.ctype.cname()))),
+            _ => Err(PyTypeError::new_err(format!(
+                "cdata of type '{}' cannot be indexed",
+                self.ctype.cname()
+            ))),
         }
     }
 
@@ -217,7 +260,10 @@ impl PyCData {
                 )));
             }
         } else if matches!(self.flavor, Flavor::Owning) && index != 0 {
-            return Err(PyIndexError::new_err(format!("cdata '{}' can only be indexed by 0", self.ctype.cname())));
+            return Err(PyIndexError::new_err(format!(
+                "cdata '{}' can only be indexed by 0",
+                self.ctype.cname()
+            )));
         }
         if base == 0 {
             return Err(PyRuntimeError::new_err(format!(
@@ -226,7 +272,10 @@ impl PyCData {
             )));
         }
         let size = item.size().ok_or_else(|| {
-            PyTypeError::new_err(format!("cdata '{}' points to items of unknown size", self.ctype.cname()))
+            PyTypeError::new_err(format!(
+                "cdata '{}' points to items of unknown size",
+                self.ctype.cname()
+            ))
         })?;
         let addr = offset_addr(base, index, size)?;
         Ok((item, addr))
@@ -236,19 +285,33 @@ impl PyCData {
     fn record(&self) -> Option<(&CType, Addr)> {
         match self.ctype.kind() {
             CKind::Record(_) => Some((&self.ctype, self.addr)),
-            CKind::Pointer(target) if matches!(target.kind(), CKind::Record(_)) => Some((target, self.addr)),
+            CKind::Pointer(target) if matches!(target.kind(), CKind::Record(_)) => {
+                Some((target, self.addr))
+            }
             _ => None,
         }
     }
 
     fn find_field<'a>(&self, record: &'a CType, name: &str) -> PyResult<&'a FieldLayout> {
-        let CKind::Record(r) = record.kind() else { unreachable!("record() returns records") };
+        let CKind::Record(r) = record.kind() else {
+            unreachable!("record() returns records")
+        };
         let layout = r.layout.get().ok_or_else(|| {
-            PyAttributeError::new_err(format!("cdata '{}' points to an incomplete type", self.ctype.cname()))
+            PyAttributeError::new_err(format!(
+                "cdata '{}' points to an incomplete type",
+                self.ctype.cname()
+            ))
         })?;
-        layout.fields.iter().find(|f| f.name == name).ok_or_else(|| {
-            PyAttributeError::new_err(format!("cdata '{}' has no field '{name}'", self.ctype.cname()))
-        })
+        layout
+            .fields
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| {
+                PyAttributeError::new_err(format!(
+                    "cdata '{}' has no field '{name}'",
+                    self.ctype.cname()
+                ))
+            })
     }
 
     /// Reads the value of type `ty` at `addr` as Python sees it: a Python value
@@ -261,14 +324,16 @@ impl PyCData {
                 mem.read(addr, &mut bytes).py()?;
                 PyCData::value(&self.ctx, ty.clone(), &bytes)?.into_py_any(py)
             }
-            CKind::Prim(..) | CKind::Enum(_) => Ok(plain_to_py(py, &core::read_prim(mem, addr, ty).py()?)?.unbind()),
+            CKind::Prim(..) | CKind::Enum(_) => {
+                Ok(plain_to_py(py, &core::read_prim(mem, addr, ty).py()?)?.unbind())
+            }
             CKind::Pointer(_) | CKind::Function(_) => {
                 let value = core::read_pointer(mem, addr).py()?;
                 PyCData::plain(&self.ctx, ty.clone(), value).into_py_any(py)
             }
-            CKind::Array { .. } | CKind::Record(_) => {
-                self.derived(ty.clone(), addr, None, Flavor::Plain).into_py_any(py)
-            }
+            CKind::Array { .. } | CKind::Record(_) => self
+                .derived(ty.clone(), addr, None, Flavor::Plain)
+                .into_py_any(py),
             CKind::Void => Err(PyTypeError::new_err("cannot read a value of type 'void'")),
         }
     }
@@ -281,14 +346,18 @@ impl PyCData {
 
     fn read_field(&self, py: Python<'_>, base: Addr, field: &FieldLayout) -> PyResult<PyObject> {
         if field.bitsize >= 0 {
-            return Ok(plain_to_py(py, &core::read_field(&*self.ctx.mem, base, field).py()?)?.unbind());
+            return Ok(
+                plain_to_py(py, &core::read_field(&*self.ctx.mem, base, field).py()?)?.unbind(),
+            );
         }
         let addr = base + field.offset;
         // A flexible array member of a struct made by ffi.new has a known length.
         if let (CKind::Array { item, len: None }, Some(total)) = (field.ty.kind(), self.length) {
             if let Some(item_size) = item.size().filter(|s| *s > 0) {
                 let n = total.saturating_sub(field.offset) / item_size;
-                return self.derived(field.ty.clone(), addr, Some(n), Flavor::Plain).into_py_any(py);
+                return self
+                    .derived(field.ty.clone(), addr, Some(n), Flavor::Plain)
+                    .into_py_any(py);
             }
         }
         self.load(py, &field.ty, addr)
@@ -327,7 +396,9 @@ impl PyCData {
         match self.ctype.kind() {
             CKind::Prim(..) | CKind::Enum(_) => {
                 self.check_alive()?;
-                Ok(Some(core::read_prim(self.data_memory(), self.addr, &self.ctype).py()?))
+                Ok(Some(
+                    core::read_prim(self.data_memory(), self.addr, &self.ctype).py()?,
+                ))
             }
             _ => Ok(None),
         }
@@ -342,7 +413,10 @@ impl PyCData {
     }
 
     fn unsupported(&self, what: &str) -> PyErr {
-        PyTypeError::new_err(format!("{what} not supported on cdata '{}'", self.ctype.cname()))
+        PyTypeError::new_err(format!(
+            "{what} not supported on cdata '{}'",
+            self.ctype.cname()
+        ))
     }
 
     /// `p + n` for pointers and arrays (arrays decay to `T *`).
@@ -353,7 +427,10 @@ impl PyCData {
             _ => self.ctype.clone(),
         };
         let size = item.size().ok_or_else(|| {
-            PyTypeError::new_err(format!("ctype '{}' points to items of unknown size", self.ctype.cname()))
+            PyTypeError::new_err(format!(
+                "ctype '{}' points to items of unknown size",
+                self.ctype.cname()
+            ))
         })?;
         Ok(self.derived(ptr_type, offset_addr(base, n, size)?, None, Flavor::Plain))
     }
@@ -362,10 +439,17 @@ impl PyCData {
     fn repr_detail(&self, py: Python<'_>) -> PyResult<String> {
         let alive = self.check_alive().is_ok();
         Ok(match &self.flavor {
-            Flavor::Owning => format!("owning {} bytes", self.data_size().or(self.owner.as_ref().map(|o| o.size)).unwrap_or(0)),
+            Flavor::Owning => format!(
+                "owning {} bytes",
+                self.data_size()
+                    .or(self.owner.as_ref().map(|o| o.size))
+                    .unwrap_or(0)
+            ),
             Flavor::Slice => format!("sliced length {}", self.length.unwrap_or(0)),
             Flavor::Handle(key) => {
-                let target = handles::get(py, *key).map(|o| o.bind(py).repr().map(|r| r.to_string())).transpose()?;
+                let target = handles::get(py, *key)
+                    .map(|o| o.bind(py).repr().map(|r| r.to_string()))
+                    .transpose()?;
                 format!("handle to {}", target.unwrap_or_else(|| "?".into()))
             }
             Flavor::FromBuffer { type_name, .. } => match self.array_len() {
@@ -373,7 +457,9 @@ impl PyCData {
                 None => format!("buffer from '{type_name}' object"),
             },
             Flavor::Plain | Flavor::Gc(_) if !alive => "released".to_owned(),
-            Flavor::Plain | Flavor::Gc(_) if self.is_pointer_like() && self.addr == 0 => "NULL".to_owned(),
+            Flavor::Plain | Flavor::Gc(_) if self.is_pointer_like() && self.addr == 0 => {
+                "NULL".to_owned()
+            }
             Flavor::Plain | Flavor::Gc(_) => format!("{:#x}", self.addr),
         })
     }
@@ -389,8 +475,11 @@ fn target_name(target: Target) -> &'static str {
 /// `base + index * size` in the target's address arithmetic, refusing wrap-around.
 pub fn offset_addr(base: Addr, index: i64, size: u64) -> PyResult<Addr> {
     let delta = i128::from(index) * i128::from(size);
-    u64::try_from(i128::from(base) + delta)
-        .map_err(|_| PyIndexError::new_err(format!("pointer arithmetic out of range ({index} items of {size} bytes)")))
+    u64::try_from(i128::from(base) + delta).map_err(|_| {
+        PyIndexError::new_err(format!(
+            "pointer arithmetic out of range ({index} items of {size} bytes)"
+        ))
+    })
 }
 
 /// Compares two orderable values with a Python comparison operator.
@@ -401,7 +490,9 @@ fn compare<T: PartialOrd>(a: T, b: T, op: pyo3::basic::CompareOp) -> bool {
 #[pymethods]
 impl PyCData {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        if matches!(self.ctype.kind(), CKind::Prim(..) | CKind::Enum(_)) && self.check_alive().is_ok() {
+        if matches!(self.ctype.kind(), CKind::Prim(..) | CKind::Enum(_))
+            && self.check_alive().is_ok()
+        {
             return core::cdata_repr(self.data_memory(), &self.ctype, self.addr).py();
         }
         let name = match (self.ctype.kind(), &self.flavor) {
@@ -429,7 +520,9 @@ impl PyCData {
         match self.prim_value()? {
             Some(Value::Int(v)) => v.into_py_any(py),
             Some(Value::Bool(b)) => i64::from(b).into_py_any(py),
-            Some(Value::Float(f)) => PyFloat::new(py, f).call_method0("__int__").map(Bound::unbind),
+            Some(Value::Float(f)) => PyFloat::new(py, f)
+                .call_method0("__int__")
+                .map(Bound::unbind),
             Some(Value::Bytes(b)) => i64::from(b.first().copied().unwrap_or(0)).into_py_any(py),
             Some(Value::Str(s)) => i64::from(s.first().copied().unwrap_or(0)).into_py_any(py),
             _ => Err(self.unsupported("int()")),
@@ -447,8 +540,12 @@ impl PyCData {
 
     fn __complex__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyComplex>> {
         match (self.class(), self.prim_value()?) {
-            (Some(PrimClass::Complex), Some(Value::Complex(re, im))) => Ok(PyComplex::from_doubles(py, re, im)),
-            (Some(PrimClass::Float | PrimClass::LongDouble), Some(Value::Float(f))) => Ok(PyComplex::from_doubles(py, f, 0.0)),
+            (Some(PrimClass::Complex), Some(Value::Complex(re, im))) => {
+                Ok(PyComplex::from_doubles(py, re, im))
+            }
+            (Some(PrimClass::Float | PrimClass::LongDouble), Some(Value::Float(f))) => {
+                Ok(PyComplex::from_doubles(py, f, 0.0))
+            }
             _ => Err(self.unsupported("complex()")),
         }
     }
@@ -456,7 +553,10 @@ impl PyCData {
     fn __len__(&self) -> PyResult<usize> {
         match self.array_len() {
             Some(n) => Ok(n as usize),
-            None => Err(PyTypeError::new_err(format!("cdata of type '{}' has no len()", self.ctype.cname()))),
+            None => Err(PyTypeError::new_err(format!(
+                "cdata of type '{}' has no len()",
+                self.ctype.cname()
+            ))),
         }
     }
 
@@ -464,7 +564,10 @@ impl PyCData {
         let py = slf.py();
         let this = slf.get();
         let Some(len) = this.array_len() else {
-            return Err(PyTypeError::new_err(format!("cdata '{}' does not support iteration", this.ctype.cname())));
+            return Err(PyTypeError::new_err(format!(
+                "cdata '{}' does not support iteration",
+                this.ctype.cname()
+            )));
         };
         this.check_alive()?;
         let items = (0..len).map(|i| {
@@ -472,7 +575,10 @@ impl PyCData {
             this.load(py, &item, addr)
         });
         let items = items.collect::<PyResult<Vec<_>>>()?;
-        Ok(pyo3::types::PyList::new(py, items)?.try_iter()?.into_any().unbind())
+        Ok(pyo3::types::PyList::new(py, items)?
+            .try_iter()?
+            .into_any()
+            .unbind())
     }
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyObject> {
@@ -483,13 +589,20 @@ impl PyCData {
             let size = item.size().unwrap_or(0);
             let array_type = self.ctx.open_array_of(&item).py()?;
             let addr = offset_addr(base, start, size)?;
-            return self.derived(array_type, addr, Some((stop - start) as u64), Flavor::Slice).into_py_any(py);
+            return self
+                .derived(array_type, addr, Some((stop - start) as u64), Flavor::Slice)
+                .into_py_any(py);
         }
         let index: i64 = key.extract()?;
         let (item, addr) = self.item_addr(index)?;
         // A struct p[0] of an owning `struct s *` co-owns the memory, as in CFFI.
-        if index == 0 && matches!(self.flavor, Flavor::Owning) && matches!(item.kind(), CKind::Record(_)) {
-            return self.derived(item, addr, self.length, Flavor::Owning).into_py_any(py);
+        if index == 0
+            && matches!(self.flavor, Flavor::Owning)
+            && matches!(item.kind(), CKind::Record(_))
+        {
+            return self
+                .derived(item, addr, self.length, Flavor::Owning)
+                .into_py_any(py);
         }
         self.load(py, &item, addr)
     }
@@ -501,7 +614,8 @@ impl PyCData {
             let (item, base) = self.item_base()?;
             let addr = offset_addr(base, start, item.size().unwrap_or(0))?;
             let value = self.slice_source(value)?;
-            return core::write_slice(&*self.ctx.mem, addr, &item, (stop - start) as u64, &value).py();
+            return core::write_slice(&*self.ctx.mem, addr, &item, (stop - start) as u64, &value)
+                .py();
         }
         let index: i64 = key.extract()?;
         let (item, addr) = self.item_addr(index)?;
@@ -510,33 +624,51 @@ impl PyCData {
 
     fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
         let Some((record, base)) = self.record() else {
-            return Err(PyAttributeError::new_err(format!("cdata '{}' has no attribute '{name}'", self.ctype.cname())));
+            return Err(PyAttributeError::new_err(format!(
+                "cdata '{}' has no attribute '{name}'",
+                self.ctype.cname()
+            )));
         };
         let field = self.find_field(record, name)?;
         self.check_alive()?;
         if base == 0 {
-            return Err(PyRuntimeError::new_err(format!("cannot dereference null pointer from cdata '{}'", self.ctype.cname())));
+            return Err(PyRuntimeError::new_err(format!(
+                "cannot dereference null pointer from cdata '{}'",
+                self.ctype.cname()
+            )));
         }
         self.read_field(py, base, field)
     }
 
     fn __setattr__(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let Some((record, base)) = self.record() else {
-            return Err(PyAttributeError::new_err(format!("cdata '{}' has no attribute '{name}'", self.ctype.cname())));
+            return Err(PyAttributeError::new_err(format!(
+                "cdata '{}' has no attribute '{name}'",
+                self.ctype.cname()
+            )));
         };
         let field = self.find_field(record, name)?;
         self.check_alive()?;
         if base == 0 {
-            return Err(PyRuntimeError::new_err(format!("cannot dereference null pointer from cdata '{}'", self.ctype.cname())));
+            return Err(PyRuntimeError::new_err(format!(
+                "cannot dereference null pointer from cdata '{}'",
+                self.ctype.cname()
+            )));
         }
         let value = to_value(value, self.ctx.target())?;
         core::write_field(&*self.ctx.mem, base, field, &value).py()
     }
 
     fn __dir__(&self) -> Vec<String> {
-        let Some((record, _)) = self.record() else { return Vec::new() };
+        let Some((record, _)) = self.record() else {
+            return Vec::new();
+        };
         match record.kind() {
-            CKind::Record(r) => r.layout.get().map(|l| l.fields.iter().map(|f| f.name.clone()).collect()).unwrap_or_default(),
+            CKind::Record(r) => r
+                .layout
+                .get()
+                .map(|l| l.fields.iter().map(|f| f.name.clone()).collect())
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
     }
@@ -559,7 +691,10 @@ impl PyCData {
             let that = that.get();
             let (item, base) = self.item_base()?;
             let same = match (self.ctype.kind(), that.ctype.kind()) {
-                (CKind::Pointer(a) | CKind::Array { item: a, .. }, CKind::Pointer(b) | CKind::Array { item: b, .. }) => a == b,
+                (
+                    CKind::Pointer(a) | CKind::Array { item: a, .. },
+                    CKind::Pointer(b) | CKind::Array { item: b, .. },
+                ) => a == b,
                 _ => false,
             };
             if !same {
@@ -574,12 +709,21 @@ impl PyCData {
             return diff.into_py_any(py);
         }
         match other.extract::<i64>() {
-            Ok(n) => self.offset_by(n.checked_neg().ok_or_else(|| PyIndexError::new_err("offset out of range"))?)?.into_py_any(py),
+            Ok(n) => self
+                .offset_by(
+                    n.checked_neg()
+                        .ok_or_else(|| PyIndexError::new_err("offset out of range"))?,
+                )?
+                .into_py_any(py),
             Err(_) => Ok(py.NotImplemented()),
         }
     }
 
-    fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: pyo3::basic::CompareOp) -> PyResult<PyObject> {
+    fn __richcmp__(
+        &self,
+        other: &Bound<'_, PyAny>,
+        op: pyo3::basic::CompareOp,
+    ) -> PyResult<PyObject> {
         let py = other.py();
         let mine = self.prim_value()?;
         let theirs = match other.downcast::<PyCData>() {
@@ -587,13 +731,15 @@ impl PyCData {
                 let that = that.get();
                 match (that.prim_value()?, &mine) {
                     (Some(v), Some(_)) => Some(v),
-                    (None, None) => return Ok(compare(self.addr, that.addr, op).into_py_any(py)?),
-                    _ => return Ok(matches!(op, pyo3::basic::CompareOp::Ne).into_py_any(py)?),
+                    (None, None) => return compare(self.addr, that.addr, op).into_py_any(py),
+                    _ => return matches!(op, pyo3::basic::CompareOp::Ne).into_py_any(py),
                 }
             }
             Err(_) => None,
         };
-        let Some(mine) = mine else { return Ok(py.NotImplemented()) };
+        let Some(mine) = mine else {
+            return Ok(py.NotImplemented());
+        };
         let mine = plain_to_py(py, &mine)?;
         let theirs = match theirs {
             Some(v) => plain_to_py(py, &v)?,
@@ -619,7 +765,11 @@ impl PyCData {
     }
 
     #[pyo3(signature = (*_args, **_kwargs))]
-    fn __call__(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyResult<PyObject> {
+    fn __call__(
+        &self,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<PyObject> {
         match self.ctype.kind() {
             CKind::Function(_) => Err(PyNotImplementedError::new_err(format!(
                 "calling C function pointers (cdata '{}') is not implemented yet: it comes with the libffi call path",
@@ -636,7 +786,9 @@ impl PyCData {
     fn slice_source(&self, value: &Bound<'_, PyAny>) -> PyResult<Value> {
         if let Ok(source) = value.downcast::<PyCData>() {
             let source = source.get();
-            if let (Some(len), CKind::Array { item, .. }) = (source.array_len(), source.ctype.kind()) {
+            if let (Some(len), CKind::Array { item, .. }) =
+                (source.array_len(), source.ctype.kind())
+            {
                 source.check_alive()?;
                 let size = item.size().unwrap_or(0);
                 let items = (0..len)
@@ -652,7 +804,10 @@ impl PyCData {
             || value.is_instance_of::<PyTuple>());
         if listable && value.try_iter().is_ok() {
             let items = value.try_iter()?.collect::<PyResult<Vec<_>>>()?;
-            return to_value(pyo3::types::PyList::new(value.py(), items)?.as_any(), self.ctx.target());
+            return to_value(
+                pyo3::types::PyList::new(value.py(), items)?.as_any(),
+                self.ctx.target(),
+            );
         }
         to_value(value, self.ctx.target())
     }
@@ -662,7 +817,9 @@ impl PyCData {
         let start = slice.getattr("start")?;
         let stop = slice.getattr("stop")?;
         if !slice.getattr("step")?.is_none() {
-            return Err(PyIndexError::new_err("cannot specify a step in a slice of cdata"));
+            return Err(PyIndexError::new_err(
+                "cannot specify a step in a slice of cdata",
+            ));
         }
         if start.is_none() {
             return Err(PyIndexError::new_err("slice start must be specified"));
@@ -679,11 +836,12 @@ impl PyCData {
                 return Err(PyIndexError::new_err("negative index"));
             }
             if stop as u64 > len {
-                return Err(PyIndexError::new_err(format!("index too large (expected {stop} <= {len})")));
+                return Err(PyIndexError::new_err(format!(
+                    "index too large (expected {stop} <= {len})"
+                )));
             }
         }
         self.item_base()?;
         Ok((start, stop))
     }
 }
-

@@ -34,7 +34,10 @@ impl FfiContext {
         let target = mem.target();
         Arc::new(FfiContext {
             mem,
-            types: Mutex::new(TypeState { decls: Declarations::new(), resolver: TypeResolver::new(target) }),
+            types: Mutex::new(TypeState {
+                decls: Declarations::new(),
+                resolver: TypeResolver::new(target),
+            }),
             parsed: Mutex::new(HashMap::new()),
         })
     }
@@ -47,11 +50,15 @@ impl FfiContext {
     /// Locks the declarations. Every caller holds the GIL, so this never waits
     /// for long; a poisoned lock (a panic elsewhere) is taken over as is.
     pub fn types(&self) -> MutexGuard<'_, TypeState> {
-        self.types.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.types
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn parsed(&self) -> MutexGuard<'_, HashMap<String, CType>> {
-        self.parsed.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.parsed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// `ffi.cdef(source, ...)`.
@@ -101,6 +108,9 @@ impl FfiContext {
 
     /// `T[]` for a resolved `T` of this FFI.
     pub fn open_array_of(&self, item: &CType) -> Result<CType> {
-        self.derived(Type::Array { item: item.data().model_id, len: ArrayLen::Open })
+        self.derived(Type::Array {
+            item: item.data().model_id,
+            len: ArrayLen::Open,
+        })
     }
 }

@@ -3,7 +3,9 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyComplex, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyComplex, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
 use wasmcffi::cdata::{StringResult, Value};
 use wasmcffi::layout::Target;
 
@@ -38,17 +40,26 @@ pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
         return Ok(Value::Str(code_points(s)?));
     }
     if let Ok(list) = obj.downcast::<PyList>() {
-        return Ok(Value::List(list.iter().map(|item| to_value(&item, target)).collect::<PyResult<_>>()?));
+        return Ok(Value::List(
+            list.iter()
+                .map(|item| to_value(&item, target))
+                .collect::<PyResult<_>>()?,
+        ));
     }
     if let Ok(tuple) = obj.downcast::<PyTuple>() {
-        return Ok(Value::List(tuple.iter().map(|item| to_value(&item, target)).collect::<PyResult<_>>()?));
+        return Ok(Value::List(
+            tuple
+                .iter()
+                .map(|item| to_value(&item, target))
+                .collect::<PyResult<_>>()?,
+        ));
     }
     if let Ok(dict) = obj.downcast::<PyDict>() {
         let mut items = Vec::with_capacity(dict.len());
         for (key, value) in dict.iter() {
-            let key: String = key
-                .extract()
-                .map_err(|_| PyTypeError::new_err(format!("field name must be a str, not {}", type_name(&key))))?;
+            let key: String = key.extract().map_err(|_| {
+                PyTypeError::new_err(format!("field name must be a str, not {}", type_name(&key)))
+            })?;
             items.push((key, to_value(&value, target)?));
         }
         return Ok(Value::Dict(items));
@@ -82,18 +93,27 @@ pub fn code_points(s: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
         // Only strings holding lone surrogates fail UTF-8 conversion.
         Err(_) => {
             let ord = s.py().import("builtins")?.getattr("ord")?;
-            s.try_iter()?.map(|c| ord.call1((c?,))?.extract::<u32>()).collect()
+            s.try_iter()?
+                .map(|c| ord.call1((c?,))?.extract::<u32>())
+                .collect()
         }
     }
 }
 
 /// A Python str from code points, lone surrogates included.
 pub fn str_from_code_points<'py>(py: Python<'py>, points: &[u32]) -> PyResult<Bound<'py, PyAny>> {
-    match points.iter().map(|&c| char::from_u32(c)).collect::<Option<String>>() {
+    match points
+        .iter()
+        .map(|&c| char::from_u32(c))
+        .collect::<Option<String>>()
+    {
         Some(text) => Ok(PyString::new(py, &text).into_any()),
         None => {
             let chr = py.import("builtins")?.getattr("chr")?;
-            let parts = points.iter().map(|&c| chr.call1((c,))).collect::<PyResult<Vec<_>>>()?;
+            let parts = points
+                .iter()
+                .map(|&c| chr.call1((c,)))
+                .collect::<PyResult<Vec<_>>>()?;
             PyString::new(py, "").call_method1("join", (parts,))
         }
     }
@@ -101,7 +121,10 @@ pub fn str_from_code_points<'py>(py: Python<'py>, points: &[u32]) -> PyResult<Bo
 
 /// The Python type name of `obj`, for error messages.
 pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned())
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
 }
 
 /// A plain (non-cdata) [`Value`] as a Python object.
@@ -115,11 +138,18 @@ pub fn plain_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
         Value::Complex(re, im) => PyComplex::from_doubles(py, *re, *im).into_any(),
         Value::Bytes(b) => PyBytes::new(py, b).into_any(),
         Value::Str(points) => str_from_code_points(py, points)?,
-        Value::List(items) => {
-            PyList::new(py, items.iter().map(|v| plain_to_py(py, v)).collect::<PyResult<Vec<_>>>()?)?.into_any()
-        }
+        Value::List(items) => PyList::new(
+            py,
+            items
+                .iter()
+                .map(|v| plain_to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?
+        .into_any(),
         Value::Dict(_) | Value::CData { .. } | Value::Other(_) => {
-            return Err(PyTypeError::new_err("internal: value has no plain Python form"))
+            return Err(PyTypeError::new_err(
+                "internal: value has no plain Python form",
+            ))
         }
     })
 }

@@ -12,7 +12,8 @@ use wasmcffi::model::RecordKind;
 /// Every `CType` object ever made, by descriptor identity, so the same C type is
 /// always the same Python object (`ffi.typeof("int *") is ffi.typeof("int*")`).
 /// Descriptors are never freed once wrapped, as CFFI never frees its ctypes.
-static CTYPE_OBJECTS: LazyLock<Mutex<HashMap<usize, Py<PyCType>>>> = LazyLock::new(Default::default);
+static CTYPE_OBJECTS: LazyLock<Mutex<HashMap<usize, Py<PyCType>>>> =
+    LazyLock::new(Default::default);
 
 /// A C type (`ffi.typeof(...)`).
 #[pyclass(name = "CType", module = "wasmcffi", frozen)]
@@ -43,7 +44,12 @@ impl PyCType {
         if let Some(obj) = objects.get(&key) {
             return Ok(obj.clone_ref(py));
         }
-        let obj = Py::new(py, PyCType { ctype: ctype.clone() })?;
+        let obj = Py::new(
+            py,
+            PyCType {
+                ctype: ctype.clone(),
+            },
+        )?;
         objects.insert(key, obj.clone_ref(py));
         Ok(obj)
     }
@@ -86,7 +92,11 @@ fn field_object(py: Python<'_>, field: &FieldLayout) -> PyResult<Py<PyCField>> {
 }
 
 fn not_for_kind(ctype: &CType, attr: &str) -> PyErr {
-    PyAttributeError::new_err(format!("ctype '{}' of kind '{}' has no attribute '{attr}'", ctype.cname(), kind_name(ctype)))
+    PyAttributeError::new_err(format!(
+        "ctype '{}' of kind '{}' has no attribute '{attr}'",
+        ctype.cname(),
+        kind_name(ctype)
+    ))
 }
 
 #[pymethods]
@@ -127,11 +137,21 @@ impl PyCType {
         if !matches!(self.ctype.kind(), CKind::Record(_)) {
             return Err(not_for_kind(&self.ctype, "fields"));
         }
-        let Some((_, layout)) = self.record_layout() else { return Ok(None) };
+        let Some((_, layout)) = self.record_layout() else {
+            return Ok(None);
+        };
         let items = layout
             .fields
             .iter()
-            .map(|f| Ok(PyTuple::new(py, [f.name.clone().into_pyobject(py)?.into_any(), field_object(py, f)?.into_bound(py).into_any()])?))
+            .map(|f| {
+                PyTuple::new(
+                    py,
+                    [
+                        f.name.clone().into_pyobject(py)?.into_any(),
+                        field_object(py, f)?.into_bound(py).into_any(),
+                    ],
+                )
+            })
             .collect::<PyResult<Vec<_>>>()?;
         Ok(Some(PyList::new(py, items)?.unbind()))
     }
@@ -141,7 +161,11 @@ impl PyCType {
     fn args(&self, py: Python<'_>) -> PyResult<Py<PyTuple>> {
         match self.ctype.kind() {
             CKind::Function(f) => {
-                let args = f.params.iter().map(|p| PyCType::wrap(py, p)).collect::<PyResult<Vec<_>>>()?;
+                let args = f
+                    .params
+                    .iter()
+                    .map(|p| PyCType::wrap(py, p))
+                    .collect::<PyResult<Vec<_>>>()?;
                 Ok(PyTuple::new(py, args)?.unbind())
             }
             _ => Err(not_for_kind(&self.ctype, "args")),
@@ -178,7 +202,9 @@ impl PyCType {
     /// `{value: name}` of an enum type.
     #[getter]
     fn elements<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let CKind::Enum(e) = self.ctype.kind() else { return Err(not_for_kind(&self.ctype, "elements")) };
+        let CKind::Enum(e) = self.ctype.kind() else {
+            return Err(not_for_kind(&self.ctype, "elements"));
+        };
         let dict = PyDict::new(py);
         for (name, value) in e.values.iter().rev() {
             dict.set_item(value, name)?;
@@ -189,7 +215,9 @@ impl PyCType {
     /// `{name: value}` of an enum type.
     #[getter]
     fn relements<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let CKind::Enum(e) = self.ctype.kind() else { return Err(not_for_kind(&self.ctype, "relements")) };
+        let CKind::Enum(e) = self.ctype.kind() else {
+            return Err(not_for_kind(&self.ctype, "relements"));
+        };
         let dict = PyDict::new(py);
         for (name, value) in &e.values {
             dict.set_item(name, value)?;
@@ -218,6 +246,10 @@ impl PyCType {
 #[pymethods]
 impl PyCField {
     fn __repr__(&self) -> String {
-        format!("<CField type='{}' offset={}>", self.ty.get().ctype.cname(), self.offset)
+        format!(
+            "<CField type='{}' offset={}>",
+            self.ty.get().ctype.cname(),
+            self.offset
+        )
     }
 }

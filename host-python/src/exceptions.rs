@@ -7,7 +7,12 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use wasmcffi::Error;
 
-pyo3::create_exception!(wasmcffi, CDefError, PyException, "Bad cdef text or type string.");
+pyo3::create_exception!(
+    wasmcffi,
+    CDefError,
+    PyException,
+    "Bad cdef text or type string."
+);
 pyo3::create_exception!(wasmcffi, FFIError, PyException, "CFFI's `ffi.error`.");
 pyo3::create_exception!(
     wasmcffi,
@@ -38,7 +43,9 @@ pub fn to_py_err(err: Error) -> PyErr {
         Error::VerificationMissing(m) => VerificationMissing::new_err(m),
         Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         Error::Memory(m) => PyMemoryError::new_err(m),
-        Error::Internal(m) => PyRuntimeError::new_err(format!("internal error in wasmcffi (please report): {m}")),
+        Error::Internal(m) => {
+            PyRuntimeError::new_err(format!("internal error in wasmcffi (please report): {m}"))
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use pyo3::exceptions::{PyBufferError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyBufferError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -16,7 +18,7 @@ use wasmcffi::layout::{CKind, CType, Target};
 use crate::buffer::PyBuffer;
 use crate::cdata::{offset_addr, Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
-use crate::convert::{string_to_py, to_value, type_name, plain_to_py};
+use crate::convert::{plain_to_py, string_to_py, to_value, type_name};
 use crate::ctype::PyCType;
 use crate::exceptions::CoreResultExt;
 use crate::handles;
@@ -55,14 +57,27 @@ fn walk_path(ty: &CType, steps: &[Step], allow_pointer_first: bool) -> PyResult<
             Step::Field(name) => {
                 let record = match ty.kind() {
                     CKind::Record(_) => ty.clone(),
-                    CKind::Pointer(target) if allow_pointer_first && n == 0 && matches!(target.kind(), CKind::Record(_)) => {
+                    CKind::Pointer(target)
+                        if allow_pointer_first
+                            && n == 0
+                            && matches!(target.kind(), CKind::Record(_)) =>
+                    {
                         target.clone()
                     }
-                    _ => return Err(PyTypeError::new_err("with a field name argument, expected a struct or union ctype")),
+                    _ => {
+                        return Err(PyTypeError::new_err(
+                            "with a field name argument, expected a struct or union ctype",
+                        ))
+                    }
                 };
-                let CKind::Record(r) = record.kind() else { unreachable!() };
+                let CKind::Record(r) = record.kind() else {
+                    unreachable!()
+                };
                 let layout = r.layout.get().ok_or_else(|| {
-                    PyTypeError::new_err(format!("struct or union ctype '{}' is incomplete", record.cname()))
+                    PyTypeError::new_err(format!(
+                        "struct or union ctype '{}' is incomplete",
+                        record.cname()
+                    ))
                 })?;
                 let field = layout
                     .fields
@@ -70,18 +85,25 @@ fn walk_path(ty: &CType, steps: &[Step], allow_pointer_first: bool) -> PyResult<
                     .find(|f| f.name == *name)
                     .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.clone()))?;
                 if field.bitsize >= 0 {
-                    return Err(PyTypeError::new_err(format!("not supported for bitfield '{name}'")));
+                    return Err(PyTypeError::new_err(format!(
+                        "not supported for bitfield '{name}'"
+                    )));
                 }
                 offset += i128::from(field.offset);
                 ty = field.ty.clone();
             }
             Step::Index(i) => {
-                let item = match ty.kind() {
-                    CKind::Array { item, .. } => item.clone(),
-                    CKind::Pointer(item) if n == 0 => item.clone(),
-                    _ => return Err(PyTypeError::new_err("with an integer argument, expected an array ctype or a pointer ctype")),
-                };
-                let size = item.size().ok_or_else(|| PyTypeError::new_err(format!("ctype '{}' is of unknown size", item.cname())))?;
+                let item =
+                    match ty.kind() {
+                        CKind::Array { item, .. } => item.clone(),
+                        CKind::Pointer(item) if n == 0 => item.clone(),
+                        _ => return Err(PyTypeError::new_err(
+                            "with an integer argument, expected an array ctype or a pointer ctype",
+                        )),
+                    };
+                let size = item.size().ok_or_else(|| {
+                    PyTypeError::new_err(format!("ctype '{}' is of unknown size", item.cname()))
+                })?;
                 offset += i128::from(*i) * i128::from(size);
                 ty = item;
             }
@@ -100,15 +122,26 @@ impl PyFFI {
         if let Ok(t) = obj.downcast::<PyCType>() {
             return Ok(t.get().ctype.clone());
         }
-        Err(PyTypeError::new_err(format!("expected a cdecl string or a ctype object, got {}", type_name(obj))))
+        Err(PyTypeError::new_err(format!(
+            "expected a cdecl string or a ctype object, got {}",
+            type_name(obj)
+        )))
     }
 
-    fn cdata_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<'py, PyCData>> {
-        obj.downcast::<PyCData>().map_err(|_| PyTypeError::new_err(format!("{what}: expected a cdata, got {}", type_name(obj))))
+    fn cdata_arg<'a, 'py>(
+        obj: &'a Bound<'py, PyAny>,
+        what: &str,
+    ) -> PyResult<&'a Bound<'py, PyCData>> {
+        obj.downcast::<PyCData>().map_err(|_| {
+            PyTypeError::new_err(format!("{what}: expected a cdata, got {}", type_name(obj)))
+        })
     }
 
     fn unknown_size(ty: &CType) -> PyErr {
-        PyTypeError::new_err(format!("cannot instantiate ctype '{}' of unknown size", ty.cname()))
+        PyTypeError::new_err(format!(
+            "cannot instantiate ctype '{}' of unknown size",
+            ty.cname()
+        ))
     }
 
     /// A Python object for a value returned by the core, turning cdata views into `CData`.
@@ -119,9 +152,20 @@ impl PyFFI {
                 self.ctx.mem.read(addr, &mut bytes).py()?;
                 PyCData::value(&self.ctx, ty, &bytes)?.into_py_any(py)
             }
-            Value::CData { ty, addr } => PyCData { ctx: self.ctx.clone(), ctype: ty, addr, length: None, owner: keep.owner.clone(), flavor: Flavor::Plain }.into_py_any(py),
+            Value::CData { ty, addr } => PyCData {
+                ctx: self.ctx.clone(),
+                ctype: ty,
+                addr,
+                length: None,
+                owner: keep.owner.clone(),
+                flavor: Flavor::Plain,
+            }
+            .into_py_any(py),
             Value::List(items) => {
-                let items = items.into_iter().map(|v| self.value_to_py(py, v, keep)).collect::<PyResult<Vec<_>>>()?;
+                let items = items
+                    .into_iter()
+                    .map(|v| self.value_to_py(py, v, keep))
+                    .collect::<PyResult<Vec<_>>>()?;
                 PyList::new(py, items)?.into_py_any(py)
             }
             other => Ok(plain_to_py(py, &other)?.unbind()),
@@ -133,7 +177,10 @@ impl PyFFI {
         match cdata.ctype.kind() {
             CKind::Pointer(item) => Ok((cdata.addr, item.size())),
             CKind::Array { .. } | CKind::Record(_) => Ok((cdata.addr, cdata.data_size())),
-            _ => Err(PyTypeError::new_err(format!("expected a pointer or array cdata, got '{}'", cdata.ctype.cname()))),
+            _ => Err(PyTypeError::new_err(format!(
+                "expected a pointer or array cdata, got '{}'",
+                cdata.ctype.cname()
+            ))),
         }
     }
 }
@@ -143,19 +190,41 @@ impl PyFFI {
     /// An FFI for host code (`dlopen`, `target="native"`), with no declarations.
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
-    fn construct(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> Self {
-        PyFFI { ctx: FfiContext::new(Arc::new(HostMemory)) }
+    fn construct(
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> Self {
+        PyFFI {
+            ctx: FfiContext::new(Arc::new(HostMemory)),
+        }
     }
 
     /// Declares C types, functions, constants and globals.
     #[pyo3(signature = (csource, r#override = false, packed = false, pack = None))]
-    fn cdef(&self, csource: &str, r#override: bool, packed: bool, pack: Option<u64>) -> PyResult<()> {
+    fn cdef(
+        &self,
+        csource: &str,
+        r#override: bool,
+        packed: bool,
+        pack: Option<u64>,
+    ) -> PyResult<()> {
         if let Some(n) = pack {
             if !n.is_power_of_two() {
-                return Err(PyValueError::new_err(format!("'pack' must be a power of two, not {n}")));
+                return Err(PyValueError::new_err(format!(
+                    "'pack' must be a power of two, not {n}"
+                )));
             }
         }
-        self.ctx.cdef(csource, &CdefOptions { packed, pack, override_names: r#override }).py()
+        self.ctx
+            .cdef(
+                csource,
+                &CdefOptions {
+                    packed,
+                    pack,
+                    override_names: r#override,
+                },
+            )
+            .py()
     }
 
     /// The ctype of a cdecl string, or of a cdata.
@@ -165,7 +234,10 @@ impl PyFFI {
             return PyCType::wrap(py, &cdata.get().ctype);
         }
         if cdecl.downcast::<PyString>().is_err() && cdecl.downcast::<PyCType>().is_err() {
-            return Err(PyTypeError::new_err(format!("expected a cdecl string or a cdata, got {}", type_name(cdecl))));
+            return Err(PyTypeError::new_err(format!(
+                "expected a cdecl string or a cdata, got {}",
+                type_name(cdecl)
+            )));
         }
         let ty = self.ctype_arg(cdecl)?;
         PyCType::wrap(py, &ty)
@@ -175,7 +247,12 @@ impl PyFFI {
     fn sizeof(&self, cdecl: &Bound<'_, PyAny>) -> PyResult<u64> {
         if let Ok(cdata) = cdecl.downcast::<PyCData>() {
             let cdata = cdata.get();
-            return cdata.data_size().ok_or_else(|| PyValueError::new_err(format!("ctype '{}' is of unknown size", cdata.ctype.cname())));
+            return cdata.data_size().ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "ctype '{}' is of unknown size",
+                    cdata.ctype.cname()
+                ))
+            });
         }
         self.ctype_arg(cdecl)?.sizeof().py()
     }
@@ -186,19 +263,30 @@ impl PyFFI {
             Ok(cdata) => cdata.get().ctype.clone(),
             Err(_) => self.ctype_arg(cdecl)?,
         };
-        ty.align().ok_or_else(|| PyValueError::new_err(format!("ctype '{}' is of unknown alignment", ty.cname())))
+        ty.align().ok_or_else(|| {
+            PyValueError::new_err(format!("ctype '{}' is of unknown alignment", ty.cname()))
+        })
     }
 
     /// Byte offset of a (nested) field or array item: `offsetof("struct s", "a.b", 3)`.
     #[pyo3(signature = (cdecl, *fields_or_indexes))]
-    fn offsetof(&self, cdecl: &Bound<'_, PyAny>, fields_or_indexes: &Bound<'_, PyTuple>) -> PyResult<u64> {
+    fn offsetof(
+        &self,
+        cdecl: &Bound<'_, PyAny>,
+        fields_or_indexes: &Bound<'_, PyTuple>,
+    ) -> PyResult<u64> {
         let ty = self.ctype_arg(cdecl)?;
         Ok(walk_path(&ty, &path_steps(fields_or_indexes)?, false)?.1)
     }
 
     /// A pointer to a struct, array, or one of their (nested) fields or items.
     #[pyo3(signature = (cdata, *fields_or_indexes))]
-    fn addressof(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, fields_or_indexes: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
+    fn addressof(
+        &self,
+        py: Python<'_>,
+        cdata: &Bound<'_, PyAny>,
+        fields_or_indexes: &Bound<'_, PyTuple>,
+    ) -> PyResult<PyObject> {
         let cdata = Self::cdata_arg(cdata, "addressof()")?.get();
         if !matches!(cdata.ctype.kind(), CKind::Record(_) | CKind::Array { .. }) {
             return Err(PyTypeError::new_err("addressof(pointer)"));
@@ -206,13 +294,26 @@ impl PyFFI {
         let (ty, offset) = walk_path(&cdata.ctype, &path_steps(fields_or_indexes)?, false)?;
         let pointer = self.ctx.pointer_to(&ty).py()?;
         let addr = offset_addr(cdata.addr, offset as i64, 1)?;
-        PyCData { ctx: self.ctx.clone(), ctype: pointer, addr, length: None, owner: cdata.owner.clone(), flavor: Flavor::Plain }.into_py_any(py)
+        PyCData {
+            ctx: self.ctx.clone(),
+            ctype: pointer,
+            addr,
+            length: None,
+            owner: cdata.owner.clone(),
+            flavor: Flavor::Plain,
+        }
+        .into_py_any(py)
     }
 
     /// Allocates a zeroed `T` (for `"T *"`) or array (for `"T[N]"` / `"T[]"`), then
     /// applies `init`. The result owns the memory.
     #[pyo3(name = "new", signature = (cdecl, init = None))]
-    fn new_cdata(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>, init: Option<&Bound<'_, PyAny>>) -> PyResult<PyObject> {
+    fn new_cdata(
+        &self,
+        py: Python<'_>,
+        cdecl: &Bound<'_, PyAny>,
+        init: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyObject> {
         let ty = self.ctype_arg(cdecl)?;
         let init = match init {
             Some(obj) if !obj.is_none() => Some(to_value(obj, self.ctx.target())?),
@@ -222,7 +323,12 @@ impl PyFFI {
         let (data_type, item) = match ty.kind() {
             CKind::Pointer(item) => (item.clone(), item.clone()),
             CKind::Array { item, .. } => (ty.clone(), item.clone()),
-            _ => return Err(PyTypeError::new_err(format!("expected a pointer or array ctype, got '{}'", ty.cname()))),
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "expected a pointer or array ctype, got '{}'",
+                    ty.cname()
+                )))
+            }
         };
         if item.size().is_none() {
             return Err(Self::unknown_size(&item));
@@ -233,14 +339,18 @@ impl PyFFI {
         };
         let size = match (var_size, data_type.size()) {
             (Some(size), _) | (None, Some(size)) => size,
-            (None, None) => return Err(PyTypeError::new_err(format!(
-                "expected new array length or list/tuple/str, not {}",
-                init.as_ref().map_or("NoneType", Value::type_name)
-            ))),
+            (None, None) => {
+                return Err(PyTypeError::new_err(format!(
+                    "expected new array length or list/tuple/str, not {}",
+                    init.as_ref().map_or("NoneType", Value::type_name)
+                )))
+            }
         };
         // The item count of `T[]`, or the full byte size of a variable-size struct.
         let length = match (ty.kind(), &init) {
-            (CKind::Array { len: None, .. }, Some(value)) => core::open_length(&data_type, value).py()?,
+            (CKind::Array { len: None, .. }, Some(value)) => {
+                core::open_length(&data_type, value).py()?
+            }
             (CKind::Pointer(_), _) => var_size,
             _ => None,
         };
@@ -249,16 +359,31 @@ impl PyFFI {
             core::write_init(&**mem, block.addr(), &data_type, value).py()?;
         }
         let addr = block.addr();
-        PyCData { ctx: self.ctx.clone(), ctype: ty, addr, length, owner: Some(block), flavor: Flavor::Owning }.into_py_any(py)
+        PyCData {
+            ctx: self.ctx.clone(),
+            ctype: ty,
+            addr,
+            length,
+            owner: Some(block),
+            flavor: Flavor::Owning,
+        }
+        .into_py_any(py)
     }
 
     /// A C cast of a number, char or cdata to a primitive or pointer type.
-    fn cast(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>, source: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn cast(
+        &self,
+        py: Python<'_>,
+        cdecl: &Bound<'_, PyAny>,
+        source: &Bound<'_, PyAny>,
+    ) -> PyResult<PyObject> {
         let ty = self.ctype_arg(cdecl)?;
         let value = match to_value(source, self.ctx.target())? {
             // Only the low bits of a huge integer matter to a C cast.
             Value::HugeInt(_) => {
-                let low = source.call_method1("__and__", (u128::MAX,))?.extract::<u128>()?;
+                let low = source
+                    .call_method1("__and__", (u128::MAX,))?
+                    .extract::<u128>()?;
                 Value::Int(low as i128)
             }
             value => value,
@@ -267,9 +392,19 @@ impl PyFFI {
         if ty.is_pointer_like() {
             let mut raw = [0u8; 8];
             raw[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
-            let owner = source.downcast::<PyCData>().ok().and_then(|c| c.get().owner.clone());
-            return PyCData { ctx: self.ctx.clone(), ctype: ty, addr: u64::from_le_bytes(raw), length: None, owner, flavor: Flavor::Plain }
-                .into_py_any(py);
+            let owner = source
+                .downcast::<PyCData>()
+                .ok()
+                .and_then(|c| c.get().owner.clone());
+            return PyCData {
+                ctx: self.ctx.clone(),
+                ctype: ty,
+                addr: u64::from_le_bytes(raw),
+                length: None,
+                owner,
+                flavor: Flavor::Plain,
+            }
+            .into_py_any(py);
         }
         PyCData::value(&self.ctx, ty, &bytes)?.into_py_any(py)
     }
@@ -293,12 +428,20 @@ impl PyFFI {
         cdata.check_alive()?;
         let item = match cdata.ctype.kind() {
             CKind::Pointer(item) | CKind::Array { item, .. } => item.clone(),
-            _ => return Err(PyTypeError::new_err(format!("expected a pointer or array, got a cdata of type '{}'", cdata.ctype.cname()))),
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "expected a pointer or array, got a cdata of type '{}'",
+                    cdata.ctype.cname()
+                )))
+            }
         };
-        let length = u64::try_from(length).map_err(|_| PyValueError::new_err("negative array length"))?;
+        let length =
+            u64::try_from(length).map_err(|_| PyValueError::new_err("negative array length"))?;
         if let Some(n) = cdata.array_len() {
             if length > n {
-                return Err(pyo3::exceptions::PyIndexError::new_err(format!("index too large (expected {length} <= {n})")));
+                return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                    "index too large (expected {length} <= {n})"
+                )));
             }
         }
         let value = core::unpack(&*self.ctx.mem, &item, cdata.addr, length).py()?;
@@ -313,7 +456,12 @@ impl PyFFI {
         let (addr, natural) = Self::pointed_data(this)?;
         let size = match u64::try_from(size) {
             Ok(n) => n,
-            Err(_) => natural.ok_or_else(|| PyTypeError::new_err(format!("ctype '{}' points to items of unknown size", this.ctype.cname())))?,
+            Err(_) => natural.ok_or_else(|| {
+                PyTypeError::new_err(format!(
+                    "ctype '{}' points to items of unknown size",
+                    this.ctype.cname()
+                ))
+            })?,
         };
         this.check_alive()?;
         Ok(PyBuffer::new(bound.clone().unbind(), addr, size))
@@ -321,13 +469,22 @@ impl PyFFI {
 
     /// A cdata over a Python buffer's memory (`ffi.from_buffer([cdecl,] obj, require_writable=False)`).
     #[pyo3(signature = (cdecl, python_buffer = None, require_writable = false))]
-    fn from_buffer(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>, python_buffer: Option<&Bound<'_, PyAny>>, require_writable: bool) -> PyResult<PyObject> {
+    #[allow(clippy::wrong_self_convention, reason = "CFFI's method name")]
+    fn from_buffer(
+        &self,
+        py: Python<'_>,
+        cdecl: &Bound<'_, PyAny>,
+        python_buffer: Option<&Bound<'_, PyAny>>,
+        require_writable: bool,
+    ) -> PyResult<PyObject> {
         let (ty, obj) = match python_buffer {
             Some(obj) => (self.ctype_arg(cdecl)?, obj.clone()),
             None => (self.ctx.parse_ctype("char[]").py()?, cdecl.clone()),
         };
         if self.ctx.target() != Target::Host {
-            return Err(PyNotImplementedError::new_err("ffi.from_buffer() on a sandboxed module's ffi"));
+            return Err(PyNotImplementedError::new_err(
+                "ffi.from_buffer() on a sandboxed module's ffi",
+            ));
         }
         let buf = pyo3::buffer::PyBuffer::<u8>::get(&obj)?;
         if require_writable && buf.readonly() {
@@ -337,24 +494,53 @@ impl PyFFI {
         let addr = buf.buf_ptr() as usize as u64;
         let length = match ty.kind() {
             CKind::Array { item, len } => {
-                let item_size = item.size().filter(|s| *s > 0).ok_or_else(|| Self::unknown_size(item))?;
+                let item_size = item
+                    .size()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| Self::unknown_size(item))?;
                 match len {
                     Some(n) if n * item_size > nbytes => {
-                        return Err(PyValueError::new_err(format!("buffer is too small ({nbytes} bytes) for '{}' ({} bytes)", ty.cname(), n * item_size)))
+                        return Err(PyValueError::new_err(format!(
+                            "buffer is too small ({nbytes} bytes) for '{}' ({} bytes)",
+                            ty.cname(),
+                            n * item_size
+                        )))
                     }
                     Some(_) => None,
                     None => Some(nbytes / item_size),
                 }
             }
             CKind::Pointer(_) => None,
-            _ => return Err(PyTypeError::new_err(format!("expected a pointer or array ctype, got '{}'", ty.cname()))),
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "expected a pointer or array ctype, got '{}'",
+                    ty.cname()
+                )))
+            }
         };
-        let flavor = Flavor::FromBuffer { type_name: type_name(&obj), buffer: Mutex::new(Some(buf)) };
-        PyCData { ctx: self.ctx.clone(), ctype: ty, addr, length, owner: None, flavor }.into_py_any(py)
+        let flavor = Flavor::FromBuffer {
+            type_name: type_name(&obj),
+            buffer: Mutex::new(Some(buf)),
+        };
+        PyCData {
+            ctx: self.ctx.clone(),
+            ctype: ty,
+            addr,
+            length,
+            owner: None,
+            flavor,
+        }
+        .into_py_any(py)
     }
 
     /// Copies `n` bytes between cdata and/or Python buffers (`memmove`).
-    fn memmove(&self, py: Python<'_>, dest: &Bound<'_, PyAny>, src: &Bound<'_, PyAny>, n: u64) -> PyResult<()> {
+    fn memmove(
+        &self,
+        py: Python<'_>,
+        dest: &Bound<'_, PyAny>,
+        src: &Bound<'_, PyAny>,
+        n: u64,
+    ) -> PyResult<()> {
         let data: Vec<u8> = if let Ok(src) = src.downcast::<PyCData>() {
             let src = src.get();
             src.check_alive()?;
@@ -365,7 +551,10 @@ impl PyFFI {
         } else {
             let all = pyo3::buffer::PyBuffer::<u8>::get(src)?.to_vec(py)?;
             if (all.len() as u64) < n {
-                return Err(PyValueError::new_err(format!("buffer of {} bytes is too small to copy {n} bytes", all.len())));
+                return Err(PyValueError::new_err(format!(
+                    "buffer of {} bytes is too small to copy {n} bytes",
+                    all.len()
+                )));
             }
             all[..n as usize].to_vec()
         };
@@ -375,9 +564,15 @@ impl PyFFI {
             let (addr, _) = Self::pointed_data(dest)?;
             return dest.ctx.mem.write(addr, &data).py();
         }
-        let view = py.import("builtins")?.getattr("memoryview")?.call1((dest,))?.call_method1("cast", ("B",))?;
+        let view = py
+            .import("builtins")?
+            .getattr("memoryview")?
+            .call1((dest,))?
+            .call_method1("cast", ("B",))?;
         if view.getattr("readonly")?.is_truthy()? {
-            return Err(PyTypeError::new_err("memmove(): the destination buffer is read-only"));
+            return Err(PyTypeError::new_err(
+                "memmove(): the destination buffer is read-only",
+            ));
         }
         let slice = pyo3::types::PySlice::new(py, 0, n as isize, 1);
         view.set_item(slice, PyBytes::new(py, &data))
@@ -385,7 +580,13 @@ impl PyFFI {
 
     /// A copy of `cdata` that calls `destructor(cdata)` when it dies (or `ffi.release`).
     #[pyo3(signature = (cdata, destructor, size = 0))]
-    fn gc(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, destructor: &Bound<'_, PyAny>, size: u64) -> PyResult<PyObject> {
+    fn gc(
+        &self,
+        py: Python<'_>,
+        cdata: &Bound<'_, PyAny>,
+        destructor: &Bound<'_, PyAny>,
+        size: u64,
+    ) -> PyResult<PyObject> {
         let _ = size;
         let bound = Self::cdata_arg(cdata, "gc()")?;
         let this = bound.get();
@@ -395,9 +596,19 @@ impl PyFFI {
             }
             return Ok(bound.clone().into_any().unbind());
         }
-        let pending = Mutex::new(Some((destructor.clone().unbind(), bound.clone().into_any().unbind())));
-        PyCData { ctx: this.ctx.clone(), ctype: this.ctype.clone(), addr: this.addr, length: this.length, owner: this.owner.clone(), flavor: Flavor::Gc(pending) }
-            .into_py_any(py)
+        let pending = Mutex::new(Some((
+            destructor.clone().unbind(),
+            bound.clone().into_any().unbind(),
+        )));
+        PyCData {
+            ctx: this.ctx.clone(),
+            ctype: this.ctype.clone(),
+            addr: this.addr,
+            length: this.length,
+            owner: this.owner.clone(),
+            flavor: Flavor::Gc(pending),
+        }
+        .into_py_any(py)
     }
 
     /// Frees what a cdata from `new`, `gc` or `from_buffer` holds, now.
@@ -409,20 +620,36 @@ impl PyFFI {
     fn new_handle(&self, py: Python<'_>, obj: PyObject) -> PyResult<PyObject> {
         let key = handles::insert(obj);
         let ty = self.ctx.parse_ctype("void *").py()?;
-        PyCData { ctx: self.ctx.clone(), ctype: ty, addr: key, length: None, owner: None, flavor: Flavor::Handle(key) }.into_py_any(py)
+        PyCData {
+            ctx: self.ctx.clone(),
+            ctype: ty,
+            addr: key,
+            length: None,
+            owner: None,
+            flavor: Flavor::Handle(key),
+        }
+        .into_py_any(py)
     }
 
     /// The object behind a handle made by `new_handle`.
+    #[allow(clippy::wrong_self_convention, reason = "CFFI's method name")]
     fn from_handle(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         let cdata = Self::cdata_arg(cdata, "from_handle()")?.get();
         if !cdata.is_pointer_like() {
-            return Err(PyTypeError::new_err(format!("expected a 'cdata' object with a 'void *' out of new_handle(), got '{}'", cdata.ctype.cname())));
+            return Err(PyTypeError::new_err(format!(
+                "expected a 'cdata' object with a 'void *' out of new_handle(), got '{}'",
+                cdata.ctype.cname()
+            )));
         }
         if cdata.addr == 0 {
-            return Err(PyRuntimeError::new_err("cannot use from_handle() on NULL pointer"));
+            return Err(PyRuntimeError::new_err(
+                "cannot use from_handle() on NULL pointer",
+            ));
         }
         handles::get(py, cdata.addr).ok_or_else(|| {
-            PyRuntimeError::new_err("from_handle(): this pointer is not a live handle made by new_handle()")
+            PyRuntimeError::new_err(
+                "from_handle(): this pointer is not a live handle made by new_handle()",
+            )
         })
     }
 
@@ -430,7 +657,12 @@ impl PyFFI {
     #[pyo3(signature = (cdecl, replace_with = ""))]
     fn getctype(&self, cdecl: &Bound<'_, PyAny>, replace_with: &str) -> PyResult<String> {
         let ty = self.ctype_arg(cdecl)?;
-        let marked = self.ctx.types().decls.types.c_name_marked(ty.data().model_id);
+        let marked = self
+            .ctx
+            .types()
+            .decls
+            .types
+            .c_name_marked(ty.data().model_id);
         let replace = replace_with.trim();
         let replace = if replace.starts_with('*') && marked.contains("&[") {
             format!("({replace})")
@@ -446,7 +678,11 @@ impl PyFFI {
     fn list_types(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
         let types = self.ctx.types();
         let decls = &types.decls;
-        (decls.typedefs.keys().cloned().collect(), decls.struct_tags.keys().cloned().collect(), decls.union_tags.keys().cloned().collect())
+        (
+            decls.typedefs.keys().cloned().collect(),
+            decls.struct_tags.keys().cloned().collect(),
+            decls.union_tags.keys().cloned().collect(),
+        )
     }
 
     /// Loads a library. Only `dlopen(None)` exists yet, for the constants of the cdef.
@@ -468,7 +704,9 @@ impl PyFFI {
             return Err(PyValueError::new_err("an FFI cannot include itself"));
         }
         if other.ctx.target() != self.ctx.target() {
-            return Err(PyTypeError::new_err("cannot include an FFI of another target"));
+            return Err(PyTypeError::new_err(
+                "cannot include an FFI of another target",
+            ));
         }
         let theirs = other.ctx.types().decls.clone();
         self.ctx.include(&theirs).py()

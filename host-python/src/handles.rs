@@ -17,8 +17,12 @@ struct HandleTable {
     objects: HashMap<u64, PyObject>,
 }
 
-static TABLE: LazyLock<Mutex<HandleTable>> =
-    LazyLock::new(|| Mutex::new(HandleTable { next: HANDLE_STEP, objects: HashMap::new() }));
+static TABLE: LazyLock<Mutex<HandleTable>> = LazyLock::new(|| {
+    Mutex::new(HandleTable {
+        next: HANDLE_STEP,
+        objects: HashMap::new(),
+    })
+});
 
 fn table() -> std::sync::MutexGuard<'static, HandleTable> {
     TABLE.lock().unwrap_or_else(|p| p.into_inner())
@@ -30,9 +34,13 @@ pub fn insert(obj: PyObject) -> u64 {
     // Skip values still in use after the counter wraps within 32 bits.
     loop {
         let key = t.next;
-        t.next = if t.next >= u64::from(u32::MAX) - HANDLE_STEP { HANDLE_STEP } else { t.next + HANDLE_STEP };
-        if !t.objects.contains_key(&key) {
-            t.objects.insert(key, obj);
+        t.next = if t.next >= u64::from(u32::MAX) - HANDLE_STEP {
+            HANDLE_STEP
+        } else {
+            t.next + HANDLE_STEP
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = t.objects.entry(key) {
+            slot.insert(obj);
             return key;
         }
     }

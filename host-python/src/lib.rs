@@ -23,7 +23,13 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<lib_object::PyLib>()?;
     m.add("CDefError", py.get_type::<exceptions::CDefError>())?;
     m.add("FFIError", py.get_type::<exceptions::FFIError>())?;
-    m.add("VerificationError", py.get_type::<exceptions::VerificationError>())?;
-    m.add("VerificationMissing", py.get_type::<exceptions::VerificationMissing>())?;
+    m.add(
+        "VerificationError",
+        py.get_type::<exceptions::VerificationError>(),
+    )?;
+    m.add(
+        "VerificationMissing",
+        py.get_type::<exceptions::VerificationMissing>(),
+    )?;
     Ok(())
 }

@@ -188,32 +188,57 @@ pub fn var_size(ty: &CType, value: &Value) -> Result<Option<u64>> {
 /// `Error::Value` when the number of values differs from `count` (CFFI's
 /// "need 3 values to unpack, got 2"), `Error::Type` for a value that is not
 /// iterable, and any error of writing one item.
-pub fn write_slice(mem: &dyn Memory, addr: Addr, item: &CType, count: u64, value: &Value) -> Result<()> {
+pub fn write_slice(
+    mem: &dyn Memory,
+    addr: Addr,
+    item: &CType,
+    count: u64,
+    value: &Value,
+) -> Result<()> {
     let item_size = item.sizeof()?;
     let is_char = |class: PrimClass| matches!(item.kind(), CKind::Prim(_, l) if l.class == class);
     let items: Vec<Value> = match value {
         Value::Bytes(bytes) if is_char(PrimClass::Char) => {
             if bytes.len() as u64 != count {
-                return Err(Error::Value(format!("need a string of length {count}, got {}", bytes.len())));
+                return Err(Error::Value(format!(
+                    "need a string of length {count}, got {}",
+                    bytes.len()
+                )));
             }
             return mem.write(addr, bytes);
         }
-        Value::Str(points) if matches!(item.kind(), CKind::Prim(_, l) if matches!(l.class, PrimClass::WideChar { .. })) => {
+        Value::Str(points) if matches!(item.kind(), CKind::Prim(_, l) if matches!(l.class, PrimClass::WideChar { .. })) =>
+        {
             let units = strings::encode_wide(points, item_size);
             if units.len() as u64 != count {
-                return Err(Error::Value(format!("need a string of length {count}, got {}", units.len())));
+                return Err(Error::Value(format!(
+                    "need a string of length {count}, got {}",
+                    units.len()
+                )));
             }
             units.into_iter().map(|u| Value::Str(vec![u])).collect()
         }
         Value::Bytes(bytes) => bytes.iter().map(|&b| Value::Int(i128::from(b))).collect(),
         Value::List(items) => items.clone(),
-        other => return Err(Error::Type(format!("'{}' object is not iterable", other.type_name()))),
+        other => {
+            return Err(Error::Type(format!(
+                "'{}' object is not iterable",
+                other.type_name()
+            )))
+        }
     };
     match (items.len() as u64).cmp(&count) {
         std::cmp::Ordering::Less => {
-            return Err(Error::Value(format!("need {count} values to unpack, got {}", items.len())))
+            return Err(Error::Value(format!(
+                "need {count} values to unpack, got {}",
+                items.len()
+            )))
         }
-        std::cmp::Ordering::Greater => return Err(Error::Value(format!("got more than {count} values to unpack"))),
+        std::cmp::Ordering::Greater => {
+            return Err(Error::Value(format!(
+                "got more than {count} values to unpack"
+            )))
+        }
         std::cmp::Ordering::Equal => {}
     }
     for (i, value) in items.iter().enumerate() {

@@ -43,7 +43,9 @@ pub trait Memory {
     /// # Errors
     /// As [`Memory::read`] and [`Memory::write`].
     fn copy(&self, dst: Addr, src: Addr, len: u64) -> Result<()> {
-        let len = usize::try_from(len).map_err(|_| crate::error::Error::Memory(format!("copy of {len} bytes is too large")))?;
+        let len = usize::try_from(len).map_err(|_| {
+            crate::error::Error::Memory(format!("copy of {len} bytes is too large"))
+        })?;
         let mut buf = vec![0u8; len];
         self.read(src, &mut buf)?;
         self.write(dst, &buf)
@@ -62,10 +64,14 @@ pub struct HostMemory;
 impl HostMemory {
     fn check(addr: Addr, len: usize) -> Result<()> {
         if addr == 0 && len > 0 {
-            return Err(crate::error::Error::Runtime("cannot access memory at NULL".into()));
+            return Err(crate::error::Error::Runtime(
+                "cannot access memory at NULL".into(),
+            ));
         }
         if addr.checked_add(len as u64).is_none() {
-            return Err(crate::error::Error::Memory(format!("range of {len} bytes at {addr:#x} wraps around")));
+            return Err(crate::error::Error::Memory(format!(
+                "range of {len} bytes at {addr:#x} wraps around"
+            )));
         }
         Ok(())
     }
@@ -102,7 +108,9 @@ impl Memory for HostMemory {
         // SAFETY: `host_layout` never returns a zero-sized layout.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
         if ptr.is_null() {
-            return Err(crate::error::Error::Memory(format!("out of memory allocating {size} bytes")));
+            return Err(crate::error::Error::Memory(format!(
+                "out of memory allocating {size} bytes"
+            )));
         }
         Ok(ptr as usize as Addr)
     }
@@ -116,7 +124,8 @@ impl Memory for HostMemory {
     }
 
     fn copy(&self, dst: Addr, src: Addr, len: u64) -> Result<()> {
-        let len = usize::try_from(len).map_err(|_| crate::error::Error::Memory("copy too large".into()))?;
+        let len = usize::try_from(len)
+            .map_err(|_| crate::error::Error::Memory("copy too large".into()))?;
         Self::check(dst, len)?;
         Self::check(src, len)?;
         if len > 0 {
@@ -129,8 +138,10 @@ impl Memory for HostMemory {
 
 /// The allocator layout for a host block: at least one byte, alignment at least 1.
 fn host_layout(size: u64, align: u64) -> Result<std::alloc::Layout> {
-    let size = usize::try_from(size.max(1)).map_err(|_| crate::error::Error::Memory(format!("cannot allocate {size} bytes")))?;
+    let size = usize::try_from(size.max(1))
+        .map_err(|_| crate::error::Error::Memory(format!("cannot allocate {size} bytes")))?;
     let align = usize::try_from(align.max(1)).unwrap_or(usize::MAX);
-    std::alloc::Layout::from_size_align(size, align)
-        .map_err(|_| crate::error::Error::Memory(format!("cannot allocate {size} bytes aligned to {align}")))
+    std::alloc::Layout::from_size_align(size, align).map_err(|_| {
+        crate::error::Error::Memory(format!("cannot allocate {size} bytes aligned to {align}"))
+    })
 }

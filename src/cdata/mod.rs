@@ -20,14 +20,17 @@ mod tests;
 
 pub use cast::cast_value;
 pub use convert::{
-    open_length, read_field, read_pointer, read_prim, read_value, string, unpack, var_size, write_field,
-    write_init, write_pointer, write_slice, StringResult,
+    open_length, read_field, read_pointer, read_prim, read_value, string, unpack, var_size,
+    write_field, write_init, write_pointer, write_slice, StringResult,
 };
 pub use init::pointer_init;
 pub use memory::{Addr, HostMemory, Memory};
 pub use prim::{
-    encode_prim, long_double_from_bytes, long_double_to_bytes, prim_as_f64, prim_as_int, prim_is_nonzero,
+    encode_prim, long_double_from_bytes, long_double_to_bytes, prim_as_f64, prim_as_int,
+    prim_is_nonzero,
 };
-pub use repr::{cdata_repr, format_long_double, pointer_cname, py_bytes_repr, py_float_repr, py_str_repr};
+pub use repr::{
+    cdata_repr, format_long_double, pointer_cname, py_bytes_repr, py_float_repr, py_str_repr,
+};
 pub use strings::{decode_wide, encode_wide};
 pub use value::Value;

@@ -32,7 +32,10 @@ pub enum CKind {
     /// `T *` for a non-function `T`.
     Pointer(CType),
     /// `T[N]` (`len: Some(N)`) or `T[]` (`len: None`).
-    Array { item: CType, len: Option<u64> },
+    Array {
+        item: CType,
+        len: Option<u64>,
+    },
     /// A pointer to a function: CFFI's "function" kind (`int(*)(int)`).
     Function(FuncInfo),
     /// A struct or union, possibly not yet complete.
@@ -63,7 +66,12 @@ pub struct RecordType {
 impl RecordType {
     /// A record with no layout yet.
     pub fn new(kind: RecordKind, name: String) -> Self {
-        RecordType { kind, name, layout: OnceLock::new(), needs_compiler: AtomicBool::new(false) }
+        RecordType {
+            kind,
+            name,
+            layout: OnceLock::new(),
+            needs_compiler: AtomicBool::new(false),
+        }
     }
 
     /// True when only a compiler can give this record its layout (see [`RecordType::needs_compiler`]).
@@ -171,7 +179,10 @@ impl CType {
                 return Err(Error::VerificationMissing(self.0.cname.clone()));
             }
         }
-        Err(Error::Value(format!("ctype '{}' is of unknown size", self.0.cname)))
+        Err(Error::Value(format!(
+            "ctype '{}' is of unknown size",
+            self.0.cname
+        )))
     }
 
     /// The layout of a complete struct or union; `None` for other types and

@@ -17,6 +17,8 @@ mod record;
 mod resolve;
 mod target;
 
-pub use ctype::{CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, RecordLayout, RecordType};
+pub use ctype::{
+    CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, RecordLayout, RecordType,
+};
 pub use resolve::TypeResolver;
 pub use target::{PrimClass, PrimLayout, Target};

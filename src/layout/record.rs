@@ -47,7 +47,9 @@ struct Cursor {
 impl Cursor {
     /// The first whole byte at or after the cursor.
     fn rounded(self) -> Result<u64> {
-        self.byte.checked_add(u64::from(self.bit > 0)).ok_or_else(too_large)
+        self.byte
+            .checked_add(u64::from(self.bit > 0))
+            .ok_or_else(too_large)
     }
 }
 
@@ -70,7 +72,11 @@ pub(super) fn lay_out(
     let pack = match packing.max_align {
         None => u64::MAX,
         Some(n) if n.is_power_of_two() => n,
-        Some(n) => return Err(Error::Value(format!("'pack' must be a power of two, not {n}"))),
+        Some(n) => {
+            return Err(Error::Value(format!(
+                "'pack' must be a power of two, not {n}"
+            )))
+        }
     };
     let sf_packed = pack == 1;
     let is_union = kind == RecordKind::Union;
@@ -115,36 +121,56 @@ pub(super) fn lay_out(
 
         match field.bits {
             None => {
-                cur = Cursor { byte: align_up(cur.rounded()?, falign)?, bit: 0 };
+                cur = Cursor {
+                    byte: align_up(cur.rounded()?, falign)?,
+                    bit: 0,
+                };
                 match (fname.is_empty(), ty.record_layout()) {
                     (true, Some(nested)) => {
                         for sub in &nested.fields {
                             let offset = cur.byte.checked_add(sub.offset).ok_or_else(too_large)?;
-                            push_field(&mut out, &mut names, FieldLayout {
-                                name: sub.name.clone(),
-                                ty: sub.ty.clone(),
-                                offset,
-                                bitshift: sub.bitshift,
-                                bitsize: sub.bitsize,
-                                skip_in_positional_init: sub.skip_in_positional_init || skip,
-                            })?;
+                            push_field(
+                                &mut out,
+                                &mut names,
+                                FieldLayout {
+                                    name: sub.name.clone(),
+                                    ty: sub.ty.clone(),
+                                    offset,
+                                    bitshift: sub.bitshift,
+                                    bitsize: sub.bitsize,
+                                    skip_in_positional_init: sub.skip_in_positional_init || skip,
+                                },
+                            )?;
                         }
                     }
-                    _ => push_field(&mut out, &mut names, FieldLayout {
-                        name: fname.to_owned(),
-                        ty: ty.clone(),
-                        offset: cur.byte,
-                        // CFFI's BS_EMPTY_ARRAY (-2) for `T x[]` and `T x[0]`, else BS_REGULAR (-1).
-                        bitshift: if matches!(ty.kind(), CKind::Array { len: None | Some(0), .. }) {
-                            -2
-                        } else {
-                            -1
+                    _ => push_field(
+                        &mut out,
+                        &mut names,
+                        FieldLayout {
+                            name: fname.to_owned(),
+                            ty: ty.clone(),
+                            offset: cur.byte,
+                            // CFFI's BS_EMPTY_ARRAY (-2) for `T x[]` and `T x[0]`, else BS_REGULAR (-1).
+                            bitshift: if matches!(
+                                ty.kind(),
+                                CKind::Array {
+                                    len: None | Some(0),
+                                    ..
+                                }
+                            ) {
+                                -2
+                            } else {
+                                -1
+                            },
+                            bitsize: -1,
+                            skip_in_positional_init: skip,
                         },
-                        bitsize: -1,
-                        skip_in_positional_init: skip,
-                    })?,
+                    )?,
                 }
-                cur.byte = cur.byte.checked_add(fsize.unwrap_or(0)).ok_or_else(too_large)?;
+                cur.byte = cur
+                    .byte
+                    .checked_add(fsize.unwrap_or(0))
+                    .ok_or_else(too_large)?;
             }
             Some(bits) => {
                 check_bitfield(cname, fname, ty, bits)?;
@@ -177,15 +203,19 @@ pub(super) fn lay_out(
                         bit: end_bit & 7,
                     };
                     if !fname.is_empty() {
-                        push_field(&mut out, &mut names, FieldLayout {
-                            name: fname.to_owned(),
-                            ty: ty.clone(),
-                            offset: unit,
-                            // Both fit: a unit is at most 16 bytes (128 bits).
-                            bitshift: i32::try_from(bitshift).map_err(|_| too_large())?,
-                            bitsize: i32::try_from(bits).map_err(|_| too_large())?,
-                            skip_in_positional_init: skip,
-                        })?;
+                        push_field(
+                            &mut out,
+                            &mut names,
+                            FieldLayout {
+                                name: fname.to_owned(),
+                                ty: ty.clone(),
+                                offset: unit,
+                                // Both fit: a unit is at most 16 bytes (128 bits).
+                                bitshift: i32::try_from(bitshift).map_err(|_| too_large())?,
+                                bitsize: i32::try_from(bits).map_err(|_| too_large())?,
+                                skip_in_positional_init: skip,
+                            },
+                        )?;
                     }
                 }
             }
@@ -197,7 +227,12 @@ pub(super) fn lay_out(
     if size > max_size {
         return Err(Error::Overflow(format!("ctype '{cname}' is too large")));
     }
-    Ok(RecordLayout { size, align: alignment, fields: out, has_flexible_array: with_var_array })
+    Ok(RecordLayout {
+        size,
+        align: alignment,
+        fields: out,
+        has_flexible_array: with_var_array,
+    })
 }
 
 /// Refuses bitfields CFFI (and C) refuse: non-integer types, widths wider than
@@ -224,13 +259,19 @@ fn check_bitfield(cname: &str, fname: &str, ty: &CType, bits: u32) -> Result<()>
         )));
     }
     if bits == 0 && !fname.is_empty() {
-        return Err(Error::Type(format!("field '{cname}.{fname}' is declared with :0")));
+        return Err(Error::Type(format!(
+            "field '{cname}.{fname}' is declared with :0"
+        )));
     }
     Ok(())
 }
 
 /// Appends a field, refusing a name already used (CFFI's `KeyError`).
-fn push_field(out: &mut Vec<FieldLayout>, names: &mut HashSet<String>, field: FieldLayout) -> Result<()> {
+fn push_field(
+    out: &mut Vec<FieldLayout>,
+    names: &mut HashSet<String>,
+    field: FieldLayout,
+) -> Result<()> {
     if !field.name.is_empty() && !names.insert(field.name.clone()) {
         return Err(Error::Key(format!("duplicate field name '{}'", field.name)));
     }

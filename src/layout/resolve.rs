@@ -101,7 +101,8 @@ impl TypeResolver {
             // An error leaves the record without a layout; it is reported when the
             // record (or something containing it by value) is resolved.
             let _ = self.ensure_layout(table, &ct);
-            let done = ct.record_layout().is_some() || record_of(table, &ct).is_some_and(|(_, r)| r.opaque);
+            let done = ct.record_layout().is_some()
+                || record_of(table, &ct).is_some_and(|(_, r)| r.opaque);
             if !done {
                 self.pending.push(ct);
             }
@@ -119,7 +120,9 @@ impl TypeResolver {
     /// Runs `f` one nesting level deeper, refusing to go past [`MAX_DEPTH`].
     fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if self.depth >= MAX_DEPTH {
-            return Err(Error::CDef(format!("type nested more than {MAX_DEPTH} levels deep")));
+            return Err(Error::CDef(format!(
+                "type nested more than {MAX_DEPTH} levels deep"
+            )));
         }
         self.depth += 1;
         let res = f(self);
@@ -142,7 +145,9 @@ impl TypeResolver {
                     ArrayLen::Fixed(n) => Some(*n),
                     ArrayLen::Open => None,
                     ArrayLen::Unknown => {
-                        return Err(Error::CDef(format!("cannot render the type <{cname}>: unknown length")))
+                        return Err(Error::CDef(format!(
+                            "cannot render the type <{cname}>: unknown length"
+                        )))
                     }
                 };
                 let item = self.get(table, *item)?;
@@ -168,7 +173,12 @@ impl TypeResolver {
             }
         };
         let is_record = matches!(kind, CKind::Record(_));
-        let ct = CType(Arc::new(CTypeData { model_id: id, target: self.target, cname, kind }));
+        let ct = CType(Arc::new(CTypeData {
+            model_id: id,
+            target: self.target,
+            cname,
+            kind,
+        }));
         self.cache.insert(id, ct.clone());
         if is_record {
             self.pending.push(ct.clone());
@@ -184,11 +194,18 @@ impl TypeResolver {
                     return Err(Error::VerificationMissing(item.cname().to_owned()));
                 }
             }
-            return Err(Error::Value(format!("array item of unknown size: '{}'", item.cname())));
+            return Err(Error::Value(format!(
+                "array item of unknown size: '{}'",
+                item.cname()
+            )));
         };
         if let Some(n) = len {
-            if n.checked_mul(item_size).is_none_or(|size| size > self.max_object_size()) {
-                return Err(Error::Overflow("array size would overflow a Py_ssize_t".to_owned()));
+            if n.checked_mul(item_size)
+                .is_none_or(|size| size > self.max_object_size())
+            {
+                return Err(Error::Overflow(
+                    "array size would overflow a Py_ssize_t".to_owned(),
+                ));
             }
         }
         Ok(())
@@ -203,10 +220,21 @@ impl TypeResolver {
     fn func_info(&mut self, table: &TypeTable, func: &FuncType) -> Result<FuncInfo> {
         let ret = self.get(table, func.ret)?;
         if matches!(ret.kind(), CKind::Array { .. }) {
-            return Err(Error::Type(format!("invalid result type: '{}'", ret.cname())));
+            return Err(Error::Type(format!(
+                "invalid result type: '{}'",
+                ret.cname()
+            )));
         }
-        let params = func.params.iter().map(|&p| self.get(table, p)).collect::<Result<Vec<_>>>()?;
-        Ok(FuncInfo { ret, params, variadic: func.variadic })
+        let params = func
+            .params
+            .iter()
+            .map(|&p| self.get(table, p))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FuncInfo {
+            ret,
+            params,
+            variadic: func.variadic,
+        })
     }
 
     /// An enum's integer representation, chosen as CFFI (and GCC) choose it:
@@ -240,21 +268,33 @@ impl TypeResolver {
         } else {
             return Err(enum_too_wide(cname));
         };
-        Ok(EnumType { name: def.name.clone(), repr: self.target.prim_layout(prim), values })
+        Ok(EnumType {
+            name: def.name.clone(),
+            repr: self.target.prim_layout(prim),
+            values,
+        })
     }
 
     /// Lays out a record used by value, if its model is complete. Other types
     /// are left alone.
     fn ensure_layout(&mut self, table: &TypeTable, ct: &CType) -> Result<()> {
-        let CKind::Record(rt) = ct.kind() else { return Ok(()) };
+        let CKind::Record(rt) = ct.kind() else {
+            return Ok(());
+        };
         if rt.layout.get().is_some() {
             return Ok(());
         }
         let Some((rid, rec)) = record_of(table, ct) else {
-            return Err(Error::Internal(format!("'{}' is not a record in the model", ct.cname())));
+            return Err(Error::Internal(format!(
+                "'{}' is not a record in the model",
+                ct.cname()
+            )));
         };
         if self.in_progress.contains(&rid) {
-            return Err(Error::NotImplemented(format!("recursive structure declaration for '{}'", rec.name)));
+            return Err(Error::NotImplemented(format!(
+                "recursive structure declaration for '{}'",
+                rec.name
+            )));
         }
         if rec.opaque || rec.fields.is_none() {
             return Ok(());
@@ -278,7 +318,12 @@ impl TypeResolver {
 
     /// The layout of a complete record, or `None` when one of its fields needs
     /// a compiler (a `[...]` length or a partial record).
-    fn lay_out_record(&mut self, table: &TypeTable, ct: &CType, rec: &Record) -> Result<Option<super::RecordLayout>> {
+    fn lay_out_record(
+        &mut self,
+        table: &TypeTable,
+        ct: &CType,
+        rec: &Record,
+    ) -> Result<Option<super::RecordLayout>> {
         let fields = rec.fields.as_deref().unwrap_or_default();
         let mut inputs = Vec::with_capacity(fields.len());
         for field in fields {
@@ -292,9 +337,20 @@ impl TypeResolver {
                     return Ok(None);
                 }
             }
-            inputs.push(FieldInput { name: &field.name, ty, bits: field.bits });
+            inputs.push(FieldInput {
+                name: &field.name,
+                ty,
+                bits: field.bits,
+            });
         }
-        lay_out(ct.cname(), rec.kind, rec.packing, &inputs, self.max_object_size()).map(Some)
+        lay_out(
+            ct.cname(),
+            rec.kind,
+            rec.packing,
+            &inputs,
+            self.max_object_size(),
+        )
+        .map(Some)
     }
 }
 
@@ -318,5 +374,7 @@ fn has_unknown_len(table: &TypeTable, mut id: TypeId) -> bool {
 }
 
 fn enum_too_wide(cname: &str) -> Error {
-    Error::CDef(format!("{cname} values don't all fit into either 'long' or 'unsigned long'"))
+    Error::CDef(format!(
+        "{cname} values don't all fit into either 'long' or 'unsigned long'"
+    ))
 }

@@ -42,7 +42,11 @@ pub struct PrimLayout {
 
 impl PrimLayout {
     const fn int(size: u64, signed: bool) -> Self {
-        PrimLayout { size, align: size, class: PrimClass::Int { signed } }
+        PrimLayout {
+            size,
+            align: size,
+            class: PrimClass::Int { signed },
+        }
     }
 
     /// The smallest and largest value of an integer-like layout (`_Bool`: 0..=1).
@@ -50,9 +54,9 @@ impl PrimLayout {
         let bits = self.size * 8;
         match self.class {
             PrimClass::Bool => (0, 1),
-            PrimClass::Int { signed: true } | PrimClass::WideChar { signed: true } | PrimClass::Char => {
-                (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
-            }
+            PrimClass::Int { signed: true }
+            | PrimClass::WideChar { signed: true }
+            | PrimClass::Char => (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1),
             _ => (0, (1i128 << bits) - 1),
         }
     }
@@ -63,7 +67,9 @@ impl Target {
     pub fn triple(self) -> Triple {
         match self {
             Target::Host => Triple::host(),
-            Target::Wasm32 => "wasm32-wasip1".parse().expect("wasm32-wasip1 is a known triple"),
+            Target::Wasm32 => "wasm32-wasip1"
+                .parse()
+                .expect("wasm32-wasip1 is a known triple"),
         }
     }
 
@@ -85,9 +91,10 @@ impl Target {
     pub fn char_is_signed(self) -> bool {
         match self {
             Target::Wasm32 => true,
-            Target::Host => {
-                !matches!(self.triple().architecture, Architecture::Aarch64(_) | Architecture::Arm(_))
-            }
+            Target::Host => !matches!(
+                self.triple().architecture,
+                Architecture::Aarch64(_) | Architecture::Arm(_)
+            ),
         }
     }
 
@@ -110,7 +117,11 @@ impl Target {
             Target::Wasm32 => (short, int),
         };
         match prim {
-            Char => PrimLayout { size: 1, align: 1, class: PrimClass::Char },
+            Char => PrimLayout {
+                size: 1,
+                align: 1,
+                class: PrimClass::Char,
+            },
             SChar | Int8 | IntLeast8 | IntFast8 => PrimLayout::int(1, true),
             UChar | UInt8 | UIntLeast8 | UIntFast8 => PrimLayout::int(1, false),
             Short | Int16 | IntLeast16 => PrimLayout::int(short, true),
@@ -120,23 +131,61 @@ impl Target {
             Long => PrimLayout::int(long, true),
             ULong => PrimLayout::int(long, false),
             LongLong | Int64 | IntLeast64 | IntFast64 | IntMax => PrimLayout::int(llong, true),
-            ULongLong | UInt64 | UIntLeast64 | UIntFast64 | UIntMax => PrimLayout::int(llong, false),
+            ULongLong | UInt64 | UIntLeast64 | UIntFast64 | UIntMax => {
+                PrimLayout::int(llong, false)
+            }
             IntFast16 => PrimLayout::int(fast16, true),
             UIntFast16 => PrimLayout::int(fast16, false),
             IntFast32 => PrimLayout::int(fast32, true),
             UIntFast32 => PrimLayout::int(fast32, false),
             IntPtr | SSize | PtrDiff => PrimLayout::int(ptr, true),
             UIntPtr | Size => PrimLayout::int(ptr, false),
-            Bool => PrimLayout { size: 1, align: 1, class: PrimClass::Bool },
-            WChar => PrimLayout { size: 4, align: 4, class: PrimClass::WideChar { signed: true } },
-            Char16 => PrimLayout { size: 2, align: 2, class: PrimClass::WideChar { signed: false } },
-            Char32 => PrimLayout { size: 4, align: 4, class: PrimClass::WideChar { signed: false } },
-            Float => PrimLayout { size: 4, align: 4, class: PrimClass::Float },
-            Double => PrimLayout { size: 8, align: 8, class: PrimClass::Float },
+            Bool => PrimLayout {
+                size: 1,
+                align: 1,
+                class: PrimClass::Bool,
+            },
+            WChar => PrimLayout {
+                size: 4,
+                align: 4,
+                class: PrimClass::WideChar { signed: true },
+            },
+            Char16 => PrimLayout {
+                size: 2,
+                align: 2,
+                class: PrimClass::WideChar { signed: false },
+            },
+            Char32 => PrimLayout {
+                size: 4,
+                align: 4,
+                class: PrimClass::WideChar { signed: false },
+            },
+            Float => PrimLayout {
+                size: 4,
+                align: 4,
+                class: PrimClass::Float,
+            },
+            Double => PrimLayout {
+                size: 8,
+                align: 8,
+                class: PrimClass::Float,
+            },
             // x87 80-bit in 16 bytes on x86-64; IEEE binary128 on wasm32.
-            LongDouble => PrimLayout { size: 16, align: 16, class: PrimClass::LongDouble },
-            FloatComplex => PrimLayout { size: 8, align: 4, class: PrimClass::Complex },
-            DoubleComplex => PrimLayout { size: 16, align: 8, class: PrimClass::Complex },
+            LongDouble => PrimLayout {
+                size: 16,
+                align: 16,
+                class: PrimClass::LongDouble,
+            },
+            FloatComplex => PrimLayout {
+                size: 8,
+                align: 4,
+                class: PrimClass::Complex,
+            },
+            DoubleComplex => PrimLayout {
+                size: 16,
+                align: 8,
+                class: PrimClass::Complex,
+            },
         }
     }
 }

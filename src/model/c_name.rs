@@ -51,19 +51,36 @@ fn spell(table: &TypeTable, id: TypeId, inner: String, style: Style) -> String {
                 ArrayLen::Open => String::new(),
                 ArrayLen::Unknown => "...".to_owned(),
             };
-            spell(table, *item, format!("{}[{len}]", parenthesize(inner)), style)
+            spell(
+                table,
+                *item,
+                format!("{}[{len}]", parenthesize(inner)),
+                style,
+            )
         }
         Type::Function(func) => {
-            let mut params: Vec<String> =
-                func.params.iter().map(|&p| spell(table, p, String::new(), style)).collect();
+            let mut params: Vec<String> = func
+                .params
+                .iter()
+                .map(|&p| spell(table, p, String::new(), style))
+                .collect();
             if func.variadic {
                 params.push("...".to_owned());
             }
             if params.is_empty() && style == Style::Source {
                 params.push("void".to_owned());
             }
-            let declarator = if inner.is_empty() { inner } else { format!("({inner})") };
-            spell(table, func.ret, format!("{declarator}({})", params.join(", ")), style)
+            let declarator = if inner.is_empty() {
+                inner
+            } else {
+                format!("({inner})")
+            };
+            spell(
+                table,
+                func.ret,
+                format!("{declarator}({})", params.join(", ")),
+                style,
+            )
         }
         base => {
             let base = base_name(table, base, style);
@@ -122,21 +139,41 @@ mod tests {
         let p = t.pointer_to(int);
         let pp = t.pointer_to(p);
         assert_eq!(t.c_name(pp), "int * *");
-        let arr3 = t.intern(Type::Array { item: int, len: ArrayLen::Fixed(3) });
+        let arr3 = t.intern(Type::Array {
+            item: int,
+            len: ArrayLen::Fixed(3),
+        });
         let parr = t.pointer_to(arr3);
         assert_eq!(t.c_name(parr), "int(*)[3]");
-        let ptr_arr = t.intern(Type::Array { item: p, len: ArrayLen::Fixed(3) });
+        let ptr_arr = t.intern(Type::Array {
+            item: p,
+            len: ArrayLen::Fixed(3),
+        });
         assert_eq!(t.c_name(ptr_arr), "int *[3]");
-        let arr34 = t.intern(Type::Array { item: arr3, len: ArrayLen::Open });
+        let arr34 = t.intern(Type::Array {
+            item: arr3,
+            len: ArrayLen::Open,
+        });
         assert_eq!(t.c_name(arr34), "int[][3]");
-        let f = t.intern(Type::Function(FuncType { ret: int, params: vec![int], variadic: true }));
+        let f = t.intern(Type::Function(FuncType {
+            ret: int,
+            params: vec![int],
+            variadic: true,
+        }));
         let fp = t.pointer_to(f);
         assert_eq!(t.c_name(fp), "int(*)(int, ...)");
         let fpp = t.pointer_to(fp);
         assert_eq!(t.c_name(fpp), "int(* *)(int, ...)");
-        let fp_arr = t.intern(Type::Array { item: fp, len: ArrayLen::Fixed(3) });
+        let fp_arr = t.intern(Type::Array {
+            item: fp,
+            len: ArrayLen::Fixed(3),
+        });
         assert_eq!(t.c_name(fp_arr), "int(*[3])(int, ...)");
-        let g = t.intern(Type::Function(FuncType { ret: parr, params: vec![int], variadic: false }));
+        let g = t.intern(Type::Function(FuncType {
+            ret: parr,
+            params: vec![int],
+            variadic: false,
+        }));
         let gp = t.pointer_to(g);
         assert_eq!(t.c_name(gp), "int(*(*)(int))[3]");
         assert_eq!(t.c_decl(fp, "cb"), "int (*cb)(int, ...)");

@@ -27,13 +27,21 @@ pub enum Decl {
     /// `typedef T name;`
     Typedef(TypeId),
     /// A function the library (or the sandboxed module) provides; `ty` is a `Type::Function`.
-    Function { ty: TypeId },
+    Function {
+        ty: TypeId,
+    },
     /// `extern "Python"` (or `"Python+C"`) function, implemented in Python; `ty` is a `Type::Function`.
-    ExternPython { ty: TypeId, also_c: bool },
+    ExternPython {
+        ty: TypeId,
+        also_c: bool,
+    },
     Global(GlobalVar),
     /// `#define`, `static const`, or an enumerator. `ty` is the constant's type
     /// (`int` for `#define` integers, the enum type for enumerators).
-    Constant { ty: TypeId, value: ConstValue },
+    Constant {
+        ty: TypeId,
+        value: ConstValue,
+    },
 }
 
 /// The accumulated result of every `cdef()` on one FFI.

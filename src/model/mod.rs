@@ -55,14 +55,20 @@ pub enum Type {
     Prim(Prim),
     /// `T *`. Qualifiers are dropped, as in CFFI (cdata are never const).
     Pointer(TypeId),
-    Array { item: TypeId, len: ArrayLen },
+    Array {
+        item: TypeId,
+        len: ArrayLen,
+    },
     /// A struct or union, completed or not.
     Record(RecordId),
     Enum(EnumId),
     Function(FuncType),
     /// `typedef int... t;` / `typedef float... t;`: a primitive the compiler must settle.
     /// The name is the typedef's; `float` tells the two kinds apart.
-    UnknownPrim { name: String, float: bool },
+    UnknownPrim {
+        name: String,
+        float: bool,
+    },
 }
 
 /// Struct or union.
@@ -196,12 +202,18 @@ impl TypeTable {
 
     /// Every record, with its id.
     pub fn records(&self) -> impl Iterator<Item = (RecordId, &Record)> {
-        self.records.iter().enumerate().map(|(i, r)| (RecordId(i as u32), r))
+        self.records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (RecordId(i as u32), r))
     }
 
     /// Every enum, with its id.
     pub fn enums(&self) -> impl Iterator<Item = (EnumId, &EnumDef)> {
-        self.enums.iter().enumerate().map(|(i, e)| (EnumId(i as u32), e))
+        self.enums
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (EnumId(i as u32), e))
     }
 
     /// The C spelling of a type as CFFI prints it: `int *`, `int[3][4]`,

@@ -62,12 +62,57 @@ impl Prim {
     pub const ALL: [Prim; 51] = {
         use Prim::*;
         [
-            Char, SChar, UChar, Short, UShort, Int, UInt, Long, ULong, LongLong, ULongLong, Float,
-            Double, LongDouble, Bool, WChar, Char16, Char32, Int8, UInt8, Int16, UInt16, Int32,
-            UInt32, Int64, UInt64, IntLeast8, UIntLeast8, IntLeast16, UIntLeast16, IntLeast32,
-            UIntLeast32, IntLeast64, UIntLeast64, IntFast8, UIntFast8, IntFast16, UIntFast16,
-            IntFast32, UIntFast32, IntFast64, UIntFast64, IntPtr, UIntPtr, IntMax, UIntMax, Size,
-            SSize, PtrDiff, FloatComplex, DoubleComplex,
+            Char,
+            SChar,
+            UChar,
+            Short,
+            UShort,
+            Int,
+            UInt,
+            Long,
+            ULong,
+            LongLong,
+            ULongLong,
+            Float,
+            Double,
+            LongDouble,
+            Bool,
+            WChar,
+            Char16,
+            Char32,
+            Int8,
+            UInt8,
+            Int16,
+            UInt16,
+            Int32,
+            UInt32,
+            Int64,
+            UInt64,
+            IntLeast8,
+            UIntLeast8,
+            IntLeast16,
+            UIntLeast16,
+            IntLeast32,
+            UIntLeast32,
+            IntLeast64,
+            UIntLeast64,
+            IntFast8,
+            UIntFast8,
+            IntFast16,
+            UIntFast16,
+            IntFast32,
+            UIntFast32,
+            IntFast64,
+            UIntFast64,
+            IntPtr,
+            UIntPtr,
+            IntMax,
+            UIntMax,
+            Size,
+            SSize,
+            PtrDiff,
+            FloatComplex,
+            DoubleComplex,
         ]
     };
 
@@ -146,9 +191,9 @@ impl Prim {
         if name == "bool" {
             return Some(Prim::Bool);
         }
-        Prim::ALL
-            .into_iter()
-            .find(|p| !p.is_complex() && !p.name().contains(' ') && p.name() == name && !is_keyword_prim(*p))
+        Prim::ALL.into_iter().find(|p| {
+            !p.is_complex() && !p.name().contains(' ') && p.name() == name && !is_keyword_prim(*p)
+        })
     }
 
     /// True for integer types, `char`, the wide characters and `_Bool`.

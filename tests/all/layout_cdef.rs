@@ -44,7 +44,14 @@ pub fn parse(src: &str) -> Parsed {
             None => toks.extend(tokenize(line)),
         }
     }
-    let mut r = Reader { toks, pos: 0, table: TypeTable::new(), tags: HashMap::new(), pack: vec![None], anon: 0 };
+    let mut r = Reader {
+        toks,
+        pos: 0,
+        table: TypeTable::new(),
+        tags: HashMap::new(),
+        pack: vec![None],
+        anon: 0,
+    };
     let mut records = Vec::new();
     while r.pos < r.toks.len() {
         match r.next() {
@@ -65,7 +72,10 @@ pub fn parse(src: &str) -> Parsed {
             other => panic!("unexpected top-level token {other:?}"),
         }
     }
-    Parsed { table: r.table, records }
+    Parsed {
+        table: r.table,
+        records,
+    }
 }
 
 /// `src` with its `/* ... */` comments blanked out (line breaks kept).
@@ -74,7 +84,9 @@ fn strip_comments(src: &str) -> String {
     let mut rest = src;
     while let Some(start) = rest.find("/*") {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find("*/").map_or(rest.len(), |e| start + e + 2);
+        let end = rest[start..]
+            .find("*/")
+            .map_or(rest.len(), |e| start + e + 2);
         out.extend(rest[start..end].chars().filter(|&c| c == '\n'));
         rest = &rest[end..];
     }
@@ -109,8 +121,10 @@ fn tokenize(line: &str) -> Vec<&str> {
 
 /// Primitive spellings, longest first so that `unsigned long long` wins over `unsigned long`.
 fn prim_spellings() -> Vec<(Vec<&'static str>, Prim)> {
-    let mut v: Vec<(Vec<&'static str>, Prim)> =
-        Prim::ALL.iter().map(|p| (p.c_spelling().split(' ').collect(), *p)).collect();
+    let mut v: Vec<(Vec<&'static str>, Prim)> = Prim::ALL
+        .iter()
+        .map(|p| (p.c_spelling().split(' ').collect(), *p))
+        .collect();
     v.push((vec!["bool"], Prim::Bool));
     v.sort_by_key(|(words, _)| std::cmp::Reverse(words.len()));
     v
@@ -139,7 +153,11 @@ impl<'a> Reader<'a> {
             Some(hex) => i128::from_str_radix(hex, 16).expect("hex"),
             None => t.parse().expect("number"),
         };
-        if neg { -v } else { v }
+        if neg {
+            -v
+        } else {
+            v
+        }
     }
 
     /// After `struct`/`union`/`enum`: an optional attribute, tag and body.
@@ -178,11 +196,19 @@ impl<'a> Reader<'a> {
                 }
             }
             self.expect("}");
-            let ty = self.table.add_enum(EnumDef { name: name.clone(), values, partial: false });
+            let ty = self.table.add_enum(EnumDef {
+                name: name.clone(),
+                values,
+                partial: false,
+            });
             self.tags.insert(key, ty);
             return (name, ty);
         }
-        let kind = if kw == "struct" { RecordKind::Struct } else { RecordKind::Union };
+        let kind = if kw == "struct" {
+            RecordKind::Struct
+        } else {
+            RecordKind::Union
+        };
         let ty = match self.tags.get(&key) {
             Some(&ty) => ty,
             None => {
@@ -205,8 +231,14 @@ impl<'a> Reader<'a> {
                 self.member(&mut fields);
             }
             self.expect("}");
-            let max_align = if packed { Some(1) } else { *self.pack.last().expect("pack stack") };
-            let Type::Record(rid) = *self.table.get(ty) else { unreachable!() };
+            let max_align = if packed {
+                Some(1)
+            } else {
+                *self.pack.last().expect("pack stack")
+            };
+            let Type::Record(rid) = *self.table.get(ty) else {
+                unreachable!()
+            };
             let rec = self.table.record_mut(rid);
             rec.fields = Some(fields);
             rec.packing = Packing { max_align };
@@ -239,7 +271,11 @@ impl<'a> Reader<'a> {
         let base = self.base();
         if self.peek() == ";" {
             self.pos += 1;
-            fields.push(Field { name: String::new(), ty: base, bits: None });
+            fields.push(Field {
+                name: String::new(),
+                ty: base,
+                bits: None,
+            });
             return;
         }
         loop {
@@ -293,10 +329,18 @@ impl<'a> Reader<'a> {
                 }
             }
             self.expect(")");
-            let f = self.table.intern(Type::Function(FuncType { ret: ty, params, variadic }));
+            let f = self.table.intern(Type::Function(FuncType {
+                ret: ty,
+                params,
+                variadic,
+            }));
             return (name, self.table.pointer_to(f));
         }
-        let name = if self.peek() == ":" { String::new() } else { self.next().to_owned() };
+        let name = if self.peek() == ":" {
+            String::new()
+        } else {
+            self.next().to_owned()
+        };
         let mut dims = Vec::new();
         while self.peek() == "[" {
             self.pos += 1;

@@ -17,7 +17,8 @@ use wasmcffi::model::Prim;
 use crate::layout_cdef::{parse, Parsed};
 
 /// Headers that declare every primitive name CFFI knows.
-const PRELUDE: &str = "#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\
+const PRELUDE: &str =
+    "#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n\
 #include <uchar.h>\n#include <wchar.h>\n#include <sys/types.h>\n";
 
 /// Hand-written cases: plain, nested, pointers, arrays, anonymous members,
@@ -29,7 +30,11 @@ fn prim_cases() -> String {
     let mut src = String::new();
     for (i, p) in Prim::ALL.iter().enumerate() {
         let t = p.c_spelling();
-        writeln!(src, "struct prim{i} {{ char c; {t} x; char d; {t} y[3]; }};").unwrap();
+        writeln!(
+            src,
+            "struct prim{i} {{ char c; {t} x; char d; {t} y[3]; }};"
+        )
+        .unwrap();
     }
     src
 }
@@ -45,12 +50,38 @@ fn dump(layouts: &[(String, CType)]) -> String {
     let mut out = String::new();
     for (_, ct) in layouts {
         let l = ct.record_layout().unwrap();
-        let flex = if l.has_flexible_array { " flexible" } else { "" };
-        writeln!(out, "{} size={} align={}{flex}", ct.cname(), l.size, l.align).unwrap();
+        let flex = if l.has_flexible_array {
+            " flexible"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{} size={} align={}{flex}",
+            ct.cname(),
+            l.size,
+            l.align
+        )
+        .unwrap();
         for f in &l.fields {
-            let bits = if f.bitsize >= 0 { format!(" bits={}+{}", f.bitshift, f.bitsize) } else { String::new() };
-            let skip = if f.skip_in_positional_init { " skip" } else { "" };
-            writeln!(out, "  {} @{}{bits}{skip}: {}", f.name, f.offset, f.ty.cname()).unwrap();
+            let bits = if f.bitsize >= 0 {
+                format!(" bits={}+{}", f.bitshift, f.bitsize)
+            } else {
+                String::new()
+            };
+            let skip = if f.skip_in_positional_init {
+                " skip"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "  {} @{}{bits}{skip}: {}",
+                f.name,
+                f.offset,
+                f.ty.cname()
+            )
+            .unwrap();
         }
     }
     out
@@ -60,18 +91,27 @@ fn dump(layouts: &[(String, CType)]) -> String {
 #[test]
 fn record_layout_dumps_match_snapshots() {
     let (_, parsed) = all_cases();
-    for (target, file) in [(Target::Host, "cases.x86_64.txt"), (Target::Wasm32, "cases.wasm32.txt")] {
+    for (target, file) in [
+        (Target::Host, "cases.x86_64.txt"),
+        (Target::Wasm32, "cases.wasm32.txt"),
+    ] {
         if target == Target::Host && !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
             continue;
         }
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/layout").join(file);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/layout")
+            .join(file);
         let got = dump(&layouts(&parsed, target));
         if std::env::var_os("UPDATE_EXPECT").is_some() {
             std::fs::write(&path, &got).unwrap();
             continue;
         }
         let want = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(got == want, "{} is out of date (run with UPDATE_EXPECT=1 and review the diff)", path.display());
+        assert!(
+            got == want,
+            "{} is out of date (run with UPDATE_EXPECT=1 and review the diff)",
+            path.display()
+        );
     }
 }
 
@@ -82,7 +122,9 @@ fn layouts(parsed: &Parsed, target: Target) -> Vec<(String, CType)> {
         .records
         .iter()
         .map(|(name, ty)| {
-            let ct = r.resolve(&parsed.table, *ty).unwrap_or_else(|e| panic!("struct {name}: {e}"));
+            let ct = r
+                .resolve(&parsed.table, *ty)
+                .unwrap_or_else(|e| panic!("struct {name}: {e}"));
             (name.clone(), ct)
         })
         .collect()
@@ -95,13 +137,24 @@ fn static_asserts(layouts: &[(String, CType)]) -> String {
         let c = ct.cname();
         let size = ct.size().unwrap();
         let align = ct.align().unwrap();
-        writeln!(out, "_Static_assert(sizeof({c}) == {size}, \"sizeof({c}) == {size}\");").unwrap();
-        writeln!(out, "_Static_assert(_Alignof({c}) == {align}, \"_Alignof({c}) == {align}\");").unwrap();
+        writeln!(
+            out,
+            "_Static_assert(sizeof({c}) == {size}, \"sizeof({c}) == {size}\");"
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "_Static_assert(_Alignof({c}) == {align}, \"_Alignof({c}) == {align}\");"
+        )
+        .unwrap();
         for f in &ct.record_layout().unwrap().fields {
             if f.bitsize < 0 {
                 let (fname, off) = (&f.name, f.offset);
-                writeln!(out, "_Static_assert(offsetof({c}, {fname}) == {off}, \"{name}.{fname} at {off}\");")
-                    .unwrap();
+                writeln!(
+                    out,
+                    "_Static_assert(offsetof({c}, {fname}) == {off}, \"{name}.{fname} at {off}\");"
+                )
+                .unwrap();
             }
         }
     }
@@ -120,7 +173,13 @@ fn bitfield_dump_program(layouts: &[(String, CType)]) -> (String, Vec<String>) {
     for (name, ct) in layouts {
         let c = ct.cname();
         let size = ct.size().unwrap();
-        for f in ct.record_layout().unwrap().fields.iter().filter(|f| f.bitsize > 0) {
+        for f in ct
+            .record_layout()
+            .unwrap()
+            .fields
+            .iter()
+            .filter(|f| f.bitsize > 0)
+        {
             let label = format!("{name}.{}", f.name);
             writeln!(prog, "  {{ {c} s; memset(&s, 0, sizeof s); s.{} = -1; dump(\"{label}\", &s, sizeof s); }}", f.name)
                 .unwrap();
@@ -138,7 +197,10 @@ fn bitfield_dump_program(layouts: &[(String, CType)]) -> (String, Vec<String>) {
 }
 
 fn work_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wasmcffi-layout-oracle-{}-{tag}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "wasmcffi-layout-oracle-{}-{tag}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -183,9 +245,15 @@ fn record_layout_matches_gcc_host() {
     let layouts = layouts(&parsed, Target::Host);
     let dir = work_dir("host");
     let src = dir.join("oracle.c");
-    std::fs::write(&src, format!("{PRELUDE}{cases}{}", static_asserts(&layouts))).unwrap();
+    std::fs::write(
+        &src,
+        format!("{PRELUDE}{cases}{}", static_asserts(&layouts)),
+    )
+    .unwrap();
     let mut cmd = Command::new(host_cc());
-    cmd.args(["-std=gnu11", "-w", "-c", "-o"]).arg(dir.join("oracle.o")).arg(&src);
+    cmd.args(["-std=gnu11", "-w", "-c", "-o"])
+        .arg(dir.join("oracle.o"))
+        .arg(&src);
     compile(cmd, &src);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -207,14 +275,21 @@ fn bitfield_positions_match_gcc_host() {
     cmd.args(["-std=gnu11", "-w", "-o"]).arg(&exe).arg(&src);
     compile(cmd, &src);
     let out = Command::new(&exe).output().unwrap();
-    let got: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let wrong: Vec<String> = expected
         .iter()
         .zip(&got)
         .filter(|(e, g)| e != g)
         .map(|(e, g)| format!("expected {e}\n     gcc {g}"))
         .collect();
-    assert!(wrong.is_empty() && got.len() == expected.len(), "bitfield positions differ:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty() && got.len() == expected.len(),
+        "bitfield positions differ:\n{}",
+        wrong.join("\n")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -228,9 +303,15 @@ fn record_layout_matches_clang_wasm32() {
     let layouts = layouts(&parsed, Target::Wasm32);
     let dir = work_dir("wasm32");
     let src = dir.join("oracle.c");
-    std::fs::write(&src, format!("{PRELUDE}{cases}{}", static_asserts(&layouts))).unwrap();
+    std::fs::write(
+        &src,
+        format!("{PRELUDE}{cases}{}", static_asserts(&layouts)),
+    )
+    .unwrap();
     let mut cmd = zig_cc();
-    cmd.args(["--target=wasm32-wasi", "-std=gnu11", "-w", "-c", "-o"]).arg(dir.join("oracle.o")).arg(&src);
+    cmd.args(["--target=wasm32-wasi", "-std=gnu11", "-w", "-c", "-o"])
+        .arg(dir.join("oracle.o"))
+        .arg(&src);
     compile(cmd, &src);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -243,7 +324,15 @@ fn cffi_chunks(src: &str) -> Vec<(String, u64)> {
     for line in src.lines() {
         let t = line.trim();
         if let Some(p) = t.strip_prefix("#pragma pack(") {
-            pack = if p.starts_with("pop") { 0 } else { p.trim_start_matches("push,").trim_end_matches(')').trim().parse().unwrap() };
+            pack = if p.starts_with("pop") {
+                0
+            } else {
+                p.trim_start_matches("push,")
+                    .trim_end_matches(')')
+                    .trim()
+                    .parse()
+                    .unwrap()
+            };
             continue;
         }
         let (text, pack) = match t.strip_prefix("struct __attribute__((packed)) ") {
@@ -286,9 +375,24 @@ fn record_layout_matches_cffi_host() {
         let rows: Vec<String> = l
             .fields
             .iter()
-            .map(|f| format!("{}@{}:{}:{}:{}", f.name, f.offset, f.bitshift, f.bitsize, u8::from(f.skip_in_positional_init)))
+            .map(|f| {
+                format!(
+                    "{}@{}:{}:{}:{}",
+                    f.name,
+                    f.offset,
+                    f.bitshift,
+                    f.bitsize,
+                    u8::from(f.skip_in_positional_init)
+                )
+            })
             .collect();
-        expected.push(format!("{} {} {} {}", ct.cname(), l.size, l.align, rows.join(" ")));
+        expected.push(format!(
+            "{} {} {} {}",
+            ct.cname(),
+            l.size,
+            l.align,
+            rows.join(" ")
+        ));
     }
     let out = Command::new("python3")
         .arg("-c")
@@ -296,13 +400,24 @@ fn record_layout_matches_cffi_host() {
         .args(layouts.iter().map(|(_, ct)| ct.cname().to_owned()))
         .output()
         .unwrap();
-    assert!(out.status.success(), "cffi failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let got: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert!(
+        out.status.success(),
+        "cffi failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
     let wrong: Vec<String> = expected
         .iter()
         .zip(&got)
         .filter(|(e, g)| e != g)
         .map(|(e, g)| format!("ours {e}\ncffi {g}"))
         .collect();
-    assert!(wrong.is_empty() && got.len() == expected.len(), "layouts differ from cffi:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty() && got.len() == expected.len(),
+        "layouts differ from cffi:\n{}",
+        wrong.join("\n")
+    );
 }

@@ -15,7 +15,9 @@ struct B {
 
 impl B {
     fn new() -> Self {
-        B { t: TypeTable::new() }
+        B {
+            t: TypeTable::new(),
+        }
     }
     fn p(&mut self, prim: Prim) -> TypeId {
         self.t.prim(prim)
@@ -26,7 +28,13 @@ impl B {
     fn arr(&mut self, item: TypeId, len: ArrayLen) -> TypeId {
         self.t.intern(Type::Array { item, len })
     }
-    fn rec_with(&mut self, kind: RecordKind, name: &str, fields: Option<Vec<Field>>, max_align: Option<u64>) -> TypeId {
+    fn rec_with(
+        &mut self,
+        kind: RecordKind,
+        name: &str,
+        fields: Option<Vec<Field>>,
+        max_align: Option<u64>,
+    ) -> TypeId {
         self.t.add_record(Record {
             kind,
             name: name.to_owned(),
@@ -43,17 +51,27 @@ impl B {
         self.rec_with(RecordKind::Union, name, Some(fields), None)
     }
     fn complete(&mut self, ty: TypeId, fields: Vec<Field>) {
-        let Type::Record(rid) = *self.t.get(ty) else { panic!("not a record") };
+        let Type::Record(rid) = *self.t.get(ty) else {
+            panic!("not a record")
+        };
         self.t.record_mut(rid).fields = Some(fields);
     }
 }
 
 fn f(name: &str, ty: TypeId) -> Field {
-    Field { name: name.to_owned(), ty, bits: None }
+    Field {
+        name: name.to_owned(),
+        ty,
+        bits: None,
+    }
 }
 
 fn bf(name: &str, ty: TypeId, bits: u32) -> Field {
-    Field { name: name.to_owned(), ty, bits: Some(bits) }
+    Field {
+        name: name.to_owned(),
+        ty,
+        bits: Some(bits),
+    }
 }
 
 fn host(b: &B, id: TypeId) -> Result<CType> {
@@ -66,7 +84,15 @@ fn fields(ct: &CType) -> Vec<(String, u64, i32, i32, u8)> {
     layout
         .fields
         .iter()
-        .map(|f| (f.name.clone(), f.offset, f.bitshift, f.bitsize, u8::from(f.skip_in_positional_init)))
+        .map(|f| {
+            (
+                f.name.clone(),
+                f.offset,
+                f.bitshift,
+                f.bitsize,
+                u8::from(f.skip_in_positional_init),
+            )
+        })
         .collect()
 }
 
@@ -85,7 +111,9 @@ fn resolver_caches_one_ctype_per_model_type() {
     assert_eq!(a, c);
     assert_eq!(a.cname(), "int *");
     assert_eq!(a.size(), Some(8));
-    let CKind::Pointer(item) = a.kind() else { panic!() };
+    let CKind::Pointer(item) = a.kind() else {
+        panic!()
+    };
     assert_eq!(*item, r.resolve(&b.t, int).unwrap());
 }
 
@@ -93,7 +121,11 @@ fn resolver_caches_one_ctype_per_model_type() {
 fn function_pointer_resolves_to_function_kind() {
     let mut b = B::new();
     let int = b.p(Prim::Int);
-    let func = b.t.intern(Type::Function(FuncType { ret: int, params: vec![int], variadic: false }));
+    let func = b.t.intern(Type::Function(FuncType {
+        ret: int,
+        params: vec![int],
+        variadic: false,
+    }));
     let fp = b.ptr(func);
     let ct = host(&b, fp).unwrap();
     assert_eq!(ct.cname(), "int(*)(int)");
@@ -102,7 +134,9 @@ fn function_pointer_resolves_to_function_kind() {
     let err = host(&b, func).unwrap_err();
     assert_eq!(
         err,
-        Error::CDef("the type 'int(int)' is a function type, not a pointer-to-function type".into())
+        Error::CDef(
+            "the type 'int(int)' is a function type, not a pointer-to-function type".into()
+        )
     );
 }
 
@@ -116,7 +150,9 @@ fn recursive_struct_through_pointer_works() {
     let ct = host(&b, s).unwrap();
     assert_eq!((ct.size(), ct.align()), (Some(16), Some(8)));
     let layout = ct.record_layout().unwrap();
-    let CKind::Pointer(item) = layout.fields[1].ty.kind() else { panic!() };
+    let CKind::Pointer(item) = layout.fields[1].ty.kind() else {
+        panic!()
+    };
     assert_eq!(*item, ct);
 }
 
@@ -127,7 +163,10 @@ fn struct_containing_itself_is_refused() {
     let int = b.p(Prim::Int);
     b.complete(s, vec![f("a", int), f("n", s)]);
     let err = host(&b, s).unwrap_err();
-    assert_eq!(err, Error::NotImplemented("recursive structure declaration for 's'".into()));
+    assert_eq!(
+        err,
+        Error::NotImplemented("recursive structure declaration for 's'".into())
+    );
 }
 
 #[test]
@@ -137,10 +176,15 @@ fn forward_struct_gets_layout_when_completed_later() {
     let ps = b.ptr(s);
     let mut r = TypeResolver::new(Target::Host);
     let p = r.resolve(&b.t, ps).unwrap();
-    let CKind::Pointer(item) = p.kind() else { panic!() };
+    let CKind::Pointer(item) = p.kind() else {
+        panic!()
+    };
     let item = item.clone();
     assert_eq!(item.size(), None);
-    assert_eq!(item.sizeof(), Err(Error::Value("ctype 'struct fwd' is of unknown size".into())));
+    assert_eq!(
+        item.sizeof(),
+        Err(Error::Value("ctype 'struct fwd' is of unknown size".into()))
+    );
     let arr = b.arr(s, ArrayLen::Fixed(3));
     assert_eq!(
         r.resolve(&b.t, arr).unwrap_err(),
@@ -187,10 +231,16 @@ fn partial_struct_resolves_without_layout() {
     let mut r = TypeResolver::new(Target::Host);
     assert_eq!(r.resolve(&b.t, ps).unwrap().cname(), "struct partial *");
     let ct = r.resolve(&b.t, s).unwrap();
-    assert_eq!(ct.sizeof(), Err(Error::VerificationMissing("struct partial".into())));
+    assert_eq!(
+        ct.sizeof(),
+        Err(Error::VerificationMissing("struct partial".into()))
+    );
     // A struct with a partial struct field is partial too.
     let outer = b.st("outer", vec![f("p", s)]);
-    assert_eq!(r.resolve(&b.t, outer).unwrap().sizeof(), Err(Error::VerificationMissing("struct outer".into())));
+    assert_eq!(
+        r.resolve(&b.t, outer).unwrap().sizeof(),
+        Err(Error::VerificationMissing("struct outer".into()))
+    );
 }
 
 #[test]
@@ -203,13 +253,22 @@ fn unknown_lengths_and_prims_need_a_compiler() {
         Error::CDef("cannot render the type <int[...]>: unknown length".into())
     );
     let s = b.st("s", vec![f("a", unk)]);
-    assert_eq!(host(&b, s).unwrap().sizeof(), Err(Error::VerificationMissing("struct s".into())));
-    let t = b.t.intern(Type::UnknownPrim { name: "myint_t".into(), float: false });
+    assert_eq!(
+        host(&b, s).unwrap().sizeof(),
+        Err(Error::VerificationMissing("struct s".into()))
+    );
+    let t = b.t.intern(Type::UnknownPrim {
+        name: "myint_t".into(),
+        float: false,
+    });
     let pt = b.ptr(t);
     let msg = "integer type 'myint_t' can only be used after compilation";
     assert_eq!(host(&b, t).unwrap_err(), Error::NotImplemented(msg.into()));
     assert_eq!(host(&b, pt).unwrap_err(), Error::NotImplemented(msg.into()));
-    let ft = b.t.intern(Type::UnknownPrim { name: "myf_t".into(), float: true });
+    let ft = b.t.intern(Type::UnknownPrim {
+        name: "myf_t".into(),
+        float: true,
+    });
     assert_eq!(
         host(&b, ft).unwrap_err(),
         Error::NotImplemented("float type 'myf_t' can only be used after compilation".into())
@@ -235,7 +294,11 @@ fn enum_repr_follows_cffi() {
         let mut b = B::new();
         let e = b.t.add_enum(EnumDef {
             name: "e".into(),
-            values: values.iter().enumerate().map(|(i, v)| (format!("V{i}"), Some(*v))).collect(),
+            values: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("V{i}"), Some(*v)))
+                .collect(),
             partial: false,
         });
         for target in [Target::Host, Target::Wasm32] {
@@ -249,7 +312,9 @@ fn enum_repr_follows_cffi() {
                 }
                 None => assert_eq!(
                     res.unwrap_err(),
-                    Error::CDef("enum e values don't all fit into either 'long' or 'unsigned long'".into())
+                    Error::CDef(
+                        "enum e values don't all fit into either 'long' or 'unsigned long'".into()
+                    )
                 ),
             }
         }
@@ -259,9 +324,16 @@ fn enum_repr_follows_cffi() {
 #[test]
 fn partial_enum_is_verification_missing() {
     let mut b = B::new();
-    let e = b.t.add_enum(EnumDef { name: "e".into(), values: vec![("A".into(), Some(0))], partial: true });
+    let e = b.t.add_enum(EnumDef {
+        name: "e".into(),
+        values: vec![("A".into(), Some(0))],
+        partial: true,
+    });
     let pe = b.ptr(e);
-    assert_eq!(host(&b, pe).unwrap_err(), Error::VerificationMissing("enum e".into()));
+    assert_eq!(
+        host(&b, pe).unwrap_err(),
+        Error::VerificationMissing("enum e".into())
+    );
 }
 
 #[test]
@@ -269,18 +341,43 @@ fn bitfields_match_cffi() {
     // struct e { int a:3, b:5, :0, c:30, d:4; char e; long long f:40;
     //            long long g:30; short h:9, i:9; };
     let mut b = B::new();
-    let (int, ch, ll, sh) = (b.p(Prim::Int), b.p(Prim::Char), b.p(Prim::LongLong), b.p(Prim::Short));
-    let s = b.st("e", vec![
-        bf("a", int, 3), bf("b", int, 5), bf("", int, 0), bf("c", int, 30), bf("d", int, 4),
-        f("e", ch), bf("f", ll, 40), bf("g", ll, 30), bf("h", sh, 9), bf("i", sh, 9),
-    ]);
+    let (int, ch, ll, sh) = (
+        b.p(Prim::Int),
+        b.p(Prim::Char),
+        b.p(Prim::LongLong),
+        b.p(Prim::Short),
+    );
+    let s = b.st(
+        "e",
+        vec![
+            bf("a", int, 3),
+            bf("b", int, 5),
+            bf("", int, 0),
+            bf("c", int, 30),
+            bf("d", int, 4),
+            f("e", ch),
+            bf("f", ll, 40),
+            bf("g", ll, 30),
+            bf("h", sh, 9),
+            bf("i", sh, 9),
+        ],
+    );
     let ct = host(&b, s).unwrap();
     assert_eq!(ct.size(), Some(24));
-    assert_eq!(fields(&ct), vec![
-        row("a", 0, 0, 3, 0), row("b", 0, 3, 5, 0), row("c", 4, 0, 30, 0), row("d", 8, 0, 4, 0),
-        row("e", 9, -1, -1, 0), row("f", 8, 16, 40, 0), row("g", 16, 0, 30, 0),
-        row("h", 20, 0, 9, 0), row("i", 22, 0, 9, 0),
-    ]);
+    assert_eq!(
+        fields(&ct),
+        vec![
+            row("a", 0, 0, 3, 0),
+            row("b", 0, 3, 5, 0),
+            row("c", 4, 0, 30, 0),
+            row("d", 8, 0, 4, 0),
+            row("e", 9, -1, -1, 0),
+            row("f", 8, 16, 40, 0),
+            row("g", 16, 0, 30, 0),
+            row("h", 20, 0, 9, 0),
+            row("i", 22, 0, 9, 0),
+        ]
+    );
 }
 
 #[test]
@@ -291,12 +388,18 @@ fn unnamed_bitfields_do_not_align_the_struct() {
     let s2 = b.st("s2", vec![f("c", ch), bf("", int, 0), f("d", ch)]);
     let s3 = b.st("s3", vec![f("a", ch), bf("", ll, 60)]);
     let s4 = b.st("s4", vec![bf("a", int, 3), bf("", int, 4), bf("b", int, 2)]);
-    let got: Vec<_> = [s1, s2, s3].iter().map(|&s| {
-        let ct = host(&b, s).unwrap();
-        (ct.size().unwrap(), ct.align().unwrap())
-    }).collect();
+    let got: Vec<_> = [s1, s2, s3]
+        .iter()
+        .map(|&s| {
+            let ct = host(&b, s).unwrap();
+            (ct.size().unwrap(), ct.align().unwrap())
+        })
+        .collect();
     assert_eq!(got, vec![(4, 1), (5, 1), (16, 1)]);
-    assert_eq!(fields(&host(&b, s4).unwrap()), vec![row("a", 0, 0, 3, 0), row("b", 0, 7, 2, 0)]);
+    assert_eq!(
+        fields(&host(&b, s4).unwrap()),
+        vec![row("a", 0, 0, 3, 0), row("b", 0, 7, 2, 0)]
+    );
 }
 
 #[test]
@@ -305,9 +408,18 @@ fn bad_bitfields_are_refused() {
     let (int, fl) = (b.p(Prim::Int), b.p(Prim::Float));
     let pint = b.ptr(int);
     let cases = [
-        (bf("x", int, 33), "bit field 'struct s.x' is declared 'int:33', which exceeds the width of the type"),
-        (bf("x", fl, 3), "field 'struct s.x' declared as 'float' cannot be a bit field"),
-        (bf("x", pint, 3), "field 'struct s.x' declared as 'int *' cannot be a bit field"),
+        (
+            bf("x", int, 33),
+            "bit field 'struct s.x' is declared 'int:33', which exceeds the width of the type",
+        ),
+        (
+            bf("x", fl, 3),
+            "field 'struct s.x' declared as 'float' cannot be a bit field",
+        ),
+        (
+            bf("x", pint, 3),
+            "field 'struct s.x' declared as 'int *' cannot be a bit field",
+        ),
         (bf("x", int, 0), "field 'struct s.x' is declared with :0"),
     ];
     for (field, msg) in cases {
@@ -316,7 +428,10 @@ fn bad_bitfields_are_refused() {
         assert_eq!(host(&b2, s).unwrap_err(), Error::Type(msg.into()));
     }
     let dup = b.st("d", vec![f("x", int), f("x", int)]);
-    assert_eq!(host(&b, dup).unwrap_err(), Error::Key("duplicate field name 'x'".into()));
+    assert_eq!(
+        host(&b, dup).unwrap_err(),
+        Error::Key("duplicate field name 'x'".into())
+    );
 }
 
 #[test]
@@ -324,7 +439,12 @@ fn anonymous_members_are_flattened_with_union_flags() {
     // struct e { int a; union { int b; char c; struct { short d, e; }; };
     //            struct { int f; union { int g; long h; }; }; int i; };
     let mut b = B::new();
-    let (int, ch, sh, long) = (b.p(Prim::Int), b.p(Prim::Char), b.p(Prim::Short), b.p(Prim::Long));
+    let (int, ch, sh, long) = (
+        b.p(Prim::Int),
+        b.p(Prim::Char),
+        b.p(Prim::Short),
+        b.p(Prim::Long),
+    );
     let de = b.st("$1", vec![f("d", sh), f("e", sh)]);
     let u1 = b.un("$2", vec![f("b", int), f("c", ch), f("", de)]);
     let gh = b.un("$3", vec![f("g", int), f("h", long)]);
@@ -332,49 +452,113 @@ fn anonymous_members_are_flattened_with_union_flags() {
     let e = b.st("e", vec![f("a", int), f("", u1), f("", s2), f("i", int)]);
     let ct = host(&b, e).unwrap();
     assert_eq!(ct.size(), Some(32));
-    assert_eq!(fields(&ct), vec![
-        row("a", 0, -1, -1, 0), row("b", 4, -1, -1, 0), row("c", 4, -1, -1, 1), row("d", 4, -1, -1, 1),
-        row("e", 6, -1, -1, 1), row("f", 8, -1, -1, 0), row("g", 16, -1, -1, 0), row("h", 16, -1, -1, 1),
-        row("i", 24, -1, -1, 0),
-    ]);
+    assert_eq!(
+        fields(&ct),
+        vec![
+            row("a", 0, -1, -1, 0),
+            row("b", 4, -1, -1, 0),
+            row("c", 4, -1, -1, 1),
+            row("d", 4, -1, -1, 1),
+            row("e", 6, -1, -1, 1),
+            row("f", 8, -1, -1, 0),
+            row("g", 16, -1, -1, 0),
+            row("h", 16, -1, -1, 1),
+            row("i", 24, -1, -1, 0),
+        ]
+    );
     // union e { int a:3; char b:2; long long c:5; };
     let ll = b.p(Prim::LongLong);
     let u = b.un("u", vec![bf("a", int, 3), bf("b", ch, 2), bf("c", ll, 5)]);
     let ct = host(&b, u).unwrap();
     assert_eq!((ct.size(), ct.align()), (Some(8), Some(8)));
-    assert_eq!(fields(&ct), vec![row("a", 0, 0, 3, 0), row("b", 0, 0, 2, 1), row("c", 0, 0, 5, 1)]);
+    assert_eq!(
+        fields(&ct),
+        vec![
+            row("a", 0, 0, 3, 0),
+            row("b", 0, 0, 2, 1),
+            row("c", 0, 0, 5, 1)
+        ]
+    );
 }
 
 #[test]
 fn packing_caps_alignment() {
     let mut b = B::new();
-    let (ch, int, dbl, ld) = (b.p(Prim::Char), b.p(Prim::Int), b.p(Prim::Double), b.p(Prim::LongDouble));
+    let (ch, int, dbl, ld) = (
+        b.p(Prim::Char),
+        b.p(Prim::Int),
+        b.p(Prim::Double),
+        b.p(Prim::LongDouble),
+    );
     let flds = vec![f("a", ch), f("b", int), f("c", dbl), f("d", ld)];
     let p2 = b.rec_with(RecordKind::Struct, "p2", Some(flds.clone()), Some(2));
     let p1 = b.rec_with(RecordKind::Struct, "p1", Some(flds), Some(1));
     let ct = host(&b, p2).unwrap();
     assert_eq!((ct.size(), ct.align()), (Some(30), Some(2)));
-    assert_eq!(fields(&ct).iter().map(|r| r.1).collect::<Vec<_>>(), vec![0, 2, 6, 14]);
+    assert_eq!(
+        fields(&ct).iter().map(|r| r.1).collect::<Vec<_>>(),
+        vec![0, 2, 6, 14]
+    );
     let ct = host(&b, p1).unwrap();
     assert_eq!((ct.size(), ct.align()), (Some(29), Some(1)));
-    assert_eq!(fields(&ct).iter().map(|r| r.1).collect::<Vec<_>>(), vec![0, 1, 5, 13]);
+    assert_eq!(
+        fields(&ct).iter().map(|r| r.1).collect::<Vec<_>>(),
+        vec![0, 1, 5, 13]
+    );
 }
 
 #[test]
 fn packed_bitfields_match_cffi() {
     let mut b = B::new();
     let (ch, int, sh) = (b.p(Prim::Char), b.p(Prim::Int), b.p(Prim::Short));
-    let s1 = b.rec_with(RecordKind::Struct, "s1", Some(vec![f("a", ch), bf("b", int, 24), f("c", ch)]), Some(1));
+    let s1 = b.rec_with(
+        RecordKind::Struct,
+        "s1",
+        Some(vec![f("a", ch), bf("b", int, 24), f("c", ch)]),
+        Some(1),
+    );
     let ct = host(&b, s1).unwrap();
     assert_eq!((ct.size(), ct.align()), (Some(5), Some(1)));
-    assert_eq!(fields(&ct), vec![row("a", 0, -1, -1, 0), row("b", 1, 0, 24, 0), row("c", 4, -1, -1, 0)]);
-    let s2 = b.rec_with(RecordKind::Struct, "s2", Some(vec![f("a", ch), bf("b", int, 24), f("c", ch)]), Some(2));
+    assert_eq!(
+        fields(&ct),
+        vec![
+            row("a", 0, -1, -1, 0),
+            row("b", 1, 0, 24, 0),
+            row("c", 4, -1, -1, 0)
+        ]
+    );
+    let s2 = b.rec_with(
+        RecordKind::Struct,
+        "s2",
+        Some(vec![f("a", ch), bf("b", int, 24), f("c", ch)]),
+        Some(2),
+    );
     let ct = host(&b, s2).unwrap();
     assert_eq!((ct.size(), ct.align()), (Some(6), Some(2)));
-    assert_eq!(fields(&ct), vec![row("a", 0, -1, -1, 0), row("b", 0, 8, 24, 0), row("c", 4, -1, -1, 0)]);
-    let s3 = b.rec_with(RecordKind::Struct, "s3", Some(vec![bf("a", ch, 3), bf("b", sh, 7)]), Some(1));
-    assert_eq!(fields(&host(&b, s3).unwrap()), vec![row("a", 0, 0, 3, 0), row("b", 0, 3, 7, 0)]);
-    let s4 = b.rec_with(RecordKind::Struct, "s4", Some(vec![bf("a", ch, 3), bf("b", int, 31)]), Some(1));
+    assert_eq!(
+        fields(&ct),
+        vec![
+            row("a", 0, -1, -1, 0),
+            row("b", 0, 8, 24, 0),
+            row("c", 4, -1, -1, 0)
+        ]
+    );
+    let s3 = b.rec_with(
+        RecordKind::Struct,
+        "s3",
+        Some(vec![bf("a", ch, 3), bf("b", sh, 7)]),
+        Some(1),
+    );
+    assert_eq!(
+        fields(&host(&b, s3).unwrap()),
+        vec![row("a", 0, 0, 3, 0), row("b", 0, 3, 7, 0)]
+    );
+    let s4 = b.rec_with(
+        RecordKind::Struct,
+        "s4",
+        Some(vec![bf("a", ch, 3), bf("b", int, 31)]),
+        Some(1),
+    );
     assert_eq!(
         host(&b, s4).unwrap_err(),
         Error::NotImplemented(
@@ -402,7 +586,10 @@ fn flexible_array_member_is_variable_size() {
     // Nested: the flag propagates, wherever the inner struct sits.
     let t = b.st("t", vec![f("s", s), f("c", ch)]);
     let ct = host(&b, t).unwrap();
-    assert_eq!((ct.size(), ct.record_layout().unwrap().has_flexible_array), (Some(8), true));
+    assert_eq!(
+        (ct.size(), ct.record_layout().unwrap().has_flexible_array),
+        (Some(8), true)
+    );
     let arr = b.arr(s, ArrayLen::Fixed(2));
     assert_eq!(host(&b, arr).unwrap().size(), Some(8));
     // Not last: an error.
@@ -436,7 +623,12 @@ fn huge_arrays_overflow() {
     assert_eq!(host(&b, huge2).unwrap_err(), msg);
     let s = b.st("s", vec![f("x", big)]);
     assert!(host(&b, s).is_ok());
-    assert_eq!(TypeResolver::new(Target::Wasm32).resolve(&b.t, s).unwrap_err(), msg);
+    assert_eq!(
+        TypeResolver::new(Target::Wasm32)
+            .resolve(&b.t, s)
+            .unwrap_err(),
+        msg
+    );
     let big2 = b.arr(int, ArrayLen::Fixed(1 << 60));
     let many = b.st("many", (0..10).map(|i| f(&format!("x{i}"), big2)).collect());
     assert!(matches!(host(&b, many).unwrap_err(), Error::Overflow(_)));
@@ -445,12 +637,29 @@ fn huge_arrays_overflow() {
 #[test]
 fn wasm32_layout_is_ilp32() {
     let mut b = B::new();
-    let (ch, long, ll, ld) = (b.p(Prim::Char), b.p(Prim::Long), b.p(Prim::LongLong), b.p(Prim::LongDouble));
+    let (ch, long, ll, ld) = (
+        b.p(Prim::Char),
+        b.p(Prim::Long),
+        b.p(Prim::LongLong),
+        b.p(Prim::LongDouble),
+    );
     let pc = b.ptr(ch);
-    let s = b.st("s", vec![f("c", ch), f("l", long), f("p", pc), f("ll", ll), f("ld", ld)]);
+    let s = b.st(
+        "s",
+        vec![
+            f("c", ch),
+            f("l", long),
+            f("p", pc),
+            f("ll", ll),
+            f("ld", ld),
+        ],
+    );
     let ct = TypeResolver::new(Target::Wasm32).resolve(&b.t, s).unwrap();
     assert_eq!((ct.size(), ct.align()), (Some(48), Some(16)));
-    assert_eq!(fields(&ct).iter().map(|r| r.1).collect::<Vec<_>>(), vec![0, 4, 8, 16, 32]);
+    assert_eq!(
+        fields(&ct).iter().map(|r| r.1).collect::<Vec<_>>(),
+        vec![0, 4, 8, 16, 32]
+    );
 }
 
 #[test]
