@@ -243,13 +243,15 @@ fn prev_sig(toks: &[Tok], i: usize) -> Option<usize> {
 }
 
 /// Replaces the tokens `from..=to` by `text`, keeping the newlines they held.
-fn splice(toks: &mut Vec<Tok>, from: usize, to: usize, text: &str) {
+fn splice(toks: &mut Vec<Tok>, from: usize, to: usize, text: &str) -> usize {
     let newlines: String = toks[from..=to].iter().flat_map(|t| t.text().chars()).filter(|&c| c == '\n').collect();
     let mut repl = vec![Tok::Space(" ".into()), Tok::Word(text.to_owned()), Tok::Space(" ".into())];
     if !newlines.is_empty() {
         repl.push(Tok::Space(newlines));
     }
+    let n = repl.len();
     toks.splice(from..=to, repl);
+    n
 }
 
 /// Handles the `#` lines: `#define` into macros, line markers kept, anything else refused.
@@ -390,8 +392,8 @@ fn extern_python(toks: &mut Vec<Tok>, text: &str) -> Result<()> {
                 continue;
             }
         };
-        splice(toks, i, s, &format!("void {marker};"));
-        let Some(start) = next_sig(toks, i + 1) else {
+        let n = splice(toks, i, s, &format!("void {marker};"));
+        let Some(start) = next_sig(toks, i + n) else {
             return Err(Error::CDef("'extern \"Python\": no ';' found".into()));
         };
         if toks[start].is("{") {
@@ -433,11 +435,11 @@ fn dots(toks: &mut Vec<Tok>) {
         let prev_is = |p: &str| prev.is_some_and(|j| toks[j].is(p));
         let next_is = |p: &str| next.is_some_and(|j| toks[j].is(p));
         if prev_is("[") && next_is("]") {
-            splice(toks, i, i, DOTS_ARRAY);
+            let _ = splice(toks, i, i, DOTS_ARRAY);
         } else if prev_is("=") && (next_is(",") || next_is("}")) {
-            splice(toks, i, i, DOTS_VALUE);
+            let _ = splice(toks, i, i, DOTS_VALUE);
         } else if next_is("}") {
-            splice(toks, i, i, DOTS_ENUM);
+            let _ = splice(toks, i, i, DOTS_ENUM);
         } else if prev_is(",") && next_is(")") {
             // Varargs: lang-c parses them itself.
         } else {
@@ -461,7 +463,7 @@ fn dots(toks: &mut Vec<Tok>) {
                 j = prev_sig(toks, k);
             }
             let name = kind.unwrap_or(DOTS);
-            splice(toks, first, i, name);
+            let _ = splice(toks, first, i, name);
             i = first;
         }
         i += 1;
