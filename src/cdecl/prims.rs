@@ -106,6 +106,63 @@ pub fn builtin_typedef(decls: &mut Declarations, name: &str) -> Option<TypeId> {
     Prim::from_typedef_name(name).map(|p| decls.types.prim(p))
 }
 
+/// The value of a character constant such as `'a'` or `'\n'`.
+pub fn char_value(s: &str) -> Option<i128> {
+    let inner = s.strip_prefix('\'')?.strip_suffix('\'')?;
+    let mut chars = inner.chars();
+    let c = chars.next()?;
+    let v = if c == '\\' {
+        let rest: String = chars.collect();
+        match rest.as_str() {
+            "n" => 10,
+            "t" => 9,
+            "r" => 13,
+            "0" => 0,
+            "a" => 7,
+            "b" => 8,
+            "f" => 12,
+            "v" => 11,
+            "\\" => 92,
+            "'" => 39,
+            "\"" => 34,
+            _ if rest.starts_with('x') => i128::from_str_radix(&rest[1..], 16).ok()?,
+            _ => i128::from_str_radix(&rest, 8).ok()?,
+        }
+    } else {
+        if chars.next().is_some() {
+            return None;
+        }
+        i128::from(u32::from(c))
+    };
+    Some(v)
+}
+
+/// An integer literal as `#define` accepts it (cffi's `_r_int_literal`): optional `-`,
+/// decimal, octal or hex digits, `u`/`l` suffixes.
+pub fn parse_int_literal(s: &str) -> Option<i128> {
+    let lower = s.to_ascii_lowercase();
+    let t = lower.trim_end_matches(['u', 'l']);
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t),
+    };
+    let v = if let Some(h) = t.strip_prefix("0x") {
+        i128::from_str_radix(h, 16).ok()?
+    } else if t.len() > 1 && t.starts_with('0') {
+        i128::from_str_radix(&t[1..], 8).ok()?
+    } else {
+        if !t.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        t.parse::<i128>().ok()?
+    };
+    if neg {
+        v.checked_neg()
+    } else {
+        Some(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
