@@ -1,0 +1,953 @@
+//! lang-c → model: runs lang-c on rewritten cdef text and lowers its syntax tree into
+//! [`Declarations`], with CFFI's rules and messages. The only file that imports lang-c.
+
+use lang_c::ast::{
+    ArraySize, BinaryOperator, Constant, Declaration, DeclarationSpecifier, Declarator, DeclaratorKind,
+    DerivedDeclarator, Ellipsis, EnumType, Expression, ExternalDeclaration, FunctionDeclarator, Initializer,
+    IntegerBase, PointerQualifier, SpecifierQualifier, StorageClassSpecifier, StructDeclaration, StructKind,
+    StructType, TypeQualifier, TypeSpecifier, UnaryOperator,
+};
+use lang_c::driver::{parse_preprocessed, Config, Flavor};
+use lang_c::span::Node;
+
+use super::declare::{declare_lib, declare_typedef, ensure_constant};
+use super::prims::{builtin_typedef, char_value, parse_int_literal, resolve_keywords};
+use super::rewrite::{self, location, nth_line, DOTS, DOTS_ARRAY, DOTS_ENUM, DOTS_FLOAT, DOTS_INT, DOTS_VALUE};
+use super::rewrite::{PY_PLUS_C_START, PY_START, PY_STOP};
+use super::CdefOptions;
+use crate::error::{Error, Result};
+use crate::model::{
+    ArrayLen, ConstValue, Decl, Declarations, EnumDef, Field, FuncType, GlobalVar, Packing, Prim, Record,
+    RecordKind, Type, TypeId,
+};
+
+/// Deepest recursion the lowering itself allows (declarators, expressions).
+const MAX_RECURSION: usize = 2000;
+
+/// What the base type of a declaration turned out to be.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Base {
+    Normal,
+    /// `...` (opaque typedef, partial-struct marker, lone varargs).
+    Dots,
+    DotsInt,
+    DotsFloat,
+}
+
+/// The text handed to lang-c and how it maps back to the user's.
+pub(super) struct Source<'a> {
+    /// Everything lang-c parses: placeholder typedefs, a line marker, the body.
+    pub full: String,
+    /// Byte offset in `full` where the declarations to lower start (after the prefix).
+    pub body_start: usize,
+    /// Byte offset in `full` of the user's first line.
+    pub quote_start: usize,
+    /// The user's own text, for quoting lines.
+    pub user: &'a str,
+}
+
+/// State of one lowering run.
+pub(super) struct Lowerer<'a> {
+    pub decls: &'a mut Declarations,
+    pub opts: CdefOptions,
+    pub src: Source<'a>,
+    /// Next number for anonymous `$N` records and enums.
+    pub anon: u64,
+    extern_py: Option<bool>,
+    cur: usize,
+    depth: usize,
+}
+
+/// The result of applying a declarator to a base type.
+struct Declared {
+    name: Option<String>,
+    ty: TypeId,
+    /// `const` applies to the outermost level (`T *const x`, `const int x`, `const T a[3]`).
+    konst: bool,
+    /// Some array length was `[...]`.
+    unknown_len: bool,
+}
+
+fn syntax_error_message(src: &Source, offset: usize, known: &dyn Fn(&str) -> bool) -> String {
+    let full = &src.full;
+    let offset = offset.min(full.len());
+    let (file, line) = location(full, offset);
+    let line_start = full[..offset].rfind('\n').map_or(0, |p| p + 1);
+    let col = full[line_start..offset].chars().count() + 1;
+    let phys = full[src.quote_start.min(offset)..offset].matches('\n').count();
+    let text = nth_line(src.user, phys).trim();
+    let word_at = |pos: usize| -> String {
+        full[pos..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+    };
+    let rest = full[offset..].trim_start();
+    let detail = if rest.is_empty() {
+        "At end of input".to_owned()
+    } else {
+        let here = word_at(offset);
+        let after = full[offset + here.len()..].trim_start();
+        let is_ident = |w: &str| {
+            !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit()) && !lang_c_keyword(w) && !known(w)
+        };
+        let before = full[..offset].trim_end();
+        let prev: String = before.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let prev: String = prev.chars().rev().collect();
+        let before_prev = before[..before.len() - prev.len()].trim_end();
+        let prev_starts_decl = before_prev.is_empty() || before_prev.ends_with(['(', ',', ';', '{', '}', '\n']);
+        if is_ident(&here) && after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '*' || c == '(') {
+            format!("unknown type name '{here}'")
+        } else if is_ident(&prev) && prev_starts_decl && (rest.starts_with(['*', ')', ',']) || !here.is_empty()) {
+            format!("unknown type name '{prev}'")
+        } else {
+            let tok: String = if here.is_empty() { rest.chars().take(1).collect() } else { here };
+            format!("before: {tok}")
+        }
+    };
+    let file = if file.is_empty() { rewrite::SOURCE_NAME.to_owned() } else { file };
+    if text.is_empty() {
+        format!("parse error\n{file}:{line}:{col}: {detail}")
+    } else {
+        format!("cannot parse \"{text}\"\n{file}:{line}:{col}: {detail}")
+    }
+}
+
+fn lang_c_keyword(w: &str) -> bool {
+    matches!(
+        w,
+        "auto" | "break" | "case" | "char" | "const" | "continue" | "default" | "do" | "double" | "else" | "enum"
+            | "extern" | "float" | "for" | "goto" | "if" | "inline" | "int" | "long" | "register" | "restrict"
+            | "return" | "short" | "signed" | "sizeof" | "static" | "struct" | "switch" | "typedef" | "union"
+            | "unsigned" | "void" | "volatile" | "while" | "_Bool" | "_Complex"
+    )
+}
+
+/// Parses `src.full` with lang-c (GNU C11).
+fn parse(src: &Source, known: &dyn Fn(&str) -> bool) -> Result<lang_c::ast::TranslationUnit> {
+    let config = Config { cpp_command: String::new(), cpp_options: Vec::new(), flavor: Flavor::GnuC11 };
+    match parse_preprocessed(&config, src.full.clone()) {
+        Ok(p) => Ok(p.unit),
+        Err(e) => Err(Error::CDef(syntax_error_message(src, e.offset, known))),
+    }
+}
+
+impl<'a> Lowerer<'a> {
+    /// A lowering run over `src`.
+    pub fn new(decls: &'a mut Declarations, opts: CdefOptions, src: Source<'a>, anon: u64) -> Self {
+        Lowerer { decls, opts, src, anon, extern_py: None, cur: 0, depth: 0 }
+    }
+
+    /// `(file, line)` of a byte offset of `full`.
+    fn line_of(&self, offset: usize) -> (String, usize) {
+        let (file, line) = location(&self.src.full, offset);
+        (if file.is_empty() { rewrite::SOURCE_NAME.to_owned() } else { file }, line)
+    }
+
+    /// The user's text of the line holding `offset`.
+    fn quote(&self, offset: usize) -> String {
+        let start = self.src.quote_start.min(offset);
+        let phys = self.src.full[start..offset.min(self.src.full.len())].matches('\n').count();
+        nth_line(self.src.user, phys).trim_end().to_owned()
+    }
+
+    /// Adds CFFI's `file:line: ` prefix (for CDefError) and the quoted line.
+    fn locate(&self, err: Error, offset: usize) -> Error {
+        let quote = self.quote(offset);
+        let suffix = if quote.trim().is_empty() { String::new() } else { format!("\n    {}", quote.trim_start()) };
+        match err {
+            Error::CDef(m) => {
+                let (file, line) = self.line_of(offset);
+                Error::CDef(format!("{file}:{line}: {m}{suffix}"))
+            }
+            Error::Ffi(m) => Error::Ffi(format!("{m}{suffix}")),
+            Error::NotImplemented(m) => Error::NotImplemented(format!("{m}{suffix}")),
+            other => other,
+        }
+    }
+
+    /// An FFIError in CFFI's `:N: message` form.
+    fn ffi_at(&self, offset: usize, msg: &str) -> Error {
+        Error::Ffi(format!(":{}: {msg}", self.line_of(offset).1))
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_RECURSION {
+            return Err(Error::CDef("declaration nested too deeply".into()));
+        }
+        Ok(())
+    }
+
+    /// Parses and lowers a whole cdef.
+    pub fn run_cdef(&mut self, macros: &[rewrite::Macro]) -> Result<()> {
+        let unit = {
+            let decls = &*self.decls;
+            let known = |w: &str| {
+                decls.typedefs.contains_key(w) || super::prims::is_builtin_typedef(w) || w.starts_with("__dotdotdot")
+            };
+            parse(&self.src, &known)?
+        };
+        for m in macros {
+            let at = self.src.body_start + m.offset;
+            self.cur = at;
+            self.lower_macro(m).map_err(|e| self.locate(e, at))?;
+        }
+        for ext in &unit.0 {
+            if ext.span.start < self.src.body_start {
+                continue;
+            }
+            self.cur = ext.span.start;
+            self.depth = 0;
+            let r = match &ext.node {
+                ExternalDeclaration::Declaration(d) => self.declaration(d),
+                ExternalDeclaration::FunctionDefinition(_) => Err(Error::CDef(
+                    "unexpected <FuncDef>: this construct is valid C but not valid in cdef()".into(),
+                )),
+                ExternalDeclaration::StaticAssert(_) => Err(Error::CDef(
+                    "unexpected <StaticAssert>: this construct is valid C but not valid in cdef()".into(),
+                )),
+            };
+            r.map_err(|e| self.locate(e, ext.span.start))?;
+        }
+        Ok(())
+    }
+
+    /// Parses `void __dummy(\n<type>\n);` and returns the parameter's type.
+    pub fn run_type(&mut self) -> Result<TypeId> {
+        let unit = {
+            let decls = &*self.decls;
+            let known = |w: &str| {
+                decls.typedefs.contains_key(w) || super::prims::is_builtin_typedef(w) || w.starts_with("__dotdotdot")
+            };
+            parse(&self.src, &known)?
+        };
+        let exts: Vec<_> = unit.0.iter().filter(|e| e.span.start >= self.src.body_start).collect();
+        let bad = || Error::CDef(format!("cannot parse \"{}\"", self.src.user.trim()));
+        let [ext] = exts.as_slice() else { return Err(bad()) };
+        let ExternalDeclaration::Declaration(d) = &ext.node else { return Err(bad()) };
+        let [init] = d.node.declarators.as_slice() else { return Err(bad()) };
+        let [derived] = init.node.declarator.node.derived.as_slice() else { return Err(bad()) };
+        let params = match &derived.node {
+            DerivedDeclarator::Function(f) => &f.node,
+            DerivedDeclarator::KRFunction(ids) => {
+                return Err(match ids.first() {
+                    Some(id) => Error::CDef(format!("unknown identifier '{}'", id.node.name)),
+                    None => Error::CDef("cannot parse \"\": empty type".into()),
+                });
+            }
+            _ => return Err(bad()),
+        };
+        let [param] = params.parameters.as_slice() else { return Err(bad()) };
+        if params.ellipsis == Ellipsis::Some {
+            return Err(bad());
+        }
+        self.cur = param.span.start;
+        let (base, konst, kind) = self.specifiers(&decl_specs(&param.node.specifiers), None)?;
+        if kind != Base::Normal {
+            return Err(self.ffi_at(param.span.start, "bad usage of \"...\""));
+        }
+        match &param.node.declarator {
+            Some(d) => Ok(self.declarator(base, konst, d, false)?.ty),
+            None => Ok(base),
+        }
+    }
+
+    fn lower_macro(&mut self, m: &rewrite::Macro) -> Result<()> {
+        let int = self.decls.types.prim(Prim::Int);
+        if m.value == "..." {
+            return declare_lib(self.decls, &m.name, Decl::Constant { ty: int, value: ConstValue::Unknown }, "macro", self.opts.override_names);
+        }
+        match parse_int_literal(&m.value) {
+            Some(v) => {
+                ensure_constant(self.decls, &m.name, v)?;
+                declare_lib(self.decls, &m.name, Decl::Constant { ty: int, value: ConstValue::Int(v) }, "macro", self.opts.override_names)
+            }
+            None => Err(Error::CDef(format!(
+                "only supports one of the following syntax:\n  #define {0} ...     (literally dot-dot-dot)\n  #define {0} NUMBER  (with NUMBER an integer constant, decimal/hex/octal)\ngot:\n  #define {0} {1}",
+                m.name, m.value
+            ))),
+        }
+    }
+
+    fn declaration(&mut self, d: &Node<Declaration>) -> Result<()> {
+        let d = &d.node;
+        let mut storage = None;
+        for s in &d.specifiers {
+            match &s.node {
+                DeclarationSpecifier::StorageClass(sc) => storage = Some(sc.node.clone()),
+                DeclarationSpecifier::Alignment(_) => return Err(Error::CDef("_Alignas is not supported in cdef()".into())),
+                DeclarationSpecifier::Extension(_) => {
+                    return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()))
+                }
+                _ => {}
+            }
+        }
+        let is_typedef = storage == Some(StorageClassSpecifier::Typedef);
+        // `typedef struct { } foo_t;` names the struct `$foo_t`.
+        let force = if is_typedef {
+            d.declarators.iter().find_map(|i| match &i.node.declarator.node {
+                Declarator { kind, derived, .. } if derived.is_empty() => match &kind.node {
+                    DeclaratorKind::Identifier(id) => Some(id.node.name.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+        } else {
+            None
+        };
+        let specs = decl_specs(&d.specifiers);
+        let (base, base_const, kind) = self.specifiers(&specs, force.as_deref())?;
+        if d.declarators.is_empty() {
+            let tagged = specs.types.iter().any(|t| matches!(t, TypeSpecifier::Struct(_) | TypeSpecifier::Enum(_)));
+            if !tagged {
+                return Err(Error::CDef("construct does not declare any variable".into()));
+            }
+            return Ok(());
+        }
+        for init in &d.declarators {
+            let decl = &init.node.declarator;
+            if is_typedef {
+                self.typedef(base, base_const, kind, decl)?;
+                continue;
+            }
+            if kind != Base::Normal {
+                return Err(self.ffi_at(decl.span.start, "bad usage of \"...\""));
+            }
+            let dd = self.declarator(base, base_const, decl, true)?;
+            let Some(name) = dd.name else {
+                return Err(Error::CDef("construct does not declare any variable".into()));
+            };
+            self.object(&name, dd.ty, dd.konst, storage.as_ref(), init.node.initializer.as_ref())?;
+        }
+        Ok(())
+    }
+
+    fn typedef(&mut self, base: TypeId, konst: bool, kind: Base, decl: &Node<Declarator>) -> Result<()> {
+        let derived = &decl.node.derived;
+        let name = match &decl.node.kind.node {
+            DeclaratorKind::Identifier(id) => Some(id.node.name.clone()),
+            _ => None,
+        };
+        let ov = self.opts.override_names;
+        if kind != Base::Normal {
+            let bad = || self.ffi_at(decl.span.start, "unsupported usage of \"...\" in typedef");
+            let Some(name) = name else { return Err(bad()) };
+            let ty = match (kind, derived.as_slice()) {
+                (Base::Dots, []) => self.decls.types.add_record(opaque_record(format!("${name}"))),
+                (Base::Dots, [p]) if matches!(p.node, DerivedDeclarator::Pointer(_)) => {
+                    let rec = self.decls.types.add_record(opaque_record(format!("$${name}")));
+                    self.decls.types.pointer_to(rec)
+                }
+                (Base::DotsInt, []) => self.decls.types.intern(Type::UnknownPrim { name: name.clone(), float: false }),
+                (Base::DotsFloat, []) => self.decls.types.intern(Type::UnknownPrim { name: name.clone(), float: true }),
+                _ => return Err(bad()),
+            };
+            return declare_typedef(self.decls, &name, ty, ov);
+        }
+        let dd = self.declarator(base, konst, decl, true)?;
+        let Some(name) = dd.name else {
+            return Err(Error::CDef("typedef does not declare any name".into()));
+        };
+        declare_typedef(self.decls, &name, dd.ty, ov)
+    }
+
+    /// A named non-typedef declaration: function, global, constant or marker.
+    fn object(
+        &mut self,
+        name: &str,
+        ty: TypeId,
+        konst: bool,
+        storage: Option<&StorageClassSpecifier>,
+        init: Option<&Node<Initializer>>,
+    ) -> Result<()> {
+        let ov = self.opts.override_names;
+        if let Type::Function(f) = self.decls.types.get(ty) {
+            let variadic = f.variadic;
+            let decl = match self.extern_py {
+                Some(also_c) => {
+                    if variadic {
+                        return Err(Error::CDef(format!(
+                            "{name}: extern \"Python\" functions cannot be variadic"
+                        )));
+                    }
+                    Decl::ExternPython { ty, also_c }
+                }
+                None => Decl::Function { ty },
+            };
+            let kind = if self.extern_py.is_some() { "extern_python" } else { "function" };
+            return declare_lib(self.decls, name, decl, kind, ov);
+        }
+        if matches!(self.decls.types.get(ty), Type::Void) && name.starts_with("__cffi_extern_python_") {
+            self.extern_py = match name {
+                PY_START => Some(false),
+                PY_PLUS_C_START => Some(true),
+                PY_STOP => None,
+                _ => self.extern_py,
+            };
+            return Ok(());
+        }
+        let integer = match self.decls.types.get(ty) {
+            Type::Prim(p) => p.is_integral(),
+            Type::UnknownPrim { float, .. } => !float,
+            _ => false,
+        };
+        if integer {
+            if let Some(Initializer::Expression(e)) = init.map(|i| &i.node) {
+                let v = self.eval(e)?;
+                ensure_constant(self.decls, name, v)?;
+                return declare_lib(self.decls, name, Decl::Constant { ty, value: ConstValue::Int(v) }, "macro", ov);
+            }
+        }
+        if self.extern_py.is_some() {
+            return Err(Error::CDef("cannot declare constants or variables with 'extern \"Python\"'".into()));
+        }
+        if matches!(self.decls.types.get(ty), Type::Void) {
+            return Err(Error::CDef(format!("{name}: variable of type 'void'")));
+        }
+        let is_array = matches!(self.decls.types.get(ty), Type::Array { .. });
+        if konst && !is_array && storage == Some(&StorageClassSpecifier::Static) {
+            return declare_lib(self.decls, name, Decl::Constant { ty, value: ConstValue::Unknown }, "constant", ov);
+        }
+        let kind = if konst { "constant" } else { "variable" };
+        declare_lib(self.decls, name, Decl::Global(GlobalVar { ty, is_const: konst }), kind, ov)
+    }
+
+    /// The base type of a specifier list, its `const`, and whether it is a `...` placeholder.
+    fn specifiers(&mut self, specs: &Specs, force: Option<&str>) -> Result<(TypeId, bool, Base)> {
+        self.specifiers_nested(specs, force, false)
+    }
+
+    fn specifiers_nested(&mut self, specs: &Specs, force: Option<&str>, nested: bool) -> Result<(TypeId, bool, Base)> {
+        if specs.extension {
+            return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()));
+        }
+        let mut words: Vec<&str> = Vec::new();
+        let mut other: Vec<&TypeSpecifier> = Vec::new();
+        for t in &specs.types {
+            let w = match t {
+                TypeSpecifier::Void => "void",
+                TypeSpecifier::Char => "char",
+                TypeSpecifier::Short => "short",
+                TypeSpecifier::Int => "int",
+                TypeSpecifier::Long => "long",
+                TypeSpecifier::Float => "float",
+                TypeSpecifier::Double => "double",
+                TypeSpecifier::Signed => "signed",
+                TypeSpecifier::Unsigned => "unsigned",
+                TypeSpecifier::Bool => "_Bool",
+                TypeSpecifier::Complex => "_Complex",
+                _ => {
+                    other.push(t);
+                    continue;
+                }
+            };
+            words.push(w);
+        }
+        let konst = specs.konst;
+        match (other.as_slice(), words.is_empty()) {
+            ([], false) => {
+                let ty = resolve_keywords(&words)?;
+                Ok((self.decls.types.intern(ty), konst, Base::Normal))
+            }
+            ([one], true) => match one {
+                TypeSpecifier::Struct(st) => Ok((self.record(st, force, nested)?, konst, Base::Normal)),
+                TypeSpecifier::Enum(et) => Ok((self.enum_type(et, force)?, konst, Base::Normal)),
+                TypeSpecifier::TypedefName(id) => {
+                    let name = id.node.name.as_str();
+                    let kind = match name {
+                        DOTS => Base::Dots,
+                        DOTS_INT => Base::DotsInt,
+                        DOTS_FLOAT => Base::DotsFloat,
+                        _ => Base::Normal,
+                    };
+                    if kind != Base::Normal {
+                        return Ok((self.decls.types.intern(Type::Void), konst, kind));
+                    }
+                    if let Some(&ty) = self.decls.typedefs.get(name) {
+                        return Ok((ty, konst, Base::Normal));
+                    }
+                    match builtin_typedef(self.decls, name) {
+                        Some(ty) => Ok((ty, konst, Base::Normal)),
+                        None => Err(Error::CDef(format!("unknown type name '{name}'"))),
+                    }
+                }
+                _ => Err(Error::CDef("unsupported type specifier (typeof, _Atomic, _FloatN)".into())),
+            },
+            ([], true) => Err(Error::CDef("missing type specifier".into())),
+            _ => Err(Error::Ffi(format!(
+                ":{}: bad or unsupported type declaration",
+                self.line_of(self.cur).1
+            ))),
+        }
+    }
+
+    fn next_anon(&mut self) -> String {
+        self.anon += 1;
+        format!("${}", self.anon)
+    }
+
+    fn packing(&self) -> Packing {
+        let max_align = if self.opts.packed { Some(1) } else { self.opts.pack.filter(|&p| p > 0) };
+        Packing { max_align }
+    }
+
+    fn record(&mut self, st: &Node<StructType>, force: Option<&str>, nested: bool) -> Result<TypeId> {
+        self.enter()?;
+        let r = self.record_inner(st, force, nested);
+        self.depth -= 1;
+        r
+    }
+
+    fn record_inner(&mut self, st: &Node<StructType>, force: Option<&str>, nested: bool) -> Result<TypeId> {
+        let st = &st.node;
+        let kind = match st.kind.node {
+            StructKind::Struct => RecordKind::Struct,
+            StructKind::Union => RecordKind::Union,
+        };
+        let word = if kind == RecordKind::Struct { "struct" } else { "union" };
+        let ty = match &st.identifier {
+            Some(id) => {
+                let tag = id.node.name.clone();
+                let tags = match kind {
+                    RecordKind::Struct => &self.decls.struct_tags,
+                    RecordKind::Union => &self.decls.union_tags,
+                };
+                match tags.get(&tag) {
+                    Some(&ty) => ty,
+                    None => {
+                        let ty = self.decls.types.add_record(Record {
+                            kind,
+                            name: tag.clone(),
+                            fields: None,
+                            partial: false,
+                            opaque: false,
+                            packing: Packing::default(),
+                        });
+                        match kind {
+                            RecordKind::Struct => self.decls.struct_tags.insert(tag, ty),
+                            RecordKind::Union => self.decls.union_tags.insert(tag, ty),
+                        };
+                        ty
+                    }
+                }
+            }
+            None => {
+                let name = match force {
+                    Some(f) => format!("${f}"),
+                    None => self.next_anon(),
+                };
+                self.decls.types.add_record(Record {
+                    kind,
+                    name,
+                    fields: None,
+                    partial: false,
+                    opaque: false,
+                    packing: Packing::default(),
+                })
+            }
+        };
+        let Some(members) = &st.declarations else { return Ok(ty) };
+        let Type::Record(rid) = *self.decls.types.get(ty) else {
+            return Err(Error::Internal("record type is not a record".into()));
+        };
+        if self.decls.types.record(rid).fields.is_some() {
+            let name = self.decls.types.record(rid).name.clone();
+            return Err(Error::CDef(format!("duplicate declaration of {word} {name}")));
+        }
+        let mut fields = Vec::new();
+        let mut partial = false;
+        for m in members {
+            let StructDeclaration::Field(f) = &m.node else {
+                return Err(Error::CDef("_Static_assert is not supported in cdef()".into()));
+            };
+            let f = &f.node;
+            let specs = field_specs(&f.specifiers);
+            let (base, bconst, bkind) = self.specifiers_nested(&specs, None, true)?;
+            if bkind == Base::Dots && f.declarators.is_empty() {
+                partial = true;
+                continue;
+            }
+            if bkind != Base::Normal {
+                return Err(self.ffi_at(self.cur, "bad usage of \"...\""));
+            }
+            if f.declarators.is_empty() {
+                let anonymous_record = specs.types.iter().any(|t| match t {
+                    TypeSpecifier::Struct(s) => s.node.identifier.is_none(),
+                    _ => false,
+                });
+                if !anonymous_record {
+                    return Err(Error::CDef(format!("{word}: member declaration does not declare anything")));
+                }
+                fields.push(Field { name: String::new(), ty: base, bits: None });
+                partial |= self.is_partial_record(base);
+                continue;
+            }
+            for sd in &f.declarators {
+                let bits = match &sd.node.bit_width {
+                    Some(e) => {
+                        let v = self.eval(e)?;
+                        Some(u32::try_from(v).map_err(|_| Error::CDef(format!("invalid bitfield width {v}")))?)
+                    }
+                    None => None,
+                };
+                let (name, fty) = match &sd.node.declarator {
+                    Some(d) => {
+                        let dd = self.declarator(base, bconst, d, true)?;
+                        partial |= dd.unknown_len;
+                        (dd.name.unwrap_or_default(), dd.ty)
+                    }
+                    None => (String::new(), base),
+                };
+                partial |= self.is_partial_record(fty);
+                fields.push(Field { name, ty: fty, bits });
+            }
+        }
+        let name = self.decls.types.record(rid).name.clone();
+        if partial {
+            if fields.iter().any(|f| f.bits.is_some()) && kind == RecordKind::Struct {
+                return Err(Error::NotImplemented(format!("<{word} {name}>: using both bitfields and '...;'")));
+            }
+            if !nested && name.strip_prefix('$').is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit())) {
+                return Err(Error::NotImplemented(format!("<{word} {name}> is partial but has no C name")));
+            }
+        }
+        let packing = self.packing();
+        let rec = self.decls.types.record_mut(rid);
+        rec.fields = Some(fields);
+        rec.partial = partial;
+        rec.opaque = false;
+        rec.packing = packing;
+        Ok(ty)
+    }
+
+    fn is_partial_record(&self, ty: TypeId) -> bool {
+        match self.decls.types.get(ty) {
+            Type::Record(rid) => self.decls.types.record(*rid).partial,
+            _ => false,
+        }
+    }
+
+    fn enum_type(&mut self, et: &Node<EnumType>, force: Option<&str>) -> Result<TypeId> {
+        let et = &et.node;
+        if let Some(id) = &et.identifier {
+            let tag = &id.node.name;
+            if let Some(&ty) = self.decls.enum_tags.get(tag) {
+                if !et.enumerators.is_empty() {
+                    return Err(Error::NotImplemented(format!(
+                        "enum {tag}: the '{{}}' declaration should appear on the first time the enum is mentioned, not later"
+                    )));
+                }
+                return Ok(ty);
+            }
+        }
+        let name = match (&et.identifier, force) {
+            (Some(id), _) => id.node.name.clone(),
+            (None, Some(f)) => format!("${f}"),
+            (None, None) => self.next_anon(),
+        };
+        let ty = self.decls.types.add_enum(EnumDef { name: name.clone(), values: Vec::new(), partial: false });
+        if et.identifier.is_some() {
+            self.decls.enum_tags.insert(name, ty);
+        }
+        let Type::Enum(eid) = *self.decls.types.get(ty) else {
+            return Err(Error::Internal("enum type is not an enum".into()));
+        };
+        let mut values = Vec::new();
+        let mut partial = false;
+        let mut next: Option<i128> = Some(0);
+        for e in &et.enumerators {
+            let e = &e.node;
+            let ename = e.identifier.node.name.clone();
+            if ename == DOTS_ENUM {
+                partial = true;
+                continue;
+            }
+            if ename.starts_with("__dotdotdot") {
+                return Err(Error::CDef("Enums cannot be declared with ...".into()));
+            }
+            let value = match &e.expression {
+                Some(x) if is_ident(x, DOTS_VALUE) => None,
+                Some(x) => Some(self.eval(x)?),
+                None => next,
+            };
+            let value_c = match value {
+                Some(v) => {
+                    ensure_constant(self.decls, &ename, v)?;
+                    ConstValue::Int(v)
+                }
+                None => ConstValue::Unknown,
+            };
+            declare_lib(self.decls, &ename, Decl::Constant { ty, value: value_c }, "constant", self.opts.override_names)?;
+            values.push((ename, value));
+            next = value.and_then(|v| v.checked_add(1));
+            self.decls.types.enum_def_mut(eid).values = values.clone();
+        }
+        let def = self.decls.types.enum_def_mut(eid);
+        def.values = values;
+        def.partial = partial;
+        Ok(ty)
+    }
+
+    /// Applies a declarator to `base`. `partial_ok` allows `[...]`.
+    fn declarator(&mut self, base: TypeId, konst: bool, d: &Node<Declarator>, partial_ok: bool) -> Result<Declared> {
+        let mut out = Declared { name: declarator_name(&d.node), ty: base, konst, unknown_len: false };
+        let mut cur = &d.node;
+        let mut levels = 0;
+        loop {
+            self.enter()?;
+            levels += 1;
+            if !cur.extensions.is_empty() {
+                self.depth -= levels;
+                return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()));
+            }
+            let r = self.apply_derived(&mut out, &cur.derived, partial_ok);
+            if let Err(e) = r {
+                self.depth -= levels;
+                return Err(e);
+            }
+            match &cur.kind.node {
+                DeclaratorKind::Abstract => break,
+                DeclaratorKind::Identifier(_) => break,
+                DeclaratorKind::Declarator(inner) => cur = &inner.node,
+            }
+        }
+        self.depth -= levels;
+        Ok(out)
+    }
+
+    fn apply_derived(&mut self, out: &mut Declared, derived: &[Node<DerivedDeclarator>], partial_ok: bool) -> Result<()> {
+        let split = derived.iter().position(|d| !matches!(d.node, DerivedDeclarator::Pointer(_))).unwrap_or(derived.len());
+        for d in &derived[..split] {
+            if let DerivedDeclarator::Pointer(quals) = &d.node {
+                out.ty = self.decls.types.pointer_to(out.ty);
+                out.konst = quals.iter().any(|q| {
+                    matches!(&q.node, PointerQualifier::TypeQualifier(t) if t.node == TypeQualifier::Const)
+                });
+                if quals.iter().any(|q| matches!(q.node, PointerQualifier::Extension(_))) {
+                    return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()));
+                }
+            }
+        }
+        for d in derived[split..].iter().rev() {
+            match &d.node {
+                DerivedDeclarator::Pointer(_) => {
+                    return Err(Error::CDef("unexpected pointer after a declarator suffix".into()));
+                }
+                DerivedDeclarator::Array(a) => {
+                    let len = match &a.node.size {
+                        ArraySize::Unknown => ArrayLen::Open,
+                        ArraySize::VariableUnknown => {
+                            return Err(Error::CDef("variable-length array '[*]' is not supported".into()))
+                        }
+                        ArraySize::VariableExpression(e) | ArraySize::StaticExpression(e) => {
+                            if is_ident(e, DOTS_ARRAY) {
+                                if !partial_ok {
+                                    return Err(self.ffi_at(
+                                        e.span.start,
+                                        "unsupported '[...]' here, cannot derive the actual array length in this context",
+                                    ));
+                                }
+                                out.unknown_len = true;
+                                ArrayLen::Unknown
+                            } else {
+                                let v = self.eval(e)?;
+                                let n = u64::try_from(v)
+                                    .map_err(|_| Error::CDef(format!("negative array length {v}")))?;
+                                ArrayLen::Fixed(n)
+                            }
+                        }
+                    };
+                    if matches!(self.decls.types.get(out.ty), Type::Function(_)) {
+                        return Err(Error::CDef("array of functions is not valid C".into()));
+                    }
+                    out.ty = self.decls.types.intern(Type::Array { item: out.ty, len });
+                }
+                DerivedDeclarator::Function(f) => {
+                    let (params, variadic) = self.params(&f.node, out.name.as_deref())?;
+                    out.ty = self.decls.types.intern(Type::Function(FuncType { ret: out.ty, params, variadic }));
+                    out.konst = false;
+                }
+                DerivedDeclarator::KRFunction(ids) => {
+                    if let Some(id) = ids.first() {
+                        return Err(Error::CDef(format!(
+                            "{} arg 1: unknown type '{}' (if you meant to use the old C syntax of giving untyped arguments, it is not supported)",
+                            out.name.as_deref().unwrap_or("in expression"), id.node.name
+                        )));
+                    }
+                    out.ty = self.decls.types.intern(Type::Function(FuncType { ret: out.ty, params: Vec::new(), variadic: false }));
+                    out.konst = false;
+                }
+                DerivedDeclarator::Block(_) => return Err(Error::CDef("blocks ('^') are not supported".into())),
+            }
+        }
+        Ok(())
+    }
+
+    fn params(&mut self, f: &FunctionDeclarator, fname: Option<&str>) -> Result<(Vec<TypeId>, bool)> {
+        let fname = fname.unwrap_or("in expression");
+        let mut variadic = f.ellipsis == Ellipsis::Some;
+        let mut out = Vec::new();
+        let n = f.parameters.len();
+        for (i, p) in f.parameters.iter().enumerate() {
+            let p = &p.node;
+            if !p.extensions.is_empty() {
+                return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()));
+            }
+            let (base, konst, kind) = self.specifiers(&decl_specs(&p.specifiers), None)?;
+            if kind == Base::Dots && p.declarator.is_none() && i + 1 == n {
+                if n == 1 {
+                    return Err(Error::CDef(format!("{fname}: a function with only '(...)' as argument is not correct C")));
+                }
+                variadic = true;
+                continue;
+            }
+            if kind != Base::Normal {
+                return Err(self.ffi_at(self.cur, "bad usage of \"...\""));
+            }
+            let ty = match &p.declarator {
+                Some(d) => self.declarator(base, konst, d, false)?.ty,
+                None => base,
+            };
+            let ty = match self.decls.types.get(ty).clone() {
+                Type::Array { item, .. } => self.decls.types.pointer_to(item),
+                Type::Function(_) => self.decls.types.pointer_to(ty),
+                _ => ty,
+            };
+            out.push(ty);
+        }
+        if !variadic && out.len() == 1 && matches!(self.decls.types.get(out[0]), Type::Void) {
+            out.clear();
+        }
+        Ok((out, variadic))
+    }
+
+    /// Evaluates an integer constant expression as CFFI does (plus a few more operators).
+    fn eval(&mut self, e: &Node<Expression>) -> Result<i128> {
+        self.enter()?;
+        let r = self.eval_inner(e);
+        self.depth -= 1;
+        r
+    }
+
+    fn eval_inner(&mut self, e: &Node<Expression>) -> Result<i128> {
+        let unsupported = |s: &Self| s.ffi_at(e.span.start, "unsupported expression: expected a simple numeric constant");
+        let overflow = || Error::CDef("integer constant out of range".into());
+        match &e.node {
+            Expression::Constant(c) => match &c.node {
+                Constant::Integer(i) => {
+                    let radix = match i.base {
+                        IntegerBase::Decimal => 10,
+                        IntegerBase::Octal => 8,
+                        IntegerBase::Hexadecimal => 16,
+                        IntegerBase::Binary => 2,
+                    };
+                    let digits = match i.base {
+                        IntegerBase::Octal => i.number.trim_start_matches('0'),
+                        _ => &i.number,
+                    };
+                    if digits.is_empty() {
+                        return Ok(0);
+                    }
+                    i128::from_str_radix(digits, radix).map_err(|_| Error::CDef(format!("invalid constant '{}'", i.number)))
+                }
+                Constant::Character(s) => char_value(s).ok_or_else(|| Error::CDef(format!("invalid constant {s}"))),
+                Constant::Float(_) => Err(unsupported(self)),
+            },
+            Expression::Identifier(id) => {
+                match self.decls.lib_items.get(&id.node.name) {
+                    Some(Decl::Constant { value: ConstValue::Int(v), .. }) => Ok(*v),
+                    _ => Err(unsupported(self)),
+                }
+            }
+            Expression::UnaryOperator(u) => {
+                let v = self.eval(&u.node.operand)?;
+                match u.node.operator.node {
+                    UnaryOperator::Plus => Ok(v),
+                    UnaryOperator::Minus => v.checked_neg().ok_or_else(overflow),
+                    UnaryOperator::Complement => Ok(!v),
+                    UnaryOperator::Negate => Ok(i128::from(v == 0)),
+                    _ => Err(unsupported(self)),
+                }
+            }
+            Expression::BinaryOperator(b) => {
+                let l = self.eval(&b.node.lhs)?;
+                let r = self.eval(&b.node.rhs)?;
+                let shift = |r: i128| u32::try_from(r).ok().filter(|&s| s < 127).ok_or_else(overflow);
+                match b.node.operator.node {
+                    BinaryOperator::Plus => l.checked_add(r).ok_or_else(overflow),
+                    BinaryOperator::Minus => l.checked_sub(r).ok_or_else(overflow),
+                    BinaryOperator::Multiply => l.checked_mul(r).ok_or_else(overflow),
+                    BinaryOperator::Divide => {
+                        l.checked_div(r).ok_or_else(|| Error::CDef("division by zero in constant".into()))
+                    }
+                    BinaryOperator::Modulo => {
+                        l.checked_rem(r).ok_or_else(|| Error::CDef("division by zero in constant".into()))
+                    }
+                    BinaryOperator::ShiftLeft => {
+                        let s = shift(r)?;
+                        let v = l.checked_shl(s).ok_or_else(overflow)?;
+                        if v >> s != l {
+                            return Err(overflow());
+                        }
+                        Ok(v)
+                    }
+                    BinaryOperator::ShiftRight => Ok(l >> shift(r)?),
+                    BinaryOperator::BitwiseAnd => Ok(l & r),
+                    BinaryOperator::BitwiseOr => Ok(l | r),
+                    BinaryOperator::BitwiseXor => Ok(l ^ r),
+                    _ => Err(unsupported(self)),
+                }
+            }
+            _ => Err(unsupported(self)),
+        }
+    }
+}
+
+/// Specifiers of a declaration, parameter or field, sorted out.
+struct Specs<'n> {
+    types: Vec<&'n TypeSpecifier>,
+    konst: bool,
+    extension: bool,
+}
+
+fn decl_specs(specs: &[Node<DeclarationSpecifier>]) -> Specs<'_> {
+    let mut out = Specs { types: Vec::new(), konst: false, extension: false };
+    for s in specs {
+        match &s.node {
+            DeclarationSpecifier::TypeSpecifier(t) => out.types.push(&t.node),
+            DeclarationSpecifier::TypeQualifier(q) => out.konst |= q.node == TypeQualifier::Const,
+            DeclarationSpecifier::Extension(_) | DeclarationSpecifier::Alignment(_) => out.extension = true,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn field_specs(specs: &[Node<SpecifierQualifier>]) -> Specs<'_> {
+    let mut out = Specs { types: Vec::new(), konst: false, extension: false };
+    for s in specs {
+        match &s.node {
+            SpecifierQualifier::TypeSpecifier(t) => out.types.push(&t.node),
+            SpecifierQualifier::TypeQualifier(q) => out.konst |= q.node == TypeQualifier::Const,
+            SpecifierQualifier::Extension(_) => out.extension = true,
+        }
+    }
+    out
+}
+
+/// The identifier a declarator declares, if any.
+fn declarator_name(mut d: &Declarator) -> Option<String> {
+    loop {
+        match &d.kind.node {
+            DeclaratorKind::Abstract => return None,
+            DeclaratorKind::Identifier(id) => return Some(id.node.name.clone()),
+            DeclaratorKind::Declarator(inner) => d = &inner.node,
+        }
+    }
+}
+
+fn is_ident(e: &Node<Expression>, name: &str) -> bool {
+    matches!(&e.node, Expression::Identifier(id) if id.node.name == name)
+}
+
+fn opaque_record(name: String) -> Record {
+    Record { kind: RecordKind::Struct, name, fields: None, partial: false, opaque: true, packing: Packing::default() }
+}
