@@ -2,7 +2,7 @@
 //! `both()`, which runs a test on host memory and on `VecMemory`.
 
 use std::cell::{Cell, RefCell};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::cdata::{pointer_cname, Addr, HostMemory, Memory, Value};
 use crate::error::{Error, Result};
@@ -198,11 +198,7 @@ impl Types {
         } else {
             "struct"
         };
-        let r = RecordType {
-            kind,
-            name: name.into(),
-            layout: OnceLock::new(),
-        };
+        let r = RecordType::new(kind, name.into());
         let _ = r.layout.set(layout);
         mk(
             self.target,
@@ -213,11 +209,7 @@ impl Types {
 
     /// An opaque (incomplete) struct.
     pub fn opaque(&self, name: &str) -> CType {
-        let r = RecordType {
-            kind: RecordKind::Struct,
-            name: name.into(),
-            layout: OnceLock::new(),
-        };
+        let r = RecordType::new(RecordKind::Struct, name.into());
         mk(
             self.target,
             format!("struct {name}"),
