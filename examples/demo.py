@@ -37,7 +37,7 @@ square = ffi.new("struct polygon *", [4, [(0, 0), (2, 0), (2, 2), (0, 2)]])
 show("square", square)
 show("len(square.corners)", len(square.corners))
 show("corners", [(c.x, c.y) for c in square.corners])
-show("sizeof(square)", ffi.sizeof(square))
+show("sizeof(square[0])", ffi.sizeof(square[0]))
 
 print("arrays, slices and pointer arithmetic:")
 numbers = ffi.new("int[]", list(range(10)))

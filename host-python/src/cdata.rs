@@ -271,12 +271,9 @@ impl PyCData {
                 self.ctype.cname()
             )));
         }
-        let size = item.size().ok_or_else(|| {
-            PyTypeError::new_err(format!(
-                "cdata '{}' points to items of unknown size",
-                self.ctype.cname()
-            ))
-        })?;
+        let size = item
+            .size()
+            .ok_or_else(|| PyTypeError::new_err(format!("cdata '{}' is opaque", item.cname())))?;
         let addr = offset_addr(base, index, size)?;
         Ok((item, addr))
     }
@@ -439,12 +436,9 @@ impl PyCData {
     fn repr_detail(&self, py: Python<'_>) -> PyResult<String> {
         let alive = self.check_alive().is_ok();
         Ok(match &self.flavor {
-            Flavor::Owning => format!(
-                "owning {} bytes",
-                self.data_size()
-                    .or(self.owner.as_ref().map(|o| o.size))
-                    .unwrap_or(0)
-            ),
+            Flavor::Owning => {
+                format!("owning {} bytes", self.owner.as_ref().map_or(0, |o| o.size))
+            }
             Flavor::Slice => format!("sliced length {}", self.length.unwrap_or(0)),
             Flavor::Handle(key) => {
                 let target = handles::get(py, *key)
@@ -457,9 +451,7 @@ impl PyCData {
                 None => format!("buffer from '{type_name}' object"),
             },
             Flavor::Plain | Flavor::Gc(_) if !alive => "released".to_owned(),
-            Flavor::Plain | Flavor::Gc(_) if self.is_pointer_like() && self.addr == 0 => {
-                "NULL".to_owned()
-            }
+            Flavor::Plain | Flavor::Gc(_) if self.addr == 0 => "NULL".to_owned(),
             Flavor::Plain | Flavor::Gc(_) => format!("{:#x}", self.addr),
         })
     }
@@ -530,10 +522,8 @@ impl PyCData {
     }
 
     fn __float__(&self) -> PyResult<f64> {
-        match self.prim_value()? {
-            Some(Value::Int(v)) if self.class() != Some(PrimClass::Char) => Ok(v as f64),
-            Some(Value::Bool(b)) => Ok(f64::from(u8::from(b))),
-            Some(Value::Float(f)) => Ok(f),
+        match (self.class(), self.prim_value()?) {
+            (Some(PrimClass::Float | PrimClass::LongDouble), Some(Value::Float(f))) => Ok(f),
             _ => Err(self.unsupported("float()")),
         }
     }
@@ -542,9 +532,6 @@ impl PyCData {
         match (self.class(), self.prim_value()?) {
             (Some(PrimClass::Complex), Some(Value::Complex(re, im))) => {
                 Ok(PyComplex::from_doubles(py, re, im))
-            }
-            (Some(PrimClass::Float | PrimClass::LongDouble), Some(Value::Float(f))) => {
-                Ok(PyComplex::from_doubles(py, f, 0.0))
             }
             _ => Err(self.unsupported("complex()")),
         }
@@ -675,6 +662,12 @@ impl PyCData {
 
     fn __add__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
         let py = other.py();
+        if !matches!(self.ctype.kind(), CKind::Pointer(_) | CKind::Array { .. }) {
+            return Err(PyTypeError::new_err(format!(
+                "cannot add a cdata '{}' and a number",
+                self.ctype.cname()
+            )));
+        }
         match other.extract::<i64>() {
             Ok(n) if !other.is_instance_of::<PyCData>() => self.offset_by(n)?.into_py_any(py),
             _ => Ok(py.NotImplemented()),
@@ -690,14 +683,13 @@ impl PyCData {
         if let Ok(that) = other.downcast::<PyCData>() {
             let that = that.get();
             let (item, base) = self.item_base()?;
-            let same = match (self.ctype.kind(), that.ctype.kind()) {
-                (
-                    CKind::Pointer(a) | CKind::Array { item: a, .. },
-                    CKind::Pointer(b) | CKind::Array { item: b, .. },
-                ) => a == b,
+            // A pointer minus a pointer of its type, or minus an array decaying to it.
+            let compatible = match (self.ctype.kind(), that.ctype.kind()) {
+                (CKind::Pointer(_), _) if self.ctype == that.ctype => true,
+                (CKind::Pointer(mine), CKind::Array { item: theirs, .. }) => mine == theirs,
                 _ => false,
             };
-            if !same {
+            if !compatible {
                 return Err(PyTypeError::new_err(format!(
                     "cannot subtract cdata '{}' and cdata '{}'",
                     self.ctype.cname(),
@@ -759,7 +751,8 @@ impl PyCData {
         slf
     }
 
-    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+    #[pyo3(signature = (*_exc_info))]
+    fn __exit__(&self, py: Python<'_>, _exc_info: &Bound<'_, PyTuple>) -> PyResult<bool> {
         self.release(py)?;
         Ok(false)
     }
@@ -816,16 +809,14 @@ impl PyCData {
     fn slice_bounds(&self, slice: &Bound<'_, PySlice>) -> PyResult<(i64, i64)> {
         let start = slice.getattr("start")?;
         let stop = slice.getattr("stop")?;
-        if !slice.getattr("step")?.is_none() {
-            return Err(PyIndexError::new_err(
-                "cannot specify a step in a slice of cdata",
-            ));
-        }
         if start.is_none() {
             return Err(PyIndexError::new_err("slice start must be specified"));
         }
         if stop.is_none() {
             return Err(PyIndexError::new_err("slice stop must be specified"));
+        }
+        if !slice.getattr("step")?.is_none() {
+            return Err(PyIndexError::new_err("slice with step not supported"));
         }
         let (start, stop): (i64, i64) = (start.extract()?, stop.extract()?);
         if start > stop {

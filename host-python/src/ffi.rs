@@ -40,7 +40,7 @@ fn path_steps(args: &Bound<'_, PyTuple>) -> PyResult<Vec<Step>> {
     let mut steps = Vec::new();
     for arg in args.iter() {
         if let Ok(name) = arg.downcast::<PyString>() {
-            steps.extend(name.to_str()?.split('.').map(|s| Step::Field(s.to_owned())));
+            steps.push(Step::Field(name.to_str()?.to_owned()));
         } else {
             steps.push(Step::Index(arg.extract()?));
         }
@@ -234,10 +234,7 @@ impl PyFFI {
             return PyCType::wrap(py, &cdata.get().ctype);
         }
         if cdecl.downcast::<PyString>().is_err() && cdecl.downcast::<PyCType>().is_err() {
-            return Err(PyTypeError::new_err(format!(
-                "expected a cdecl string or a cdata, got {}",
-                type_name(cdecl)
-            )));
+            return Err(PyTypeError::new_err(cdecl.get_type().str()?.to_string()));
         }
         let ty = self.ctype_arg(cdecl)?;
         PyCType::wrap(py, &ty)
@@ -276,7 +273,7 @@ impl PyFFI {
         fields_or_indexes: &Bound<'_, PyTuple>,
     ) -> PyResult<u64> {
         let ty = self.ctype_arg(cdecl)?;
-        Ok(walk_path(&ty, &path_steps(fields_or_indexes)?, false)?.1)
+        Ok(walk_path(&ty, &path_steps(fields_or_indexes)?, true)?.1)
     }
 
     /// A pointer to a struct, array, or one of their (nested) fields or items.
@@ -288,10 +285,18 @@ impl PyFFI {
         fields_or_indexes: &Bound<'_, PyTuple>,
     ) -> PyResult<PyObject> {
         let cdata = Self::cdata_arg(cdata, "addressof()")?.get();
-        if !matches!(cdata.ctype.kind(), CKind::Record(_) | CKind::Array { .. }) {
-            return Err(PyTypeError::new_err("addressof(pointer)"));
+        let steps = path_steps(fields_or_indexes)?;
+        match cdata.ctype.kind() {
+            CKind::Record(_) | CKind::Array { .. } => {}
+            CKind::Pointer(_) if !steps.is_empty() => {}
+            CKind::Pointer(_) => return Err(PyTypeError::new_err("addressof(pointer)")),
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "expected a cdata struct/union/array/pointer object",
+                ))
+            }
         }
-        let (ty, offset) = walk_path(&cdata.ctype, &path_steps(fields_or_indexes)?, false)?;
+        let (ty, offset) = walk_path(&cdata.ctype, &steps, true)?;
         let pointer = self.ctx.pointer_to(&ty).py()?;
         let addr = offset_addr(cdata.addr, offset as i64, 1)?;
         PyCData {
@@ -389,7 +394,7 @@ impl PyFFI {
             value => value,
         };
         let bytes = core::cast_value(&ty, &value, &*self.ctx.mem).py()?;
-        if ty.is_pointer_like() {
+        if ty.is_pointer_like() || matches!(ty.kind(), CKind::Array { .. }) {
             let mut raw = [0u8; 8];
             raw[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
             let owner = source
@@ -430,7 +435,7 @@ impl PyFFI {
             CKind::Pointer(item) | CKind::Array { item, .. } => item.clone(),
             _ => {
                 return Err(PyTypeError::new_err(format!(
-                    "expected a pointer or array, got a cdata of type '{}'",
+                    "expected a pointer or array, got '{}'",
                     cdata.ctype.cname()
                 )))
             }

@@ -38,7 +38,7 @@ impl PyLib {
             Some(Decl::Global(_)) => Err(PyNotImplementedError::new_err(format!(
                 "lib.{name}: global variables of a dlopen()ed library are not implemented yet"
             ))),
-            Some(Decl::Typedef(_)) | None => Err(PyAttributeError::new_err(format!("lib has no attribute '{name}'"))),
+            Some(Decl::Typedef(_)) | None => Err(PyAttributeError::new_err(name.to_owned())),
         }
     }
 

@@ -14,7 +14,13 @@ fn multiple(kind: &str, name: &str) -> Error {
 ///
 /// # Errors
 /// `Error::Ffi` if `name` already means something else and `override_names` is off.
-pub fn declare_lib(decls: &mut Declarations, name: &str, decl: Decl, kind: &str, override_names: bool) -> Result<()> {
+pub fn declare_lib(
+    decls: &mut Declarations,
+    name: &str,
+    decl: Decl,
+    kind: &str,
+    override_names: bool,
+) -> Result<()> {
     if let Some(prev) = decls.lib_items.get(name) {
         if *prev == decl {
             return Ok(());
@@ -31,7 +37,12 @@ pub fn declare_lib(decls: &mut Declarations, name: &str, decl: Decl, kind: &str,
 ///
 /// # Errors
 /// `Error::Ffi` if `name` is already a different typedef and `override_names` is off.
-pub fn declare_typedef(decls: &mut Declarations, name: &str, ty: TypeId, override_names: bool) -> Result<()> {
+pub fn declare_typedef(
+    decls: &mut Declarations,
+    name: &str,
+    ty: TypeId,
+    override_names: bool,
+) -> Result<()> {
     if let Some(&prev) = decls.typedefs.get(name) {
         if prev == ty {
             return Ok(());
@@ -50,9 +61,12 @@ pub fn declare_typedef(decls: &mut Declarations, name: &str, ty: TypeId, overrid
 /// `Error::Ffi("multiple declarations of constant: X")`.
 pub fn ensure_constant(decls: &Declarations, name: &str, value: i128) -> Result<()> {
     match decls.lib_items.get(name) {
-        Some(Decl::Constant { value: ConstValue::Int(v), .. }) if *v != value => {
-            Err(Error::Ffi(format!("multiple declarations of constant: {name}")))
-        }
+        Some(Decl::Constant {
+            value: ConstValue::Int(v),
+            ..
+        }) if *v != value => Err(Error::Ffi(format!(
+            "multiple declarations of constant: {name}"
+        ))),
         _ => Ok(()),
     }
 }

@@ -14,7 +14,11 @@ pub fn dump(decls: &Declarations) -> String {
     let mut records: Vec<_> = t.records().collect();
     records.sort_by(|a, b| a.1.name.cmp(&b.1.name));
     for (_, r) in records {
-        let ty = if r.kind == RecordKind::Struct { "struct" } else { "union" };
+        let ty = if r.kind == RecordKind::Struct {
+            "struct"
+        } else {
+            "union"
+        };
         let mut flags = String::new();
         if r.partial {
             flags.push_str(" partial");
@@ -58,10 +62,18 @@ pub fn dump(decls: &Declarations) -> String {
             Decl::Typedef(ty) => format!("typedef-item {name}: {}", t.c_name(*ty)),
             Decl::Function { ty } => format!("function {name}: {}", t.c_name(*ty)),
             Decl::ExternPython { ty, also_c } => {
-                format!("extern-python{} {name}: {}", if *also_c { "+c" } else { "" }, t.c_name(*ty))
+                format!(
+                    "extern-python{} {name}: {}",
+                    if *also_c { "+c" } else { "" },
+                    t.c_name(*ty)
+                )
             }
             Decl::Global(g) => {
-                format!("global{} {name}: {}", if g.is_const { " const" } else { "" }, t.c_name(g.ty))
+                format!(
+                    "global{} {name}: {}",
+                    if g.is_const { " const" } else { "" },
+                    t.c_name(g.ty)
+                )
             }
             Decl::Constant { ty, value } => match value {
                 ConstValue::Int(v) => format!("constant {name}: {} = {v}", t.c_name(*ty)),

@@ -10,9 +10,12 @@ fn tokens(text: &str) -> Option<Vec<&str>> {
     let mut rest = text;
     loop {
         rest = rest.trim_start();
-        let Some(c) = rest.chars().next() else { return Some(out) };
+        let Some(c) = rest.chars().next() else {
+            return Some(out);
+        };
         let len = if c.is_ascii_alphanumeric() || c == '_' {
-            rest.find(|d: char| !(d.is_ascii_alphanumeric() || d == '_')).unwrap_or(rest.len())
+            rest.find(|d: char| !(d.is_ascii_alphanumeric() || d == '_'))
+                .unwrap_or(rest.len())
         } else if matches!(c, '*' | '[' | ']') {
             1
         } else {
@@ -86,7 +89,10 @@ pub fn parse_type(decls: &mut Declarations, text: &str) -> Option<TypeId> {
                 lens.push(ArrayLen::Open);
                 i += 2;
             }
-            [n, "]"] if n.bytes().all(|b| b.is_ascii_digit()) && (n.len() == 1 || !n.starts_with('0')) => {
+            [n, "]"]
+                if n.bytes().all(|b| b.is_ascii_digit())
+                    && (n.len() == 1 || !n.starts_with('0')) =>
+            {
                 lens.push(ArrayLen::Fixed(n.parse().ok()?));
                 i += 3;
             }

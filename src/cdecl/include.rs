@@ -6,7 +6,10 @@ use std::collections::HashMap;
 
 use super::declare::{declare_lib, declare_typedef};
 use crate::error::{Error, Result};
-use crate::model::{Decl, Declarations, EnumDef, Field, FuncType, GlobalVar, Record, RecordId, RecordKind, Type, TypeId};
+use crate::model::{
+    Decl, Declarations, EnumDef, Field, FuncType, GlobalVar, Record, RecordId, RecordKind, Type,
+    TypeId,
+};
 
 /// Copies `src` into `dst`; `anon` is the highest `$N` already used in `dst`.
 pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Result<()> {
@@ -16,7 +19,12 @@ pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Res
     let mut ids: Vec<TypeId> = Vec::new();
     // Every type reachable from `src`'s names.
     let mut stack: Vec<TypeId> = src.typedefs.values().copied().collect();
-    stack.extend(src.struct_tags.values().chain(src.union_tags.values()).chain(src.enum_tags.values()));
+    stack.extend(
+        src.struct_tags
+            .values()
+            .chain(src.union_tags.values())
+            .chain(src.enum_tags.values()),
+    );
     for d in src.lib_items.values() {
         stack.push(decl_type(d));
     }
@@ -43,7 +51,9 @@ pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Res
     }
     ids.sort_unstable();
     let get = |map: &HashMap<TypeId, TypeId>, t: TypeId| {
-        map.get(&t).copied().ok_or_else(|| Error::Internal(format!("include: type {t:?} not mapped")))
+        map.get(&t)
+            .copied()
+            .ok_or_else(|| Error::Internal(format!("include: type {t:?} not mapped")))
     };
     for id in ids {
         let new = match src.types.get(id).clone() {
@@ -58,8 +68,16 @@ pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Res
             }
             Type::Function(f) => {
                 let ret = get(&map, f.ret)?;
-                let params = f.params.iter().map(|&p| get(&map, p)).collect::<Result<Vec<_>>>()?;
-                dst.types.intern(Type::Function(FuncType { ret, params, variadic: f.variadic }))
+                let params = f
+                    .params
+                    .iter()
+                    .map(|&p| get(&map, p))
+                    .collect::<Result<Vec<_>>>()?;
+                dst.types.intern(Type::Function(FuncType {
+                    ret,
+                    params,
+                    variadic: f.variadic,
+                }))
             }
             Type::Record(rid) => {
                 let rec = src.types.record(rid).clone();
@@ -80,7 +98,13 @@ pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Res
         let fields = match &rec.fields {
             Some(fs) => Some(
                 fs.iter()
-                    .map(|f| Ok(Field { name: f.name.clone(), ty: get(&map, f.ty)?, bits: f.bits }))
+                    .map(|f| {
+                        Ok(Field {
+                            name: f.name.clone(),
+                            ty: get(&map, f.ty)?,
+                            bits: f.bits,
+                        })
+                    })
                     .collect::<Result<Vec<_>>>()?,
             ),
             None => None,
@@ -90,6 +114,9 @@ pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Res
         d.partial = rec.partial;
         d.opaque = rec.opaque;
         d.packing = rec.packing;
+        if d.typedef_name.is_none() {
+            d.typedef_name.clone_from(&rec.typedef_name);
+        }
     }
     for (name, &t) in &src.typedefs {
         declare_typedef(dst, name, get(&map, t)?, false)?;
@@ -97,12 +124,33 @@ pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Res
     for (name, d) in &src.lib_items {
         let (decl, kind) = match d {
             Decl::Typedef(t) => (Decl::Typedef(get(&map, *t)?), "typedef"),
-            Decl::Function { ty } => (Decl::Function { ty: get(&map, *ty)? }, "function"),
-            Decl::ExternPython { ty, also_c } => {
-                (Decl::ExternPython { ty: get(&map, *ty)?, also_c: *also_c }, "extern_python")
-            }
-            Decl::Global(g) => (Decl::Global(GlobalVar { ty: get(&map, g.ty)?, is_const: g.is_const }), "variable"),
-            Decl::Constant { ty, value } => (Decl::Constant { ty: get(&map, *ty)?, value: value.clone() }, "constant"),
+            Decl::Function { ty } => (
+                Decl::Function {
+                    ty: get(&map, *ty)?,
+                },
+                "function",
+            ),
+            Decl::ExternPython { ty, also_c } => (
+                Decl::ExternPython {
+                    ty: get(&map, *ty)?,
+                    also_c: *also_c,
+                },
+                "extern_python",
+            ),
+            Decl::Global(g) => (
+                Decl::Global(GlobalVar {
+                    ty: get(&map, g.ty)?,
+                    is_const: g.is_const,
+                }),
+                "variable",
+            ),
+            Decl::Constant { ty, value } => (
+                Decl::Constant {
+                    ty: get(&map, *ty)?,
+                    value: value.clone(),
+                },
+                "constant",
+            ),
         };
         declare_lib(dst, name, decl, kind, false)?;
     }
@@ -118,12 +166,17 @@ fn decl_type(d: &Decl) -> TypeId {
 }
 
 fn is_anon_number(name: &str) -> bool {
-    name.strip_prefix('$').is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+    name.strip_prefix('$')
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The record in `dst` standing for `rec`, and whether its fields must be copied.
 fn import_record(dst: &mut Declarations, rec: &Record, anon: &mut u64) -> Result<(TypeId, bool)> {
-    let word = if rec.kind == RecordKind::Struct { "struct" } else { "union" };
+    let word = if rec.kind == RecordKind::Struct {
+        "struct"
+    } else {
+        "union"
+    };
     if is_anon_number(&rec.name) {
         *anon += 1;
         let mut new = rec.clone();
@@ -132,9 +185,16 @@ fn import_record(dst: &mut Declarations, rec: &Record, anon: &mut u64) -> Result
         return Ok((dst.types.add_record(new), rec.fields.is_some()));
     }
     let existing = if rec.name.starts_with('$') {
-        dst.types.records().find(|(_, r)| r.name == rec.name && r.kind == rec.kind).map(|(rid, _)| rid)
+        dst.types
+            .records()
+            .find(|(_, r)| r.name == rec.name && r.kind == rec.kind)
+            .map(|(rid, _)| rid)
     } else {
-        let tags = if rec.kind == RecordKind::Struct { &dst.struct_tags } else { &dst.union_tags };
+        let tags = if rec.kind == RecordKind::Struct {
+            &dst.struct_tags
+        } else {
+            &dst.union_tags
+        };
         tags.get(&rec.name).and_then(|&t| match dst.types.get(t) {
             Type::Record(rid) => Some(*rid),
             _ => None,
@@ -179,7 +239,11 @@ fn import_enum(dst: &mut Declarations, def: &EnumDef, anon: &mut u64) -> TypeId 
         dst.enum_tags.insert(def.name.clone(), t);
         return t;
     }
-    let found = dst.types.enums().find(|(_, e)| e.name == def.name).map(|(eid, _)| eid);
+    let found = dst
+        .types
+        .enums()
+        .find(|(_, e)| e.name == def.name)
+        .map(|(eid, _)| eid);
     match found {
         Some(eid) => dst.types.intern(Type::Enum(eid)),
         None => dst.types.add_enum(def.clone()),

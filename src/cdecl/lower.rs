@@ -2,23 +2,26 @@
 //! [`Declarations`], with CFFI's rules and messages. The only file that imports lang-c.
 
 use lang_c::ast::{
-    ArraySize, BinaryOperator, Constant, Declaration, DeclarationSpecifier, Declarator, DeclaratorKind,
-    DerivedDeclarator, Ellipsis, EnumType, Expression, ExternalDeclaration, FunctionDeclarator, Initializer,
-    IntegerBase, PointerQualifier, SpecifierQualifier, StorageClassSpecifier, StructDeclaration, StructKind,
-    StructType, TypeQualifier, TypeSpecifier, UnaryOperator,
+    ArraySize, BinaryOperator, Constant, Declaration, DeclarationSpecifier, Declarator,
+    DeclaratorKind, DerivedDeclarator, Ellipsis, EnumType, Expression, ExternalDeclaration,
+    FunctionDeclarator, Initializer, IntegerBase, PointerQualifier, SpecifierQualifier,
+    StorageClassSpecifier, StructDeclaration, StructKind, StructType, TypeQualifier, TypeSpecifier,
+    UnaryOperator,
 };
 use lang_c::driver::{parse_preprocessed, Config, Flavor};
 use lang_c::span::Node;
 
 use super::declare::{declare_lib, declare_typedef, ensure_constant};
 use super::prims::{builtin_typedef, char_value, parse_int_literal, resolve_keywords};
-use super::rewrite::{self, location, nth_line, DOTS, DOTS_ARRAY, DOTS_ENUM, DOTS_FLOAT, DOTS_INT, DOTS_VALUE};
+use super::rewrite::{
+    self, location, nth_line, DOTS, DOTS_ARRAY, DOTS_ENUM, DOTS_FLOAT, DOTS_INT, DOTS_VALUE,
+};
 use super::rewrite::{PY_PLUS_C_START, PY_START, PY_STOP};
 use super::CdefOptions;
 use crate::error::{Error, Result};
 use crate::model::{
-    ArrayLen, ConstValue, Decl, Declarations, EnumDef, Field, FuncType, GlobalVar, Packing, Prim, Record,
-    RecordKind, Type, TypeId,
+    ArrayLen, ConstValue, Decl, Declarations, EnumDef, Field, FuncType, GlobalVar, Packing, Prim,
+    Record, RecordKind, Type, TypeId,
 };
 
 /// Deepest recursion the lowering itself allows (declarators, expressions).
@@ -74,10 +77,15 @@ fn syntax_error_message(src: &Source, offset: usize, known: &dyn Fn(&str) -> boo
     let (file, line) = location(full, offset);
     let line_start = full[..offset].rfind('\n').map_or(0, |p| p + 1);
     let col = full[line_start..offset].chars().count() + 1;
-    let phys = full[src.quote_start.min(offset)..offset].matches('\n').count();
+    let phys = full[src.quote_start.min(offset)..offset]
+        .matches('\n')
+        .count();
     let text = nth_line(src.user, phys).trim();
     let word_at = |pos: usize| -> String {
-        full[pos..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect()
+        full[pos..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
     };
     let rest = full[offset..].trim_start();
     let detail = if rest.is_empty() {
@@ -86,23 +94,45 @@ fn syntax_error_message(src: &Source, offset: usize, known: &dyn Fn(&str) -> boo
         let here = word_at(offset);
         let after = full[offset + here.len()..].trim_start();
         let is_ident = |w: &str| {
-            !w.is_empty() && !w.starts_with(|c: char| c.is_ascii_digit()) && !lang_c_keyword(w) && !known(w)
+            !w.is_empty()
+                && !w.starts_with(|c: char| c.is_ascii_digit())
+                && !lang_c_keyword(w)
+                && !known(w)
         };
         let before = full[..offset].trim_end();
-        let prev: String = before.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let prev: String = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
         let prev: String = prev.chars().rev().collect();
         let before_prev = before[..before.len() - prev.len()].trim_end();
-        let prev_starts_decl = before_prev.is_empty() || before_prev.ends_with(['(', ',', ';', '{', '}', '\n']);
-        if is_ident(&here) && after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '*' || c == '(') {
+        let prev_starts_decl =
+            before_prev.is_empty() || before_prev.ends_with(['(', ',', ';', '{', '}', '\n']);
+        if is_ident(&here)
+            && after
+                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_' || c == '*' || c == '(')
+        {
             format!("unknown type name '{here}'")
-        } else if is_ident(&prev) && prev_starts_decl && (rest.starts_with(['*', ')', ',']) || !here.is_empty()) {
+        } else if is_ident(&prev)
+            && prev_starts_decl
+            && (rest.starts_with(['*', ')', ',']) || !here.is_empty())
+        {
             format!("unknown type name '{prev}'")
         } else {
-            let tok: String = if here.is_empty() { rest.chars().take(1).collect() } else { here };
+            let tok: String = if here.is_empty() {
+                rest.chars().take(1).collect()
+            } else {
+                here
+            };
             format!("before: {tok}")
         }
     };
-    let file = if file.is_empty() { rewrite::SOURCE_NAME.to_owned() } else { file };
+    let file = if file.is_empty() {
+        rewrite::SOURCE_NAME.to_owned()
+    } else {
+        file
+    };
     if text.is_empty() {
         format!("parse error\n{file}:{line}:{col}: {detail}")
     } else {
@@ -113,16 +143,52 @@ fn syntax_error_message(src: &Source, offset: usize, known: &dyn Fn(&str) -> boo
 fn lang_c_keyword(w: &str) -> bool {
     matches!(
         w,
-        "auto" | "break" | "case" | "char" | "const" | "continue" | "default" | "do" | "double" | "else" | "enum"
-            | "extern" | "float" | "for" | "goto" | "if" | "inline" | "int" | "long" | "register" | "restrict"
-            | "return" | "short" | "signed" | "sizeof" | "static" | "struct" | "switch" | "typedef" | "union"
-            | "unsigned" | "void" | "volatile" | "while" | "_Bool" | "_Complex"
+        "auto"
+            | "break"
+            | "case"
+            | "char"
+            | "const"
+            | "continue"
+            | "default"
+            | "do"
+            | "double"
+            | "else"
+            | "enum"
+            | "extern"
+            | "float"
+            | "for"
+            | "goto"
+            | "if"
+            | "inline"
+            | "int"
+            | "long"
+            | "register"
+            | "restrict"
+            | "return"
+            | "short"
+            | "signed"
+            | "sizeof"
+            | "static"
+            | "struct"
+            | "switch"
+            | "typedef"
+            | "union"
+            | "unsigned"
+            | "void"
+            | "volatile"
+            | "while"
+            | "_Bool"
+            | "_Complex"
     )
 }
 
 /// Parses `src.full` with lang-c (GNU C11).
 fn parse(src: &Source, known: &dyn Fn(&str) -> bool) -> Result<lang_c::ast::TranslationUnit> {
-    let config = Config { cpp_command: String::new(), cpp_options: Vec::new(), flavor: Flavor::GnuC11 };
+    let config = Config {
+        cpp_command: String::new(),
+        cpp_options: Vec::new(),
+        flavor: Flavor::GnuC11,
+    };
     match parse_preprocessed(&config, src.full.clone()) {
         Ok(p) => Ok(p.unit),
         Err(e) => Err(Error::CDef(syntax_error_message(src, e.offset, known))),
@@ -132,26 +198,47 @@ fn parse(src: &Source, known: &dyn Fn(&str) -> bool) -> Result<lang_c::ast::Tran
 impl<'a> Lowerer<'a> {
     /// A lowering run over `src`.
     pub fn new(decls: &'a mut Declarations, opts: CdefOptions, src: Source<'a>, anon: u64) -> Self {
-        Lowerer { decls, opts, src, anon, extern_py: None, cur: 0, depth: 0 }
+        Lowerer {
+            decls,
+            opts,
+            src,
+            anon,
+            extern_py: None,
+            cur: 0,
+            depth: 0,
+        }
     }
 
     /// `(file, line)` of a byte offset of `full`.
     fn line_of(&self, offset: usize) -> (String, usize) {
         let (file, line) = location(&self.src.full, offset);
-        (if file.is_empty() { rewrite::SOURCE_NAME.to_owned() } else { file }, line)
+        (
+            if file.is_empty() {
+                rewrite::SOURCE_NAME.to_owned()
+            } else {
+                file
+            },
+            line,
+        )
     }
 
     /// The user's text of the line holding `offset`.
     fn quote(&self, offset: usize) -> String {
         let start = self.src.quote_start.min(offset);
-        let phys = self.src.full[start..offset.min(self.src.full.len())].matches('\n').count();
+        let phys = self.src.full[start..offset.min(self.src.full.len())]
+            .matches('\n')
+            .count();
         nth_line(self.src.user, phys).trim_end().to_owned()
     }
 
     /// Adds CFFI's `file:line: ` prefix (for CDefError) and the quoted line.
     fn locate(&self, err: Error, offset: usize) -> Error {
         let quote = self.quote(offset);
-        let suffix = if quote.trim().is_empty() { String::new() } else { format!("\n    {}", quote.trim_start()) };
+        let suffix = if quote.trim().is_empty() {
+            String::new()
+        } else {
+            format!("\n    {}", quote.trim_start())
+        };
         match err {
             Error::CDef(m) => {
                 let (file, line) = self.line_of(offset);
@@ -181,7 +268,9 @@ impl<'a> Lowerer<'a> {
         let unit = {
             let decls = &*self.decls;
             let known = |w: &str| {
-                decls.typedefs.contains_key(w) || super::prims::is_builtin_typedef(w) || w.starts_with("__dotdotdot")
+                decls.typedefs.contains_key(w)
+                    || super::prims::is_builtin_typedef(w)
+                    || w.starts_with("__dotdotdot")
             };
             parse(&self.src, &known)?
         };
@@ -199,10 +288,12 @@ impl<'a> Lowerer<'a> {
             let r = match &ext.node {
                 ExternalDeclaration::Declaration(d) => self.declaration(d),
                 ExternalDeclaration::FunctionDefinition(_) => Err(Error::CDef(
-                    "unexpected <FuncDef>: this construct is valid C but not valid in cdef()".into(),
+                    "unexpected <FuncDef>: this construct is valid C but not valid in cdef()"
+                        .into(),
                 )),
                 ExternalDeclaration::StaticAssert(_) => Err(Error::CDef(
-                    "unexpected <StaticAssert>: this construct is valid C but not valid in cdef()".into(),
+                    "unexpected <StaticAssert>: this construct is valid C but not valid in cdef()"
+                        .into(),
                 )),
             };
             r.map_err(|e| self.locate(e, ext.span.start))?;
@@ -215,16 +306,30 @@ impl<'a> Lowerer<'a> {
         let unit = {
             let decls = &*self.decls;
             let known = |w: &str| {
-                decls.typedefs.contains_key(w) || super::prims::is_builtin_typedef(w) || w.starts_with("__dotdotdot")
+                decls.typedefs.contains_key(w)
+                    || super::prims::is_builtin_typedef(w)
+                    || w.starts_with("__dotdotdot")
             };
             parse(&self.src, &known)?
         };
-        let exts: Vec<_> = unit.0.iter().filter(|e| e.span.start >= self.src.body_start).collect();
+        let exts: Vec<_> = unit
+            .0
+            .iter()
+            .filter(|e| e.span.start >= self.src.body_start)
+            .collect();
         let bad = || Error::CDef(format!("cannot parse \"{}\"", self.src.user.trim()));
-        let [ext] = exts.as_slice() else { return Err(bad()) };
-        let ExternalDeclaration::Declaration(d) = &ext.node else { return Err(bad()) };
-        let [init] = d.node.declarators.as_slice() else { return Err(bad()) };
-        let [derived] = init.node.declarator.node.derived.as_slice() else { return Err(bad()) };
+        let [ext] = exts.as_slice() else {
+            return Err(bad());
+        };
+        let ExternalDeclaration::Declaration(d) = &ext.node else {
+            return Err(bad());
+        };
+        let [init] = d.node.declarators.as_slice() else {
+            return Err(bad());
+        };
+        let [derived] = init.node.declarator.node.derived.as_slice() else {
+            return Err(bad());
+        };
         let params = match &derived.node {
             DerivedDeclarator::Function(f) => &f.node,
             DerivedDeclarator::KRFunction(ids) => {
@@ -235,7 +340,9 @@ impl<'a> Lowerer<'a> {
             }
             _ => return Err(bad()),
         };
-        let [param] = params.parameters.as_slice() else { return Err(bad()) };
+        let [param] = params.parameters.as_slice() else {
+            return Err(bad());
+        };
         if params.ellipsis == Ellipsis::Some {
             return Err(bad());
         }
@@ -253,7 +360,16 @@ impl<'a> Lowerer<'a> {
     fn lower_macro(&mut self, m: &rewrite::Macro) -> Result<()> {
         let int = self.decls.types.prim(Prim::Int);
         if m.value == "..." {
-            return declare_lib(self.decls, &m.name, Decl::Constant { ty: int, value: ConstValue::Unknown }, "macro", self.opts.override_names);
+            return declare_lib(
+                self.decls,
+                &m.name,
+                Decl::Constant {
+                    ty: int,
+                    value: ConstValue::Unknown,
+                },
+                "macro",
+                self.opts.override_names,
+            );
         }
         match parse_int_literal(&m.value) {
             Some(v) => {
@@ -273,9 +389,13 @@ impl<'a> Lowerer<'a> {
         for s in &d.specifiers {
             match &s.node {
                 DeclarationSpecifier::StorageClass(sc) => storage = Some(sc.node.clone()),
-                DeclarationSpecifier::Alignment(_) => return Err(Error::CDef("_Alignas is not supported in cdef()".into())),
+                DeclarationSpecifier::Alignment(_) => {
+                    return Err(Error::CDef("_Alignas is not supported in cdef()".into()))
+                }
                 DeclarationSpecifier::Extension(_) => {
-                    return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()))
+                    return Err(Error::CDef(
+                        "__attribute__ and other extensions are not supported in cdef()".into(),
+                    ))
                 }
                 _ => {}
             }
@@ -283,22 +403,29 @@ impl<'a> Lowerer<'a> {
         let is_typedef = storage == Some(StorageClassSpecifier::Typedef);
         // `typedef struct { } foo_t;` names the struct `$foo_t`.
         let force = if is_typedef {
-            d.declarators.iter().find_map(|i| match &i.node.declarator.node {
-                Declarator { kind, derived, .. } if derived.is_empty() => match &kind.node {
-                    DeclaratorKind::Identifier(id) => Some(id.node.name.clone()),
+            d.declarators
+                .iter()
+                .find_map(|i| match &i.node.declarator.node {
+                    Declarator { kind, derived, .. } if derived.is_empty() => match &kind.node {
+                        DeclaratorKind::Identifier(id) => Some(id.node.name.clone()),
+                        _ => None,
+                    },
                     _ => None,
-                },
-                _ => None,
-            })
+                })
         } else {
             None
         };
         let specs = decl_specs(&d.specifiers);
         let (base, base_const, kind) = self.specifiers(&specs, force.as_deref())?;
         if d.declarators.is_empty() {
-            let tagged = specs.types.iter().any(|t| matches!(t, TypeSpecifier::Struct(_) | TypeSpecifier::Enum(_)));
+            let tagged = specs
+                .types
+                .iter()
+                .any(|t| matches!(t, TypeSpecifier::Struct(_) | TypeSpecifier::Enum(_)));
             if !tagged {
-                return Err(Error::CDef("construct does not declare any variable".into()));
+                return Err(Error::CDef(
+                    "construct does not declare any variable".into(),
+                ));
             }
             return Ok(());
         }
@@ -313,14 +440,28 @@ impl<'a> Lowerer<'a> {
             }
             let dd = self.declarator(base, base_const, decl, true)?;
             let Some(name) = dd.name else {
-                return Err(Error::CDef("construct does not declare any variable".into()));
+                return Err(Error::CDef(
+                    "construct does not declare any variable".into(),
+                ));
             };
-            self.object(&name, dd.ty, dd.konst, storage.as_ref(), init.node.initializer.as_ref())?;
+            self.object(
+                &name,
+                dd.ty,
+                dd.konst,
+                storage.as_ref(),
+                init.node.initializer.as_ref(),
+            )?;
         }
         Ok(())
     }
 
-    fn typedef(&mut self, base: TypeId, konst: bool, kind: Base, decl: &Node<Declarator>) -> Result<()> {
+    fn typedef(
+        &mut self,
+        base: TypeId,
+        konst: bool,
+        kind: Base,
+        decl: &Node<Declarator>,
+    ) -> Result<()> {
         let derived = &decl.node.derived;
         let name = match &decl.node.kind.node {
             DeclaratorKind::Identifier(id) => Some(id.node.name.clone()),
@@ -331,13 +472,25 @@ impl<'a> Lowerer<'a> {
             let bad = || self.ffi_at(decl.span.start, "unsupported usage of \"...\" in typedef");
             let Some(name) = name else { return Err(bad()) };
             let ty = match (kind, derived.as_slice()) {
-                (Base::Dots, []) => self.decls.types.add_record(opaque_record(format!("${name}"))),
+                (Base::Dots, []) => self
+                    .decls
+                    .types
+                    .add_record(opaque_record(format!("${name}"))),
                 (Base::Dots, [p]) if matches!(p.node, DerivedDeclarator::Pointer(_)) => {
-                    let rec = self.decls.types.add_record(opaque_record(format!("$${name}")));
+                    let rec = self
+                        .decls
+                        .types
+                        .add_record(opaque_record(format!("$${name}")));
                     self.decls.types.pointer_to(rec)
                 }
-                (Base::DotsInt, []) => self.decls.types.intern(Type::UnknownPrim { name: name.clone(), float: false }),
-                (Base::DotsFloat, []) => self.decls.types.intern(Type::UnknownPrim { name: name.clone(), float: true }),
+                (Base::DotsInt, []) => self.decls.types.intern(Type::UnknownPrim {
+                    name: name.clone(),
+                    float: false,
+                }),
+                (Base::DotsFloat, []) => self.decls.types.intern(Type::UnknownPrim {
+                    name: name.clone(),
+                    float: true,
+                }),
                 _ => return Err(bad()),
             };
             return declare_typedef(self.decls, &name, ty, ov);
@@ -372,10 +525,16 @@ impl<'a> Lowerer<'a> {
                 }
                 None => Decl::Function { ty },
             };
-            let kind = if self.extern_py.is_some() { "extern_python" } else { "function" };
+            let kind = if self.extern_py.is_some() {
+                "extern_python"
+            } else {
+                "function"
+            };
             return declare_lib(self.decls, name, decl, kind, ov);
         }
-        if matches!(self.decls.types.get(ty), Type::Void) && name.starts_with("__cffi_extern_python_") {
+        if matches!(self.decls.types.get(ty), Type::Void)
+            && name.starts_with("__cffi_extern_python_")
+        {
             self.extern_py = match name {
                 PY_START => Some(false),
                 PY_PLUS_C_START => Some(true),
@@ -393,21 +552,50 @@ impl<'a> Lowerer<'a> {
             if let Some(Initializer::Expression(e)) = init.map(|i| &i.node) {
                 let v = self.eval(e)?;
                 ensure_constant(self.decls, name, v)?;
-                return declare_lib(self.decls, name, Decl::Constant { ty, value: ConstValue::Int(v) }, "macro", ov);
+                return declare_lib(
+                    self.decls,
+                    name,
+                    Decl::Constant {
+                        ty,
+                        value: ConstValue::Int(v),
+                    },
+                    "macro",
+                    ov,
+                );
             }
         }
         if self.extern_py.is_some() {
-            return Err(Error::CDef("cannot declare constants or variables with 'extern \"Python\"'".into()));
+            return Err(Error::CDef(
+                "cannot declare constants or variables with 'extern \"Python\"'".into(),
+            ));
         }
         if matches!(self.decls.types.get(ty), Type::Void) {
             return Err(Error::CDef(format!("{name}: variable of type 'void'")));
         }
         let is_array = matches!(self.decls.types.get(ty), Type::Array { .. });
         if konst && !is_array && storage == Some(&StorageClassSpecifier::Static) {
-            return declare_lib(self.decls, name, Decl::Constant { ty, value: ConstValue::Unknown }, "constant", ov);
+            return declare_lib(
+                self.decls,
+                name,
+                Decl::Constant {
+                    ty,
+                    value: ConstValue::Unknown,
+                },
+                "constant",
+                ov,
+            );
         }
         let kind = if konst { "constant" } else { "variable" };
-        declare_lib(self.decls, name, Decl::Global(GlobalVar { ty, is_const: konst }), kind, ov)
+        declare_lib(
+            self.decls,
+            name,
+            Decl::Global(GlobalVar {
+                ty,
+                is_const: konst,
+            }),
+            kind,
+            ov,
+        )
     }
 
     /// The base type of a specifier list, its `const`, and whether it is a `...` placeholder.
@@ -415,9 +603,16 @@ impl<'a> Lowerer<'a> {
         self.specifiers_nested(specs, force, false)
     }
 
-    fn specifiers_nested(&mut self, specs: &Specs, force: Option<&str>, nested: bool) -> Result<(TypeId, bool, Base)> {
+    fn specifiers_nested(
+        &mut self,
+        specs: &Specs,
+        force: Option<&str>,
+        nested: bool,
+    ) -> Result<(TypeId, bool, Base)> {
         if specs.extension {
-            return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()));
+            return Err(Error::CDef(
+                "__attribute__ and other extensions are not supported in cdef()".into(),
+            ));
         }
         let mut words: Vec<&str> = Vec::new();
         let mut other: Vec<&TypeSpecifier> = Vec::new();
@@ -448,7 +643,9 @@ impl<'a> Lowerer<'a> {
                 Ok((self.decls.types.intern(ty), konst, Base::Normal))
             }
             ([one], true) => match one {
-                TypeSpecifier::Struct(st) => Ok((self.record(st, force, nested)?, konst, Base::Normal)),
+                TypeSpecifier::Struct(st) => {
+                    Ok((self.record(st, force, nested)?, konst, Base::Normal))
+                }
                 TypeSpecifier::Enum(et) => Ok((self.enum_type(et, force)?, konst, Base::Normal)),
                 TypeSpecifier::TypedefName(id) => {
                     let name = id.node.name.as_str();
@@ -469,7 +666,9 @@ impl<'a> Lowerer<'a> {
                         None => Err(Error::CDef(format!("unknown type name '{name}'"))),
                     }
                 }
-                _ => Err(Error::CDef("unsupported type specifier (typeof, _Atomic, _FloatN)".into())),
+                _ => Err(Error::CDef(
+                    "unsupported type specifier (typeof, _Atomic, _FloatN)".into(),
+                )),
             },
             ([], true) => Err(Error::CDef("missing type specifier".into())),
             _ => Err(Error::Ffi(format!(
@@ -485,24 +684,42 @@ impl<'a> Lowerer<'a> {
     }
 
     fn packing(&self) -> Packing {
-        let max_align = if self.opts.packed { Some(1) } else { self.opts.pack.filter(|&p| p > 0) };
+        let max_align = if self.opts.packed {
+            Some(1)
+        } else {
+            self.opts.pack.filter(|&p| p > 0)
+        };
         Packing { max_align }
     }
 
-    fn record(&mut self, st: &Node<StructType>, force: Option<&str>, nested: bool) -> Result<TypeId> {
+    fn record(
+        &mut self,
+        st: &Node<StructType>,
+        force: Option<&str>,
+        nested: bool,
+    ) -> Result<TypeId> {
         self.enter()?;
         let r = self.record_inner(st, force, nested);
         self.depth -= 1;
         r
     }
 
-    fn record_inner(&mut self, st: &Node<StructType>, force: Option<&str>, nested: bool) -> Result<TypeId> {
+    fn record_inner(
+        &mut self,
+        st: &Node<StructType>,
+        force: Option<&str>,
+        nested: bool,
+    ) -> Result<TypeId> {
         let st = &st.node;
         let kind = match st.kind.node {
             StructKind::Struct => RecordKind::Struct,
             StructKind::Union => RecordKind::Union,
         };
-        let word = if kind == RecordKind::Struct { "struct" } else { "union" };
+        let word = if kind == RecordKind::Struct {
+            "struct"
+        } else {
+            "union"
+        };
         let ty = match &st.identifier {
             Some(id) => {
                 let tag = id.node.name.clone();
@@ -520,6 +737,7 @@ impl<'a> Lowerer<'a> {
                             partial: false,
                             opaque: false,
                             packing: Packing::default(),
+                            typedef_name: None,
                         });
                         match kind {
                             RecordKind::Struct => self.decls.struct_tags.insert(tag, ty),
@@ -541,22 +759,36 @@ impl<'a> Lowerer<'a> {
                     partial: false,
                     opaque: false,
                     packing: Packing::default(),
+                    typedef_name: None,
                 })
             }
         };
-        let Some(members) = &st.declarations else { return Ok(ty) };
         let Type::Record(rid) = *self.decls.types.get(ty) else {
             return Err(Error::Internal("record type is not a record".into()));
         };
+        // `typedef struct foo foo_t;`: CFFI prints `struct foo` as `foo_t` from then on.
+        if let (Some(name), Some(_)) = (force, &st.identifier) {
+            let rec = self.decls.types.record_mut(rid);
+            if rec.typedef_name.is_none() {
+                rec.typedef_name = Some(name.to_owned());
+            }
+        }
+        let Some(members) = &st.declarations else {
+            return Ok(ty);
+        };
         if self.decls.types.record(rid).fields.is_some() {
             let name = self.decls.types.record(rid).name.clone();
-            return Err(Error::CDef(format!("duplicate declaration of {word} {name}")));
+            return Err(Error::CDef(format!(
+                "duplicate declaration of {word} {name}"
+            )));
         }
         let mut fields = Vec::new();
         let mut partial = false;
         for m in members {
             let StructDeclaration::Field(f) = &m.node else {
-                return Err(Error::CDef("_Static_assert is not supported in cdef()".into()));
+                return Err(Error::CDef(
+                    "_Static_assert is not supported in cdef()".into(),
+                ));
             };
             let f = &f.node;
             let specs = field_specs(&f.specifiers);
@@ -574,9 +806,15 @@ impl<'a> Lowerer<'a> {
                     _ => false,
                 });
                 if !anonymous_record {
-                    return Err(Error::CDef(format!("{word}: member declaration does not declare anything")));
+                    return Err(Error::CDef(format!(
+                        "{word}: member declaration does not declare anything"
+                    )));
                 }
-                fields.push(Field { name: String::new(), ty: base, bits: None });
+                fields.push(Field {
+                    name: String::new(),
+                    ty: base,
+                    bits: None,
+                });
                 partial |= self.is_partial_record(base);
                 continue;
             }
@@ -584,7 +822,10 @@ impl<'a> Lowerer<'a> {
                 let bits = match &sd.node.bit_width {
                     Some(e) => {
                         let v = self.eval(e)?;
-                        Some(u32::try_from(v).map_err(|_| Error::CDef(format!("invalid bitfield width {v}")))?)
+                        Some(
+                            u32::try_from(v)
+                                .map_err(|_| Error::CDef(format!("invalid bitfield width {v}")))?,
+                        )
                     }
                     None => None,
                 };
@@ -597,16 +838,28 @@ impl<'a> Lowerer<'a> {
                     None => (String::new(), base),
                 };
                 partial |= self.is_partial_record(fty);
-                fields.push(Field { name, ty: fty, bits });
+                fields.push(Field {
+                    name,
+                    ty: fty,
+                    bits,
+                });
             }
         }
         let name = self.decls.types.record(rid).name.clone();
         if partial {
             if fields.iter().any(|f| f.bits.is_some()) && kind == RecordKind::Struct {
-                return Err(Error::NotImplemented(format!("<{word} {name}>: using both bitfields and '...;'")));
+                return Err(Error::NotImplemented(format!(
+                    "<{word} {name}>: using both bitfields and '...;'"
+                )));
             }
-            if !nested && name.strip_prefix('$').is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit())) {
-                return Err(Error::NotImplemented(format!("<{word} {name}> is partial but has no C name")));
+            if !nested
+                && name
+                    .strip_prefix('$')
+                    .is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+            {
+                return Err(Error::NotImplemented(format!(
+                    "<{word} {name}> is partial but has no C name"
+                )));
             }
         }
         let packing = self.packing();
@@ -643,7 +896,11 @@ impl<'a> Lowerer<'a> {
             (None, Some(f)) => format!("${f}"),
             (None, None) => self.next_anon(),
         };
-        let ty = self.decls.types.add_enum(EnumDef { name: name.clone(), values: Vec::new(), partial: false });
+        let ty = self.decls.types.add_enum(EnumDef {
+            name: name.clone(),
+            values: Vec::new(),
+            partial: false,
+        });
         if et.identifier.is_some() {
             self.decls.enum_tags.insert(name, ty);
         }
@@ -675,7 +932,13 @@ impl<'a> Lowerer<'a> {
                 }
                 None => ConstValue::Unknown,
             };
-            declare_lib(self.decls, &ename, Decl::Constant { ty, value: value_c }, "constant", self.opts.override_names)?;
+            declare_lib(
+                self.decls,
+                &ename,
+                Decl::Constant { ty, value: value_c },
+                "constant",
+                self.opts.override_names,
+            )?;
             values.push((ename, value));
             next = value.and_then(|v| v.checked_add(1));
             self.decls.types.enum_def_mut(eid).values = values.clone();
@@ -687,8 +950,19 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Applies a declarator to `base`. `partial_ok` allows `[...]`.
-    fn declarator(&mut self, base: TypeId, konst: bool, d: &Node<Declarator>, partial_ok: bool) -> Result<Declared> {
-        let mut out = Declared { name: declarator_name(&d.node), ty: base, konst, unknown_len: false };
+    fn declarator(
+        &mut self,
+        base: TypeId,
+        konst: bool,
+        d: &Node<Declarator>,
+        partial_ok: bool,
+    ) -> Result<Declared> {
+        let mut out = Declared {
+            name: declarator_name(&d.node),
+            ty: base,
+            konst,
+            unknown_len: false,
+        };
         let mut cur = &d.node;
         let mut levels = 0;
         loop {
@@ -696,7 +970,9 @@ impl<'a> Lowerer<'a> {
             levels += 1;
             if !cur.extensions.is_empty() {
                 self.depth -= levels;
-                return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()));
+                return Err(Error::CDef(
+                    "__attribute__ and other extensions are not supported in cdef()".into(),
+                ));
             }
             let r = self.apply_derived(&mut out, &cur.derived, partial_ok);
             if let Err(e) = r {
@@ -713,29 +989,46 @@ impl<'a> Lowerer<'a> {
         Ok(out)
     }
 
-    fn apply_derived(&mut self, out: &mut Declared, derived: &[Node<DerivedDeclarator>], partial_ok: bool) -> Result<()> {
-        let split = derived.iter().position(|d| !matches!(d.node, DerivedDeclarator::Pointer(_))).unwrap_or(derived.len());
+    fn apply_derived(
+        &mut self,
+        out: &mut Declared,
+        derived: &[Node<DerivedDeclarator>],
+        partial_ok: bool,
+    ) -> Result<()> {
+        let split = derived
+            .iter()
+            .position(|d| !matches!(d.node, DerivedDeclarator::Pointer(_)))
+            .unwrap_or(derived.len());
         for d in &derived[..split] {
             if let DerivedDeclarator::Pointer(quals) = &d.node {
                 out.ty = self.decls.types.pointer_to(out.ty);
                 out.konst = quals.iter().any(|q| {
                     matches!(&q.node, PointerQualifier::TypeQualifier(t) if t.node == TypeQualifier::Const)
                 });
-                if quals.iter().any(|q| matches!(q.node, PointerQualifier::Extension(_))) {
-                    return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()));
+                if quals
+                    .iter()
+                    .any(|q| matches!(q.node, PointerQualifier::Extension(_)))
+                {
+                    return Err(Error::CDef(
+                        "__attribute__ and other extensions are not supported in cdef()".into(),
+                    ));
                 }
             }
         }
         for d in derived[split..].iter().rev() {
             match &d.node {
                 DerivedDeclarator::Pointer(_) => {
-                    return Err(Error::CDef("unexpected pointer after a declarator suffix".into()));
+                    return Err(Error::CDef(
+                        "unexpected pointer after a declarator suffix".into(),
+                    ));
                 }
                 DerivedDeclarator::Array(a) => {
                     let len = match &a.node.size {
                         ArraySize::Unknown => ArrayLen::Open,
                         ArraySize::VariableUnknown => {
-                            return Err(Error::CDef("variable-length array '[*]' is not supported".into()))
+                            return Err(Error::CDef(
+                                "variable-length array '[*]' is not supported".into(),
+                            ))
                         }
                         ArraySize::VariableExpression(e) | ArraySize::StaticExpression(e) => {
                             if is_ident(e, DOTS_ARRAY) {
@@ -749,8 +1042,9 @@ impl<'a> Lowerer<'a> {
                                 ArrayLen::Unknown
                             } else {
                                 let v = self.eval(e)?;
-                                let n = u64::try_from(v)
-                                    .map_err(|_| Error::CDef(format!("negative array length {v}")))?;
+                                let n = u64::try_from(v).map_err(|_| {
+                                    Error::CDef(format!("negative array length {v}"))
+                                })?;
                                 ArrayLen::Fixed(n)
                             }
                         }
@@ -762,7 +1056,11 @@ impl<'a> Lowerer<'a> {
                 }
                 DerivedDeclarator::Function(f) => {
                     let (params, variadic) = self.params(&f.node, out.name.as_deref())?;
-                    out.ty = self.decls.types.intern(Type::Function(FuncType { ret: out.ty, params, variadic }));
+                    out.ty = self.decls.types.intern(Type::Function(FuncType {
+                        ret: out.ty,
+                        params,
+                        variadic,
+                    }));
                     out.konst = false;
                 }
                 DerivedDeclarator::KRFunction(ids) => {
@@ -772,16 +1070,26 @@ impl<'a> Lowerer<'a> {
                             out.name.as_deref().unwrap_or("in expression"), id.node.name
                         )));
                     }
-                    out.ty = self.decls.types.intern(Type::Function(FuncType { ret: out.ty, params: Vec::new(), variadic: false }));
+                    out.ty = self.decls.types.intern(Type::Function(FuncType {
+                        ret: out.ty,
+                        params: Vec::new(),
+                        variadic: false,
+                    }));
                     out.konst = false;
                 }
-                DerivedDeclarator::Block(_) => return Err(Error::CDef("blocks ('^') are not supported".into())),
+                DerivedDeclarator::Block(_) => {
+                    return Err(Error::CDef("blocks ('^') are not supported".into()))
+                }
             }
         }
         Ok(())
     }
 
-    fn params(&mut self, f: &FunctionDeclarator, fname: Option<&str>) -> Result<(Vec<TypeId>, bool)> {
+    fn params(
+        &mut self,
+        f: &FunctionDeclarator,
+        fname: Option<&str>,
+    ) -> Result<(Vec<TypeId>, bool)> {
         let fname = fname.unwrap_or("in expression");
         let mut variadic = f.ellipsis == Ellipsis::Some;
         let mut out = Vec::new();
@@ -789,12 +1097,16 @@ impl<'a> Lowerer<'a> {
         for (i, p) in f.parameters.iter().enumerate() {
             let p = &p.node;
             if !p.extensions.is_empty() {
-                return Err(Error::CDef("__attribute__ and other extensions are not supported in cdef()".into()));
+                return Err(Error::CDef(
+                    "__attribute__ and other extensions are not supported in cdef()".into(),
+                ));
             }
             let (base, konst, kind) = self.specifiers(&decl_specs(&p.specifiers), None)?;
             if kind == Base::Dots && p.declarator.is_none() && i + 1 == n {
                 if n == 1 {
-                    return Err(Error::CDef(format!("{fname}: a function with only '(...)' as argument is not correct C")));
+                    return Err(Error::CDef(format!(
+                        "{fname}: a function with only '(...)' as argument is not correct C"
+                    )));
                 }
                 variadic = true;
                 continue;
@@ -828,7 +1140,12 @@ impl<'a> Lowerer<'a> {
     }
 
     fn eval_inner(&mut self, e: &Node<Expression>) -> Result<i128> {
-        let unsupported = |s: &Self| s.ffi_at(e.span.start, "unsupported expression: expected a simple numeric constant");
+        let unsupported = |s: &Self| {
+            s.ffi_at(
+                e.span.start,
+                "unsupported expression: expected a simple numeric constant",
+            )
+        };
         let overflow = || Error::CDef("integer constant out of range".into());
         match &e.node {
             Expression::Constant(c) => match &c.node {
@@ -846,17 +1163,21 @@ impl<'a> Lowerer<'a> {
                     if digits.is_empty() {
                         return Ok(0);
                     }
-                    i128::from_str_radix(digits, radix).map_err(|_| Error::CDef(format!("invalid constant '{}'", i.number)))
+                    i128::from_str_radix(digits, radix)
+                        .map_err(|_| Error::CDef(format!("invalid constant '{}'", i.number)))
                 }
-                Constant::Character(s) => char_value(s).ok_or_else(|| Error::CDef(format!("invalid constant {s}"))),
+                Constant::Character(s) => {
+                    char_value(s).ok_or_else(|| Error::CDef(format!("invalid constant {s}")))
+                }
                 Constant::Float(_) => Err(unsupported(self)),
             },
-            Expression::Identifier(id) => {
-                match self.decls.lib_items.get(&id.node.name) {
-                    Some(Decl::Constant { value: ConstValue::Int(v), .. }) => Ok(*v),
-                    _ => Err(unsupported(self)),
-                }
-            }
+            Expression::Identifier(id) => match self.decls.lib_items.get(&id.node.name) {
+                Some(Decl::Constant {
+                    value: ConstValue::Int(v),
+                    ..
+                }) => Ok(*v),
+                _ => Err(unsupported(self)),
+            },
             Expression::UnaryOperator(u) => {
                 let v = self.eval(&u.node.operand)?;
                 match u.node.operator.node {
@@ -870,17 +1191,22 @@ impl<'a> Lowerer<'a> {
             Expression::BinaryOperator(b) => {
                 let l = self.eval(&b.node.lhs)?;
                 let r = self.eval(&b.node.rhs)?;
-                let shift = |r: i128| u32::try_from(r).ok().filter(|&s| s < 127).ok_or_else(overflow);
+                let shift = |r: i128| {
+                    u32::try_from(r)
+                        .ok()
+                        .filter(|&s| s < 127)
+                        .ok_or_else(overflow)
+                };
                 match b.node.operator.node {
                     BinaryOperator::Plus => l.checked_add(r).ok_or_else(overflow),
                     BinaryOperator::Minus => l.checked_sub(r).ok_or_else(overflow),
                     BinaryOperator::Multiply => l.checked_mul(r).ok_or_else(overflow),
-                    BinaryOperator::Divide => {
-                        l.checked_div(r).ok_or_else(|| Error::CDef("division by zero in constant".into()))
-                    }
-                    BinaryOperator::Modulo => {
-                        l.checked_rem(r).ok_or_else(|| Error::CDef("division by zero in constant".into()))
-                    }
+                    BinaryOperator::Divide => l
+                        .checked_div(r)
+                        .ok_or_else(|| Error::CDef("division by zero in constant".into())),
+                    BinaryOperator::Modulo => l
+                        .checked_rem(r)
+                        .ok_or_else(|| Error::CDef("division by zero in constant".into())),
                     BinaryOperator::ShiftLeft => {
                         let s = shift(r)?;
                         let v = l.checked_shl(s).ok_or_else(overflow)?;
@@ -909,12 +1235,18 @@ struct Specs<'n> {
 }
 
 fn decl_specs(specs: &[Node<DeclarationSpecifier>]) -> Specs<'_> {
-    let mut out = Specs { types: Vec::new(), konst: false, extension: false };
+    let mut out = Specs {
+        types: Vec::new(),
+        konst: false,
+        extension: false,
+    };
     for s in specs {
         match &s.node {
             DeclarationSpecifier::TypeSpecifier(t) => out.types.push(&t.node),
             DeclarationSpecifier::TypeQualifier(q) => out.konst |= q.node == TypeQualifier::Const,
-            DeclarationSpecifier::Extension(_) | DeclarationSpecifier::Alignment(_) => out.extension = true,
+            DeclarationSpecifier::Extension(_) | DeclarationSpecifier::Alignment(_) => {
+                out.extension = true
+            }
             _ => {}
         }
     }
@@ -922,7 +1254,11 @@ fn decl_specs(specs: &[Node<DeclarationSpecifier>]) -> Specs<'_> {
 }
 
 fn field_specs(specs: &[Node<SpecifierQualifier>]) -> Specs<'_> {
-    let mut out = Specs { types: Vec::new(), konst: false, extension: false };
+    let mut out = Specs {
+        types: Vec::new(),
+        konst: false,
+        extension: false,
+    };
     for s in specs {
         match &s.node {
             SpecifierQualifier::TypeSpecifier(t) => out.types.push(&t.node),
@@ -949,5 +1285,13 @@ fn is_ident(e: &Node<Expression>, name: &str) -> bool {
 }
 
 fn opaque_record(name: String) -> Record {
-    Record { kind: RecordKind::Struct, name, fields: None, partial: false, opaque: true, packing: Packing::default() }
+    Record {
+        kind: RecordKind::Struct,
+        name,
+        fields: None,
+        partial: false,
+        opaque: true,
+        packing: Packing::default(),
+        typedef_name: None,
+    }
 }

@@ -43,9 +43,18 @@ fn with_stack<T: Send>(deep: bool, f: impl FnOnce() -> Result<T> + Send) -> Resu
     if !deep {
         return f();
     }
-    std::thread::scope(|s| match std::thread::Builder::new().stack_size(DEEP_STACK).spawn_scoped(s, f) {
-        Ok(h) => h.join().unwrap_or_else(|_| Err(Error::Internal("the cdef parser thread panicked".into()))),
-        Err(e) => Err(Error::Internal(format!("cannot start the cdef parser thread: {e}"))),
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .stack_size(DEEP_STACK)
+            .spawn_scoped(s, f)
+        {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(Error::Internal("the cdef parser thread panicked".into()))),
+            Err(e) => Err(Error::Internal(format!(
+                "cannot start the cdef parser thread: {e}"
+            ))),
+        }
     })
 }
 
@@ -91,9 +100,23 @@ fn check_depth(rw: &rewrite::Rewritten) -> Result<bool> {
 
 /// The highest `$N` used by anonymous records and enums so far.
 fn anon_counter(decls: &Declarations) -> u64 {
-    let num = |n: &str| n.strip_prefix('$').and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
-    let r = decls.types.records().map(|(_, r)| num(&r.name)).max().unwrap_or(0);
-    let e = decls.types.enums().map(|(_, e)| num(&e.name)).max().unwrap_or(0);
+    let num = |n: &str| {
+        n.strip_prefix('$')
+            .and_then(|d| d.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let r = decls
+        .types
+        .records()
+        .map(|(_, r)| num(&r.name))
+        .max()
+        .unwrap_or(0);
+    let e = decls
+        .types
+        .enums()
+        .map(|(_, e)| num(&e.name))
+        .max()
+        .unwrap_or(0);
     r.max(e)
 }
 
@@ -110,7 +133,9 @@ pub fn parse_cdef(decls: &mut Declarations, source: &str, opts: &CdefOptions) ->
     }
     if let Some(p) = opts.pack {
         if p != 0 && !p.is_power_of_two() {
-            return Err(Error::Value(format!("'pack' must be a power of two, not {p}")));
+            return Err(Error::Value(format!(
+                "'pack' must be a power of two, not {p}"
+            )));
         }
     }
     let rw = rewrite::rewrite(source)?;
@@ -122,7 +147,12 @@ pub fn parse_cdef(decls: &mut Declarations, source: &str, opts: &CdefOptions) ->
     let anon = anon_counter(&work);
     let opts = *opts;
     with_stack(deep, || {
-        let src = lower::Source { full, body_start, quote_start: body_start, user: source };
+        let src = lower::Source {
+            full,
+            body_start,
+            quote_start: body_start,
+            user: source,
+        };
         let mut l = lower::Lowerer::new(&mut work, opts, src, anon);
         l.run_cdef(&rw.macros)
     })?;
@@ -142,17 +172,29 @@ pub fn parse_type(decls: &mut Declarations, text: &str) -> Result<TypeId> {
     }
     let rw = rewrite::rewrite(text)?;
     if !rw.macros.is_empty() {
-        return Err(Error::CDef(format!("cannot parse \"{}\": directives are not types", text.trim())));
+        return Err(Error::CDef(format!(
+            "cannot parse \"{}\": directives are not types",
+            text.trim()
+        )));
     }
     let deep = check_depth(&rw)?;
     let pre = prefix(decls, &rw);
     let body_start = pre.len();
     let full = format!("{pre}void __dummy(\n{}\n);\n", rw.body);
     let quote_start = body_start + "void __dummy(\n".len();
-    let saved = (decls.struct_tags.clone(), decls.union_tags.clone(), decls.enum_tags.clone());
+    let saved = (
+        decls.struct_tags.clone(),
+        decls.union_tags.clone(),
+        decls.enum_tags.clone(),
+    );
     let anon = anon_counter(decls);
     let r = with_stack(deep, || {
-        let src = lower::Source { full, body_start, quote_start, user: text };
+        let src = lower::Source {
+            full,
+            body_start,
+            quote_start,
+            user: text,
+        };
         let mut l = lower::Lowerer::new(decls, CdefOptions::default(), src, anon);
         l.run_type()
     });

@@ -5,8 +5,10 @@ use crate::error::{Error, Result};
 use crate::model::{Declarations, Packing, Prim, Record, RecordKind, Type, TypeId};
 
 /// The C keywords that spell primitive types.
-pub const PRIM_KEYWORDS: [&str; 11] =
-    ["void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "_Complex"];
+pub const PRIM_KEYWORDS: [&str; 11] = [
+    "void", "char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool",
+    "_Complex",
+];
 
 /// Resolves a list of primitive keywords (in source order) to a type.
 ///
@@ -14,8 +16,19 @@ pub const PRIM_KEYWORDS: [&str; 11] =
 /// `Error::Ffi` with CFFI's "Unsupported type" message for impossible combinations.
 pub fn resolve_keywords(words: &[&str]) -> Result<Type> {
     let count = |w: &str| words.iter().filter(|&&x| x == w).count();
-    let (void, char_, short, int, long) = (count("void"), count("char"), count("short"), count("int"), count("long"));
-    let (float, double, signed, unsigned) = (count("float"), count("double"), count("signed"), count("unsigned"));
+    let (void, char_, short, int, long) = (
+        count("void"),
+        count("char"),
+        count("short"),
+        count("int"),
+        count("long"),
+    );
+    let (float, double, signed, unsigned) = (
+        count("float"),
+        count("double"),
+        count("signed"),
+        count("unsigned"),
+    );
     let (bool_, complex) = (count("_Bool"), count("_Complex"));
     let unsupported = || {
         Error::Ffi(format!(
@@ -23,7 +36,13 @@ pub fn resolve_keywords(words: &[&str]) -> Result<Type> {
             words.join(" ")
         ))
     };
-    if words.is_empty() || signed + unsigned > 1 || int > 1 || short > 1 || long > 2 || (short > 0 && long > 0) {
+    if words.is_empty()
+        || signed + unsigned > 1
+        || int > 1
+        || short > 1
+        || long > 2
+        || (short > 0 && long > 0)
+    {
         return Err(unsupported());
     }
     let others = void + char_ + float + double + bool_;
@@ -90,7 +109,11 @@ pub fn is_builtin_typedef(name: &str) -> bool {
 /// The type of a builtin typedef name, creating the opaque `FILE` record on first use.
 pub fn builtin_typedef(decls: &mut Declarations, name: &str) -> Option<TypeId> {
     if name == "FILE" {
-        let existing = decls.types.records().find(|(_, r)| r.name == "$FILE" && r.opaque).map(|(rid, _)| rid);
+        let existing = decls
+            .types
+            .records()
+            .find(|(_, r)| r.name == "$FILE" && r.opaque)
+            .map(|(rid, _)| rid);
         return Some(match existing {
             Some(rid) => decls.types.intern(Type::Record(rid)),
             None => decls.types.add_record(Record {
@@ -100,6 +123,7 @@ pub fn builtin_typedef(decls: &mut Declarations, name: &str) -> Option<TypeId> {
                 partial: false,
                 opaque: true,
                 packing: Packing::default(),
+                typedef_name: None,
             }),
         });
     }

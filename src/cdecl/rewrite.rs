@@ -84,20 +84,28 @@ pub fn location(text: &str, offset: usize) -> (String, usize) {
 /// `# 42 "foo.h"` or `#line 42 "foo.h"`: the number and the file, if the line is one.
 pub fn parse_line_marker(line: &str) -> Option<(usize, Option<String>)> {
     let rest = line.trim_start().strip_prefix('#')?.trim_start();
-    let rest = rest.strip_prefix("line").map(str::trim_start).unwrap_or(rest);
+    let rest = rest
+        .strip_prefix("line")
+        .map(str::trim_start)
+        .unwrap_or(rest);
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     if digits.is_empty() {
         return None;
     }
     let n = digits.parse::<usize>().ok()?;
     let rest = rest[digits.len()..].trim_start();
-    let file = rest.strip_prefix('"').and_then(|r| r.find('"').map(|e| r[..e].to_owned()));
+    let file = rest
+        .strip_prefix('"')
+        .and_then(|r| r.find('"').map(|e| r[..e].to_owned()));
     Some((n, file))
 }
 
 /// Text of physical line `idx` (0-based) of `src`, or "".
 pub fn nth_line(src: &str, idx: usize) -> &str {
-    src.split('\n').nth(idx).unwrap_or("").trim_end_matches('\r')
+    src.split('\n')
+        .nth(idx)
+        .unwrap_or("")
+        .trim_end_matches('\r')
 }
 
 /// Replaces comments by spaces (keeping their newlines). Line-marker lines are left alone.
@@ -177,7 +185,8 @@ fn lex(src: &str) -> Vec<Tok> {
     let mut toks = Vec::new();
     let mut chars = src.char_indices().peekable();
     while let Some(&(i, c)) = chars.peek() {
-        let take = |pred: &dyn Fn(char) -> bool, chars: &mut std::iter::Peekable<std::str::CharIndices>| {
+        let take = |pred: &dyn Fn(char) -> bool,
+                    chars: &mut std::iter::Peekable<std::str::CharIndices>| {
             let mut end = i;
             while let Some(&(j, d)) = chars.peek() {
                 if !pred(d) {
@@ -191,7 +200,10 @@ fn lex(src: &str) -> Vec<Tok> {
         if c.is_whitespace() {
             toks.push(Tok::Space(take(&|d: char| d.is_whitespace(), &mut chars)));
         } else if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
-            toks.push(Tok::Word(take(&|d: char| d.is_ascii_alphanumeric() || d == '_' || d == '$', &mut chars)));
+            toks.push(Tok::Word(take(
+                &|d: char| d.is_ascii_alphanumeric() || d == '_' || d == '$',
+                &mut chars,
+            )));
         } else if c == '"' || c == '\'' {
             chars.next();
             let mut end = i + 1;
@@ -244,8 +256,16 @@ fn prev_sig(toks: &[Tok], i: usize) -> Option<usize> {
 
 /// Replaces the tokens `from..=to` by `text`, keeping the newlines they held.
 fn splice(toks: &mut Vec<Tok>, from: usize, to: usize, text: &str) -> usize {
-    let newlines: String = toks[from..=to].iter().flat_map(|t| t.text().chars()).filter(|&c| c == '\n').collect();
-    let mut repl = vec![Tok::Space(" ".into()), Tok::Word(text.to_owned()), Tok::Space(" ".into())];
+    let newlines: String = toks[from..=to]
+        .iter()
+        .flat_map(|t| t.text().chars())
+        .filter(|&c| c == '\n')
+        .collect();
+    let mut repl = vec![
+        Tok::Space(" ".into()),
+        Tok::Word(text.to_owned()),
+        Tok::Space(" ".into()),
+    ];
     if !newlines.is_empty() {
         repl.push(Tok::Space(newlines));
     }
@@ -291,11 +311,16 @@ fn directives(src: &str) -> Result<(String, Vec<Macro>)> {
             }
         }
         let body = full.trim_start()[1..].trim_start();
-        let define = body.strip_prefix("define").filter(|r| r.starts_with(|c: char| c.is_whitespace()));
+        let define = body
+            .strip_prefix("define")
+            .filter(|r| r.starts_with(|c: char| c.is_whitespace()));
         match define {
             Some(rest) => {
                 let rest = rest.trim_start();
-                let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
                 if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
                     let shown = full.trim_end().to_owned();
                     return Err(Error::CDef(format!(
@@ -304,12 +329,24 @@ fn directives(src: &str) -> Result<(String, Vec<Macro>)> {
                         location(&out, offset).1
                     )));
                 }
-                let value = rest[name.len()..].replace("\\\r\n", "").replace("\\\n", "").trim().to_owned();
-                macros.push(Macro { name, value, offset });
+                let value = rest[name.len()..]
+                    .replace("\\\r\n", "")
+                    .replace("\\\n", "")
+                    .trim()
+                    .to_owned();
+                macros.push(Macro {
+                    name,
+                    value,
+                    offset,
+                });
             }
             None => {
                 let (file, line_no) = location(&out, offset);
-                let file = if file.is_empty() { SOURCE_NAME.to_owned() } else { file };
+                let file = if file.is_empty() {
+                    SOURCE_NAME.to_owned()
+                } else {
+                    file
+                };
                 return Err(Error::CDef(format!(
                     "cannot parse \"{}\"\n{file}:{line_no}:1: Directives not supported yet",
                     full.lines().next().unwrap_or("").trim()
@@ -355,7 +392,11 @@ pub fn rewrite(src: &str) -> Result<Rewritten> {
                 depth = depth.saturating_sub(1);
                 run = 0;
             }
-            Tok::Punct(p) if matches!(p.as_str(), "-" | "+" | "~" | "!" | "*" | "&" | "--" | "++") => run += 1,
+            Tok::Punct(p)
+                if matches!(p.as_str(), "-" | "+" | "~" | "!" | "*" | "&" | "--" | "++") =>
+            {
+                run += 1
+            }
             Tok::Space(_) => {}
             Tok::Word(w) => {
                 words.push(w.clone());
@@ -367,7 +408,14 @@ pub fn rewrite(src: &str) -> Result<Rewritten> {
     }
     let typedefd = typedefd_names(&toks);
     let body: String = toks.iter().map(Tok::text).collect();
-    Ok(Rewritten { body, macros, words, typedefd, depth: max_depth, tokens: toks.len() })
+    Ok(Rewritten {
+        body,
+        macros,
+        words,
+        typedefd,
+        depth: max_depth,
+        tokens: toks.len(),
+    })
 }
 
 /// `extern "Python" decl;` and `extern "Python" { decls }` → marker declarations.
@@ -378,12 +426,18 @@ fn extern_python(toks: &mut Vec<Tok>, text: &str) -> Result<()> {
             i += 1;
             continue;
         }
-        let Some(s) = next_sig(toks, i + 1) else { break };
+        let Some(s) = next_sig(toks, i + 1) else {
+            break;
+        };
         let Tok::Other(lit) = &toks[s] else {
             i += 1;
             continue;
         };
-        let inner: String = lit.trim_matches('"').chars().filter(|c| !c.is_whitespace()).collect();
+        let inner: String = lit
+            .trim_matches('"')
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
         let marker = match inner.as_str() {
             "Python" => PY_START,
             "Python+C" | "C+Python" => PY_PLUS_C_START,
@@ -449,7 +503,9 @@ fn dots(toks: &mut Vec<Tok>) {
             let mut j = prev;
             while let Some(k) = j {
                 match toks[k].word() {
-                    Some("int" | "long" | "short" | "signed" | "unsigned" | "char") if kind != Some(DOTS_FLOAT) => {
+                    Some("int" | "long" | "short" | "signed" | "unsigned" | "char")
+                        if kind != Some(DOTS_FLOAT) =>
+                    {
                         kind = Some(DOTS_INT);
                         first = k;
                     }
@@ -509,10 +565,23 @@ mod tests {
     fn keeps_lines() {
         let src = "int a; /* x\n y */ int b;\n#define N 3\nstruct s { int x; ...; };\nenum e { A = ..., B, ... };\ntypedef unsigned long... t;\nextern \"Python\"\n int f(int);\n";
         let r = rewrite(src).unwrap();
-        assert_eq!(r.body.matches('\n').count(), src.matches('\n').count(), "{}", r.body);
+        assert_eq!(
+            r.body.matches('\n').count(),
+            src.matches('\n').count(),
+            "{}",
+            r.body
+        );
         assert!(r.body.contains(DOTS_INT), "{}", r.body);
-        assert!(r.body.contains(DOTS_VALUE) && r.body.contains(DOTS_ENUM), "{}", r.body);
-        assert!(r.body.contains(PY_START) && r.body.contains(PY_STOP), "{}", r.body);
+        assert!(
+            r.body.contains(DOTS_VALUE) && r.body.contains(DOTS_ENUM),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body.contains(PY_START) && r.body.contains(PY_STOP),
+            "{}",
+            r.body
+        );
         assert_eq!(r.macros.len(), 1);
         assert_eq!(r.macros[0].value, "3");
     }

@@ -12,5 +12,8 @@ fn cdef(src: &str) -> Declarations {
 fn smoke() {
     let d = cdef("typedef struct { int x, y; ...; } point_t;\nint add(int, int);\ndouble norm(point_t *p);\nextern \"Python\" int progress(int);");
     let s = dump(&d);
-    assert!(s.contains("function add: int(*)(int, int)") || s.contains("function add: int(int, int)"), "{s}");
+    assert!(
+        s.contains("function add: int(*)(int, int)") || s.contains("function add: int(int, int)"),
+        "{s}"
+    );
 }

@@ -88,6 +88,9 @@ impl TypeResolver {
         self.retry_pending(table);
         let ct = self.get(table, id)?;
         self.ensure_layout(table, &ct)?;
+        // Records reached through pointers while making `ct` are laid out now,
+        // so `ffi.new("struct s *")` knows the size of `struct s`.
+        self.retry_pending(table);
         Ok(ct)
     }
 

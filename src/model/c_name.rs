@@ -109,7 +109,10 @@ fn base_name(table: &TypeTable, ty: &Type, style: Style) -> String {
                 super::RecordKind::Struct => "struct",
                 super::RecordKind::Union => "union",
             };
-            tagged_name(keyword, &rec.name)
+            match &rec.typedef_name {
+                Some(name) => name.clone(),
+                None => tagged_name(keyword, &rec.name),
+            }
         }
         Type::Enum(eid) => tagged_name("enum", &table.enum_def(*eid).name),
         Type::UnknownPrim { name, .. } => name.clone(),
@@ -193,6 +196,7 @@ mod tests {
             partial: false,
             opaque: false,
             packing: Packing::default(),
+            typedef_name: None,
         };
         let s = t.add_record(rec("foo"));
         let td = t.add_record(rec("$foo_t"));

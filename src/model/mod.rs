@@ -109,6 +109,9 @@ pub struct Record {
     /// Declared with `typedef ... t;`: opaque, never completed by the cdef.
     pub opaque: bool,
     pub packing: Packing,
+    /// The first typedef naming this record directly (`typedef struct foo foo_t;`):
+    /// CFFI then prints the record by that name (`foo_t`, not `struct foo`).
+    pub typedef_name: Option<String>,
 }
 
 /// An enum declaration.

@@ -59,9 +59,15 @@ fn snapshots() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cdecl");
     let bless = std::env::var_os("BLESS").is_some();
     let mut failures = Vec::new();
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.sort();
-    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "cdef")) {
+    for path in paths
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cdef"))
+    {
         let got = run_case(&std::fs::read_to_string(&path).unwrap());
         let out = path.with_extension("out");
         if bless {
@@ -70,7 +76,10 @@ fn snapshots() {
         }
         let want = std::fs::read_to_string(&out).unwrap_or_default();
         if got != want {
-            failures.push(format!("{}:\n--- want\n{want}--- got\n{got}", path.display()));
+            failures.push(format!(
+                "{}:\n--- want\n{want}--- got\n{got}",
+                path.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -83,7 +92,9 @@ fn decls_of(src: &str) -> Declarations {
 }
 
 fn ty(d: &mut Declarations, text: &str) -> Result<String, String> {
-    parse_type(d, text).map(|t| d.types.c_name(t)).map_err(|e| format!("{}: {e}", kind(&e)))
+    parse_type(d, text)
+        .map(|t| d.types.c_name(t))
+        .map_err(|e| format!("{}: {e}", kind(&e)))
 }
 
 #[test]
@@ -144,7 +155,11 @@ fn include_copies_and_keeps_identity() {
     let c = decls_of("long f(int);");
     let snapshot = dump(&a);
     let err = include(&mut a, &c).unwrap_err();
-    assert!(err.to_string().contains("multiple declarations of function f"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("multiple declarations of function f"),
+        "{err}"
+    );
     assert_eq!(dump(&a), snapshot);
 }
 
@@ -168,13 +183,24 @@ fn deep_nesting_is_an_error_not_a_crash() {
         } else {
             assert!(r.unwrap_err().to_string().contains("nested too deeply"));
         }
-        let s = format!("struct a {{ {} int x; {} }};", "struct {".repeat(depth.min(190)), "} y;".repeat(depth.min(190)));
+        let s = format!(
+            "struct a {{ {} int x; {} }};",
+            "struct {".repeat(depth.min(190)),
+            "} y;".repeat(depth.min(190))
+        );
         let _ = parse_cdef(&mut d, &s, &CdefOptions::default());
-        let t = format!("int {}x{};", "(*".repeat(depth.min(190)), ")".repeat(depth.min(190)));
+        let t = format!(
+            "int {}x{};",
+            "(*".repeat(depth.min(190)),
+            ")".repeat(depth.min(190))
+        );
         let _ = parse_cdef(&mut d, &t, &CdefOptions::default());
         let u = format!("enum q{depth} {{ A{depth} = {}1 }};", "-".repeat(depth));
         let _ = parse_cdef(&mut d, &u, &CdefOptions::default());
-        let v = format!("enum r{depth} {{ B{depth} = 1{} }};", "+1".repeat(depth.min(5000)));
+        let v = format!(
+            "enum r{depth} {{ B{depth} = 1{} }};",
+            "+1".repeat(depth.min(5000))
+        );
         let _ = parse_cdef(&mut d, &v, &CdefOptions::default());
         let _ = parse_type(&mut d, &format!("int{}", "*".repeat(depth)));
         let _ = parse_type(&mut d, &format!("int{}", "[1]".repeat(depth.min(190))));
@@ -182,16 +208,70 @@ fn deep_nesting_is_an_error_not_a_crash() {
 }
 
 const FRAGMENTS: &[&str] = &[
-    "int", "x", ";", ",", "*", "(", ")", "[", "]", "{", "}", "...", "struct", "union", "enum", "typedef",
-    "extern", "static", "const", "\"Python\"", "=", "1", "0x7fffffffffffffffffffffffffffffffff", "-", "<<",
-    "unsigned", "long", "double", "float", "char", "void", ":", "foo_t", "#define", "\n", "A", "99999999999999999999999999999999999999999",
-    "int...", "[...]", "float...", "#", "'a'", "/*", "*/", "//", "\\", "__dotdotdot__", "_Bool", "size_t", "FILE",
+    "int",
+    "x",
+    ";",
+    ",",
+    "*",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "...",
+    "struct",
+    "union",
+    "enum",
+    "typedef",
+    "extern",
+    "static",
+    "const",
+    "\"Python\"",
+    "=",
+    "1",
+    "0x7fffffffffffffffffffffffffffffffff",
+    "-",
+    "<<",
+    "unsigned",
+    "long",
+    "double",
+    "float",
+    "char",
+    "void",
+    ":",
+    "foo_t",
+    "#define",
+    "\n",
+    "A",
+    "99999999999999999999999999999999999999999",
+    "int...",
+    "[...]",
+    "float...",
+    "#",
+    "'a'",
+    "/*",
+    "*/",
+    "//",
+    "\\",
+    "__dotdotdot__",
+    "_Bool",
+    "size_t",
+    "FILE",
 ];
 
 fn parse_any(text: &str) {
     let mut d = decls_of("typedef int foo_t; struct s { int a; }; enum e { E0 };");
     let _ = parse_cdef(&mut d, text, &CdefOptions::default());
-    let _ = parse_cdef(&mut d, text, &CdefOptions { override_names: true, packed: true, pack: None });
+    let _ = parse_cdef(
+        &mut d,
+        text,
+        &CdefOptions {
+            override_names: true,
+            packed: true,
+            pack: None,
+        },
+    );
     let _ = parse_type(&mut d, text);
     let _ = dump(&d);
 }

@@ -219,6 +219,7 @@ impl<'a> Reader<'a> {
                     partial: false,
                     opaque: false,
                     packing: Packing::default(),
+                    typedef_name: None,
                 });
                 self.tags.insert(key, ty);
                 ty

@@ -42,6 +42,7 @@ impl B {
             partial: false,
             opaque: false,
             packing: Packing { max_align },
+            typedef_name: None,
         })
     }
     fn st(&mut self, name: &str, fields: Vec<Field>) -> TypeId {
@@ -226,6 +227,7 @@ fn partial_struct_resolves_without_layout() {
         partial: true,
         opaque: false,
         packing: Packing::default(),
+        typedef_name: None,
     });
     let ps = b.ptr(s);
     let mut r = TypeResolver::new(Target::Host);

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+import _cffi_backend
 import cffi
 import wasmcffi
 
@@ -24,7 +25,7 @@ def normalize(value):
         return {normalize(k): normalize(v) for k, v in value.items()}
     if isinstance(value, (wasmcffi.CData, wasmcffi.CType, cffi.FFI.CData, cffi.FFI.CType)):
         return re.sub(r"0x[0-9a-f]+", "0x?", repr(value))
-    if isinstance(value, (cffi.FFI.buffer, wasmcffi.buffer)):
+    if isinstance(value, (_cffi_backend.buffer, wasmcffi.buffer)):
         return ("buffer", bytes(value[:]))
     return value
 
@@ -55,6 +56,10 @@ class Pair:
     def same(self, fn, messages=True):
         """Asserts that `fn` behaves the same on both; returns wasmcffi's outcome."""
         mine, ref = self.run(fn)
+        if ref[:2] == ("raise", "SystemError"):
+            # A bug inside cffi (e.g. wchar_t casts of huge values): any clean error will do.
+            assert mine[0] == "raise", f"wasmcffi {mine} vs cffi {ref}"
+            return mine
         if not messages and mine[0] == ref[0] == "raise":
             assert mine[1] == ref[1], f"wasmcffi {mine} vs cffi {ref}"
         else:
