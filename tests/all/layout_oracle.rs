@@ -11,10 +11,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use wasmcffi::cdecl::{parse_cdef, CdefOptions};
 use wasmcffi::layout::{CType, Target, TypeResolver};
-use wasmcffi::model::Prim;
-
-use crate::layout_cdef::{parse, Parsed};
+use wasmcffi::model::{Declarations, Prim, RecordKind};
 
 /// Headers that declare every primitive name CFFI knows.
 const PRELUDE: &str =
@@ -39,10 +38,56 @@ fn prim_cases() -> String {
     src
 }
 
-fn all_cases() -> (String, Parsed) {
+/// The C source of every case and its declarations, read by `parse_cdef`.
+fn all_cases() -> (String, Declarations) {
     let src = format!("{}{}", prim_cases(), CASES);
-    let parsed = parse(&src);
-    (src, parsed)
+    let mut decls = Declarations::new();
+    for (chunk, opts) in cdef_chunks(&src) {
+        parse_cdef(&mut decls, &chunk, &opts).unwrap_or_else(|e| panic!("{e}\nin:\n{chunk}"));
+    }
+    (src, decls)
+}
+
+/// The C source as cdef chunks, one `cdef()` call each (as CFFI needs them too):
+/// `struct __attribute__((packed))` lines lose the attribute and get `packed`, lines
+/// between `#pragma pack(push, N)` and `#pragma pack(pop)` get `pack: Some(N)`, and
+/// consecutive lines with the same options share a chunk.
+fn cdef_chunks(src: &str) -> Vec<(String, CdefOptions)> {
+    let mut chunks: Vec<(String, CdefOptions)> = Vec::new();
+    let mut pack = None;
+    for line in src.lines() {
+        let t = line.trim();
+        if let Some(p) = t.strip_prefix("#pragma pack(") {
+            // `push, N)` sets N; `pop)` goes back to no packing.
+            pack = p
+                .strip_prefix("push,")
+                .map(|n| n.trim_end_matches(')').trim().parse().unwrap());
+            continue;
+        }
+        let (text, opts) = match t.strip_prefix("struct __attribute__((packed)) ") {
+            Some(rest) => (
+                format!("struct {rest}\n"),
+                CdefOptions {
+                    packed: true,
+                    ..CdefOptions::default()
+                },
+            ),
+            None => (
+                format!("{t}\n"),
+                CdefOptions {
+                    pack,
+                    ..CdefOptions::default()
+                },
+            ),
+        };
+        match chunks.last_mut() {
+            Some((chunk, o)) if (o.packed, o.pack) == (opts.packed, opts.pack) => {
+                chunk.push_str(&text)
+            }
+            _ => chunks.push((text, opts)),
+        }
+    }
+    chunks
 }
 
 /// A readable dump of the layouts of one target, one record per paragraph.
@@ -90,7 +135,7 @@ fn dump(layouts: &[(String, CType)]) -> String {
 /// Compares the dumps with `tests/data/layout/cases.<target>.txt`; `UPDATE_EXPECT=1` rewrites them.
 #[test]
 fn record_layout_dumps_match_snapshots() {
-    let (_, parsed) = all_cases();
+    let (_, decls) = all_cases();
     for (target, file) in [
         (Target::Host, "cases.x86_64.txt"),
         (Target::Wasm32, "cases.wasm32.txt"),
@@ -101,7 +146,7 @@ fn record_layout_dumps_match_snapshots() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data/layout")
             .join(file);
-        let got = dump(&layouts(&parsed, target));
+        let got = dump(&layouts(&decls, target));
         if std::env::var_os("UPDATE_EXPECT").is_some() {
             std::fs::write(&path, &got).unwrap();
             continue;
@@ -115,17 +160,22 @@ fn record_layout_dumps_match_snapshots() {
     }
 }
 
-/// The layouts of every top-level record for one target.
-fn layouts(parsed: &Parsed, target: Target) -> Vec<(String, CType)> {
+/// The layouts of every tagged record, in declaration order, for one target.
+fn layouts(decls: &Declarations, target: Target) -> Vec<(String, CType)> {
     let mut r = TypeResolver::new(target);
-    parsed
-        .records
-        .iter()
-        .map(|(name, ty)| {
+    decls
+        .types
+        .records()
+        .filter(|(_, rec)| !rec.name.starts_with('$'))
+        .map(|(_, rec)| {
+            let tags = match rec.kind {
+                RecordKind::Struct => &decls.struct_tags,
+                RecordKind::Union => &decls.union_tags,
+            };
             let ct = r
-                .resolve(&parsed.table, *ty)
-                .unwrap_or_else(|e| panic!("struct {name}: {e}"));
-            (name.clone(), ct)
+                .resolve(&decls.types, tags[&rec.name])
+                .unwrap_or_else(|e| panic!("{}: {e}", rec.name));
+            (rec.name.clone(), ct)
         })
         .collect()
 }
@@ -241,8 +291,8 @@ fn record_layout_matches_gcc_host() {
         eprintln!("skipping: no host C compiler ({})", host_cc());
         return;
     }
-    let (cases, parsed) = all_cases();
-    let layouts = layouts(&parsed, Target::Host);
+    let (cases, decls) = all_cases();
+    let layouts = layouts(&decls, Target::Host);
     let dir = work_dir("host");
     let src = dir.join("oracle.c");
     std::fs::write(
@@ -264,8 +314,8 @@ fn bitfield_positions_match_gcc_host() {
         eprintln!("skipping: no host C compiler ({})", host_cc());
         return;
     }
-    let (cases, parsed) = all_cases();
-    let layouts = layouts(&parsed, Target::Host);
+    let (cases, decls) = all_cases();
+    let layouts = layouts(&decls, Target::Host);
     let (prog, expected) = bitfield_dump_program(&layouts);
     let dir = work_dir("bits");
     let src = dir.join("bits.c");
@@ -299,8 +349,8 @@ fn record_layout_matches_clang_wasm32() {
         eprintln!("skipping: no wasm32 C compiler (python3 -m ziglang)");
         return;
     }
-    let (cases, parsed) = all_cases();
-    let layouts = layouts(&parsed, Target::Wasm32);
+    let (cases, decls) = all_cases();
+    let layouts = layouts(&decls, Target::Wasm32);
     let dir = work_dir("wasm32");
     let src = dir.join("oracle.c");
     std::fs::write(
@@ -316,51 +366,20 @@ fn record_layout_matches_clang_wasm32() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The cases as `(cdef text, pack)` chunks for cffi: `__attribute__((packed))`
-/// records go to `packed=True` chunks and `#pragma pack(N)` regions to `pack=N`.
-fn cffi_chunks(src: &str) -> Vec<(String, u64)> {
-    let mut chunks: Vec<(String, u64)> = Vec::new();
-    let mut pack = 0u64;
-    for line in src.lines() {
-        let t = line.trim();
-        if let Some(p) = t.strip_prefix("#pragma pack(") {
-            pack = if p.starts_with("pop") {
-                0
-            } else {
-                p.trim_start_matches("push,")
-                    .trim_end_matches(')')
-                    .trim()
-                    .parse()
-                    .unwrap()
-            };
-            continue;
-        }
-        let (text, pack) = match t.strip_prefix("struct __attribute__((packed)) ") {
-            Some(rest) => (format!("struct {rest}"), 1),
-            None => (t.to_owned(), pack),
-        };
-        match chunks.last_mut() {
-            Some((chunk, p)) if *p == pack => chunk.push_str(&format!("{text}\n")),
-            _ => chunks.push((format!("{text}\n"), pack)),
-        }
-    }
-    chunks
-}
-
 #[test]
 fn record_layout_matches_cffi_host() {
     if !works(Command::new("python3").args(["-c", "import cffi"])) {
         eprintln!("skipping: python3 with cffi is not available");
         return;
     }
-    let (cases, parsed) = all_cases();
-    let layouts = layouts(&parsed, Target::Host);
+    let (cases, decls) = all_cases();
+    let layouts = layouts(&decls, Target::Host);
     let mut script = String::from("import cffi\nffi = cffi.FFI()\n");
-    for (chunk, pack) in cffi_chunks(&cases) {
-        let opts = match pack {
-            0 => String::new(),
-            1 => ", packed=True".to_owned(),
-            n => format!(", pack={n}"),
+    for (chunk, opts) in cdef_chunks(&cases) {
+        let opts = match opts.pack {
+            _ if opts.packed => ", packed=True".to_owned(),
+            None => String::new(),
+            Some(n) => format!(", pack={n}"),
         };
         writeln!(script, "ffi.cdef('''{chunk}'''{opts})").unwrap();
     }

@@ -1,6 +1,5 @@
 //! The one integration-test binary: one module per subject.
 
 mod cdecl;
-mod layout_cdef;
 mod layout_oracle;
 mod layout_resolve;

@@ -1,5 +1,7 @@
 /* Layout cases checked against gcc (x86-64), zig clang (wasm32-wasi) and cffi.
-   Read by tests/all/layout_cdef.rs: keep to its subset. Dumps: cases.<target>.txt */
+   Also fed to parse_cdef by tests/all/layout_oracle.rs, line by line: keep one declaration
+   per line, `__attribute__((packed))` only right after `struct`, and `#pragma pack` lines
+   alone. Dumps: cases.<target>.txt */
 enum e_small { ES_A, ES_B };
 enum e_neg { EN_A = -1, EN_B };
 enum e_big { EB_A = 0x100000000 };
