@@ -482,10 +482,24 @@ fn compare<T: PartialOrd>(a: T, b: T, op: pyo3::basic::CompareOp) -> bool {
 #[pymethods]
 impl PyCData {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        if matches!(self.ctype.kind(), CKind::Prim(..) | CKind::Enum(_))
-            && self.check_alive().is_ok()
-        {
-            return core::cdata_repr(self.data_memory(), &self.ctype, self.addr).py();
+        if self.check_alive().is_ok() {
+            match self.class() {
+                // Enums show their name and long doubles C's `%LE`: the core formats those.
+                Some(PrimClass::LongDouble) => {
+                    return core::cdata_repr(self.data_memory(), &self.ctype, self.addr).py()
+                }
+                _ if matches!(self.ctype.kind(), CKind::Enum(_)) => {
+                    return core::cdata_repr(self.data_memory(), &self.ctype, self.addr).py()
+                }
+                // Other values print as Python prints them (Python knows which
+                // characters are printable).
+                Some(_) => {
+                    let value = self.prim_value()?.unwrap_or(Value::None);
+                    let text = plain_to_py(py, &value)?.repr()?.to_string();
+                    return Ok(format!("<cdata '{}' {text}>", self.ctype.cname()));
+                }
+                None => {}
+            }
         }
         let name = match (self.ctype.kind(), &self.flavor) {
             (CKind::Record(_), Flavor::Plain) => format!("{} &", self.ctype.cname()),
