@@ -311,6 +311,26 @@ impl PyCData {
             })
     }
 
+    /// The field `name` of the struct this cdata designates, and the struct's
+    /// address, checked for `p.name` access (live memory, no NULL).
+    fn field_place(&self, name: &str) -> PyResult<(&FieldLayout, Addr)> {
+        let Some((record, base)) = self.record() else {
+            return Err(PyAttributeError::new_err(format!(
+                "cdata '{}' has no attribute '{name}'",
+                self.ctype.cname()
+            )));
+        };
+        let field = self.find_field(record, name)?;
+        self.check_alive()?;
+        if base == 0 {
+            return Err(PyRuntimeError::new_err(format!(
+                "cannot dereference null pointer from cdata '{}'",
+                self.ctype.cname()
+            )));
+        }
+        Ok((field, base))
+    }
+
     /// Reads the value of type `ty` at `addr` as Python sees it: a Python value
     /// for primitives, a new cdata for pointers, a view for arrays and records.
     pub fn load(&self, py: Python<'_>, ty: &CType, addr: Addr) -> PyResult<PyObject> {
@@ -624,38 +644,12 @@ impl PyCData {
     }
 
     fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
-        let Some((record, base)) = self.record() else {
-            return Err(PyAttributeError::new_err(format!(
-                "cdata '{}' has no attribute '{name}'",
-                self.ctype.cname()
-            )));
-        };
-        let field = self.find_field(record, name)?;
-        self.check_alive()?;
-        if base == 0 {
-            return Err(PyRuntimeError::new_err(format!(
-                "cannot dereference null pointer from cdata '{}'",
-                self.ctype.cname()
-            )));
-        }
+        let (field, base) = self.field_place(name)?;
         self.read_field(py, base, field)
     }
 
     fn __setattr__(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let Some((record, base)) = self.record() else {
-            return Err(PyAttributeError::new_err(format!(
-                "cdata '{}' has no attribute '{name}'",
-                self.ctype.cname()
-            )));
-        };
-        let field = self.find_field(record, name)?;
-        self.check_alive()?;
-        if base == 0 {
-            return Err(PyRuntimeError::new_err(format!(
-                "cannot dereference null pointer from cdata '{}'",
-                self.ctype.cname()
-            )));
-        }
+        let (field, base) = self.field_place(name)?;
         let value = to_value(value, self.ctx.target())?;
         core::write_field(&*self.ctx.mem, base, field, &value).py()
     }

@@ -1,179 +1,84 @@
 //! The primitive C types CFFI knows by name without any declaration.
 
-/// A primitive C type. Each has its own name in CFFI (`int64_t` is not `long`),
-/// even where two share a layout on some target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Prim {
-    Char,
-    SChar,
-    UChar,
-    Short,
-    UShort,
-    Int,
-    UInt,
-    Long,
-    ULong,
-    LongLong,
-    ULongLong,
-    Float,
-    Double,
-    LongDouble,
-    Bool,
-    WChar,
-    Char16,
-    Char32,
-    Int8,
-    UInt8,
-    Int16,
-    UInt16,
-    Int32,
-    UInt32,
-    Int64,
-    UInt64,
-    IntLeast8,
-    UIntLeast8,
-    IntLeast16,
-    UIntLeast16,
-    IntLeast32,
-    UIntLeast32,
-    IntLeast64,
-    UIntLeast64,
-    IntFast8,
-    UIntFast8,
-    IntFast16,
-    UIntFast16,
-    IntFast32,
-    UIntFast32,
-    IntFast64,
-    UIntFast64,
-    IntPtr,
-    UIntPtr,
-    IntMax,
-    UIntMax,
-    Size,
-    SSize,
-    PtrDiff,
-    FloatComplex,
-    DoubleComplex,
+/// Declares [`Prim`], [`Prim::ALL`] and [`Prim::name`] from one table.
+macro_rules! primitives {
+    ($($variant:ident => $name:literal,)*) => {
+        /// A primitive C type. Each has its own name in CFFI (`int64_t` is not `long`),
+        /// even where two share a layout on some target.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Prim {
+            $($variant,)*
+        }
+
+        impl Prim {
+            /// Every primitive, in declaration order.
+            pub const ALL: &'static [Prim] = &[$(Prim::$variant,)*];
+
+            /// The name CFFI prints for this type (`ffi.typeof(...).cname`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Prim::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+primitives! {
+    Char => "char",
+    SChar => "signed char",
+    UChar => "unsigned char",
+    Short => "short",
+    UShort => "unsigned short",
+    Int => "int",
+    UInt => "unsigned int",
+    Long => "long",
+    ULong => "unsigned long",
+    LongLong => "long long",
+    ULongLong => "unsigned long long",
+    Float => "float",
+    Double => "double",
+    LongDouble => "long double",
+    Bool => "_Bool",
+    WChar => "wchar_t",
+    Char16 => "char16_t",
+    Char32 => "char32_t",
+    Int8 => "int8_t",
+    UInt8 => "uint8_t",
+    Int16 => "int16_t",
+    UInt16 => "uint16_t",
+    Int32 => "int32_t",
+    UInt32 => "uint32_t",
+    Int64 => "int64_t",
+    UInt64 => "uint64_t",
+    IntLeast8 => "int_least8_t",
+    UIntLeast8 => "uint_least8_t",
+    IntLeast16 => "int_least16_t",
+    UIntLeast16 => "uint_least16_t",
+    IntLeast32 => "int_least32_t",
+    UIntLeast32 => "uint_least32_t",
+    IntLeast64 => "int_least64_t",
+    UIntLeast64 => "uint_least64_t",
+    IntFast8 => "int_fast8_t",
+    UIntFast8 => "uint_fast8_t",
+    IntFast16 => "int_fast16_t",
+    UIntFast16 => "uint_fast16_t",
+    IntFast32 => "int_fast32_t",
+    UIntFast32 => "uint_fast32_t",
+    IntFast64 => "int_fast64_t",
+    UIntFast64 => "uint_fast64_t",
+    IntPtr => "intptr_t",
+    UIntPtr => "uintptr_t",
+    IntMax => "intmax_t",
+    UIntMax => "uintmax_t",
+    Size => "size_t",
+    SSize => "ssize_t",
+    PtrDiff => "ptrdiff_t",
+    FloatComplex => "_cffi_float_complex_t",
+    DoubleComplex => "_cffi_double_complex_t",
 }
 
 impl Prim {
-    /// Every primitive, in declaration order.
-    pub const ALL: [Prim; 51] = {
-        use Prim::*;
-        [
-            Char,
-            SChar,
-            UChar,
-            Short,
-            UShort,
-            Int,
-            UInt,
-            Long,
-            ULong,
-            LongLong,
-            ULongLong,
-            Float,
-            Double,
-            LongDouble,
-            Bool,
-            WChar,
-            Char16,
-            Char32,
-            Int8,
-            UInt8,
-            Int16,
-            UInt16,
-            Int32,
-            UInt32,
-            Int64,
-            UInt64,
-            IntLeast8,
-            UIntLeast8,
-            IntLeast16,
-            UIntLeast16,
-            IntLeast32,
-            UIntLeast32,
-            IntLeast64,
-            UIntLeast64,
-            IntFast8,
-            UIntFast8,
-            IntFast16,
-            UIntFast16,
-            IntFast32,
-            UIntFast32,
-            IntFast64,
-            UIntFast64,
-            IntPtr,
-            UIntPtr,
-            IntMax,
-            UIntMax,
-            Size,
-            SSize,
-            PtrDiff,
-            FloatComplex,
-            DoubleComplex,
-        ]
-    };
-
-    /// The name CFFI prints for this type (`ffi.typeof(...).cname`).
-    pub fn name(self) -> &'static str {
-        use Prim::*;
-        match self {
-            Char => "char",
-            SChar => "signed char",
-            UChar => "unsigned char",
-            Short => "short",
-            UShort => "unsigned short",
-            Int => "int",
-            UInt => "unsigned int",
-            Long => "long",
-            ULong => "unsigned long",
-            LongLong => "long long",
-            ULongLong => "unsigned long long",
-            Float => "float",
-            Double => "double",
-            LongDouble => "long double",
-            Bool => "_Bool",
-            WChar => "wchar_t",
-            Char16 => "char16_t",
-            Char32 => "char32_t",
-            Int8 => "int8_t",
-            UInt8 => "uint8_t",
-            Int16 => "int16_t",
-            UInt16 => "uint16_t",
-            Int32 => "int32_t",
-            UInt32 => "uint32_t",
-            Int64 => "int64_t",
-            UInt64 => "uint64_t",
-            IntLeast8 => "int_least8_t",
-            UIntLeast8 => "uint_least8_t",
-            IntLeast16 => "int_least16_t",
-            UIntLeast16 => "uint_least16_t",
-            IntLeast32 => "int_least32_t",
-            UIntLeast32 => "uint_least32_t",
-            IntLeast64 => "int_least64_t",
-            UIntLeast64 => "uint_least64_t",
-            IntFast8 => "int_fast8_t",
-            UIntFast8 => "uint_fast8_t",
-            IntFast16 => "int_fast16_t",
-            UIntFast16 => "uint_fast16_t",
-            IntFast32 => "int_fast32_t",
-            UIntFast32 => "uint_fast32_t",
-            IntFast64 => "int_fast64_t",
-            UIntFast64 => "uint_fast64_t",
-            IntPtr => "intptr_t",
-            UIntPtr => "uintptr_t",
-            IntMax => "intmax_t",
-            UIntMax => "uintmax_t",
-            Size => "size_t",
-            SSize => "ssize_t",
-            PtrDiff => "ptrdiff_t",
-            FloatComplex => "_cffi_float_complex_t",
-            DoubleComplex => "_cffi_double_complex_t",
-        }
-    }
-
     /// The spelling of this type in C source (differs from [`Prim::name`] only
     /// for the complex types, which CFFI prints under typedef names).
     pub fn c_spelling(self) -> &'static str {
@@ -191,7 +96,7 @@ impl Prim {
         if name == "bool" {
             return Some(Prim::Bool);
         }
-        Prim::ALL.into_iter().find(|p| {
+        Prim::ALL.iter().copied().find(|p| {
             !p.is_complex() && !p.name().contains(' ') && p.name() == name && !is_keyword_prim(*p)
         })
     }
