@@ -4,13 +4,21 @@ CFFI is the reference for behaviour: a case passes when both libraries give
 the same value, or raise the same exception type with the same message.
 """
 
+import os
 import re
 
 import pytest
+from hypothesis import settings
 
 import _cffi_backend
 import cffi
 import wasmcffi
+
+# CI runs the property tests with a fixed seed, so a run is repeatable;
+# local runs explore new examples each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 #: Exception class names that mean the same thing in both libraries.
 _SAME_EXCEPTIONS = {"FFIError": "error", "error": "error"}
