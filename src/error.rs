@@ -45,6 +45,9 @@ pub enum Error {
     /// A feature that does not exist yet (`NotImplementedError`).
     #[error("{0}")]
     NotImplemented(String),
+    /// A library that cannot be loaded, or another operating-system failure (`OSError`).
+    #[error("{0}")]
+    Os(String),
     /// An access outside the memory an address space allows (a sandbox fault).
     #[error("{0}")]
     Memory(String),

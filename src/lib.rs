@@ -6,9 +6,11 @@
 //! - [`model`]: target-independent C types.
 //! - [`layout`]: sizes, alignments and offsets of those types for one [`layout::Target`].
 //! - [`cdata`]: typed reads and writes of C values over an address space.
+//! - [`backend`]: where C runs: [`backend::native`] calls host code through libffi.
 //!
 //! The Python binding lives in the `host-python` crate of this workspace.
 
+pub mod backend;
 pub mod cdata;
 pub mod cdecl;
 pub mod error;

@@ -1,0 +1,4 @@
+//! Where C code runs. `native`: host libraries called through libffi.
+//! (The wasm sandbox backend will sit beside it.)
+
+pub mod native;

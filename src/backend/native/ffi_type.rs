@@ -1,0 +1,161 @@
+//! libffi type descriptions of resolved C types.
+
+use libffi::middle::Type;
+
+use crate::error::{Error, Result};
+use crate::layout::{CKind, CType, PrimClass, Target};
+
+/// Where a type appears in a call, for error messages.
+#[derive(Clone, Copy)]
+pub(super) enum Position {
+    Argument,
+    Result,
+}
+
+impl Position {
+    fn word(self) -> &'static str {
+        match self {
+            Position::Argument => "argument",
+            Position::Result => "return type",
+        }
+    }
+}
+
+fn unsupported(ty: &CType, pos: Position, why: &str) -> Error {
+    Error::NotImplemented(format!(
+        "ctype '{}' not supported as {} by libffi{why}",
+        ty.cname(),
+        pos.word()
+    ))
+}
+
+/// The libffi type of `ty` as an argument or result of a host function.
+///
+/// # Errors
+/// `Error::NotImplemented` for what libffi cannot pass by value (unions,
+/// structs with bitfields, packed or variable-size structs, complex numbers),
+/// as CFFI refuses them; `Error::VerificationMissing` for partial structs.
+pub(super) fn ffi_type(ty: &CType, pos: Position) -> Result<Type> {
+    match ty.kind() {
+        CKind::Void if matches!(pos, Position::Result) => Ok(Type::void()),
+        CKind::Void => Err(Error::Type(
+            "'void' is not a valid argument type".to_owned(),
+        )),
+        CKind::Pointer(_) | CKind::Function(_) => Ok(Type::pointer()),
+        CKind::Enum(e) => Ok(int_type(e.repr.size, true)),
+        CKind::Prim(_, layout) => match layout.class {
+            PrimClass::Float if layout.size == 4 => Ok(Type::f32()),
+            PrimClass::Float => Ok(Type::f64()),
+            PrimClass::LongDouble if ty.data().target == Target::Host => Ok(Type::longdouble()),
+            PrimClass::LongDouble => Err(unsupported(ty, pos, " on this target")),
+            PrimClass::Complex => Err(unsupported(ty, pos, ": complex numbers need API mode")),
+            PrimClass::Int { signed } | PrimClass::WideChar { signed } => {
+                Ok(int_type(layout.size, signed))
+            }
+            PrimClass::Char | PrimClass::Bool => Ok(int_type(layout.size, false)),
+        },
+        CKind::Array { .. } => Err(Error::Type(format!(
+            "ctype '{}' cannot be passed by value",
+            ty.cname()
+        ))),
+        CKind::Record(_) => record_type(ty, pos),
+    }
+}
+
+fn int_type(size: u64, signed: bool) -> Type {
+    match (size, signed) {
+        (1, true) => Type::i8(),
+        (1, false) => Type::u8(),
+        (2, true) => Type::i16(),
+        (2, false) => Type::u16(),
+        (4, true) => Type::i32(),
+        (4, false) => Type::u32(),
+        (_, true) => Type::i64(),
+        (_, false) => Type::u64(),
+    }
+}
+
+/// A struct by value: libffi sees the flat list of its scalar members, which
+/// classifies the same way as the nested C struct on the System V ABI.
+fn record_type(ty: &CType, pos: Position) -> Result<Type> {
+    let CKind::Record(r) = ty.kind() else {
+        unreachable!("record_type takes records")
+    };
+    if r.is_partial() {
+        return Err(Error::VerificationMissing(ty.cname().to_owned()));
+    }
+    if r.kind == crate::model::RecordKind::Union {
+        return Err(unsupported(
+            ty,
+            pos,
+            ": unions are only supported as arguments in API mode",
+        ));
+    }
+    let layout = ty
+        .record_layout()
+        .ok_or_else(|| Error::Value(format!("ctype '{}' is of unknown size", ty.cname())))?;
+    if layout.has_flexible_array {
+        return Err(unsupported(ty, pos, ": it has a variable-size array"));
+    }
+    let mut scalars = Vec::new();
+    flatten(ty, 0, &mut scalars, pos)?;
+    // libffi lays the scalars out with natural alignment; a packed struct (or one
+    // with unions inside) would be laid out differently, so it is refused.
+    let mut offset = 0u64;
+    for (scalar, at) in &scalars {
+        let align = scalar.align().unwrap_or(1);
+        offset = offset.div_ceil(align) * align;
+        if offset != *at {
+            return Err(unsupported(
+                ty,
+                pos,
+                ": its layout (packed or with unions) cannot be described to libffi",
+            ));
+        }
+        offset += scalar.size().unwrap_or(0);
+    }
+    let elements = scalars
+        .iter()
+        .map(|(scalar, _)| ffi_type(scalar, pos))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Type::structure(elements))
+}
+
+/// Appends the scalar members of `ty` (at byte offset `base`) to `out`.
+fn flatten(ty: &CType, base: u64, out: &mut Vec<(CType, u64)>, pos: Position) -> Result<()> {
+    match ty.kind() {
+        CKind::Record(r) => {
+            if r.kind == crate::model::RecordKind::Union {
+                return Err(unsupported(
+                    ty,
+                    pos,
+                    ": unions are only supported as arguments in API mode",
+                ));
+            }
+            let layout = ty.record_layout().ok_or_else(|| {
+                Error::Value(format!("ctype '{}' is of unknown size", ty.cname()))
+            })?;
+            for field in &layout.fields {
+                if field.bitsize >= 0 {
+                    return Err(unsupported(ty, pos, ": it has bitfields"));
+                }
+                if field.skip_in_positional_init {
+                    return Err(unsupported(ty, pos, ": it has an anonymous union"));
+                }
+                flatten(&field.ty, base + field.offset, out, pos)?;
+            }
+            Ok(())
+        }
+        CKind::Array { item, len: Some(n) } => {
+            let size = item.size().unwrap_or(0);
+            for i in 0..*n {
+                flatten(item, base + i * size, out, pos)?;
+            }
+            Ok(())
+        }
+        _ => {
+            out.push((ty.clone(), base));
+            Ok(())
+        }
+    }
+}
