@@ -5,15 +5,15 @@
 //! data lives (primitive cdata made by `ffi.cast` live in a small host block).
 //! All reads and writes go through the core's `cdata` functions.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use pyo3::exceptions::{
-    PyAttributeError, PyIndexError, PyNotImplementedError, PyRuntimeError, PyTypeError,
-};
+use pyo3::exceptions::{PyAttributeError, PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyFloat, PySlice, PyTuple};
 use pyo3::IntoPyObjectExt;
+use wasmcffi::backend::native::CallPlan;
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
 use wasmcffi::layout::{CKind, CType, FieldLayout, PrimClass, Target};
 
@@ -90,6 +90,8 @@ pub enum Flavor {
     },
     /// `ffi.gc(cdata, destructor)`: calls `destructor(original)` once.
     Gc(Mutex<Option<(PyObject, PyObject)>>),
+    /// `ffi.callback(type, function)`: a C function pointer calling `function`.
+    Callback(PyObject),
 }
 
 /// A C value seen from Python (`ffi.CData`).
@@ -103,6 +105,11 @@ pub struct PyCData {
     pub length: Option<u64>,
     pub owner: Option<Arc<Allocation>>,
     pub flavor: Flavor,
+    /// Anything else that must outlive this cdata: the library a function
+    /// pointer came from, the closure behind a callback.
+    pub keep: Option<Arc<dyn Any + Send + Sync>>,
+    /// The call plan of a function pointer, made at its first call.
+    pub plan: OnceLock<Arc<CallPlan>>,
 }
 
 impl Drop for PyCData {
@@ -142,6 +149,8 @@ impl PyCData {
             length: None,
             owner: None,
             flavor: Flavor::Plain,
+            keep: None,
+            plan: OnceLock::new(),
         }
     }
 
@@ -157,6 +166,8 @@ impl PyCData {
             length: None,
             owner: Some(block),
             flavor: Flavor::Plain,
+            keep: None,
+            plan: OnceLock::new(),
         })
     }
 
@@ -232,6 +243,8 @@ impl PyCData {
             length,
             owner: self.owner.clone(),
             flavor,
+            keep: self.keep.clone(),
+            plan: OnceLock::new(),
         }
     }
 
@@ -399,7 +412,7 @@ impl PyCData {
                     destructor.call1(py, (original,))?;
                 }
             }
-            Flavor::Plain | Flavor::Slice | Flavor::Handle(_) => {
+            Flavor::Plain | Flavor::Slice | Flavor::Handle(_) | Flavor::Callback(_) => {
                 return Err(pyo3::exceptions::PyValueError::new_err(
                     "only 'cdata' object from ffi.new(), ffi.gc(), ffi.from_buffer() or ffi.new_allocator()() can be used with the 'with' keyword or ffi.release()",
                 ))
@@ -470,6 +483,7 @@ impl PyCData {
                 Some(n) => format!("buffer len {n} from '{type_name}' object"),
                 None => format!("buffer from '{type_name}' object"),
             },
+            Flavor::Callback(function) => format!("calling {}", function.bind(py).repr()?),
             Flavor::Plain | Flavor::Gc(_) if !alive => "released".to_owned(),
             Flavor::Plain | Flavor::Gc(_) if self.addr == 0 => "NULL".to_owned(),
             Flavor::Plain | Flavor::Gc(_) => format!("{:#x}", self.addr),
@@ -765,19 +779,14 @@ impl PyCData {
         Ok(false)
     }
 
-    #[pyo3(signature = (*_args, **_kwargs))]
+    #[pyo3(signature = (*args, **kwargs))]
     fn __call__(
         &self,
-        _args: &Bound<'_, PyTuple>,
-        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<PyObject> {
-        match self.ctype.kind() {
-            CKind::Function(_) => Err(PyNotImplementedError::new_err(format!(
-                "calling C function pointers (cdata '{}') is not implemented yet: it comes with the libffi call path",
-                self.ctype.cname()
-            ))),
-            _ => Err(PyTypeError::new_err(format!("cdata '{}' is not callable", self.ctype.cname()))),
-        }
+        crate::call::call_function(py, self, args, kwargs)
     }
 }
 

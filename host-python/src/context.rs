@@ -86,6 +86,18 @@ impl FfiContext {
         Ok(ty)
     }
 
+    /// The function-pointer type spelled `text`, which may name the function
+    /// type itself (`"int(int)"`) or a pointer to it (`"int(*)(int)"`).
+    pub fn parse_function_pointer(&self, text: &str) -> Result<CType> {
+        let mut state = self.types();
+        let mut id = cdecl::parse_type(&mut state.decls, text)?;
+        if matches!(state.decls.types.get(id), Type::Function(_)) {
+            id = state.decls.types.intern(Type::Pointer(id));
+        }
+        let TypeState { decls, resolver } = &mut *state;
+        resolver.resolve(&decls.types, id)
+    }
+
     /// The resolved type of a model id.
     pub fn resolve(&self, id: TypeId) -> Result<CType> {
         let mut state = self.types();

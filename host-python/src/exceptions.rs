@@ -2,7 +2,7 @@
 
 use pyo3::exceptions::{
     PyAttributeError, PyException, PyIndexError, PyKeyError, PyMemoryError, PyNotImplementedError,
-    PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
+    PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use wasmcffi::Error;
@@ -43,6 +43,7 @@ pub fn to_py_err(err: Error) -> PyErr {
         Error::VerificationMissing(m) => VerificationMissing::new_err(m),
         Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         Error::Memory(m) => PyMemoryError::new_err(m),
+        Error::Os(m) => PyOSError::new_err(m),
         Error::Internal(m) => {
             PyRuntimeError::new_err(format!("internal error in wasmcffi (please report): {m}"))
         }

@@ -3,7 +3,7 @@
 //! The Python class `wasmcffi.FFI` subclasses this one to add the pure-Python
 //! conveniences (`NULL`, `error`, `CData`, `CType`, `RTLD_*`, decorators).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use pyo3::exceptions::{
     PyBufferError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
@@ -11,6 +11,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
+use wasmcffi::backend::native::{errno, Library};
 use wasmcffi::cdata::{self as core, HostMemory, Value};
 use wasmcffi::cdecl::CdefOptions;
 use wasmcffi::layout::{CKind, CType, Target};
@@ -159,6 +160,8 @@ impl PyFFI {
                 length: None,
                 owner: keep.owner.clone(),
                 flavor: Flavor::Plain,
+                keep: None,
+                plan: OnceLock::new(),
             }
             .into_py_any(py),
             Value::List(items) => {
@@ -284,6 +287,10 @@ impl PyFFI {
         cdata: &Bound<'_, PyAny>,
         fields_or_indexes: &Bound<'_, PyTuple>,
     ) -> PyResult<PyObject> {
+        if let Ok(lib) = cdata.downcast::<PyLib>() {
+            let name: String = fields_or_indexes.get_item(0)?.extract()?;
+            return lib.get().address_of(py, &name);
+        }
         let cdata = Self::cdata_arg(cdata, "addressof()")?.get();
         let steps = path_steps(fields_or_indexes)?;
         match cdata.ctype.kind() {
@@ -306,6 +313,8 @@ impl PyFFI {
             length: None,
             owner: cdata.owner.clone(),
             flavor: Flavor::Plain,
+            keep: None,
+            plan: OnceLock::new(),
         }
         .into_py_any(py)
     }
@@ -371,6 +380,8 @@ impl PyFFI {
             length,
             owner: Some(block),
             flavor: Flavor::Owning,
+            keep: None,
+            plan: OnceLock::new(),
         }
         .into_py_any(py)
     }
@@ -408,6 +419,8 @@ impl PyFFI {
                 length: None,
                 owner,
                 flavor: Flavor::Plain,
+                keep: None,
+                plan: OnceLock::new(),
             }
             .into_py_any(py);
         }
@@ -534,6 +547,8 @@ impl PyFFI {
             length,
             owner: None,
             flavor,
+            keep: None,
+            plan: OnceLock::new(),
         }
         .into_py_any(py)
     }
@@ -612,6 +627,8 @@ impl PyFFI {
             length: this.length,
             owner: this.owner.clone(),
             flavor: Flavor::Gc(pending),
+            keep: None,
+            plan: OnceLock::new(),
         }
         .into_py_any(py)
     }
@@ -632,6 +649,8 @@ impl PyFFI {
             length: None,
             owner: None,
             flavor: Flavor::Handle(key),
+            keep: None,
+            plan: OnceLock::new(),
         }
         .into_py_any(py)
     }
@@ -690,16 +709,50 @@ impl PyFFI {
         )
     }
 
-    /// Loads a library. Only `dlopen(None)` exists yet, for the constants of the cdef.
+    /// Loads a host library (`None`: the running program and the C library).
     #[pyo3(signature = (name, flags = 0))]
-    fn dlopen(&self, py: Python<'_>, name: &Bound<'_, PyAny>, flags: i32) -> PyResult<PyObject> {
-        let _ = flags;
-        if !name.is_none() {
-            return Err(PyNotImplementedError::new_err(
-                "ffi.dlopen() of a library: loading host libraries through libffi is not implemented yet; dlopen(None) gives the cdef's constants",
+    fn dlopen(&self, py: Python<'_>, name: Option<&str>, flags: i32) -> PyResult<PyObject> {
+        if self.ctx.target() != Target::Host {
+            return Err(PyTypeError::new_err(
+                "ffi.dlopen() loads host libraries: use an FFI() of the host target",
             ));
         }
-        PyLib::new(self.ctx.clone(), "None".to_owned()).into_py_any(py)
+        let library = py.allow_threads(|| Library::open(name, flags)).py()?;
+        PyLib::new(self.ctx.clone(), library).into_py_any(py)
+    }
+
+    /// Closes a library from `dlopen`: its lib can no longer be used.
+    fn dlclose(&self, lib: &Bound<'_, PyLib>) -> PyResult<()> {
+        lib.get().close()
+    }
+
+    /// `ffi.callback(cdecl, python_callable, error, onerror)` (the decorator form
+    /// is added by the Python class).
+    #[pyo3(signature = (cdecl, python_callable, error = None, onerror = None))]
+    fn _callback(
+        &self,
+        py: Python<'_>,
+        cdecl: &Bound<'_, PyAny>,
+        python_callable: &Bound<'_, PyAny>,
+        error: Option<&Bound<'_, PyAny>>,
+        onerror: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyObject> {
+        let fptr = match cdecl.downcast::<PyString>() {
+            Ok(text) => self.ctx.parse_function_pointer(text.to_str()?).py()?,
+            Err(_) => self.ctype_arg(cdecl)?,
+        };
+        crate::call::make_callback(py, &self.ctx, fptr, python_callable, error, onerror)
+    }
+
+    /// The `errno` of this thread's last C call, passed to its next one.
+    #[getter]
+    fn get_errno(&self) -> i32 {
+        errno::saved()
+    }
+
+    #[setter]
+    fn set_errno(&self, value: i32) {
+        errno::set_saved(value);
     }
 
     /// Adds every declaration of another FFI to this one.

@@ -1,6 +1,7 @@
 //! The `wasmcffi._wasmcffi` extension module: PyO3 bindings of the core crate.
 
 mod buffer;
+mod call;
 mod cdata;
 mod context;
 mod convert;

@@ -1,44 +1,180 @@
-//! The `lib` returned by `ffi.dlopen(None)`: the cdef's constants by name.
+//! The `lib` returned by `ffi.dlopen()`: the cdef's functions, globals and
+//! constants, by name, found in a host library.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyAttributeError, PyNotImplementedError};
+use pyo3::exceptions::{PyAttributeError, PyNotImplementedError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
-use wasmcffi::model::{ConstValue, Decl};
+use wasmcffi::backend::native::Library;
+use wasmcffi::cdata::{self as core, Addr};
+use wasmcffi::layout::{CKind, CType};
+use wasmcffi::model::{ConstValue, Decl, Type, TypeId};
 
+use crate::cdata::PyCData;
 use crate::context::FfiContext;
+use crate::convert::to_value;
+use crate::exceptions::CoreResultExt;
 
-/// A library object: C names only as attributes.
-#[pyclass(name = "Lib", module = "wasmcffi", frozen)]
+/// A library object: C names only as attributes. Functions are looked up once
+/// and kept in the instance dict; globals are read and written at each access.
+#[pyclass(name = "Lib", module = "wasmcffi", frozen, dict)]
 pub struct PyLib {
     ctx: Arc<FfiContext>,
-    name: String,
+    library: Arc<Library>,
+    closed: AtomicBool,
+}
+
+/// What a lib attribute name refers to.
+enum Item {
+    Function(CType, Addr),
+    Global {
+        ty: CType,
+        addr: Addr,
+        is_const: bool,
+    },
+    Int(i128),
 }
 
 impl PyLib {
-    /// The lib of `ctx` loaded as `name`.
-    pub fn new(ctx: Arc<FfiContext>, name: String) -> Self {
-        PyLib { ctx, name }
+    /// The lib of `ctx`'s declarations, in `library`.
+    pub fn new(ctx: Arc<FfiContext>, library: Library) -> Self {
+        PyLib {
+            ctx,
+            library: Arc::new(library),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// `ffi.dlclose(lib)`: the lib can no longer be used. The library itself is
+    /// unloaded when the last function pointer taken from it is gone, so no
+    /// cdata is ever left pointing at unmapped code.
+    pub fn close(&self) -> PyResult<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Err(PyValueError::new_err(format!(
+                "library '{}' is already closed",
+                self.library.name()
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_open(&self) -> PyResult<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(PyValueError::new_err(format!(
+                "library '{}' has been closed by ffi.dlclose()",
+                self.library.name()
+            )));
+        }
+        Ok(())
+    }
+
+    fn resolve_type(&self, id: TypeId) -> PyResult<CType> {
+        self.ctx.resolve(id).py()
+    }
+
+    /// Finds `name` in the declarations and, when it is a symbol, in the library.
+    fn item(&self, name: &str) -> PyResult<Item> {
+        self.check_open()?;
+        let decl = self.ctx.types().decls.lib_items.get(name).cloned();
+        match decl {
+            Some(Decl::Constant {
+                value: ConstValue::Int(v),
+                ..
+            }) => Ok(Item::Int(v)),
+            Some(Decl::Constant {
+                ty,
+                value: ConstValue::Unknown,
+            }) => {
+                // `static const T name;` in ABI mode: a real symbol of the library.
+                let ty = self.resolve_type(ty)?;
+                Ok(Item::Global {
+                    addr: self.library.symbol(name).py()?,
+                    ty,
+                    is_const: true,
+                })
+            }
+            Some(Decl::Function { ty }) => {
+                let pointer = self.ctx.types().decls.types.intern(Type::Pointer(ty));
+                let ty = self.resolve_type(pointer)?;
+                Ok(Item::Function(ty, self.library.symbol(name).py()?))
+            }
+            Some(Decl::Global(g)) => {
+                let ty = self.resolve_type(g.ty)?;
+                Ok(Item::Global {
+                    addr: self.library.symbol(name).py()?,
+                    ty,
+                    is_const: g.is_const,
+                })
+            }
+            Some(Decl::ExternPython { .. }) => Err(PyNotImplementedError::new_err(format!(
+                "lib.{name}: extern \"Python\" functions need a compiled module (set_source)"
+            ))),
+            Some(Decl::Typedef(_)) | None => Err(PyAttributeError::new_err(name.to_owned())),
+        }
+    }
+
+    /// A cdata that keeps this library loaded.
+    fn cdata(&self, ty: CType, addr: Addr) -> PyCData {
+        let mut cdata = PyCData::plain(&self.ctx, ty, addr);
+        cdata.keep = Some(self.library.clone());
+        cdata
+    }
+
+    /// `ffi.addressof(lib, name)`: a pointer to a global, or a function pointer.
+    pub fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+        match self.item(name)? {
+            Item::Function(ty, addr) => self.cdata(ty, addr).into_py_any(py),
+            Item::Global { ty, addr, .. } => {
+                let pointer = self.ctx.pointer_to(&ty).py()?;
+                self.cdata(pointer, addr).into_py_any(py)
+            }
+            Item::Int(_) => Err(PyAttributeError::new_err(format!(
+                "cannot take the address of the constant '{name}'"
+            ))),
+        }
     }
 }
 
 #[pymethods]
 impl PyLib {
-    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
-        let decl = self.ctx.types().decls.lib_items.get(name).cloned();
-        match decl {
-            Some(Decl::Constant { value: ConstValue::Int(v), .. }) => v.into_py_any(py),
-            Some(Decl::Constant { value: ConstValue::Unknown, .. }) => Err(PyNotImplementedError::new_err(format!(
-                "lib.{name}: the value of this constant comes from a compiled module or a library symbol, which dlopen() cannot read yet"
+    fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyObject> {
+        let py = slf.py();
+        let this = slf.get();
+        match this.item(name)? {
+            Item::Int(v) => v.into_py_any(py),
+            Item::Function(ty, addr) => {
+                let function = this.cdata(ty, addr).into_py_any(py)?;
+                // Cached in the instance dict: the next lookup never reaches __getattr__.
+                slf.as_any()
+                    .getattr("__dict__")?
+                    .set_item(name, function.clone_ref(py))?;
+                Ok(function)
+            }
+            Item::Global { ty, addr, .. } => match ty.kind() {
+                CKind::Array { .. } | CKind::Record(_) => this.cdata(ty, addr).into_py_any(py),
+                _ => this.cdata(ty.clone(), 0).load(py, &ty, addr),
+            },
+        }
+    }
+
+    fn __setattr__(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        match self.item(name)? {
+            Item::Global {
+                ty,
+                addr,
+                is_const: false,
+            } => {
+                let value = to_value(value, self.ctx.target())?;
+                core::write_init(&*self.ctx.mem, addr, &ty, &value).py()
+            }
+            Item::Global { is_const: true, .. } => Err(PyAttributeError::new_err(format!(
+                "cannot write to the constant global '{name}'"
             ))),
-            Some(Decl::Function { .. } | Decl::ExternPython { .. }) => Err(PyNotImplementedError::new_err(format!(
-                "lib.{name}: calling C functions through ffi.dlopen() is not implemented yet (it needs the libffi call path)"
+            _ => Err(PyAttributeError::new_err(format!(
+                "cannot set attribute '{name}': it is not a global variable"
             ))),
-            Some(Decl::Global(_)) => Err(PyNotImplementedError::new_err(format!(
-                "lib.{name}: global variables of a dlopen()ed library are not implemented yet"
-            ))),
-            Some(Decl::Typedef(_)) | None => Err(PyAttributeError::new_err(name.to_owned())),
         }
     }
 
@@ -54,6 +190,6 @@ impl PyLib {
     }
 
     fn __repr__(&self) -> String {
-        format!("<Lib object for '{}'>", self.name)
+        format!("<Lib object for '{}'>", self.library.name())
     }
 }

@@ -1,5 +1,6 @@
 """The user-facing `FFI` class: the Rust core plus CFFI's pure-Python conveniences."""
 
+import ctypes.util
 import os
 import threading
 
@@ -62,16 +63,24 @@ class FFI(_wasmcffi._FFI):
 
         return allocate
 
-    @property
-    def errno(self):
-        raise NotImplementedError("ffi.errno comes with C function calls (the libffi call path)")
-
-    @errno.setter
-    def errno(self, value):
-        raise NotImplementedError("ffi.errno comes with C function calls (the libffi call path)")
+    def dlopen(self, name, flags=0):
+        """Load a host library: a path, a name the dynamic loader finds, a short
+        name `ctypes.util.find_library` knows (`"m"`), or None for the C library."""
+        try:
+            return super().dlopen(name, flags)
+        except OSError:
+            found = None if name is None or "/" in name else ctypes.util.find_library(name)
+            if found is None:
+                raise
+            return super().dlopen(found, flags)
 
     def callback(self, cdecl, python_callable=None, error=None, onerror=None):
-        raise NotImplementedError("ffi.callback() needs libffi closures, which are not implemented yet")
+        """A C function pointer of type `cdecl` calling `python_callable`; without
+        `python_callable`, a decorator. `error` is returned if it raises, after
+        `onerror(exc_type, exc_value, traceback)` if given."""
+        if python_callable is None:
+            return lambda function: self._callback(cdecl, function, error, onerror)
+        return self._callback(cdecl, python_callable, error, onerror)
 
     def def_extern(self, name=None, error=None, onerror=None):
         raise NotImplementedError("@ffi.def_extern() needs a compiled module (set_source), which is not implemented yet")

@@ -1,0 +1,438 @@
+//! Calls between Python and host C: calling function-pointer cdata (through the
+//! native backend's libffi call plans) and `ffi.callback` closures that C calls.
+//!
+//! Arguments become bytes with the core's conversion rules; Python lists,
+//! bytes and str given for `T *` parameters become temporary arrays that live
+//! until the call returns, as in CFFI.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::IntoPyObjectExt;
+use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
+use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
+use wasmcffi::layout::{CKind, CType, PrimClass};
+
+use crate::cdata::{Allocation, Flavor, PyCData};
+use crate::context::FfiContext;
+use crate::convert::{plain_to_py, to_value, type_name};
+use crate::exceptions::CoreResultExt;
+
+/// The plan of a non-variadic function pointer, made once per cdata.
+fn plan_of(cdata: &PyCData, ret: &CType, params: &[CType]) -> PyResult<Arc<CallPlan>> {
+    if let Some(plan) = cdata.plan.get() {
+        return Ok(plan.clone());
+    }
+    let plan = Arc::new(CallPlan::new(ret, params, None).py()?);
+    Ok(cdata.plan.get_or_init(|| plan).clone())
+}
+
+/// Calls the function-pointer cdata `func` with Python arguments.
+pub fn call_function(
+    py: Python<'_>,
+    func: &PyCData,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyObject> {
+    let CKind::Function(sig) = func.ctype.kind() else {
+        return Err(PyTypeError::new_err(format!(
+            "cdata '{}' is not callable",
+            func.ctype.cname()
+        )));
+    };
+    if kwargs.is_some_and(|k| !k.is_empty()) {
+        return Err(PyTypeError::new_err(format!(
+            "'{}' takes no keyword arguments",
+            func.ctype.cname()
+        )));
+    }
+    if func.addr == 0 {
+        return Err(PyRuntimeError::new_err(format!(
+            "cannot call null pointer pointer from cdata '{}'",
+            func.ctype.cname()
+        )));
+    }
+    let fixed = sig.params.len();
+    if args.len() < fixed || (!sig.variadic && args.len() != fixed) {
+        return Err(PyTypeError::new_err(format!(
+            "'{}' expects {}{fixed} arguments, got {}",
+            func.ctype.cname(),
+            if sig.variadic { "at least " } else { "" },
+            args.len()
+        )));
+    }
+    let ctx = &func.ctx;
+    let mut temps = Vec::new();
+    let mut buffer = ArgBuffer::new();
+    for (param, arg) in sig.params.iter().zip(args.iter()) {
+        buffer.push(&encode_arg(ctx, param, &arg, &mut temps)?);
+    }
+    let plan = if sig.variadic {
+        let mut params = sig.params.clone();
+        for (i, arg) in args.iter().enumerate().skip(fixed) {
+            let (ty, bytes) = encode_vararg(ctx, i, &arg)?;
+            params.push(ty);
+            buffer.push(&bytes);
+        }
+        Arc::new(CallPlan::new(&sig.ret, &params, Some(fixed)).py()?)
+    } else {
+        plan_of(func, &sig.ret, &sig.params)?
+    };
+    let addr = func.addr;
+    let result = py.allow_threads(|| plan.call(addr, &buffer)).py()?;
+    drop(temps);
+    result_to_py(py, ctx, &sig.ret, &result)
+}
+
+/// The bytes of argument `arg` for a parameter of type `param`.
+fn encode_arg(
+    ctx: &Arc<FfiContext>,
+    param: &CType,
+    arg: &Bound<'_, PyAny>,
+    temps: &mut Vec<Arc<Allocation>>,
+) -> PyResult<Vec<u8>> {
+    let value = to_value(arg, ctx.target())?;
+    match param.kind() {
+        CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, param, &value).py(),
+        CKind::Pointer(item) => {
+            let addr = match &value {
+                Value::None => 0,
+                Value::List(_) | Value::Bytes(_) | Value::Str(_) if item.size().is_some() => {
+                    let array = ctx.open_array_of(item).py()?;
+                    let block = temporary(ctx, &array, &value)?;
+                    let addr = block.addr();
+                    temps.push(block);
+                    addr
+                }
+                _ => core::pointer_init(param, &value).py()?,
+            };
+            Ok(pointer_bytes(ctx, addr))
+        }
+        CKind::Function(_) => {
+            let addr = match &value {
+                Value::None => 0,
+                _ => core::pointer_init(param, &value).py()?,
+            };
+            Ok(pointer_bytes(ctx, addr))
+        }
+        CKind::Record(_) => {
+            let block = temporary(ctx, param, &value)?;
+            let mut bytes = vec![0u8; param.size().unwrap_or(0) as usize];
+            ctx.mem.read(block.addr(), &mut bytes).py()?;
+            Ok(bytes)
+        }
+        CKind::Array { .. } | CKind::Void => Err(PyTypeError::new_err(format!(
+            "ctype '{}' is not a valid argument type",
+            param.cname()
+        ))),
+    }
+}
+
+/// A zeroed block of `ty` (sized by `value` when `ty` is `T[]`) initialized from `value`.
+fn temporary(ctx: &Arc<FfiContext>, ty: &CType, value: &Value) -> PyResult<Arc<Allocation>> {
+    let size = match core::var_size(ty, value).py()? {
+        Some(size) => size,
+        None => ty.sizeof().py()?,
+    };
+    let block = Allocation::new(&ctx.mem, size, ty.align().unwrap_or(1))?;
+    core::write_init(&*ctx.mem, block.addr(), ty, value).py()?;
+    Ok(block)
+}
+
+fn pointer_bytes(ctx: &FfiContext, addr: Addr) -> Vec<u8> {
+    let size = ctx.target().pointer_size() as usize;
+    addr.to_le_bytes()[..size].to_vec()
+}
+
+/// The C type and bytes of argument `index` in the variadic part of a call:
+/// it must be a cdata, and gets C's default argument promotions.
+fn encode_vararg(
+    ctx: &Arc<FfiContext>,
+    index: usize,
+    arg: &Bound<'_, PyAny>,
+) -> PyResult<(CType, Vec<u8>)> {
+    let Ok(cdata) = arg.downcast::<PyCData>() else {
+        return Err(PyTypeError::new_err(format!(
+            "argument {} passed in the variadic part needs to be a cdata object (got {})",
+            index + 1,
+            type_name(arg)
+        )));
+    };
+    let cdata = cdata.get();
+    let value = cdata.as_value(ctx.target())?;
+    let promoted = |text: &str| ctx.parse_ctype(text).py();
+    match cdata.ctype.kind() {
+        CKind::Prim(_, l) => {
+            let ty = match l.class {
+                PrimClass::Float if l.size < 8 => promoted("double")?,
+                PrimClass::Int { .. }
+                | PrimClass::Char
+                | PrimClass::Bool
+                | PrimClass::WideChar { .. }
+                    if l.size < 4 =>
+                {
+                    promoted("int")?
+                }
+                _ => cdata.ctype.clone(),
+            };
+            let value = match (l.class, value) {
+                (PrimClass::Char, Value::Bytes(b)) => {
+                    Value::Int(i128::from(b.first().copied().unwrap_or(0) as i8))
+                }
+                (PrimClass::Bool, Value::Bool(b)) => Value::Int(i128::from(b)),
+                (PrimClass::WideChar { .. }, Value::Str(s)) => {
+                    Value::Int(i128::from(s.first().copied().unwrap_or(0)))
+                }
+                (_, v) => v,
+            };
+            Ok((
+                ty.clone(),
+                core::encode_prim(&HostMemory, &ty, &value).py()?,
+            ))
+        }
+        CKind::Enum(_) => Ok((
+            cdata.ctype.clone(),
+            core::encode_prim(&HostMemory, &cdata.ctype, &value).py()?,
+        )),
+        CKind::Pointer(_) | CKind::Function(_) => {
+            Ok((cdata.ctype.clone(), pointer_bytes(ctx, cdata.addr)))
+        }
+        CKind::Array { item, .. } => {
+            Ok((ctx.pointer_to(item).py()?, pointer_bytes(ctx, cdata.addr)))
+        }
+        CKind::Record(_) => {
+            let mut bytes = vec![0u8; cdata.ctype.size().unwrap_or(0) as usize];
+            ctx.mem.read(cdata.addr, &mut bytes).py()?;
+            Ok((cdata.ctype.clone(), bytes))
+        }
+        CKind::Void => Err(PyTypeError::new_err("cannot pass a 'void' cdata")),
+    }
+}
+
+/// A C value of type `ty` held in `bytes` (host memory), as Python sees it.
+fn value_from_bytes(
+    py: Python<'_>,
+    ctx: &Arc<FfiContext>,
+    ty: &CType,
+    bytes: &[u8],
+) -> PyResult<PyObject> {
+    let at = bytes.as_ptr() as usize as Addr;
+    match ty.kind() {
+        CKind::Void => Ok(py.None()),
+        CKind::Prim(_, l) if l.class == PrimClass::LongDouble => {
+            PyCData::value(ctx, ty.clone(), bytes)?.into_py_any(py)
+        }
+        CKind::Prim(..) | CKind::Enum(_) => {
+            Ok(plain_to_py(py, &core::read_prim(&HostMemory, at, ty).py()?)?.unbind())
+        }
+        CKind::Pointer(_) | CKind::Function(_) => {
+            let addr = core::read_pointer(&HostMemory, at).py()?;
+            PyCData::plain(ctx, ty.clone(), addr).into_py_any(py)
+        }
+        CKind::Record(_) | CKind::Array { .. } => {
+            let block = Allocation::new(&ctx.mem, bytes.len() as u64, ty.align().unwrap_or(1))?;
+            ctx.mem.write(block.addr(), bytes).py()?;
+            let mut cdata = PyCData::plain(ctx, ty.clone(), block.addr());
+            cdata.owner = Some(block);
+            cdata.flavor = Flavor::Owning;
+            cdata.into_py_any(py)
+        }
+    }
+}
+
+fn result_to_py(
+    py: Python<'_>,
+    ctx: &Arc<FfiContext>,
+    ret: &CType,
+    bytes: &[u8],
+) -> PyResult<PyObject> {
+    value_from_bytes(py, ctx, ret, bytes)
+}
+
+/// What a callback does with a Python exception: CFFI's `error` and `onerror`.
+struct ErrorPolicy {
+    /// The result bytes returned when the Python function raised.
+    error_bytes: Vec<u8>,
+    onerror: Option<PyObject>,
+}
+
+/// `ffi.callback(fptr_type, function, error, onerror)`: a C function pointer
+/// that calls `function`.
+pub fn make_callback(
+    py: Python<'_>,
+    ctx: &Arc<FfiContext>,
+    fptr: CType,
+    function: &Bound<'_, PyAny>,
+    error: Option<&Bound<'_, PyAny>>,
+    onerror: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyObject> {
+    let CKind::Function(sig) = fptr.kind() else {
+        return Err(PyTypeError::new_err(format!(
+            "expected a function ctype, got '{}'",
+            fptr.cname()
+        )));
+    };
+    if sig.variadic {
+        return Err(PyTypeError::new_err(format!(
+            "a callback cannot be variadic: '{}'",
+            fptr.cname()
+        )));
+    }
+    if !function.is_callable() {
+        return Err(PyTypeError::new_err(format!(
+            "expected a callable object, not {}",
+            type_name(function)
+        )));
+    }
+    if let Some(onerror) = onerror.filter(|o| !o.is_none()) {
+        if !onerror.is_callable() {
+            return Err(PyTypeError::new_err(format!(
+                "expected a callable object for 'onerror', not {}",
+                type_name(onerror)
+            )));
+        }
+    }
+    let ret_size = if matches!(sig.ret.kind(), CKind::Void) {
+        0
+    } else {
+        sig.ret.size().unwrap_or(0) as usize
+    };
+    let error_bytes = match error.filter(|e| !e.is_none()) {
+        Some(error) if ret_size > 0 => encode_result(ctx, &sig.ret, error)?,
+        _ => vec![0u8; ret_size],
+    };
+    let policy = ErrorPolicy {
+        error_bytes,
+        onerror: onerror.filter(|o| !o.is_none()).map(|o| o.clone().unbind()),
+    };
+    let plan = CallPlan::new(&sig.ret, &sig.params, None).py()?;
+    let callable = function.clone().unbind();
+    let (params, ret, cb_ctx) = (sig.params.clone(), sig.ret.clone(), ctx.clone());
+    let target = callable.clone_ref(py);
+    let closure = Closure::new(
+        plan,
+        Box::new(move |args, result| {
+            Python::with_gil(|py| {
+                run_callback(py, &cb_ctx, &target, &params, &ret, &policy, args, result)
+            });
+        }),
+    )
+    .py()?;
+    let mut cdata = PyCData::plain(ctx, fptr.clone(), closure.code_ptr());
+    cdata.keep = Some(Arc::new(closure));
+    cdata.flavor = Flavor::Callback(callable);
+    cdata.into_py_any(py)
+}
+
+/// The bytes of a Python value returned by a callback for a result of type `ret`.
+fn encode_result(
+    ctx: &Arc<FfiContext>,
+    ret: &CType,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Vec<u8>> {
+    let value = to_value(value, ctx.target())?;
+    match ret.kind() {
+        CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, ret, &value).py(),
+        CKind::Pointer(_) | CKind::Function(_) => {
+            let addr = if matches!(value, Value::None) {
+                0
+            } else {
+                core::pointer_init(ret, &value).py()?
+            };
+            Ok(pointer_bytes(ctx, addr))
+        }
+        _ => {
+            let block = temporary(ctx, ret, &value)?;
+            let mut bytes = vec![0u8; ret.size().unwrap_or(0) as usize];
+            ctx.mem.read(block.addr(), &mut bytes).py()?;
+            Ok(bytes)
+        }
+    }
+}
+
+/// Runs the Python function of a callback with C's arguments and stores its result.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the closure's captured state, passed through"
+)]
+fn run_callback(
+    py: Python<'_>,
+    ctx: &Arc<FfiContext>,
+    function: &PyObject,
+    params: &[CType],
+    ret: &CType,
+    policy: &ErrorPolicy,
+    args: &[*const u8],
+    result: *mut u8,
+) {
+    let outcome = (|| -> PyResult<Vec<u8>> {
+        let mut py_args = Vec::with_capacity(params.len());
+        for (ty, &arg) in params.iter().zip(args) {
+            let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
+            HostMemory.read(arg as usize as Addr, &mut bytes).py()?;
+            py_args.push(value_from_bytes(py, ctx, ty, &bytes)?);
+        }
+        let out = function.call1(py, PyTuple::new(py, py_args)?)?;
+        if matches!(ret.kind(), CKind::Void) {
+            return Ok(Vec::new());
+        }
+        encode_result(ctx, ret, out.bind(py))
+    })();
+    let bytes = match outcome {
+        Ok(bytes) => bytes,
+        Err(err) => handle_error(py, ctx, function, ret, policy, err),
+    };
+    if !bytes.is_empty() {
+        // The result slot has room for the result type (libffi guarantees it).
+        let _ = HostMemory.write(result as usize as Addr, &bytes);
+    }
+}
+
+/// CFFI's rules for an exception in a callback: `onerror(exc, value, tb)` if
+/// given (its non-None result is returned), else the traceback is printed;
+/// either way the `error` value is the fallback result.
+fn handle_error(
+    py: Python<'_>,
+    ctx: &Arc<FfiContext>,
+    function: &PyObject,
+    ret: &CType,
+    policy: &ErrorPolicy,
+    err: PyErr,
+) -> Vec<u8> {
+    if let Some(onerror) = &policy.onerror {
+        let exc_type = err.get_type(py);
+        let value = err.value(py).clone();
+        let tb = err
+            .traceback(py)
+            .map_or_else(|| py.None(), |t| t.into_any().unbind());
+        match onerror.call1(py, (exc_type, value, tb)) {
+            Ok(out) if out.is_none(py) || matches!(ret.kind(), CKind::Void) => {}
+            Ok(out) => match encode_result(ctx, ret, out.bind(py)) {
+                Ok(bytes) => return bytes,
+                Err(conv) => print_callback_error(py, function, conv),
+            },
+            Err(inner) => {
+                print_callback_error(py, function, err);
+                print_callback_error(py, function, inner);
+            }
+        }
+    } else {
+        print_callback_error(py, function, err);
+    }
+    policy.error_bytes.clone()
+}
+
+/// Writes "From cffi callback <function>:" and the traceback to `sys.stderr`.
+fn print_callback_error(py: Python<'_>, function: &PyObject, err: PyErr) {
+    let header = function
+        .bind(py)
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "?".into());
+    if let Ok(stderr) = py.import("sys").and_then(|sys| sys.getattr("stderr")) {
+        let _ = stderr.call_method1("write", (format!("From cffi callback {header}:\n"),));
+    }
+    err.print(py);
+}
