@@ -84,3 +84,48 @@ def pair():
 def size_of(ffi, name):
     """The size of a type on `ffi`'s target, from the type model (never a literal)."""
     return ffi.sizeof(name)
+
+
+# ---- ABI mode (ffi.dlopen): the test library and the system libraries ----
+
+#: The C sources of the ABI-mode test library (see tests/c/abi_testlib.c).
+ABI_TESTLIB_SOURCE = os.path.join(os.path.dirname(__file__), os.pardir, "c", "abi_testlib.c")
+
+
+def build_abi_testlib(out_dir):
+    """Compiles tests/c/abi_testlib.c into a shared library in `out_dir` with the
+    host compiler (`$CC`, else `cc`) and returns its path."""
+    import shlex
+    import subprocess
+
+    out = os.path.join(str(out_dir), "libabi_testlib.so")
+    cc = shlex.split(os.environ.get("CC") or "cc")
+    cmd = [*cc, "-shared", "-fPIC", "-O2", os.path.abspath(ABI_TESTLIB_SOURCE), "-o", out, "-lm"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"cannot build the ABI test library: {' '.join(cmd)}\n{result.stderr}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def testlib_path(tmp_path_factory):
+    """The path of the ABI-mode test library, compiled once per session."""
+    return build_abi_testlib(tmp_path_factory.mktemp("abi_testlib"))
+
+
+def _system_library(name, fallback):
+    import ctypes.util
+
+    return ctypes.util.find_library(name) or fallback
+
+
+@pytest.fixture(scope="session")
+def libc_path():
+    """The name or path of the C library, as `ffi.dlopen` accepts it."""
+    return _system_library("c", "libc.so.6")
+
+
+@pytest.fixture(scope="session")
+def libm_path():
+    """The name or path of the math library, as `ffi.dlopen` accepts it."""
+    return _system_library("m", "libm.so.6")
