@@ -17,7 +17,7 @@ use wasmcffi::layout::{CKind, CType, PrimClass};
 
 use crate::cdata::{Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
-use crate::convert::{plain_to_py, to_value, type_name};
+use crate::convert::{plain_to_py, to_value_for, type_name};
 use crate::exceptions::CoreResultExt;
 
 /// The plan of a non-variadic function pointer, made once per cdata.
@@ -93,30 +93,40 @@ fn encode_arg(
     arg: &Bound<'_, PyAny>,
     temps: &mut Vec<Arc<Allocation>>,
 ) -> PyResult<Vec<u8>> {
-    let value = to_value(arg, ctx.target())?;
+    let value = to_value_for(arg, param, ctx.target())?;
     match param.kind() {
         CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, param, &value).py(),
         CKind::Pointer(item) => {
+            // As in CFFI, None is not NULL (pass ffi.NULL): it raises TypeError below.
+            let temporary_array = match (&value, item.kind()) {
+                (Value::List(_), _) => item.size().is_some(),
+                (Value::Bytes(_), CKind::Prim(_, l)) => {
+                    l.size == 1 && !matches!(l.class, PrimClass::Float)
+                }
+                (Value::Str(_), CKind::Prim(_, l)) => matches!(l.class, PrimClass::WideChar { .. }),
+                _ => false,
+            };
             let addr = match &value {
-                Value::None => 0,
-                Value::List(_) | Value::Bytes(_) | Value::Str(_) if item.size().is_some() => {
+                _ if temporary_array => {
                     let array = ctx.open_array_of(item).py()?;
                     let block = temporary(ctx, &array, &value)?;
                     let addr = block.addr();
                     temps.push(block);
                     addr
                 }
+                // CFFI names the forms a `char *` takes when it gets none of them.
+                Value::Str(_) if is_char_item(item) => {
+                    return Err(PyTypeError::new_err(format!(
+                        "initializer for ctype '{}' must be a bytes or list or tuple, not {}",
+                        param.cname(),
+                        value.type_name()
+                    )))
+                }
                 _ => core::pointer_init(param, &value).py()?,
             };
             Ok(pointer_bytes(ctx, addr))
         }
-        CKind::Function(_) => {
-            let addr = match &value {
-                Value::None => 0,
-                _ => core::pointer_init(param, &value).py()?,
-            };
-            Ok(pointer_bytes(ctx, addr))
-        }
+        CKind::Function(_) => Ok(pointer_bytes(ctx, core::pointer_init(param, &value).py()?)),
         CKind::Record(_) => {
             let block = temporary(ctx, param, &value)?;
             let mut bytes = vec![0u8; param.size().unwrap_or(0) as usize];
@@ -128,6 +138,11 @@ fn encode_arg(
             param.cname()
         ))),
     }
+}
+
+/// True for `char` items (`char *` parameters take bytes).
+fn is_char_item(item: &CType) -> bool {
+    matches!(item.kind(), CKind::Prim(_, l) if l.class == PrimClass::Char)
 }
 
 /// A zeroed block of `ty` (sized by `value` when `ty` is `T[]`) initialized from `value`.
@@ -274,16 +289,15 @@ pub fn make_callback(
             fptr.cname()
         )));
     };
-    if sig.variadic {
-        return Err(PyTypeError::new_err(format!(
-            "a callback cannot be variadic: '{}'",
-            fptr.cname()
-        )));
-    }
     if !function.is_callable() {
-        return Err(PyTypeError::new_err(format!(
-            "expected a callable object, not {}",
-            type_name(function)
+        return Err(PyTypeError::new_err(
+            "the 'python_callable' argument is not callable",
+        ));
+    }
+    if sig.variadic {
+        return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+            "{}: callback with unsupported argument or return type or with '...'",
+            fptr.cname()
         )));
     }
     if let Some(onerror) = onerror.filter(|o| !o.is_none()) {
@@ -332,7 +346,7 @@ fn encode_result(
     ret: &CType,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Vec<u8>> {
-    let value = to_value(value, ctx.target())?;
+    let value = to_value_for(value, ret, ctx.target())?;
     match ret.kind() {
         CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, ret, &value).py(),
         CKind::Pointer(_) | CKind::Function(_) => {
@@ -367,22 +381,23 @@ fn run_callback(
     args: &[*const u8],
     result: *mut u8,
 ) {
-    let outcome = (|| -> PyResult<Vec<u8>> {
+    let called = (|| -> PyResult<PyObject> {
         let mut py_args = Vec::with_capacity(params.len());
         for (ty, &arg) in params.iter().zip(args) {
             let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
             HostMemory.read(arg as usize as Addr, &mut bytes).py()?;
             py_args.push(value_from_bytes(py, ctx, ty, &bytes)?);
         }
-        let out = function.call1(py, PyTuple::new(py, py_args)?)?;
-        if matches!(ret.kind(), CKind::Void) {
-            return Ok(Vec::new());
-        }
-        encode_result(ctx, ret, out.bind(py))
+        function.call1(py, PyTuple::new(py, py_args)?)
     })();
+    let outcome = match called {
+        Ok(_) if matches!(ret.kind(), CKind::Void) => Ok(Vec::new()),
+        Ok(out) => encode_result(ctx, ret, out.bind(py)).map_err(|e| (e, Stage::Result)),
+        Err(err) => Err((err, Stage::Call)),
+    };
     let bytes = match outcome {
         Ok(bytes) => bytes,
-        Err(err) => handle_error(py, ctx, function, ret, policy, err),
+        Err((err, stage)) => handle_error(py, ctx, function, ret, policy, err, stage),
     };
     if !bytes.is_empty() {
         // The result slot has room for the result type (libffi guarantees it).
@@ -390,9 +405,16 @@ fn run_callback(
     }
 }
 
+/// Where a callback failed: in the Python function, or converting its result.
+#[derive(Clone, Copy)]
+enum Stage {
+    Call,
+    Result,
+}
+
 /// CFFI's rules for an exception in a callback: `onerror(exc, value, tb)` if
-/// given (its non-None result is returned), else the traceback is printed;
-/// either way the `error` value is the fallback result.
+/// given (a non-None result of it is returned), else the exception goes to
+/// `sys.unraisablehook`; either way the `error` value is the fallback result.
 fn handle_error(
     py: Python<'_>,
     ctx: &Arc<FfiContext>,
@@ -400,39 +422,59 @@ fn handle_error(
     ret: &CType,
     policy: &ErrorPolicy,
     err: PyErr,
+    stage: Stage,
 ) -> Vec<u8> {
-    if let Some(onerror) = &policy.onerror {
-        let exc_type = err.get_type(py);
-        let value = err.value(py).clone();
-        let tb = err
-            .traceback(py)
-            .map_or_else(|| py.None(), |t| t.into_any().unbind());
-        match onerror.call1(py, (exc_type, value, tb)) {
-            Ok(out) if out.is_none(py) || matches!(ret.kind(), CKind::Void) => {}
-            Ok(out) => match encode_result(ctx, ret, out.bind(py)) {
-                Ok(bytes) => return bytes,
-                Err(conv) => print_callback_error(py, function, conv),
-            },
-            Err(inner) => {
-                print_callback_error(py, function, err);
-                print_callback_error(py, function, inner);
+    let Some(onerror) = &policy.onerror else {
+        report_callback_error(py, function, &err, stage);
+        return policy.error_bytes.clone();
+    };
+    let tb = err
+        .traceback(py)
+        .map_or_else(|| py.None(), |t| t.into_any().unbind());
+    match onerror.call1(py, (err.get_type(py), err.value(py).clone(), tb)) {
+        Ok(out) if out.is_none(py) || matches!(ret.kind(), CKind::Void) => {}
+        Ok(out) => match encode_result(ctx, ret, out.bind(py)) {
+            Ok(bytes) => return bytes,
+            Err(conv) => {
+                report_callback_error(py, function, &err, stage);
+                report_callback_error(py, function, &conv, Stage::Result);
             }
+        },
+        Err(inner) => {
+            report_callback_error(py, function, &err, stage);
+            report(
+                py,
+                &inner,
+                "Exception ignored during handling of the above exception by 'onerror'".to_owned(),
+            );
         }
-    } else {
-        print_callback_error(py, function, err);
     }
     policy.error_bytes.clone()
 }
 
-/// Writes "From cffi callback <function>:" and the traceback to `sys.stderr`.
-fn print_callback_error(py: Python<'_>, function: &PyObject, err: PyErr) {
-    let header = function
+/// Reports a callback's exception with CFFI's message.
+fn report_callback_error(py: Python<'_>, function: &PyObject, err: &PyErr, stage: Stage) {
+    let name = function
         .bind(py)
         .repr()
         .map(|r| r.to_string())
         .unwrap_or_else(|_| "?".into());
-    if let Ok(stderr) = py.import("sys").and_then(|sys| sys.getattr("stderr")) {
-        let _ = stderr.call_method1("write", (format!("From cffi callback {header}:\n"),));
+    let msg = match stage {
+        Stage::Call => format!("Exception ignored from cffi callback {name}"),
+        Stage::Result => format!(
+            "Exception ignored from cffi callback {name}, trying to convert the result back to C"
+        ),
+    };
+    report(py, err, msg);
+}
+
+/// Hands an exception to `sys.unraisablehook` (through `wasmcffi._unraisable`).
+fn report(py: Python<'_>, err: &PyErr, msg: String) {
+    let reported = py
+        .import("wasmcffi._unraisable")
+        .and_then(|m| m.getattr("report"))
+        .and_then(|report| report.call1((err.value(py).clone(), err.traceback(py), msg)));
+    if let Err(failure) = reported {
+        failure.write_unraisable(py, None);
     }
-    err.print(py);
 }

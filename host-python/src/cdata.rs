@@ -18,7 +18,7 @@ use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
 use wasmcffi::layout::{CKind, CType, FieldLayout, PrimClass, Target};
 
 use crate::context::{FfiContext, SharedMemory};
-use crate::convert::{plain_to_py, to_value};
+use crate::convert::{plain_to_py, to_value, to_value_for};
 use crate::exceptions::CoreResultExt;
 use crate::handles;
 
@@ -370,7 +370,7 @@ impl PyCData {
 
     /// Writes `value` into the object of type `ty` at `addr` (assignment rules).
     pub fn store(&self, ty: &CType, addr: Addr, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = to_value(value, self.ctx.target())?;
+        let value = to_value_for(value, ty, self.ctx.target())?;
         core::write_init(&*self.ctx.mem, addr, ty, &value).py()
     }
 
@@ -807,6 +807,10 @@ impl PyCData {
                     .py()?;
                 return Ok(Value::List(items));
             }
+        }
+        // `p[a:b] = bytearray(...)` copies the bytes (CFFI's memcpy case).
+        if let Ok(bytes) = value.downcast::<pyo3::types::PyByteArray>() {
+            return Ok(Value::Bytes(bytes.to_vec()));
         }
         let listable = !(value.is_instance_of::<pyo3::types::PyBytes>()
             || value.is_instance_of::<pyo3::types::PyString>()

@@ -3,11 +3,9 @@
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyComplex, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
-};
+use pyo3::types::{PyBool, PyBytes, PyComplex, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use wasmcffi::cdata::{StringResult, Value};
-use wasmcffi::layout::Target;
+use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 
 use crate::cdata::PyCData;
 
@@ -33,9 +31,8 @@ pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
     if let Ok(b) = obj.downcast::<PyBytes>() {
         return Ok(Value::Bytes(b.as_bytes().to_vec()));
     }
-    if let Ok(b) = obj.downcast::<PyByteArray>() {
-        return Ok(Value::Bytes(b.to_vec()));
-    }
+    // A bytearray is not bytes for CFFI's conversions (only slice assignment
+    // and buffers take it); it falls through to `Value::Other`.
     if let Ok(s) = obj.downcast::<PyString>() {
         return Ok(Value::Str(code_points(s)?));
     }
@@ -161,4 +158,31 @@ pub fn string_to_py<'py>(py: Python<'py>, res: &StringResult) -> PyResult<Bound<
         StringResult::Str(points) => str_from_code_points(py, points)?,
         StringResult::Int(i) => i.into_pyobject(py)?.into_any(),
     })
+}
+
+/// [`to_value`] for a value of C type `ty`, with CFFI's one rule that depends on
+/// both sides: a float target converts a cdata with `float()`, which integer,
+/// character and enum cdata refuse.
+pub fn to_value_for(obj: &Bound<'_, PyAny>, ty: &CType, target: Target) -> PyResult<Value> {
+    if let (Ok(cdata), CKind::Prim(_, to)) = (obj.downcast::<PyCData>(), ty.kind()) {
+        let source = cdata.get();
+        let source_is_float = matches!(
+            source.ctype.kind(),
+            CKind::Prim(_, l) if matches!(l.class, PrimClass::Float | PrimClass::LongDouble | PrimClass::Complex)
+        );
+        let what = match to.class {
+            PrimClass::Float | PrimClass::LongDouble => Some("float()"),
+            PrimClass::Complex => Some("complex()"),
+            _ => None,
+        };
+        if let (Some(what), false, CKind::Prim(..) | CKind::Enum(_)) =
+            (what, source_is_float, source.ctype.kind())
+        {
+            return Err(PyTypeError::new_err(format!(
+                "{what} not supported on cdata '{}'",
+                source.ctype.cname()
+            )));
+        }
+    }
+    to_value(obj, target)
 }

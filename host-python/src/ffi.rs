@@ -19,7 +19,7 @@ use wasmcffi::layout::{CKind, CType, Target};
 use crate::buffer::PyBuffer;
 use crate::cdata::{offset_addr, Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
-use crate::convert::{plain_to_py, string_to_py, to_value, type_name};
+use crate::convert::{plain_to_py, string_to_py, to_value, to_value_for, type_name};
 use crate::ctype::PyCType;
 use crate::exceptions::CoreResultExt;
 use crate::handles;
@@ -329,10 +329,6 @@ impl PyFFI {
         init: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyObject> {
         let ty = self.ctype_arg(cdecl)?;
-        let init = match init {
-            Some(obj) if !obj.is_none() => Some(to_value(obj, self.ctx.target())?),
-            _ => None,
-        };
         let mem = &self.ctx.mem;
         let (data_type, item) = match ty.kind() {
             CKind::Pointer(item) => (item.clone(), item.clone()),
@@ -343,6 +339,10 @@ impl PyFFI {
                     ty.cname()
                 )))
             }
+        };
+        let init = match init {
+            Some(obj) if !obj.is_none() => Some(to_value_for(obj, &data_type, self.ctx.target())?),
+            _ => None,
         };
         if item.size().is_none() {
             return Err(Self::unknown_size(&item));
@@ -723,7 +723,7 @@ impl PyFFI {
 
     /// Closes a library from `dlopen`: its lib can no longer be used.
     fn dlclose(&self, lib: &Bound<'_, PyLib>) -> PyResult<()> {
-        lib.get().close()
+        PyLib::close(lib)
     }
 
     /// `ffi.callback(cdecl, python_callable, error, onerror)` (the decorator form
@@ -751,8 +751,12 @@ impl PyFFI {
     }
 
     #[setter]
-    fn set_errno(&self, value: i32) {
+    fn set_errno(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value: i32 = value
+            .extract()
+            .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("errno value too large"))?;
         errno::set_saved(value);
+        Ok(())
     }
 
     /// Adds every declaration of another FFI to this one.

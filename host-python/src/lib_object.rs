@@ -50,20 +50,17 @@ impl PyLib {
     /// `ffi.dlclose(lib)`: the lib can no longer be used. The library itself is
     /// unloaded when the last function pointer taken from it is gone, so no
     /// cdata is ever left pointing at unmapped code.
-    pub fn close(&self) -> PyResult<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Err(PyValueError::new_err(format!(
-                "library '{}' is already closed",
-                self.library.name()
-            )));
-        }
+    pub fn close(slf: &Bound<'_, Self>) -> PyResult<()> {
+        slf.get().closed.store(true, Ordering::Release);
+        // Forget the cached functions, so the next use of any name raises.
+        slf.as_any().getattr("__dict__")?.call_method0("clear")?;
         Ok(())
     }
 
     fn check_open(&self) -> PyResult<()> {
         if self.closed.load(Ordering::Acquire) {
             return Err(PyValueError::new_err(format!(
-                "library '{}' has been closed by ffi.dlclose()",
+                "library '{}' has already been closed",
                 self.library.name()
             )));
         }
@@ -84,17 +81,11 @@ impl PyLib {
                 ..
             }) => Ok(Item::Int(v)),
             Some(Decl::Constant {
-                ty,
                 value: ConstValue::Unknown,
-            }) => {
-                // `static const T name;` in ABI mode: a real symbol of the library.
-                let ty = self.resolve_type(ty)?;
-                Ok(Item::Global {
-                    addr: self.library.symbol(name).py()?,
-                    ty,
-                    is_const: true,
-                })
-            }
+                ..
+            }) => Err(PyNotImplementedError::new_err(format!(
+                "non-integer constant '{name}' cannot be accessed from a dlopen() library"
+            ))),
             Some(Decl::Function { ty }) => {
                 let pointer = self.ctx.types().decls.types.intern(Type::Pointer(ty));
                 let ty = self.resolve_type(pointer)?;
@@ -102,6 +93,13 @@ impl PyLib {
             }
             Some(Decl::Global(g)) => {
                 let ty = self.resolve_type(g.ty)?;
+                // CFFI reads a `const` scalar global as a constant, which an
+                // in-line dlopen() lib cannot provide.
+                if g.is_const && !matches!(ty.kind(), CKind::Array { .. } | CKind::Record(_)) {
+                    return Err(PyNotImplementedError::new_err(format!(
+                        "non-integer constant '{name}' cannot be accessed from a dlopen() library"
+                    )));
+                }
                 Ok(Item::Global {
                     addr: self.library.symbol(name).py()?,
                     ty,
@@ -126,6 +124,10 @@ impl PyLib {
     pub fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
         match self.item(name)? {
             Item::Function(ty, addr) => self.cdata(ty, addr).into_py_any(py),
+            // As in CFFI, the "address" of an array global is the array itself.
+            Item::Global { ty, addr, .. } if matches!(ty.kind(), CKind::Array { .. }) => {
+                self.cdata(ty, addr).into_py_any(py)
+            }
             Item::Global { ty, addr, .. } => {
                 let pointer = self.ctx.pointer_to(&ty).py()?;
                 self.cdata(pointer, addr).into_py_any(py)
