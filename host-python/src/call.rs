@@ -21,12 +21,12 @@ use crate::convert::{plain_to_py, to_value_for, type_name};
 use crate::exceptions::CoreResultExt;
 
 /// The plan of a non-variadic function pointer, made once per cdata.
-fn plan_of(cdata: &PyCData, ret: &CType, params: &[CType]) -> PyResult<Arc<CallPlan>> {
+fn plan_of<'a>(cdata: &'a PyCData, ret: &CType, params: &[CType]) -> PyResult<&'a CallPlan> {
     if let Some(plan) = cdata.plan.get() {
-        return Ok(plan.clone());
+        return Ok(plan);
     }
-    let plan = Arc::new(CallPlan::new(ret, params, None).py()?);
-    Ok(cdata.plan.get_or_init(|| plan).clone())
+    let plan = CallPlan::new(ret, params, None).py()?;
+    Ok(cdata.plan.get_or_init(|| plan))
 }
 
 /// Calls the function-pointer cdata `func` with Python arguments.
@@ -65,10 +65,14 @@ pub fn call_function(
     }
     let ctx = &func.ctx;
     let mut temps = Vec::new();
-    let mut buffer = ArgBuffer::new();
+    let mut buffer = PooledArgs::take();
     for (param, arg) in sig.params.iter().zip(args.iter()) {
-        buffer.push(&encode_arg(ctx, param, &arg, &mut temps)?);
+        match fast_word(param, &arg) {
+            Some(word) => buffer.push_word(word),
+            None => buffer.push(&encode_arg(ctx, param, &arg, &mut temps)?),
+        }
     }
+    let variadic_plan;
     let plan = if sig.variadic {
         let mut params = sig.params.clone();
         for (i, arg) in args.iter().enumerate().skip(fixed) {
@@ -76,14 +80,123 @@ pub fn call_function(
             params.push(ty);
             buffer.push(&bytes);
         }
-        Arc::new(CallPlan::new(&sig.ret, &params, Some(fixed)).py()?)
+        variadic_plan = CallPlan::new(&sig.ret, &params, Some(fixed)).py()?;
+        &variadic_plan
     } else {
         plan_of(func, &sig.ret, &sig.params)?
     };
     let addr = func.addr;
-    let result = py.allow_threads(|| plan.call(addr, &buffer)).py()?;
+    const INLINE_WORDS: usize = 4;
+    let mut inline = [0u64; INLINE_WORDS];
+    let mut spilled = Vec::new();
+    let ret: &mut [u64] = if plan.ret_words() <= INLINE_WORDS {
+        &mut inline[..plan.ret_words()]
+    } else {
+        spilled.resize(plan.ret_words(), 0);
+        &mut spilled
+    };
+    py.allow_threads(|| plan.call_into(addr, &buffer, ret))
+        .py()?;
     drop(temps);
-    result_to_py(py, ctx, &sig.ret, &result)
+    if let Some(value) = fast_result(py, &sig.ret, ret[0]) {
+        return value;
+    }
+    let bytes: Vec<u8> = ret
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .take(plan.ret_len())
+        .collect();
+    value_from_bytes(py, ctx, &sig.ret, &bytes)
+}
+
+/// An argument buffer reused by this thread's calls (calls nest through
+/// callbacks, so it is a small stack of buffers).
+struct PooledArgs(Option<ArgBuffer>);
+
+thread_local! {
+    static ARG_POOL: std::cell::RefCell<Vec<ArgBuffer>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl PooledArgs {
+    fn take() -> Self {
+        let mut buffer = ARG_POOL
+            .with(|pool| pool.borrow_mut().pop())
+            .unwrap_or_default();
+        buffer.clear();
+        PooledArgs(Some(buffer))
+    }
+}
+
+impl std::ops::Deref for PooledArgs {
+    type Target = ArgBuffer;
+    fn deref(&self) -> &ArgBuffer {
+        self.0.as_ref().expect("taken until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PooledArgs {
+    fn deref_mut(&mut self) -> &mut ArgBuffer {
+        self.0.as_mut().expect("taken until dropped")
+    }
+}
+
+impl Drop for PooledArgs {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.0.take() {
+            ARG_POOL.with(|pool| pool.borrow_mut().push(buffer));
+        }
+    }
+}
+
+/// The one-word value of the most common arguments — a Python `int` in range
+/// for an integer parameter, a Python `float` for a floating one — or `None`
+/// to take the general path (which also makes every error message).
+fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
+    let CKind::Prim(_, layout) = param.kind() else {
+        return None;
+    };
+    match layout.class {
+        PrimClass::Int { signed } if arg.is_exact_instance_of::<pyo3::types::PyInt>() => {
+            let (min, max) = layout.int_range();
+            let value = if signed {
+                i128::from(arg.extract::<i64>().ok()?)
+            } else {
+                i128::from(arg.extract::<u64>().ok()?)
+            };
+            (min..=max).contains(&value).then_some(value as u64)
+        }
+        PrimClass::Float if arg.is_exact_instance_of::<pyo3::types::PyFloat>() => {
+            let value: f64 = arg.extract().ok()?;
+            Some(if layout.size == 4 {
+                u64::from((value as f32).to_bits())
+            } else {
+                value.to_bits()
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The Python value of an integer or floating result held in `word`, or `None`
+/// for other result types.
+fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObject>> {
+    let CKind::Prim(_, layout) = ret.kind() else {
+        return None;
+    };
+    let bits = layout.size * 8;
+    Some(match layout.class {
+        PrimClass::Int { signed: true } => {
+            let shift = 64 - bits;
+            (((word << shift) as i64) >> shift).into_py_any(py)
+        }
+        PrimClass::Int { signed: false } if bits == 64 => word.into_py_any(py),
+        PrimClass::Int { signed: false } => (word & ((1u64 << bits) - 1)).into_py_any(py),
+        PrimClass::Float if layout.size == 4 => {
+            f64::from(f32::from_bits(word as u32)).into_py_any(py)
+        }
+        PrimClass::Float => f64::from_bits(word).into_py_any(py),
+        _ => return None,
+    })
 }
 
 /// The bytes of argument `arg` for a parameter of type `param`.
@@ -255,15 +368,6 @@ fn value_from_bytes(
             cdata.into_py_any(py)
         }
     }
-}
-
-fn result_to_py(
-    py: Python<'_>,
-    ctx: &Arc<FfiContext>,
-    ret: &CType,
-    bytes: &[u8],
-) -> PyResult<PyObject> {
-    value_from_bytes(py, ctx, ret, bytes)
 }
 
 /// What a callback does with a Python exception: CFFI's `error` and `onerror`.

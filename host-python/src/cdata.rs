@@ -109,7 +109,7 @@ pub struct PyCData {
     /// pointer came from, the closure behind a callback.
     pub keep: Option<Arc<dyn Any + Send + Sync>>,
     /// The call plan of a function pointer, made at its first call.
-    pub plan: OnceLock<Arc<CallPlan>>,
+    pub plan: OnceLock<CallPlan>,
 }
 
 impl Drop for PyCData {

@@ -67,42 +67,81 @@ impl CallPlan {
         &self.ret
     }
 
+    /// Number of 8-byte words a result buffer for [`CallPlan::call_into`] needs.
+    pub fn ret_words(&self) -> usize {
+        self.ret_size.div_ceil(8)
+    }
+
+    /// Size in bytes of the result (0 for `void`).
+    pub fn ret_len(&self) -> usize {
+        match self.ret.kind() {
+            CKind::Void => 0,
+            _ => usize::try_from(self.ret.size().unwrap_or(0)).unwrap_or(0),
+        }
+    }
+
     /// Calls the host function at `func` with `args` and returns the result's
-    /// bytes (`ret` size, or empty for `void`). `errno` is restored from this
-    /// thread's saved value before the call and saved after it.
+    /// bytes (`ret` size, or empty for `void`). See [`CallPlan::call_into`].
+    ///
+    /// # Errors
+    /// As [`CallPlan::call_into`].
+    pub fn call(&self, func: Addr, args: &ArgBuffer) -> Result<Vec<u8>> {
+        let mut ret = vec![0u64; self.ret_words()];
+        self.call_into(func, args, &mut ret)?;
+        Ok(ret
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .take(self.ret_len())
+            .collect())
+    }
+
+    /// Calls the host function at `func` with `args`, writing the result into
+    /// `ret` (little-endian, [`CallPlan::ret_len`] bytes; `ret` must have at least
+    /// [`CallPlan::ret_words`] words). `errno` is restored from this thread's saved
+    /// value before the call and saved after it.
     ///
     /// The function is trusted to have the plan's signature, as CFFI's ABI mode
     /// trusts the cdef: a wrong declaration is undefined behaviour in C terms.
     ///
     /// # Errors
     /// `Error::Runtime` for a NULL `func`; `Error::Internal` when `args` does not
-    /// hold one value per parameter.
-    pub fn call(&self, func: Addr, args: &ArgBuffer) -> Result<Vec<u8>> {
+    /// hold one value per parameter or `ret` is too small.
+    pub fn call_into(&self, func: Addr, args: &ArgBuffer, ret: &mut [u64]) -> Result<()> {
         if func == 0 {
             return Err(Error::Runtime(
                 "cannot call a NULL function pointer".to_owned(),
             ));
         }
-        if args.offsets.len() != self.params.len() {
+        if args.offsets.len() != self.params.len() || ret.len() < self.ret_words() {
             return Err(Error::Internal(format!(
-                "{} argument values for {} parameters",
+                "{} argument values for {} parameters, {} result words for {}",
                 args.offsets.len(),
-                self.params.len()
+                self.params.len(),
+                ret.len(),
+                self.ret_words()
             )));
         }
+        const INLINE: usize = 16;
         let base = args.words.as_ptr().cast::<u8>();
-        let mut pointers: Vec<*mut c_void> = args
-            .offsets
-            .iter()
-            .map(|&off| base.wrapping_add(off).cast_mut().cast::<c_void>())
-            .collect();
-        let mut ret = vec![0u64; self.ret_size.div_ceil(8)];
+        let slot = |off: usize| base.wrapping_add(off).cast_mut().cast::<c_void>();
+        let mut inline = [std::ptr::null_mut::<c_void>(); INLINE];
+        let mut spilled = Vec::new();
+        let pointers: &mut [*mut c_void] = if args.offsets.len() <= INLINE {
+            for (p, &off) in inline.iter_mut().zip(&args.offsets) {
+                *p = slot(off);
+            }
+            &mut inline[..args.offsets.len()]
+        } else {
+            spilled.extend(args.offsets.iter().map(|&off| slot(off)));
+            &mut spilled
+        };
         errno::restore();
         // SAFETY: `func` is non-NULL and trusted to have this plan's signature (the
         // cdef's, as in CFFI's ABI mode); each pointer in `pointers` points into
         // `args.words` at a slot holding a value of its parameter's type, aligned to
         // 8 bytes and at least as large as the type; `ret` has room for a full
-        // register and for the result type. Nothing here outlives the call.
+        // register and for the result type (checked above). Nothing here outlives
+        // the call.
         unsafe {
             libffi::raw::ffi_call(
                 self.cif.as_raw_ptr(),
@@ -112,17 +151,7 @@ impl CallPlan {
             );
         }
         errno::save();
-        let size = if matches!(self.ret.kind(), CKind::Void) {
-            0
-        } else {
-            usize::try_from(self.ret.size().unwrap_or(0)).unwrap_or(0)
-        };
-        let bytes = ret
-            .iter()
-            .flat_map(|w| w.to_le_bytes())
-            .take(size)
-            .collect();
-        Ok(bytes)
+        Ok(())
     }
 
     /// How a result narrower than a register must be widened in place for
@@ -157,6 +186,19 @@ impl ArgBuffer {
     /// An empty buffer.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Empties the buffer, keeping its memory for the next call.
+    pub fn clear(&mut self) {
+        self.words.clear();
+        self.offsets.clear();
+    }
+
+    /// Appends the next argument's value when it fits one word (integers,
+    /// floats as their bits, pointers), little-endian.
+    pub fn push_word(&mut self, word: u64) {
+        self.offsets.push(self.words.len() * 8);
+        self.words.push(word);
     }
 
     /// Appends the next argument's value, as the bytes of its C type.
