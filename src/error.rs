@@ -51,6 +51,14 @@ pub enum Error {
     /// An access outside the memory an address space allows (a sandbox fault).
     #[error("{0}")]
     Memory(String),
+    /// Sandboxed code trapped (`wasmcffi.Trap`): out-of-bounds access,
+    /// `unreachable`, division by zero, stack overflow… The message carries the
+    /// trap's description and the guest backtrace.
+    #[error("{0}")]
+    Trap(String),
+    /// Sandboxed code called `exit(code)` (`wasmcffi.GuestExit`).
+    #[error("guest exited with code {0}")]
+    GuestExit(i32),
     /// A bug in wasmcffi: a state no input should reach.
     #[error("internal error in wasmcffi (please report): {0}")]
     Internal(String),

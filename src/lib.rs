@@ -6,11 +6,14 @@
 //! - [`model`]: target-independent C types.
 //! - [`layout`]: sizes, alignments and offsets of those types for one [`layout::Target`].
 //! - [`cdata`]: typed reads and writes of C values over an address space.
-//! - [`backend`]: where C runs: [`backend::native`] calls host code through libffi.
+//! - [`backend`]: where C runs: [`backend::native`] calls host code through libffi,
+//!   [`backend::wasm`] runs sandboxed modules in wasmtime.
+//! - [`build`]: glue C for `set_source()` modules and completing declarations from the compiler.
 //!
 //! The Python binding lives in the `host-python` crate of this workspace.
 
 pub mod backend;
+pub mod build;
 pub mod cdata;
 pub mod cdecl;
 pub mod error;

@@ -7,6 +7,20 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use wasmcffi::Error;
 
+pyo3::create_exception!(wasmcffi, SandboxError, PyException, "A fault of sandboxed code.");
+pyo3::create_exception!(
+    wasmcffi,
+    Trap,
+    SandboxError,
+    "Sandboxed code trapped; the message has the guest backtrace."
+);
+pyo3::create_exception!(wasmcffi, Timeout, SandboxError, "Sandboxed code ran past its time limit.");
+pyo3::create_exception!(
+    wasmcffi,
+    GuestExit,
+    SandboxError,
+    "Sandboxed code called exit(); `.code` is its status."
+);
 pyo3::create_exception!(
     wasmcffi,
     CDefError,
@@ -44,6 +58,14 @@ pub fn to_py_err(err: Error) -> PyErr {
         Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         Error::Memory(m) => PyMemoryError::new_err(m),
         Error::Os(m) => PyOSError::new_err(m),
+        Error::Trap(m) => Trap::new_err(m),
+        Error::GuestExit(code) => {
+            let err = GuestExit::new_err(format!("guest exited with code {code}"));
+            Python::with_gil(|py| {
+                let _ = err.value(py).setattr("code", code);
+            });
+            err
+        }
         Error::Internal(m) => {
             PyRuntimeError::new_err(format!("internal error in wasmcffi (please report): {m}"))
         }

@@ -23,6 +23,10 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<buffer::PyBuffer>()?;
     m.add_class::<lib_object::PyLib>()?;
     m.add("CDefError", py.get_type::<exceptions::CDefError>())?;
+    m.add("SandboxError", py.get_type::<exceptions::SandboxError>())?;
+    m.add("Trap", py.get_type::<exceptions::Trap>())?;
+    m.add("Timeout", py.get_type::<exceptions::Timeout>())?;
+    m.add("GuestExit", py.get_type::<exceptions::GuestExit>())?;
     m.add("FFIError", py.get_type::<exceptions::FFIError>())?;
     m.add(
         "VerificationError",

@@ -10,6 +10,10 @@ See the README for what works on which target.
 
 from ._wasmcffi import (
     CData,
+    GuestExit,
+    SandboxError,
+    Timeout,
+    Trap,
     CDefError,
     CField,
     CType,
@@ -32,5 +36,9 @@ __all__ = [
     "FFIError",
     "VerificationError",
     "VerificationMissing",
+    "SandboxError",
+    "Trap",
+    "Timeout",
+    "GuestExit",
 ]
 __version__ = "0.1.0"

@@ -2,3 +2,4 @@
 //! (The wasm sandbox backend will sit beside it.)
 
 pub mod native;
+pub mod wasm;
