@@ -325,20 +325,11 @@ fn bitfield_positions_match_gcc_host() {
     cmd.args(["-std=gnu11", "-w", "-o"]).arg(&exe).arg(&src);
     compile(cmd, &src);
     let out = Command::new(&exe).output().unwrap();
-    let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let wrong: Vec<String> = expected
-        .iter()
-        .zip(&got)
-        .filter(|(e, g)| e != g)
-        .map(|(e, g)| format!("expected {e}\n     gcc {g}"))
-        .collect();
-    assert!(
-        wrong.is_empty() && got.len() == expected.len(),
-        "bitfield positions differ:\n{}",
-        wrong.join("\n")
+    assert_same_lines(
+        &expected,
+        &out.stdout,
+        ("expected", "     gcc"),
+        "bitfield positions differ",
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -424,7 +415,17 @@ fn record_layout_matches_cffi_host() {
         "cffi failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    assert_same_lines(
+        &expected,
+        &out.stdout,
+        ("ours", "cffi"),
+        "layouts differ from cffi",
+    );
+}
+
+/// Asserts that `output` has exactly the lines `expected`, listing the ones that differ.
+fn assert_same_lines(expected: &[String], output: &[u8], (ours, theirs): (&str, &str), what: &str) {
+    let got: Vec<String> = String::from_utf8_lossy(output)
         .lines()
         .map(str::to_owned)
         .collect();
@@ -432,11 +433,11 @@ fn record_layout_matches_cffi_host() {
         .iter()
         .zip(&got)
         .filter(|(e, g)| e != g)
-        .map(|(e, g)| format!("ours {e}\ncffi {g}"))
+        .map(|(e, g)| format!("{ours} {e}\n{theirs} {g}"))
         .collect();
     assert!(
         wrong.is_empty() && got.len() == expected.len(),
-        "layouts differ from cffi:\n{}",
+        "{what}:\n{}",
         wrong.join("\n")
     );
 }
