@@ -7,6 +7,8 @@
 //! The same walk lists the symbols the glue exports (function wrappers, global
 //! accessors, constant getters).
 
+use std::collections::{BTreeMap, HashSet};
+
 use crate::error::Result;
 use crate::model::{ArrayLen, ConstValue, Decl, Declarations, EnumId, RecordId, RecordKind, Type, TypeId, TypeTable};
 
@@ -127,11 +129,8 @@ pub fn record_c_name(table: &TypeTable, rid: RecordId) -> Option<String> {
 pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
     let table = &decls.types;
     let mut p = LayoutPlan::default();
-    for (rid, rec) in table.records() {
-        if rec.fields.is_none() || rec.opaque {
-            continue;
-        }
-        let Some(c_type) = record_c_name(table, rid) else { continue };
+    for (rid, c_type) in record_spellings(table) {
+        let rec = table.record(rid);
         let mut out = Vec::new();
         lift_fields(table, rid, false, &mut out);
         for f in &out {
@@ -151,10 +150,14 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
         }
         p.questions.push(Question::Record { rid, c_type, partial: rec.partial, fields: out });
     }
+    let enumerators: HashSet<&str> = table
+        .enums()
+        .flat_map(|(_, def)| def.values.iter().map(|(n, _)| n.as_str()))
+        .collect();
     for (name, decl) in &decls.lib_items {
         match decl {
             // Enumerators are asked per enum, below.
-            Decl::Constant { ty, .. } if is_enum(table, *ty) => {}
+            Decl::Constant { .. } if enumerators.contains(name.as_str()) => {}
             Decl::Constant { ty, value } => {
                 if is_integer(table, *ty) {
                     let expected = match value {
@@ -214,6 +217,49 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
     Ok(p)
 }
 
+/// The records the glue measures, in id order, each with a C spelling: its
+/// name when it has one (`struct foo`, `foo_t`), else, for an anonymous record
+/// that is the type of a named field (or of the items of an array field) of a
+/// measured record `P`, `__typeof__(((P *)0)->field)`. Opaque and incomplete
+/// records, and those C cannot reach, are left out; anonymous members (`struct
+/// { … };` inside a record) are measured through their parent's lifted fields.
+fn record_spellings(table: &TypeTable) -> BTreeMap<RecordId, String> {
+    let measurable = |rid: RecordId| {
+        let rec = table.record(rid);
+        rec.fields.is_some() && !rec.opaque
+    };
+    let mut names = BTreeMap::new();
+    let mut queue = Vec::new();
+    for (rid, _) in table.records() {
+        if let Some(name) = record_c_name(table, rid).filter(|_| measurable(rid)) {
+            names.insert(rid, name);
+            queue.push(rid);
+        }
+    }
+    while let Some(parent) = queue.pop() {
+        let mut fields = Vec::new();
+        lift_fields(table, parent, false, &mut fields);
+        for f in fields {
+            let Some(ty) = table.record(f.owner).fields.as_ref().map(|v| v[f.index].ty) else {
+                continue;
+            };
+            let (mut id, mut index) = (ty, String::new());
+            while let Type::Array { item, .. } = table.get(id) {
+                id = *item;
+                index.push_str("[0]");
+            }
+            if let Type::Record(sub) = table.get(id) {
+                if !names.contains_key(sub) && measurable(*sub) {
+                    let spelling = format!("__typeof__(((({} *)0)->{}){index})", names[&parent], f.name);
+                    names.insert(*sub, spelling);
+                    queue.push(*sub);
+                }
+            }
+        }
+    }
+    names
+}
+
 /// Appends the fields of record `rid` as CFFI lists them, lifting anonymous members.
 fn lift_fields(table: &TypeTable, rid: RecordId, skip: bool, out: &mut Vec<RecordField>) {
     let rec = table.record(rid);
@@ -257,15 +303,12 @@ pub(super) fn unknown_array(table: &TypeTable, ty: TypeId) -> Option<(usize, boo
     unknown.then_some((levels, outer_open))
 }
 
-fn is_enum(table: &TypeTable, ty: TypeId) -> bool {
-    matches!(table.get(ty), Type::Enum(_))
-}
-
 /// Integer types whose value a table entry can carry.
 fn is_integer(table: &TypeTable, ty: TypeId) -> bool {
     match table.get(ty) {
         Type::Prim(p) => p.is_integral(),
         Type::UnknownPrim { float, .. } => !float,
+        Type::Enum(_) => true,
         _ => false,
     }
 }

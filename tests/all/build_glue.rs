@@ -118,12 +118,15 @@ struct rect { struct point a; struct point b; };
 struct partial { int value; char tag; ...; };
 struct holder { int n; int items[...]; };
 typedef struct { int k; union { int i; float f; }; } anon_t;
+struct outer { int tag; struct { int b; ...; } inner; ...; };
+struct pu { union { int i; double d; }; ...; };
 typedef int... small_t;
 typedef float... real_t;
 #define BIG_FLAG ...
 #define NEG ...
 #define FORTY_TWO 42
 enum color { RED, GREEN, ... };
+static const enum color FAVOURITE;
 static const int SC;
 static const double HALF;
 extern int counter;
@@ -148,6 +151,8 @@ struct rect { struct point a; struct point b; };
 struct partial { double zz; char tag; long long big; int value; short hidden; };
 struct holder { int n; int items[6]; };
 typedef struct { int k; union { int i; float f; }; } anon_t;
+struct outer { long pad; int tag; struct { char z; int b; } inner; };
+struct pu { char c; union { int i; double d; }; };
 typedef unsigned short small_t;
 typedef double real_t;
 #define BIG_FLAG (1ULL << 40)
@@ -155,6 +160,7 @@ typedef double real_t;
 #define FORTY_TWO (40 + 2)
 enum color { BLUE = -2, RED = 3, GREEN = 7 };
 static const int SC = 99;
+static const enum color FAVOURITE = GREEN;
 static const double HALF = 0.5;
 int counter = 7;
 int table[5] = { 1, 2, 3, 4, 5 };
@@ -164,6 +170,8 @@ long long facts[] = {
     sizeof(struct partial), _Alignof(struct partial),
     offsetof(struct partial, value), offsetof(struct partial, tag),
     sizeof(struct holder), offsetof(anon_t, f), sizeof(anon_t),
+    offsetof(struct outer, inner), offsetof(struct outer, inner.b),
+    sizeof(((struct outer *)0)->inner), offsetof(struct pu, d), sizeof(struct pu),
 };
 struct rect make_rect(struct point a, struct point b) { struct rect r = { a, b }; return r; }
 int area(struct rect r) { return (r.b.x - r.a.x) * (r.b.y - r.a.y); }
@@ -187,12 +195,12 @@ fn build_glue_completes_from_the_native_compiler() {
     b.complete().unwrap();
 
     // The compiler's own numbers, from the `facts` array (its `[...]` completed too).
-    let facts_ty = b.ctype("long long[7]");
+    let facts_ty = b.ctype("long long[12]");
     let facts_addr = b.global("facts");
-    let mut raw = vec![0u8; 7 * 8];
+    let mut raw = vec![0u8; 12 * 8];
     HostMemory.read(facts_addr, &mut raw).unwrap();
     let facts: Vec<u64> = raw.chunks(8).map(u64_of).collect();
-    assert_eq!(facts_ty.size(), Some(56));
+    assert_eq!(facts_ty.size(), Some(96));
 
     let partial = b.ctype("struct partial");
     let l = partial.record_layout().expect("partial struct completed");
@@ -213,6 +221,21 @@ fn build_glue_completes_from_the_native_compiler() {
     assert_eq!(al.size, facts[6]);
     assert_eq!(al.fields.iter().find(|f| f.name == "f").unwrap().offset, facts[5]);
 
+    let outer = b.ctype("struct outer");
+    let ol = outer.record_layout().expect("partial struct completed");
+    assert_eq!(ol.fields[1].name, "inner");
+    assert_eq!(ol.fields[1].offset, facts[7]);
+    let inner = ol.fields[1].ty.clone();
+    assert_eq!(inner.size(), Some(facts[9]));
+    let il = inner.record_layout().expect("nested anonymous partial struct completed");
+    assert_eq!(facts[7] + il.fields[0].offset, facts[8]);
+    let pu = b.ctype("struct pu");
+    let pl = pu.record_layout().unwrap();
+    assert_eq!(pl.size, facts[11]);
+    let d = pl.fields.iter().find(|f| f.name == "d").unwrap();
+    assert_eq!((d.offset, d.ty.cname(), d.skip_in_positional_init), (facts[10], "double", true));
+    assert_eq!(b.constant("FAVOURITE"), ConstValue::Int(7));
+
     assert_eq!(b.constant("BIG_FLAG"), ConstValue::Int(1 << 40));
     assert_eq!(b.constant("NEG"), ConstValue::Int(-12));
     assert_eq!(b.constant("FORTY_TWO"), ConstValue::Int(42));
@@ -228,7 +251,7 @@ fn build_glue_completes_from_the_native_compiler() {
     let half = b.decls.types.c_name(ty);
     assert_eq!(half, "uint16_t(uint16_t)");
 
-    for (name, cname) in [("arr", "int[13]"), ("grid", "int[4][3]"), ("facts", "long long[7]")] {
+    for (name, cname) in [("arr", "int[13]"), ("grid", "int[4][3]"), ("facts", "long long[12]")] {
         let Some(Decl::Global(g)) = b.decls.lib_items.get(name).cloned() else { panic!() };
         assert_eq!(b.decls.types.c_name(g.ty), cname);
     }
