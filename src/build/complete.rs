@@ -61,14 +61,20 @@ pub(super) fn complete(
     let mut done_enums = Vec::new();
     for &(q, a) in &answers {
         match q {
-            Question::ArrayLens { target, skip_outer, .. } => {
+            Question::ArrayLens {
+                target, skip_outer, ..
+            } => {
                 complete_array(decls, target, *skip_outer, a)?;
             }
             Question::IntConst { name, expected } => {
                 let value = int_value(a);
                 match expected {
                     Some(v) if *v != value => {
-                        let hex = if value >= 0 { format!(" (0x{value:x})") } else { String::new() };
+                        let hex = if value >= 0 {
+                            format!(" (0x{value:x})")
+                        } else {
+                            String::new()
+                        };
                         return Err(Error::Verification(format!(
                             "the C compiler says '{name}' is equal to {value}{hex}, but the cdef disagrees"
                         )));
@@ -92,7 +98,13 @@ pub(super) fn complete(
 
     // 4. Partial records: the compiler's layout.
     for &(q, a) in &answers {
-        if let Question::Record { rid, c_type, partial: true, fields } = q {
+        if let Question::Record {
+            rid,
+            c_type,
+            partial: true,
+            fields,
+        } = q
+        {
             let mut measured = Vec::with_capacity(fields.len());
             for (i, f) in fields.iter().enumerate() {
                 if f.bitfield {
@@ -110,14 +122,24 @@ pub(super) fn complete(
             }
             resolver.set_measured_layout(
                 *rid,
-                MeasuredRecord { size: a[0], align: a[1], fields: measured },
+                MeasuredRecord {
+                    size: a[0],
+                    align: a[1],
+                    fields: measured,
+                },
             );
         }
     }
 
     // 5. Exact records: checked.
     for &(q, a) in &answers {
-        if let Question::Record { rid, partial: false, fields, .. } = q {
+        if let Question::Record {
+            rid,
+            partial: false,
+            fields,
+            ..
+        } = q
+        {
             let id = decls.types.intern(Type::Record(*rid));
             check_record(decls, resolver, id, fields, a)?;
         }
@@ -193,7 +215,9 @@ fn rewrite_all(decls: &mut Declarations, map: &mut HashMap<TypeId, TypeId>) {
     }
     let rids: Vec<_> = table.records().map(|(rid, _)| rid).collect();
     for rid in rids {
-        let Some(fields) = table.record(rid).fields.clone() else { continue };
+        let Some(fields) = table.record(rid).fields.clone() else {
+            continue;
+        };
         let fields = fields
             .into_iter()
             .map(|mut f| {
@@ -213,11 +237,19 @@ fn rewrite(table: &mut TypeTable, id: TypeId, map: &mut HashMap<TypeId, TypeId>)
     let new = match table.get(id).clone() {
         Type::Pointer(p) => {
             let np = rewrite(table, p, map);
-            if np == p { id } else { table.intern(Type::Pointer(np)) }
+            if np == p {
+                id
+            } else {
+                table.intern(Type::Pointer(np))
+            }
         }
         Type::Array { item, len } => {
             let ni = rewrite(table, item, map);
-            if ni == item { id } else { table.intern(Type::Array { item: ni, len }) }
+            if ni == item {
+                id
+            } else {
+                table.intern(Type::Array { item: ni, len })
+            }
         }
         Type::Function(mut f) => {
             let old = f.clone();
@@ -225,7 +257,11 @@ fn rewrite(table: &mut TypeTable, id: TypeId, map: &mut HashMap<TypeId, TypeId>)
             for p in &mut f.params {
                 *p = rewrite(table, *p, map);
             }
-            if f == old { id } else { table.intern(Type::Function(f)) }
+            if f == old {
+                id
+            } else {
+                table.intern(Type::Function(f))
+            }
         }
         _ => id,
     };
@@ -234,7 +270,12 @@ fn rewrite(table: &mut TypeTable, id: TypeId, map: &mut HashMap<TypeId, TypeId>)
 }
 
 /// Gives the `[...]` levels of the array type at `target` the lengths measured in `sizes`.
-fn complete_array(decls: &mut Declarations, target: &ArrayTarget, skip_outer: bool, sizes: &[u64]) -> Result<()> {
+fn complete_array(
+    decls: &mut Declarations,
+    target: &ArrayTarget,
+    skip_outer: bool,
+    sizes: &[u64],
+) -> Result<()> {
     let (old, what) = match target {
         ArrayTarget::Global(name) => match decls.lib_items.get(name) {
             Some(Decl::Global(g)) => (g.ty, name.clone()),
@@ -244,8 +285,18 @@ fn complete_array(decls: &mut Declarations, target: &ArrayTarget, skip_outer: bo
             Some(&ty) => (ty, name.clone()),
             None => return Err(Error::Internal(format!("typedef '{name}' vanished"))),
         },
-        ArrayTarget::Field { owner, index, c_type, name } => {
-            let f = decls.types.record(*owner).fields.as_ref().and_then(|f| f.get(*index));
+        ArrayTarget::Field {
+            owner,
+            index,
+            c_type,
+            name,
+        } => {
+            let f = decls
+                .types
+                .record(*owner)
+                .fields
+                .as_ref()
+                .and_then(|f| f.get(*index));
             match f {
                 Some(f) => (f.ty, format!("{c_type}.{name}")),
                 None => return Err(Error::Internal(format!("field '{c_type}.{name}' vanished"))),
@@ -288,7 +339,13 @@ fn complete_array(decls: &mut Declarations, target: &ArrayTarget, skip_outer: bo
             }
         }
         ArrayTarget::Field { owner, index, .. } => {
-            if let Some(f) = decls.types.record_mut(*owner).fields.as_mut().and_then(|f| f.get_mut(*index)) {
+            if let Some(f) = decls
+                .types
+                .record_mut(*owner)
+                .fields
+                .as_mut()
+                .and_then(|f| f.get_mut(*index))
+            {
                 f.ty = id;
             }
         }
@@ -336,24 +393,39 @@ fn check_record(
             continue;
         }
         let Some(fl) = layout.fields.iter().find(|fl| fl.name == f.name) else {
-            return Err(Error::Internal(format!("{cname}: field '{}' not laid out", f.name)));
+            return Err(Error::Internal(format!(
+                "{cname}: field '{}' not laid out",
+                f.name
+            )));
         };
         let (offset, size) = (a[2 + 2 * i], a[3 + 2 * i]);
         if !f.open_array {
             let cdef = fl.ty.size().unwrap_or(0);
             if cdef != size {
-                return Err(mismatch(format!("wrong size for field '{}'", f.name), cdef, size));
+                return Err(mismatch(
+                    format!("wrong size for field '{}'", f.name),
+                    cdef,
+                    size,
+                ));
             }
         }
         if fl.offset != offset {
-            return Err(mismatch(format!("wrong offset for field '{}'", f.name), fl.offset, offset));
+            return Err(mismatch(
+                format!("wrong offset for field '{}'", f.name),
+                fl.offset,
+                offset,
+            ));
         }
     }
     if layout.size != a[0] {
         return Err(mismatch("wrong total size".to_owned(), layout.size, a[0]));
     }
     if layout.align != a[1] {
-        return Err(mismatch("wrong total alignment".to_owned(), layout.align, a[1]));
+        return Err(mismatch(
+            "wrong total alignment".to_owned(),
+            layout.align,
+            a[1],
+        ));
     }
     Ok(())
 }

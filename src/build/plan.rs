@@ -10,7 +10,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::error::Result;
-use crate::model::{ArrayLen, ConstValue, Decl, Declarations, EnumId, RecordId, RecordKind, Type, TypeId, TypeTable};
+use crate::model::{
+    ArrayLen, ConstValue, Decl, Declarations, EnumId, RecordId, RecordKind, Type, TypeId, TypeTable,
+};
 
 /// Everything the glue provides for one module, in table order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,9 +45,16 @@ pub enum Question {
     },
     /// An integer constant (`#define X ...`, `#define X 42`, integer `static const`):
     /// the value as `unsigned long long`, then `X < 0`. A known value is checked.
-    IntConst { name: String, expected: Option<i128> },
+    IntConst {
+        name: String,
+        expected: Option<i128>,
+    },
     /// An enumerator whose value the cdef leaves to the compiler: value, then sign.
-    Enumerator { eid: EnumId, index: usize, name: String },
+    Enumerator {
+        eid: EnumId,
+        index: usize,
+        name: String,
+    },
     /// `typedef int... t`: `sizeof(t)`, then `((t)-1) < 0`.
     IntTypedef { name: String, ty: TypeId },
     /// `typedef float... t`: `sizeof(t)`, then 1 if `t` is a floating type (0 for an integer).
@@ -53,7 +62,11 @@ pub enum Question {
     /// An array type with a `[...]` length: `sizeof` of the object, then of its
     /// item, item's item… down to the innermost element (from the first level whose
     /// size C knows: `T x[][...]` starts at `x[0]`).
-    ArrayLens { target: ArrayTarget, levels: usize, skip_outer: bool },
+    ArrayLens {
+        target: ArrayTarget,
+        levels: usize,
+        skip_outer: bool,
+    },
 }
 
 /// Where a `[...]` array type is declared.
@@ -63,7 +76,12 @@ pub enum ArrayTarget {
     Typedef(String),
     /// Field `index` of record `owner`, reached from the nameable record `c_type`
     /// (the owner itself, or the parent an anonymous owner is lifted into).
-    Field { owner: RecordId, index: usize, c_type: String, name: String },
+    Field {
+        owner: RecordId,
+        index: usize,
+        c_type: String,
+        name: String,
+    },
 }
 
 /// One field of a [`Question::Record`], as CFFI lists fields: members of anonymous
@@ -94,7 +112,9 @@ impl Question {
             | Question::Enumerator { .. }
             | Question::IntTypedef { .. }
             | Question::FloatTypedef { .. } => 2,
-            Question::ArrayLens { levels, skip_outer, .. } => levels + 1 - usize::from(*skip_outer),
+            Question::ArrayLens {
+                levels, skip_outer, ..
+            } => levels + 1 - usize::from(*skip_outer),
         }
     }
 }
@@ -148,7 +168,12 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
                 });
             }
         }
-        p.questions.push(Question::Record { rid, c_type, partial: rec.partial, fields: out });
+        p.questions.push(Question::Record {
+            rid,
+            c_type,
+            partial: rec.partial,
+            fields: out,
+        });
     }
     let enumerators: HashSet<&str> = table
         .enums()
@@ -164,7 +189,10 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
                         ConstValue::Int(v) => Some(*v),
                         ConstValue::Unknown => None,
                     };
-                    p.questions.push(Question::IntConst { name: name.clone(), expected });
+                    p.questions.push(Question::IntConst {
+                        name: name.clone(),
+                        expected,
+                    });
                 } else if *value == ConstValue::Unknown {
                     p.copied_constants.push(name.clone());
                 }
@@ -191,16 +219,26 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
             continue;
         }
         for (index, (name, _)) in def.values.iter().enumerate() {
-            p.questions.push(Question::Enumerator { eid, index, name: name.clone() });
+            p.questions.push(Question::Enumerator {
+                eid,
+                index,
+                name: name.clone(),
+            });
         }
     }
     for (name, &ty) in &decls.typedefs {
         match table.get(ty) {
             Type::UnknownPrim { name: n, float } if n == name => {
                 p.questions.push(if *float {
-                    Question::FloatTypedef { name: name.clone(), ty }
+                    Question::FloatTypedef {
+                        name: name.clone(),
+                        ty,
+                    }
                 } else {
-                    Question::IntTypedef { name: name.clone(), ty }
+                    Question::IntTypedef {
+                        name: name.clone(),
+                        ty,
+                    }
                 });
             }
             _ => {
@@ -250,7 +288,8 @@ fn record_spellings(table: &TypeTable) -> BTreeMap<RecordId, String> {
             }
             if let Type::Record(sub) = table.get(id) {
                 if !names.contains_key(sub) && measurable(*sub) {
-                    let spelling = format!("__typeof__(((({} *)0)->{}){index})", names[&parent], f.name);
+                    let spelling =
+                        format!("__typeof__(((({} *)0)->{}){index})", names[&parent], f.name);
                     names.insert(*sub, spelling);
                     queue.push(*sub);
                 }
@@ -279,7 +318,13 @@ fn lift_fields(table: &TypeTable, rid: RecordId, skip: bool, out: &mut Vec<Recor
             owner: rid,
             index,
             bitfield: f.bits.is_some(),
-            open_array: matches!(table.get(f.ty), Type::Array { len: ArrayLen::Open, .. }),
+            open_array: matches!(
+                table.get(f.ty),
+                Type::Array {
+                    len: ArrayLen::Open,
+                    ..
+                }
+            ),
             skip_in_positional_init: skip_here,
         });
     }

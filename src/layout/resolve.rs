@@ -350,7 +350,13 @@ impl TypeResolver {
         for (i, f) in m.fields.iter().enumerate() {
             let ty = self.get(table, f.ty)?;
             self.ensure_layout(table, &ty)?;
-            let empty_array = matches!(ty.kind(), CKind::Array { len: None | Some(0), .. });
+            let empty_array = matches!(
+                ty.kind(),
+                CKind::Array {
+                    len: None | Some(0),
+                    ..
+                }
+            );
             if i + 1 == m.fields.len() {
                 flexible = matches!(ty.kind(), CKind::Array { len: None, .. })
                     || ty.record_layout().is_some_and(|l| l.has_flexible_array);

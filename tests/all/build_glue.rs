@@ -48,10 +48,20 @@ fn build_native(name: &str, cdef: &str, source: &str) -> Built {
         .output()
         .expect("a C compiler (cc)");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "cc failed:\n{stderr}\n--- source:\n{}", glue.c_source);
+    assert!(
+        out.status.success(),
+        "cc failed:\n{stderr}\n--- source:\n{}",
+        glue.c_source
+    );
     assert!(!stderr.contains("warning"), "cc warned:\n{stderr}");
     let lib = Library::open(Some(so.to_str().unwrap()), 0).unwrap();
-    Built { decls, resolver: TypeResolver::new(Target::Host), glue, lib, dir }
+    Built {
+        decls,
+        resolver: TypeResolver::new(Target::Host),
+        glue,
+        lib,
+        dir,
+    }
 }
 
 impl Built {
@@ -219,7 +229,10 @@ fn build_glue_completes_from_the_native_compiler() {
     let anon = b.ctype("anon_t");
     let al = anon.record_layout().unwrap();
     assert_eq!(al.size, facts[6]);
-    assert_eq!(al.fields.iter().find(|f| f.name == "f").unwrap().offset, facts[5]);
+    assert_eq!(
+        al.fields.iter().find(|f| f.name == "f").unwrap().offset,
+        facts[5]
+    );
 
     let outer = b.ctype("struct outer");
     let ol = outer.record_layout().expect("partial struct completed");
@@ -227,13 +240,18 @@ fn build_glue_completes_from_the_native_compiler() {
     assert_eq!(ol.fields[1].offset, facts[7]);
     let inner = ol.fields[1].ty.clone();
     assert_eq!(inner.size(), Some(facts[9]));
-    let il = inner.record_layout().expect("nested anonymous partial struct completed");
+    let il = inner
+        .record_layout()
+        .expect("nested anonymous partial struct completed");
     assert_eq!(facts[7] + il.fields[0].offset, facts[8]);
     let pu = b.ctype("struct pu");
     let pl = pu.record_layout().unwrap();
     assert_eq!(pl.size, facts[11]);
     let d = pl.fields.iter().find(|f| f.name == "d").unwrap();
-    assert_eq!((d.offset, d.ty.cname(), d.skip_in_positional_init), (facts[10], "double", true));
+    assert_eq!(
+        (d.offset, d.ty.cname(), d.skip_in_positional_init),
+        (facts[10], "double", true)
+    );
     assert_eq!(b.constant("FAVOURITE"), ConstValue::Int(7));
 
     assert_eq!(b.constant("BIG_FLAG"), ConstValue::Int(1 << 40));
@@ -247,12 +265,20 @@ fn build_glue_completes_from_the_native_compiler() {
 
     assert_eq!(b.ctype("small_t").cname(), "uint16_t");
     assert_eq!(b.ctype("real_t").cname(), "double");
-    let Some(Decl::Function { ty }) = b.decls.lib_items.get("half").cloned() else { panic!() };
+    let Some(Decl::Function { ty }) = b.decls.lib_items.get("half").cloned() else {
+        panic!()
+    };
     let half = b.decls.types.c_name(ty);
     assert_eq!(half, "uint16_t(uint16_t)");
 
-    for (name, cname) in [("arr", "int[13]"), ("grid", "int[4][3]"), ("facts", "long long[12]")] {
-        let Some(Decl::Global(g)) = b.decls.lib_items.get(name).cloned() else { panic!() };
+    for (name, cname) in [
+        ("arr", "int[13]"),
+        ("grid", "int[4][3]"),
+        ("facts", "long long[12]"),
+    ] {
+        let Some(Decl::Global(g)) = b.decls.lib_items.get(name).cloned() else {
+            panic!()
+        };
         assert_eq!(b.decls.types.c_name(g.ty), cname);
     }
 
@@ -282,7 +308,12 @@ fn build_glue_wrappers_take_pointers_to_arguments() {
     let (pa, pb) = ([1i32, 2], [4i32, 6]);
     let argv = [pa.as_ptr() as u64, pb.as_ptr() as u64];
     let mut rect = [0i32; 4];
-    b.call("_cffi_f_make_rect", "void", &sig, &[argv.as_ptr() as u64, rect.as_mut_ptr() as u64]);
+    b.call(
+        "_cffi_f_make_rect",
+        "void",
+        &sig,
+        &[argv.as_ptr() as u64, rect.as_mut_ptr() as u64],
+    );
     assert_eq!(rect, [1, 2, 4, 6]);
     let argv = [rect.as_ptr() as u64];
     let mut result = 0i32;
@@ -302,13 +333,26 @@ fn build_glue_wrappers_take_pointers_to_arguments() {
     assert_eq!(buf, [0, 1, 4, 9]);
     let (v, mut out) = (1000u16, 0u16);
     let argv = [std::ptr::addr_of!(v) as u64];
-    b.call("_cffi_f_half", "void", &sig, &[argv.as_ptr() as u64, std::ptr::addr_of_mut!(out) as u64]);
+    b.call(
+        "_cffi_f_half",
+        "void",
+        &sig,
+        &[argv.as_ptr() as u64, std::ptr::addr_of_mut!(out) as u64],
+    );
     assert_eq!(out, 500);
     let (d, mut dout) = (1.25f64, 0f64);
     let argv = [std::ptr::addr_of!(d) as u64];
-    b.call("_cffi_f_twice", "void", &sig, &[argv.as_ptr() as u64, std::ptr::addr_of_mut!(dout) as u64]);
+    b.call(
+        "_cffi_f_twice",
+        "void",
+        &sig,
+        &[argv.as_ptr() as u64, std::ptr::addr_of_mut!(dout) as u64],
+    );
     assert_eq!(dout, 2.5);
-    assert!(b.lib.symbol("_cffi_f_sum_va").is_err(), "variadic functions get no wrapper");
+    assert!(
+        b.lib.symbol("_cffi_f_sum_va").is_err(),
+        "variadic functions get no wrapper"
+    );
 }
 
 #[test]
@@ -365,10 +409,22 @@ fn build_glue_compiles_for_wasm32_with_zig() {
     let dir = temp_dir("wasm");
     let c_path = dir.join("module.c");
     std::fs::write(&c_path, format!("{SOURCE}\n{}", glue.c_source)).unwrap();
-    let path = format!("/work/main/.venv/bin:{}", std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "/work/main/.venv/bin:{}",
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new("python3")
         .env("PATH", path)
-        .args(["-m", "ziglang", "cc", "--target=wasm32-wasi", "-mexec-model=reactor", "-Wall", "-c", "-o"])
+        .args([
+            "-m",
+            "ziglang",
+            "cc",
+            "--target=wasm32-wasi",
+            "-mexec-model=reactor",
+            "-Wall",
+            "-c",
+            "-o",
+        ])
         .arg(dir.join("module.o"))
         .arg(&c_path)
         .output();
@@ -377,7 +433,11 @@ fn build_glue_compiles_for_wasm32_with_zig() {
         Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named ziglang") => {
             eprintln!("skipped: zig (the ziglang package) is not installed");
         }
-        Ok(out) => assert!(out.status.success(), "zig cc failed:\n{}", String::from_utf8_lossy(&out.stderr)),
+        Ok(out) => assert!(
+            out.status.success(),
+            "zig cc failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
         Err(e) => eprintln!("skipped: cannot run python3 -m ziglang: {e}"),
     }
 }
