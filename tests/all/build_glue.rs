@@ -151,6 +151,11 @@ void fill(int *p, int n);
 small_t half(small_t v);
 real_t twice(real_t v);
 int sum_va(int n, ...);
+int apply(int (*f)(int), int x);
+int (*pick(int which))(int);
+int sum3(int a[3]);
+size_t length(const char *s);
+extern const int limit;
 "#;
 
 const SOURCE: &str = r#"
@@ -189,6 +194,12 @@ int add(int a, int b) { return a + b; }
 void fill(int *p, int n) { for (int i = 0; i < n; i++) p[i] = i * i; }
 small_t half(small_t v) { return v / 2; }
 real_t twice(real_t v) { return v * 2; }
+static int neg(int x) { return -x; }
+int apply(int (*f)(int), int x) { return f(x); }
+int (*pick(int which))(int) { return which ? neg : 0; }
+int sum3(int a[3]) { return a[0] + a[1] + a[2]; }
+size_t length(const char *s) { size_t n = 0; while (s[n]) n++; return n; }
+const int limit = 100;
 int sum_va(int n, ...) {
     va_list ap; int s = 0; va_start(ap, n);
     for (int i = 0; i < n; i++) s += va_arg(ap, int);
@@ -349,6 +360,38 @@ fn build_glue_wrappers_take_pointers_to_arguments() {
         &[argv.as_ptr() as u64, std::ptr::addr_of_mut!(dout) as u64],
     );
     assert_eq!(dout, 2.5);
+    // Function pointers in and out, array parameters, `const` pointees.
+    let mut f = 0u64;
+    let which = 1i32;
+    let argv = [std::ptr::addr_of!(which) as u64];
+    b.call(
+        "_cffi_f_pick",
+        "void",
+        &sig,
+        &[argv.as_ptr() as u64, std::ptr::addr_of_mut!(f) as u64],
+    );
+    let x = 5i32;
+    let argv = [std::ptr::addr_of!(f) as u64, std::ptr::addr_of!(x) as u64];
+    b.call("_cffi_f_apply", "void", &sig, &[argv.as_ptr() as u64, res]);
+    assert_eq!(result, -5);
+    let three = [1i32, 2, 3];
+    let p3 = three.as_ptr() as u64;
+    let argv = [std::ptr::addr_of!(p3) as u64];
+    b.call("_cffi_f_sum3", "void", &sig, &[argv.as_ptr() as u64, res]);
+    assert_eq!(result, 6);
+    let (text, mut len) = (b"hello\0".as_ptr() as u64, 0u64);
+    let argv = [std::ptr::addr_of!(text) as u64];
+    b.call(
+        "_cffi_f_length",
+        "void",
+        &sig,
+        &[argv.as_ptr() as u64, std::ptr::addr_of_mut!(len) as u64],
+    );
+    assert_eq!(len, 5);
+    let limit = b.global("limit");
+    let mut word = [0u8; 4];
+    HostMemory.read(limit, &mut word).unwrap();
+    assert_eq!(i32::from_le_bytes(word), 100);
     assert!(
         b.lib.symbol("_cffi_f_sum_va").is_err(),
         "variadic functions get no wrapper"
@@ -392,6 +435,22 @@ fn build_glue_checks_exact_structs() {
             )
         );
     }
+    let mut b = build_native(
+        "bits",
+        "union ub { int x : 3; ...; };",
+        "union ub { int x : 3; int y; };",
+    );
+    assert!(matches!(b.complete(), Err(Error::NotImplemented(m)) if m.contains("bitfield 'x'")));
+
+    // A table that does not fit the declarations (a module built from another cdef).
+    let mut b = build_native("mismatch", "struct s { int a; };", "struct s { int a; };");
+    let plan = build::plan(&b.decls).unwrap();
+    let short = b.table()[..3].to_vec();
+    assert!(matches!(
+        build::complete(&mut b.decls, &mut b.resolver, &plan, &short),
+        Err(Error::Verification(m)) if m.contains("has 3 entries, but the cdef asks for 4")
+    ));
+
     let mut b = build_native("wrongconst", "#define Y 42\n", "#define Y 43\n");
     assert_eq!(
         b.complete(),
