@@ -379,7 +379,7 @@ fn build_glue_wrappers_take_pointers_to_arguments() {
     let argv = [std::ptr::addr_of!(p3) as u64];
     b.call("_cffi_f_sum3", "void", &sig, &[argv.as_ptr() as u64, res]);
     assert_eq!(result, 6);
-    let (text, mut len) = (b"hello\0".as_ptr() as u64, 0u64);
+    let (text, mut len) = (c"hello".as_ptr() as u64, 0u64);
     let argv = [std::ptr::addr_of!(text) as u64];
     b.call(
         "_cffi_f_length",
