@@ -1,5 +1,6 @@
 //! The one integration-test binary: one module per subject.
 
+mod build_glue;
 mod cdecl;
 mod layout_oracle;
 mod layout_resolve;
