@@ -191,7 +191,7 @@ impl PyFFI {
 
 #[pymethods]
 impl PyFFI {
-        /// An FFI with no declarations: for host code (`dlopen`, `target="native"`)
+    /// An FFI with no declarations: for host code (`dlopen`, `target="native"`)
     /// by default; for wasm32 code with `_target="wasm32"`, whose cdata live in
     /// `_sandbox`'s memory (or nowhere: a types-only FFI, for checking a build).
     #[new]
@@ -208,12 +208,16 @@ impl PyFFI {
             (Some("wasm32"), None) => Arc::new(NoMemory(Target::Wasm32)),
             (target, _) => return Err(PyValueError::new_err(format!("bad FFI target {target:?}"))),
         };
-        Ok(PyFFI { ctx: FfiContext::new(mem) })
+        Ok(PyFFI {
+            ctx: FfiContext::new(mem),
+        })
     }
 
     /// The glue C of a `set_source()` module built from this FFI's declarations.
     fn _glue(&self) -> PyResult<String> {
-        Ok(wasmcffi::build::generate(&self.ctx.types().decls).py()?.c_source)
+        Ok(wasmcffi::build::generate(&self.ctx.types().decls)
+            .py()?
+            .c_source)
     }
 
     /// Completes the declarations with the compiler's measurements (the glue's

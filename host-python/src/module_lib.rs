@@ -30,13 +30,23 @@ use crate::sandbox::PySandbox;
 #[derive(Clone)]
 enum Backend {
     Wasm(Arc<Sandbox>),
-    Native { library: Arc<Library>, glue_call: Arc<CallPlan> },
+    Native {
+        library: Arc<Library>,
+        glue_call: Arc<CallPlan>,
+    },
 }
 
 impl Backend {
     /// Calls the glue export `symbol` with `args` (one value per argument) and
     /// returns `ret_len` bytes of result.
-    fn call(&self, py: Python<'_>, ctx: &Arc<FfiContext>, symbol: &str, args: &[Vec<u8>], ret_len: usize) -> PyResult<Vec<u8>> {
+    fn call(
+        &self,
+        py: Python<'_>,
+        ctx: &Arc<FfiContext>,
+        symbol: &str,
+        args: &[Vec<u8>],
+        ret_len: usize,
+    ) -> PyResult<Vec<u8>> {
         match self {
             Backend::Wasm(sandbox) => {
                 // One guest block: [pointer table | result | argument values], 8-aligned.
@@ -56,7 +66,10 @@ impl Backend {
                     pointers.extend_from_slice(&((base + off) as u32).to_le_bytes());
                 }
                 ctx.mem.write(base, &pointers).py()?;
-                let call_args = [WasmVal::I32(base as i32), WasmVal::I32((base + result_at) as i32)];
+                let call_args = [
+                    WasmVal::I32(base as i32),
+                    WasmVal::I32((base + result_at) as i32),
+                ];
                 py.allow_threads(|| sandbox.call(symbol, &call_args)).py()?;
                 let mut out = vec![0u8; ret_len];
                 ctx.mem.read(base + result_at, &mut out).py()?;
@@ -86,7 +99,11 @@ impl Backend {
                 py.allow_threads(|| glue_call.call(func, &buffer)).py()?;
                 // `words` and `pointers` lived until here: the wrapper read them during the call.
                 drop((words, pointers));
-                Ok(ret.iter().flat_map(|w| w.to_le_bytes()).take(ret_len).collect())
+                Ok(ret
+                    .iter()
+                    .flat_map(|w| w.to_le_bytes())
+                    .take(ret_len)
+                    .collect())
             }
         }
     }
@@ -111,7 +128,13 @@ pub struct PyModuleFunction {
 
 impl PyModuleLib {
     fn item_addr(&self, py: Python<'_>, name: &str) -> PyResult<Addr> {
-        let bytes = self.backend.call(py, &self.ctx, &format!("_cffi_g_{name}"), &[], self.ctx.target().pointer_size() as usize)?;
+        let bytes = self.backend.call(
+            py,
+            &self.ctx,
+            &format!("_cffi_g_{name}"),
+            &[],
+            self.ctx.target().pointer_size() as usize,
+        )?;
         let mut word = [0u8; 8];
         word[..bytes.len()].copy_from_slice(&bytes);
         Ok(u64::from_le_bytes(word))
@@ -124,7 +147,11 @@ impl PyModuleLib {
     /// natively in the shared library at `native_path`.
     #[new]
     #[pyo3(signature = (ffi, sandbox, native_path))]
-    fn new(ffi: &Bound<'_, PyFFI>, sandbox: Option<&Bound<'_, PySandbox>>, native_path: Option<&str>) -> PyResult<Self> {
+    fn new(
+        ffi: &Bound<'_, PyFFI>,
+        sandbox: Option<&Bound<'_, PySandbox>>,
+        native_path: Option<&str>,
+    ) -> PyResult<Self> {
         let ctx = ffi.get().ctx.clone();
         let backend = match (sandbox, native_path) {
             (Some(sb), None) => Backend::Wasm(sb.get().sandbox.clone()),
@@ -132,10 +159,15 @@ impl PyModuleLib {
                 let library = Arc::new(Library::open(Some(path), 0).py()?);
                 let void_ptr = ctx.parse_ctype("void *").py()?;
                 let void = ctx.parse_ctype("void").py()?;
-                let glue_call = Arc::new(CallPlan::new(&void, &[void_ptr.clone(), void_ptr], None).py()?);
+                let glue_call =
+                    Arc::new(CallPlan::new(&void, &[void_ptr.clone(), void_ptr], None).py()?);
                 Backend::Native { library, glue_call }
             }
-            _ => return Err(PyTypeError::new_err("ModuleLib needs exactly one of a sandbox or a native library path")),
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "ModuleLib needs exactly one of a sandbox or a native library path",
+                ))
+            }
         };
         Ok(PyModuleLib { ctx, backend })
     }
@@ -145,7 +177,10 @@ impl PyModuleLib {
         let this = slf.get();
         let decl = this.ctx.types().decls.lib_items.get(name).cloned();
         match decl {
-            Some(Decl::Constant { value: ConstValue::Int(v), .. }) => v.into_py_any(py),
+            Some(Decl::Constant {
+                value: ConstValue::Int(v),
+                ..
+            }) => v.into_py_any(py),
             Some(Decl::Function { ty }) => {
                 let pointer = this.ctx.types().decls.types.intern(Type::Pointer(ty));
                 let sig = this.ctx.resolve(pointer).py()?;
@@ -162,24 +197,33 @@ impl PyModuleLib {
                     sig,
                 }
                 .into_py_any(py)?;
-                slf.as_any().getattr("__dict__")?.set_item(name, function.clone_ref(py))?;
+                slf.as_any()
+                    .getattr("__dict__")?
+                    .set_item(name, function.clone_ref(py))?;
                 Ok(function)
             }
             Some(Decl::Global(g)) => {
                 let ty = this.ctx.resolve(g.ty).py()?;
                 let addr = this.item_addr(py, name)?;
                 match ty.kind() {
-                    CKind::Array { .. } | CKind::Record(_) => PyCData::plain(&this.ctx, ty, addr).into_py_any(py),
+                    CKind::Array { .. } | CKind::Record(_) => {
+                        PyCData::plain(&this.ctx, ty, addr).into_py_any(py)
+                    }
                     _ => PyCData::plain(&this.ctx, ty.clone(), 0).load(py, &ty, addr),
                 }
             }
-            Some(Decl::Constant { value: ConstValue::Unknown, .. }) => Err(PyAttributeError::new_err(format!(
+            Some(Decl::Constant {
+                value: ConstValue::Unknown,
+                ..
+            }) => Err(PyAttributeError::new_err(format!(
                 "lib.{name}: its value was not measured by the compiler"
             ))),
             Some(Decl::ExternPython { .. }) => Err(PyNotImplementedError::new_err(format!(
                 "lib.{name}: extern \"Python\" functions are not implemented yet"
             ))),
-            Some(Decl::Typedef(_)) | None => Err(PyAttributeError::new_err(format!("lib has no attribute '{name}'"))),
+            Some(Decl::Typedef(_)) | None => Err(PyAttributeError::new_err(format!(
+                "lib has no attribute '{name}'"
+            ))),
         }
     }
 
@@ -192,13 +236,21 @@ impl PyModuleLib {
                 let value = to_value(value, self.ctx.target())?;
                 core::write_init(&*self.ctx.mem, addr, &ty, &value).py()
             }
-            _ => Err(PyAttributeError::new_err(format!("cannot set lib.{name}: not a writable global variable"))),
+            _ => Err(PyAttributeError::new_err(format!(
+                "cannot set lib.{name}: not a writable global variable"
+            ))),
         }
     }
 
     fn __dir__(&self) -> Vec<String> {
         let types = self.ctx.types();
-        types.decls.lib_items.iter().filter(|(_, d)| !matches!(d, Decl::Typedef(_))).map(|(n, _)| n.clone()).collect()
+        types
+            .decls
+            .lib_items
+            .iter()
+            .filter(|(_, d)| !matches!(d, Decl::Typedef(_)))
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     fn __repr__(&self) -> String {
@@ -213,12 +265,20 @@ impl PyModuleLib {
 #[pymethods]
 impl PyModuleFunction {
     #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(&self, py: Python<'_>, args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<PyObject> {
+    fn __call__(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyObject> {
         let CKind::Function(sig) = self.sig.kind() else {
             return Err(PyTypeError::new_err("not a function"));
         };
         if kwargs.is_some_and(|k| !k.is_empty()) {
-            return Err(PyTypeError::new_err(format!("{}() takes no keyword arguments", self.name)));
+            return Err(PyTypeError::new_err(format!(
+                "{}() takes no keyword arguments",
+                self.name
+            )));
         }
         if args.len() != sig.params.len() {
             return Err(PyTypeError::new_err(format!(
@@ -235,14 +295,24 @@ impl PyModuleFunction {
             .zip(args.iter())
             .map(|(param, arg)| encode_arg(&self.ctx, param, &arg, &mut temps))
             .collect::<PyResult<Vec<_>>>()?;
-        let ret_len = if matches!(sig.ret.kind(), CKind::Void) { 0 } else { sig.ret.size().unwrap_or(0) as usize };
-        let bytes = self.backend.call(py, &self.ctx, &self.symbol, &values, ret_len)?;
+        let ret_len = if matches!(sig.ret.kind(), CKind::Void) {
+            0
+        } else {
+            sig.ret.size().unwrap_or(0) as usize
+        };
+        let bytes = self
+            .backend
+            .call(py, &self.ctx, &self.symbol, &values, ret_len)?;
         drop(temps);
         value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
     }
 
     fn __repr__(&self) -> String {
-        format!("<wasmcffi function '{}' of type '{}'>", self.name, self.sig.cname())
+        format!(
+            "<wasmcffi function '{}' of type '{}'>",
+            self.name,
+            self.sig.cname()
+        )
     }
 
     #[getter]

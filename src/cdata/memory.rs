@@ -157,15 +157,21 @@ impl Memory for NoMemory {
     }
 
     fn read(&self, _addr: Addr, _out: &mut [u8]) -> Result<()> {
-        Err(crate::error::Error::Memory("this ffi has no memory (it only describes types)".into()))
+        Err(crate::error::Error::Memory(
+            "this ffi has no memory (it only describes types)".into(),
+        ))
     }
 
     fn write(&self, _addr: Addr, _data: &[u8]) -> Result<()> {
-        Err(crate::error::Error::Memory("this ffi has no memory (it only describes types)".into()))
+        Err(crate::error::Error::Memory(
+            "this ffi has no memory (it only describes types)".into(),
+        ))
     }
 
     fn alloc_zeroed(&self, _size: u64, _align: u64) -> Result<Addr> {
-        Err(crate::error::Error::Memory("this ffi has no memory (it only describes types)".into()))
+        Err(crate::error::Error::Memory(
+            "this ffi has no memory (it only describes types)".into(),
+        ))
     }
 
     fn free(&self, _addr: Addr, _size: u64, _align: u64) {}
