@@ -16,16 +16,17 @@ import sys
 
 from . import _wasmcffi
 
-#: Flags of every sandboxed module: a reactor (no main), the C stack placed
-#: first in linear memory so that overflowing it traps instead of silently
-#: corrupting globals, and -O2.
+#: Flags of every sandboxed module: a reactor (no main), -O2, a 1 MiB C stack.
+#: zig's linker always puts the stack first in linear memory (so a C stack
+#: overflow traps instead of overwriting globals); a clang + wasm-ld toolchain
+#: named by WASMCFFI_CC needs `-Wl,--stack-first` for that, which zig refuses.
 WASM_FLAGS = [
     "--target=wasm32-wasi",
     "-mexec-model=reactor",
     "-O2",
-    "-Wl,--stack-first",
     "-Wl,-z,stack-size=1048576",
 ]
+WASM_LD_FLAGS = ["-Wl,--stack-first"]
 
 
 class SourceSpec:
@@ -102,6 +103,8 @@ def build_artifact(spec, c_path, out_dir, verbose):
             f.write(_wasmcffi.GUEST_RUNTIME_C)
         artifact = os.path.join(out_dir, spec.module_name + ".wasm")
         args = compiler_command("wasm") + WASM_FLAGS + _flags(spec) + ["-o", artifact, c_path, runtime] + sources
+        if os.environ.get("WASMCFFI_CC"):
+            args += WASM_LD_FLAGS
         args += spec.extra_link_args
     else:
         artifact = os.path.join(out_dir, spec.module_name + ".so")

@@ -158,14 +158,24 @@ def test_api_module_cdata_live_in_the_targets_memory(module):
     assert module.lib.norm1(p) == 3
 
 
-def test_wasm_faults_become_exceptions(tmp_path):
-    mod = load_module(build(tmp_path, "wasm", "_faults"))
+@pytest.fixture(scope="module")
+def faults_module(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("faults"), "wasm", "_faults")
+
+
+@pytest.mark.parametrize("call", ["crash()", "divide(1, 0)", "recurse(10**7)"])
+def test_wasm_faults_become_exceptions(faults_module, call):
+    # A fresh instance per fault: a trap leaves its instance unusable.
+    mod = load_module(faults_module)
     with pytest.raises(wasmcffi.Trap):
-        mod.lib.crash()
-    with pytest.raises(wasmcffi.Trap):
-        mod.lib.divide(1, 0)
-    with pytest.raises(wasmcffi.Trap):
-        mod.lib.recurse(10**7)
+        eval("lib." + call, {"lib": mod.lib})
+    with pytest.raises(wasmcffi.SandboxError):
+        mod.lib.add(1, 2)
+    assert load_module(faults_module).lib.add(1, 2) == 3
+
+
+def test_wasm_exit_is_guest_exit(faults_module):
+    mod = load_module(faults_module)
     with pytest.raises(wasmcffi.GuestExit) as info:
         mod.lib.leave(3)
     assert info.value.code == 3
