@@ -30,10 +30,12 @@ EXPORT(deep) int deep(int n) {
 EXPORT(do_exit) void do_exit(int code) { exit(code); }
 EXPORT(hello) void hello(void) { printf("hi\n"); }
 EXPORT(complain) void complain(void) { fprintf(stderr, "oops\n"); }
-EXPORT(try_malloc) int try_malloc(int bytes) { return malloc(bytes) != NULL; }
+/* A volatile store keeps the compiler from eliding malloc (and assuming success). */
+static void *volatile keep;
+EXPORT(try_malloc) int try_malloc(int bytes) { keep = malloc(bytes); return keep != NULL; }
 EXPORT(grab_megabytes) int grab_megabytes(int max) {
     int n = 0;
-    while (n < max && malloc(1 << 20) != NULL) n++;
+    while (n < max && (keep = malloc(1 << 20)) != NULL) n++;
     return n;
 }
 EXPORT(read_at) int read_at(int addr) { return *(volatile int *)addr; }
@@ -180,6 +182,7 @@ fn wasm_guest_memory_is_bounds_checked() {
 fn wasm_trap_carries_backtrace_and_poisons_until_reset() {
     let Some(sb) = sandbox(SandboxConfig::default()) else { return };
     let Err(Error::Trap(msg)) = sb.call("do_trap", &[]) else { panic!("expected a trap") };
+    eprintln!("{msg}");
     assert!(msg.contains("unreachable"), "{msg}");
     assert!(msg.contains("backtrace") && msg.contains("do_trap"), "{msg}");
     assert!(sb.poisoned().is_some());
@@ -209,6 +212,7 @@ fn wasm_stack_overflow_traps() {
     assert_eq!(call_i32(&sb, "deep", &[10]).unwrap(), 55);
     // 512 bytes a frame: 100k frames are far beyond the 1 MiB C stack.
     let Err(Error::Trap(msg)) = call_i32(&sb, "deep", &[100_000]) else { panic!("expected a trap") };
+    eprintln!("{msg}");
     assert!(msg.contains("deep"), "{msg}");
     sb.reset().unwrap();
     assert_eq!(call_i32(&sb, "deep", &[10]).unwrap(), 55);
