@@ -27,6 +27,11 @@ EXPORT(deep) int deep(int n) {
     frame[0] = (char)n;
     return n == 0 ? 0 : deep(n - 1) + frame[0];
 }
+EXPORT(deep_c_stack) int deep_c_stack(int n) {
+    volatile char frame[16384];
+    frame[n % 16384] = (char)n;
+    return n == 0 ? 0 : deep_c_stack(n - 1) + frame[n % 16384];
+}
 EXPORT(do_exit) void do_exit(int code) { exit(code); }
 EXPORT(hello) void hello(void) { printf("hi\n"); }
 EXPORT(complain) void complain(void) { fprintf(stderr, "oops\n"); }
@@ -216,6 +221,13 @@ fn wasm_stack_overflow_traps() {
     assert!(msg.contains("deep"), "{msg}");
     sb.reset().unwrap();
     assert_eq!(call_i32(&sb, "deep", &[10]).unwrap(), 55);
+    // 16 KiB a frame: the 1 MiB C stack (in linear memory, placed first) runs out
+    // after ~64 frames, long before wasm's own stack: the guest traps on the
+    // access below address 0 instead of overwriting its data.
+    assert_eq!(call_i32(&sb, "deep_c_stack", &[10]).unwrap(), 55);
+    let Err(Error::Trap(msg)) = call_i32(&sb, "deep_c_stack", &[1000]) else { panic!("expected a trap") };
+    eprintln!("{msg}");
+    assert!(msg.contains("out of bounds") && msg.contains("deep_c_stack"), "{msg}");
 }
 
 #[test]

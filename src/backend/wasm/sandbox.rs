@@ -354,12 +354,27 @@ fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
     let mut message = format!("guest trapped: {what}");
     if let Some(bt) = err.downcast_ref::<WasmBacktrace>() {
         message.push_str("\nguest backtrace (most recent call first):");
+        let mut previous = String::new();
+        let mut repeats = 0;
         for (i, frame) in bt.frames().iter().enumerate() {
             let name = frame.func_name().unwrap_or("<unnamed>");
-            message.push_str(&format!("\n  {i:>2}: {name} (wasm function {})", frame.func_index()));
+            let mut line = format!("{name} (wasm function {})", frame.func_index());
             if let Some(offset) = frame.module_offset() {
-                message.push_str(&format!(" at offset {offset:#x}"));
+                line.push_str(&format!(" at offset {offset:#x}"));
             }
+            if line == previous {
+                repeats += 1;
+                continue;
+            }
+            if repeats > 0 {
+                message.push_str(&format!("\n      (previous frame repeated {repeats} more times)"));
+                repeats = 0;
+            }
+            message.push_str(&format!("\n  {i:>2}: {line}"));
+            previous = line;
+        }
+        if repeats > 0 {
+            message.push_str(&format!("\n      (previous frame repeated {repeats} more times)"));
         }
     }
     (Error::Trap(message), what)
