@@ -72,17 +72,28 @@ fn module() -> Option<WasmModule> {
                 eprintln!("skipping wasm sandbox tests: `python3 -m ziglang` is not available");
                 return None;
             };
-            let dir = std::env::temp_dir().join(format!("wasmcffi-wasm-tests-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("wasmcffi-wasm-tests-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             let src = dir.join("guest.c");
             let out = dir.join("guest.wasm");
             std::fs::write(&src, GUEST_C).unwrap();
             let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/runtime.c");
-            let cache = std::env::var_os("ZIG_GLOBAL_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache/wasmcffi-zig")
-            });
+            let cache = std::env::var_os("ZIG_GLOBAL_CACHE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
+                        .join(".cache/wasmcffi-zig")
+                });
             let output = Command::new(&py)
-                .args(["-m", "ziglang", "cc", "--target=wasm32-wasi", "-mexec-model=reactor", "-O2"])
+                .args([
+                    "-m",
+                    "ziglang",
+                    "cc",
+                    "--target=wasm32-wasi",
+                    "-mexec-model=reactor",
+                    "-O2",
+                ])
                 .arg("-Wl,-z,stack-size=1048576")
                 .arg(&src)
                 .arg(&runtime)
@@ -91,7 +102,11 @@ fn module() -> Option<WasmModule> {
                 .env("ZIG_GLOBAL_CACHE_DIR", cache)
                 .output()
                 .expect("run zig");
-            assert!(output.status.success(), "zig failed: {}", String::from_utf8_lossy(&output.stderr));
+            assert!(
+                output.status.success(),
+                "zig failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
             let bytes = std::fs::read(&out).unwrap();
             let _ = std::fs::remove_dir_all(&dir);
             Some(WasmModule::new(&bytes).expect("compile module"))
@@ -114,32 +129,55 @@ fn call_i32(sb: &Sandbox, name: &str, args: &[i32]) -> Result<i32, Error> {
 fn collector() -> (Arc<Mutex<Vec<u8>>>, wasmcffi::backend::wasm::OutputSink) {
     let buf = Arc::new(Mutex::new(Vec::new()));
     let b = Arc::clone(&buf);
-    (buf, Arc::new(move |bytes: &[u8]| b.lock().unwrap().extend_from_slice(bytes)))
+    (
+        buf,
+        Arc::new(move |bytes: &[u8]| b.lock().unwrap().extend_from_slice(bytes)),
+    )
 }
 
 #[test]
 fn wasm_calls_exports_with_each_value_type() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     assert_eq!(call_i32(&sb, "add", &[2, 40]).unwrap(), 42);
     assert_eq!(call_i32(&sb, "add", &[i32::MAX, 1]).unwrap(), i32::MIN);
-    assert_eq!(sb.call("add64", &[WasmVal::I64(1 << 40), WasmVal::I64(2)]).unwrap(), vec![WasmVal::I64((1 << 40) + 2)]);
-    assert_eq!(sb.call("scale", &[WasmVal::F64(1.5), WasmVal::F32(2.0)]).unwrap(), vec![WasmVal::F64(3.0)]);
+    assert_eq!(
+        sb.call("add64", &[WasmVal::I64(1 << 40), WasmVal::I64(2)])
+            .unwrap(),
+        vec![WasmVal::I64((1 << 40) + 2)]
+    );
+    assert_eq!(
+        sb.call("scale", &[WasmVal::F64(1.5), WasmVal::F32(2.0)])
+            .unwrap(),
+        vec![WasmVal::F64(3.0)]
+    );
     assert!(sb.has_export("add") && sb.has_export("wasmcffi_malloc"));
     assert!(!sb.has_export("nope") && !sb.has_export("memory"));
 }
 
 #[test]
 fn wasm_bad_export_or_arguments_are_clean_errors() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     assert!(matches!(sb.call("nope", &[]), Err(Error::Attribute(_))));
-    assert!(matches!(sb.call("add", &[WasmVal::I32(1)]), Err(Error::Type(_))));
-    assert!(matches!(sb.call("add", &[WasmVal::I32(1), WasmVal::F64(1.0)]), Err(Error::Type(_))));
+    assert!(matches!(
+        sb.call("add", &[WasmVal::I32(1)]),
+        Err(Error::Type(_))
+    ));
+    assert!(matches!(
+        sb.call("add", &[WasmVal::I32(1), WasmVal::F64(1.0)]),
+        Err(Error::Type(_))
+    ));
     assert_eq!(call_i32(&sb, "add", &[1, 2]).unwrap(), 3);
 }
 
 #[test]
 fn wasm_guest_memory_round_trip() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     let mem = sb.memory();
     assert!(Arc::ptr_eq(mem.sandbox(), &sb));
     let p = mem.alloc_zeroed(40, 4).unwrap();
@@ -166,30 +204,54 @@ fn wasm_guest_memory_round_trip() {
 
 #[test]
 fn wasm_guest_memory_is_bounds_checked() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     let mem = sb.memory();
     let size = mem.size().unwrap();
     let mut buf = [0u8; 4];
     assert!(matches!(mem.read(size, &mut buf), Err(Error::Memory(_))));
-    assert!(matches!(mem.read(size - 2, &mut buf), Err(Error::Memory(_))));
-    assert!(matches!(mem.read(u64::from(u32::MAX), &mut buf), Err(Error::Memory(_))));
-    assert!(matches!(mem.read(u64::MAX - 1, &mut buf), Err(Error::Memory(_))));
+    assert!(matches!(
+        mem.read(size - 2, &mut buf),
+        Err(Error::Memory(_))
+    ));
+    assert!(matches!(
+        mem.read(u64::from(u32::MAX), &mut buf),
+        Err(Error::Memory(_))
+    ));
+    assert!(matches!(
+        mem.read(u64::MAX - 1, &mut buf),
+        Err(Error::Memory(_))
+    ));
     assert!(matches!(mem.write(size, &buf), Err(Error::Memory(_))));
     assert!(matches!(mem.copy(8, size - 1, 4), Err(Error::Memory(_))));
     assert!(matches!(mem.read(0, &mut buf), Err(Error::Runtime(_))));
     mem.read(size - 4, &mut buf).unwrap();
-    assert!(matches!(mem.alloc_zeroed(u64::from(u32::MAX), 8), Err(Error::Memory(_))));
+    assert!(matches!(
+        mem.alloc_zeroed(u64::from(u32::MAX), 8),
+        Err(Error::Memory(_))
+    ));
     // A guest-side wild read traps in the guest, never on the host.
-    assert!(matches!(call_i32(&sb, "read_at", &[-4]), Err(Error::Trap(_))));
+    assert!(matches!(
+        call_i32(&sb, "read_at", &[-4]),
+        Err(Error::Trap(_))
+    ));
 }
 
 #[test]
 fn wasm_trap_carries_backtrace_and_poisons_until_reset() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
-    let Err(Error::Trap(msg)) = sb.call("do_trap", &[]) else { panic!("expected a trap") };
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
+    let Err(Error::Trap(msg)) = sb.call("do_trap", &[]) else {
+        panic!("expected a trap")
+    };
     eprintln!("{msg}");
     assert!(msg.contains("unreachable"), "{msg}");
-    assert!(msg.contains("backtrace") && msg.contains("do_trap"), "{msg}");
+    assert!(
+        msg.contains("backtrace") && msg.contains("do_trap"),
+        "{msg}"
+    );
     assert!(sb.poisoned().is_some());
     let Err(Error::Trap(again)) = sb.call("add", &[WasmVal::I32(1), WasmVal::I32(2)]) else {
         panic!("expected the poisoned sandbox to refuse")
@@ -205,18 +267,26 @@ fn wasm_trap_carries_backtrace_and_poisons_until_reset() {
 
 #[test]
 fn wasm_division_by_zero_traps() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     assert_eq!(call_i32(&sb, "divide", &[7, 2]).unwrap(), 3);
-    let Err(Error::Trap(msg)) = call_i32(&sb, "divide", &[7, 0]) else { panic!("expected a trap") };
+    let Err(Error::Trap(msg)) = call_i32(&sb, "divide", &[7, 0]) else {
+        panic!("expected a trap")
+    };
     assert!(msg.contains("divide by zero"), "{msg}");
 }
 
 #[test]
 fn wasm_stack_overflow_traps() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     assert_eq!(call_i32(&sb, "deep", &[10]).unwrap(), 55);
     // 512 bytes a frame: 100k frames are far beyond the 1 MiB C stack.
-    let Err(Error::Trap(msg)) = call_i32(&sb, "deep", &[100_000]) else { panic!("expected a trap") };
+    let Err(Error::Trap(msg)) = call_i32(&sb, "deep", &[100_000]) else {
+        panic!("expected a trap")
+    };
     eprintln!("{msg}");
     assert!(msg.contains("deep"), "{msg}");
     sb.reset().unwrap();
@@ -225,25 +295,45 @@ fn wasm_stack_overflow_traps() {
     // after ~64 frames, long before wasm's own stack: the guest traps on the
     // access below address 0 instead of overwriting its data.
     assert_eq!(call_i32(&sb, "deep_c_stack", &[10]).unwrap(), 55);
-    let Err(Error::Trap(msg)) = call_i32(&sb, "deep_c_stack", &[1000]) else { panic!("expected a trap") };
+    let Err(Error::Trap(msg)) = call_i32(&sb, "deep_c_stack", &[1000]) else {
+        panic!("expected a trap")
+    };
     eprintln!("{msg}");
-    assert!(msg.contains("out of bounds") && msg.contains("deep_c_stack"), "{msg}");
+    assert!(
+        msg.contains("out of bounds") && msg.contains("deep_c_stack"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn wasm_exit_is_guest_exit() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
-    assert_eq!(sb.call("do_exit", &[WasmVal::I32(3)]), Err(Error::GuestExit(3)));
-    assert!(matches!(sb.call("add", &[WasmVal::I32(1), WasmVal::I32(2)]), Err(Error::Trap(_))));
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
+    assert_eq!(
+        sb.call("do_exit", &[WasmVal::I32(3)]),
+        Err(Error::GuestExit(3))
+    );
+    assert!(matches!(
+        sb.call("add", &[WasmVal::I32(1), WasmVal::I32(2)]),
+        Err(Error::Trap(_))
+    ));
     sb.reset().unwrap();
-    assert_eq!(sb.call("do_exit", &[WasmVal::I32(0)]), Err(Error::GuestExit(0)));
+    assert_eq!(
+        sb.call("do_exit", &[WasmVal::I32(0)]),
+        Err(Error::GuestExit(0))
+    );
 }
 
 #[test]
 fn wasm_stdout_and_stderr_reach_the_sinks() {
     let (out, out_sink) = collector();
     let (err, err_sink) = collector();
-    let config = SandboxConfig { stdout: Some(out_sink), stderr: Some(err_sink), max_memory: None };
+    let config = SandboxConfig {
+        stdout: Some(out_sink),
+        stderr: Some(err_sink),
+        max_memory: None,
+    };
     let Some(sb) = sandbox(config) else { return };
     sb.call("hello", &[]).unwrap();
     assert_eq!(out.lock().unwrap().as_slice(), b"hi\n");
@@ -251,28 +341,39 @@ fn wasm_stdout_and_stderr_reach_the_sinks() {
     assert_eq!(err.lock().unwrap().as_slice(), b"oops\n");
     assert_eq!(out.lock().unwrap().as_slice(), b"hi\n");
     // Without sinks, output is dropped.
-    let Some(quiet) = sandbox(SandboxConfig::default()) else { return };
+    let Some(quiet) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     quiet.call("hello", &[]).unwrap();
 }
 
 #[test]
 fn wasm_memory_limit_fails_inside_the_guest() {
-    let config = SandboxConfig { max_memory: Some(4 << 20), ..SandboxConfig::default() };
+    let config = SandboxConfig {
+        max_memory: Some(4 << 20),
+        ..SandboxConfig::default()
+    };
     let Some(sb) = sandbox(config) else { return };
     assert_eq!(call_i32(&sb, "try_malloc", &[64 << 20]).unwrap(), 0);
     let got = call_i32(&sb, "grab_megabytes", &[100]).unwrap();
     assert!(got < 4, "allocated {got} MiB under a 4 MiB limit");
     assert!(sb.memory().size().unwrap() <= 4 << 20);
-    assert!(matches!(sb.memory().alloc_zeroed(2 << 20, 8), Err(Error::Memory(m)) if m.contains("out of memory")));
+    assert!(
+        matches!(sb.memory().alloc_zeroed(2 << 20, 8), Err(Error::Memory(m)) if m.contains("out of memory"))
+    );
     assert_eq!(call_i32(&sb, "add", &[1, 2]).unwrap(), 3);
     // Unlimited, the same guest gets what it asks for.
-    let Some(free) = sandbox(SandboxConfig::default()) else { return };
+    let Some(free) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     assert_eq!(call_i32(&free, "grab_megabytes", &[8]).unwrap(), 8);
 }
 
 #[test]
 fn wasm_sandbox_is_shared_between_threads() {
-    let Some(sb) = sandbox(SandboxConfig::default()) else { return };
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
     let handles: Vec<_> = (0..4)
         .map(|t| {
             let sb = Arc::clone(&sb);
@@ -302,7 +403,10 @@ fn wasm_sinks_cannot_reenter_the_sandbox() {
             *seen2.lock().unwrap() = Some(sb.call("add", &[WasmVal::I32(1), WasmVal::I32(1)]));
         }
     });
-    let config = SandboxConfig { stdout: Some(sink), ..SandboxConfig::default() };
+    let config = SandboxConfig {
+        stdout: Some(sink),
+        ..SandboxConfig::default()
+    };
     let Some(sb) = sandbox(config) else { return };
     *slot.lock().unwrap() = Some(Arc::clone(&sb));
     sb.call("hello", &[]).unwrap();

@@ -56,7 +56,10 @@ impl GuestMemory {
 
     fn check_generation(&self) -> Result<()> {
         if self.0.generation() != self.1 {
-            bail!(Memory, "this memory belongs to a sandbox instance that was reset");
+            bail!(
+                Memory,
+                "this memory belongs to a sandbox instance that was reset"
+            );
         }
         Ok(())
     }
@@ -73,7 +76,9 @@ impl GuestMemory {
         };
         let data = memory.data_mut(&mut live.store);
         let start = usize::try_from(addr).ok().filter(|&s| s <= data.len());
-        let range = start.and_then(|s| Some(s..s.checked_add(len)?)).filter(|r| r.end <= data.len());
+        let range = start
+            .and_then(|s| Some(s..s.checked_add(len)?))
+            .filter(|r| r.end <= data.len());
         match range {
             Some(range) => Ok(f(&mut data[range])),
             None => bail!(
@@ -99,7 +104,8 @@ impl Memory for GuestMemory {
     }
 
     fn copy(&self, dst: Addr, src: Addr, len: u64) -> Result<()> {
-        let len = usize::try_from(len).map_err(|_| Error::Memory(format!("copy of {len} bytes is too large")))?;
+        let len = usize::try_from(len)
+            .map_err(|_| Error::Memory(format!("copy of {len} bytes is too large")))?;
         // Check both ranges, then move within the one slice (memmove semantics).
         let (Ok(dst), Ok(src)) = (usize::try_from(dst), usize::try_from(src)) else {
             bail!(Memory, "guest memory access out of bounds");
@@ -109,18 +115,15 @@ impl Memory for GuestMemory {
         self.with_range(lo as Addr, hi - lo + len, |span| {
             span.copy_within(src - lo..src - lo + len, dst - lo);
         })
-        .or_else(|e| {
-            if len == 0 {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
+        .or_else(|e| if len == 0 { Ok(()) } else { Err(e) })
     }
 
     fn alloc_zeroed(&self, size: u64, align: u64) -> Result<Addr> {
         let (Ok(size32), Ok(align32)) = (i32::try_from(size), i32::try_from(align.max(1))) else {
-            bail!(Memory, "cannot allocate {size} bytes aligned to {align} in a wasm32 sandbox");
+            bail!(
+                Memory,
+                "cannot allocate {size} bytes aligned to {align} in a wasm32 sandbox"
+            );
         };
         let mut live = self.enter()?;
         live.check_usable()?;
@@ -129,14 +132,19 @@ impl Memory for GuestMemory {
             bail!(Memory, "the sandboxed module has no wasmcffi_malloc export (guest/runtime.c not linked in)");
         };
         match malloc.call(&mut live.store, (size32, align32)) {
-            Ok(0) => bail!(Memory, "out of memory allocating {size} bytes in the sandbox"),
+            Ok(0) => bail!(
+                Memory,
+                "out of memory allocating {size} bytes in the sandbox"
+            ),
             Ok(ptr) => Ok(Addr::from(ptr as u32)),
             Err(err) => Err(live.fault(err)),
         }
     }
 
     fn free(&self, addr: Addr, _size: u64, _align: u64) {
-        let Ok(addr) = u32::try_from(addr) else { return };
+        let Ok(addr) = u32::try_from(addr) else {
+            return;
+        };
         if addr == 0 || self.check_generation().is_err() {
             return;
         }

@@ -10,7 +10,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use wasmtime::{Func, Instance, Store, StoreLimitsBuilder, Trap, TypedFunc, Val, ValType, WasmBacktrace};
+use wasmtime::{
+    Func, Instance, Store, StoreLimitsBuilder, Trap, TypedFunc, Val, ValType, WasmBacktrace,
+};
 
 use super::engine::WasmModule;
 use super::memory::GuestMemory;
@@ -70,7 +72,10 @@ impl WasmVal {
             Val::I64(v) => WasmVal::I64(v),
             Val::F32(v) => WasmVal::F32(f32::from_bits(v)),
             Val::F64(v) => WasmVal::F64(f64::from_bits(v)),
-            _ => bail!(Type, "guest function returned a value of an unsupported wasm type"),
+            _ => bail!(
+                Type,
+                "guest function returned a value of an unsupported wasm type"
+            ),
         })
     }
 
@@ -206,7 +211,10 @@ impl Sandbox {
             let mut entered = self.enter()?;
             *entered = instantiate(&self.module, &self.config, &self.stdout, &self.stderr)?;
             self.generation.fetch_add(1, Ordering::AcqRel);
-            self.deferred_frees.lock().unwrap_or_else(PoisonError::into_inner).clear();
+            self.deferred_frees
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
         }
         self.initialize()
     }
@@ -222,7 +230,11 @@ impl Sandbox {
 
     /// Why the sandbox refuses to run guest code, if it does (an earlier trap or exit).
     pub fn poisoned(&self) -> Option<String> {
-        self.live.lock().unwrap_or_else(PoisonError::into_inner).poisoned.clone()
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .poisoned
+            .clone()
     }
 
     /// The sandbox's linear memory as a cdata `Memory`.
@@ -249,10 +261,18 @@ impl Sandbox {
         let func: Func = live
             .instance
             .get_func(&mut live.store, export)
-            .ok_or_else(|| Error::Attribute(format!("the sandboxed module has no function '{export}'")))?;
+            .ok_or_else(|| {
+                Error::Attribute(format!("the sandboxed module has no function '{export}'"))
+            })?;
         let ty = func.ty(&live.store);
-        if ty.params().len() != args.len() || !args.iter().zip(ty.params()).all(|(a, t)| a.matches(&t)) {
-            bail!(Type, "'{export}' expects wasm arguments {:?}, got {args:?}", ty.params().collect::<Vec<_>>());
+        if ty.params().len() != args.len()
+            || !args.iter().zip(ty.params()).all(|(a, t)| a.matches(&t))
+        {
+            bail!(
+                Type,
+                "'{export}' expects wasm arguments {:?}, got {args:?}",
+                ty.params().collect::<Vec<_>>()
+            );
         }
         let params: Vec<Val> = args.iter().map(|a| a.to_val()).collect();
         let mut results = vec![Val::I32(0); ty.results().len()];
@@ -278,7 +298,10 @@ impl Sandbox {
         }
         let guard = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         self.owner.store(thread_token(), Ordering::Release);
-        Ok(Entered { sandbox: self, guard: Some(guard) })
+        Ok(Entered {
+            sandbox: self,
+            guard: Some(guard),
+        })
     }
 
     /// Locks the store only if nobody is in: `None` when busy (never blocks).
@@ -292,17 +315,28 @@ impl Sandbox {
             Err(std::sync::TryLockError::WouldBlock) => return None,
         };
         self.owner.store(thread_token(), Ordering::Release);
-        Some(Entered { sandbox: self, guard: Some(guard) })
+        Some(Entered {
+            sandbox: self,
+            guard: Some(guard),
+        })
     }
 
     /// Queues a free for when the running call returns.
     pub(crate) fn defer_free(&self, generation: u64, addr: u32) {
-        self.deferred_frees.lock().unwrap_or_else(PoisonError::into_inner).push((generation, addr));
+        self.deferred_frees
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((generation, addr));
     }
 
     fn run_deferred_frees(&self, live: &mut Live) {
         loop {
-            let batch = std::mem::take(&mut *self.deferred_frees.lock().unwrap_or_else(PoisonError::into_inner));
+            let batch = std::mem::take(
+                &mut *self
+                    .deferred_frees
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
             if batch.is_empty() {
                 return;
             }
@@ -320,7 +354,10 @@ impl Live {
     /// `Error::Trap` if the instance must not run guest code any more.
     pub(crate) fn check_usable(&self) -> Result<()> {
         match &self.poisoned {
-            Some(why) => bail!(Trap, "the sandbox cannot run after an earlier fault ({why}); reset it"),
+            Some(why) => bail!(
+                Trap,
+                "the sandbox cannot run after an earlier fault ({why}); reset it"
+            ),
             None => Ok(()),
         }
     }
@@ -330,8 +367,11 @@ impl Live {
         if addr == 0 || self.poisoned.is_some() {
             return Ok(());
         }
-        let Some(free) = self.free.clone() else { return Ok(()) };
-        free.call(&mut self.store, addr as i32).map_err(|e| self.fault(e))
+        let Some(free) = self.free.clone() else {
+            return Ok(());
+        };
+        free.call(&mut self.store, addr as i32)
+            .map_err(|e| self.fault(e))
     }
 
     /// Turns an error out of guest code into ours and poisons the instance.
@@ -345,7 +385,10 @@ impl Live {
 /// The error for a guest fault, and a one-line reason for poisoning.
 fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return (Error::GuestExit(exit.0), format!("the guest exited with code {}", exit.0));
+        return (
+            Error::GuestExit(exit.0),
+            format!("the guest exited with code {}", exit.0),
+        );
     }
     let what = match err.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
@@ -367,33 +410,62 @@ fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
                 continue;
             }
             if repeats > 0 {
-                message.push_str(&format!("\n      (previous frame repeated {repeats} more times)"));
+                message.push_str(&format!(
+                    "\n      (previous frame repeated {repeats} more times)"
+                ));
                 repeats = 0;
             }
             message.push_str(&format!("\n  {i:>2}: {line}"));
             previous = line;
         }
         if repeats > 0 {
-            message.push_str(&format!("\n      (previous frame repeated {repeats} more times)"));
+            message.push_str(&format!(
+                "\n      (previous frame repeated {repeats} more times)"
+            ));
         }
     }
     (Error::Trap(message), what)
 }
 
 /// A fresh store and instance of `module`.
-fn instantiate(module: &WasmModule, config: &SandboxConfig, stdout: &OutputPipe, stderr: &OutputPipe) -> Result<Live> {
-    let mut limits = StoreLimitsBuilder::new().instances(1).memories(1).tables(1).trap_on_grow_failure(false);
+fn instantiate(
+    module: &WasmModule,
+    config: &SandboxConfig,
+    stdout: &OutputPipe,
+    stderr: &OutputPipe,
+) -> Result<Live> {
+    let mut limits = StoreLimitsBuilder::new()
+        .instances(1)
+        .memories(1)
+        .tables(1)
+        .trap_on_grow_failure(false);
     if let Some(max) = config.max_memory {
         limits = limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));
     }
-    let data = StoreData { wasi: wasi::wasi_ctx(stdout, stderr), limits: limits.build() };
+    let data = StoreData {
+        wasi: wasi::wasi_ctx(stdout, stderr),
+        limits: limits.build(),
+    };
     let mut store = Store::new(module.pre.module().engine(), data);
     store.limiter(|data| &mut data.limits);
     let instance = module.pre.instantiate(&mut store).map_err(|e| {
-        Error::Memory(format!("cannot instantiate the sandbox (memory limit too small?): {e:#}"))
+        Error::Memory(format!(
+            "cannot instantiate the sandbox (memory limit too small?): {e:#}"
+        ))
     })?;
     let memory = instance.get_memory(&mut store, "memory");
-    let malloc = instance.get_typed_func::<(i32, i32), i32>(&mut store, "wasmcffi_malloc").ok();
-    let free = instance.get_typed_func::<i32, ()>(&mut store, "wasmcffi_free").ok();
-    Ok(Live { store, instance, memory, malloc, free, poisoned: None })
+    let malloc = instance
+        .get_typed_func::<(i32, i32), i32>(&mut store, "wasmcffi_malloc")
+        .ok();
+    let free = instance
+        .get_typed_func::<i32, ()>(&mut store, "wasmcffi_free")
+        .ok();
+    Ok(Live {
+        store,
+        instance,
+        memory,
+        malloc,
+        free,
+        poisoned: None,
+    })
 }

@@ -64,7 +64,11 @@ impl OutputPipe {
             return;
         }
         let full = {
-            let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut pending = self
+                .inner
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             pending.extend_from_slice(bytes);
             pending.len() >= FLUSH_THRESHOLD
         };
@@ -77,7 +81,11 @@ impl OutputPipe {
     pub(crate) fn flush(&self) {
         let Some(sink) = &self.inner.sink else { return };
         let taken = {
-            let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut pending = self
+                .inner
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if pending.is_empty() {
                 return;
             }
@@ -124,7 +132,11 @@ impl Pollable for OutputPipe {
 }
 
 impl AsyncWrite for OutputPipe {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.push(buf);
         Poll::Ready(Ok(buf.len()))
     }
