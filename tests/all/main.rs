@@ -5,3 +5,4 @@ mod cdecl;
 mod layout_oracle;
 mod layout_resolve;
 mod native_call;
+mod wasm_sandbox;
