@@ -52,7 +52,6 @@ fn python() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("WASMCFFI_PYTHON").map(PathBuf::from),
         Some(repo_venv),
-        Some(PathBuf::from("/work/main/.venv/bin/python3")),
         Some(PathBuf::from("python3")),
     ];
     candidates.into_iter().flatten().find(|py| {
