@@ -14,7 +14,7 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::{Sandbox, WasmVal};
-use wasmcffi::cdata::{self as core, Addr, Memory};
+use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
@@ -127,17 +127,25 @@ pub struct PyModuleFunction {
 }
 
 impl PyModuleLib {
-    fn item_addr(&self, py: Python<'_>, name: &str) -> PyResult<Addr> {
-        let bytes = self.backend.call(
-            py,
-            &self.ctx,
-            &format!("_cffi_g_{name}"),
-            &[],
-            self.ctx.target().pointer_size() as usize,
-        )?;
-        let mut word = [0u8; 8];
-        word[..bytes.len()].copy_from_slice(&bytes);
-        Ok(u64::from_le_bytes(word))
+    /// The address of global `name`, from its glue accessor `void *_cffi_g_NAME(void)`.
+    fn item_addr(&self, name: &str) -> PyResult<Addr> {
+        let symbol = format!("_cffi_g_{name}");
+        match &self.backend {
+            Backend::Wasm(sandbox) => match sandbox.call(&symbol, &[]).py()?.first() {
+                Some(WasmVal::I32(addr)) => Ok(u64::from(*addr as u32)),
+                other => Err(PyTypeError::new_err(format!("{symbol} returned {other:?}"))),
+            },
+            Backend::Native { library, .. } => {
+                let void_ptr = self.ctx.parse_ctype("void *").py()?;
+                let accessor = CallPlan::new(&void_ptr, &[], None).py()?;
+                let bytes = accessor
+                    .call(library.symbol(&symbol).py()?, &ArgBuffer::new())
+                    .py()?;
+                let mut word = [0u8; 8];
+                word[..bytes.len()].copy_from_slice(&bytes);
+                Ok(u64::from_le_bytes(word))
+            }
+        }
     }
 }
 
@@ -204,7 +212,7 @@ impl PyModuleLib {
             }
             Some(Decl::Global(g)) => {
                 let ty = this.ctx.resolve(g.ty).py()?;
-                let addr = this.item_addr(py, name)?;
+                let addr = this.item_addr(name)?;
                 match ty.kind() {
                     CKind::Array { .. } | CKind::Record(_) => {
                         PyCData::plain(&this.ctx, ty, addr).into_py_any(py)
@@ -227,12 +235,12 @@ impl PyModuleLib {
         }
     }
 
-    fn __setattr__(&self, py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __setattr__(&self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let decl = self.ctx.types().decls.lib_items.get(name).cloned();
         match decl {
             Some(Decl::Global(g)) if !g.is_const => {
                 let ty = self.ctx.resolve(g.ty).py()?;
-                let addr = self.item_addr(py, name)?;
+                let addr = self.item_addr(name)?;
                 let value = to_value(value, self.ctx.target())?;
                 core::write_init(&*self.ctx.mem, addr, &ty, &value).py()
             }

@@ -8,7 +8,6 @@
 - `<name>.py`: the loader: `from <name> import ffi, lib`, no compiler needed.
 """
 
-import json
 import os
 import shlex
 import subprocess
@@ -146,7 +145,7 @@ def compile_module(ffi, spec, tmpdir, verbose):
             what="sandboxed wasm32 module" if spec.target == "wasm" else "native shared library",
             target=spec.target,
             artifact=os.path.basename(artifact),
-            cdefs=json.dumps(ffi._cdef_log),
+            cdefs=repr(ffi._cdef_log),
             table=table,
         ))
     return loader_path
