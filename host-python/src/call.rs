@@ -200,7 +200,7 @@ fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObje
 }
 
 /// The bytes of argument `arg` for a parameter of type `param`.
-fn encode_arg(
+pub(crate) fn encode_arg(
     ctx: &Arc<FfiContext>,
     param: &CType,
     arg: &Bound<'_, PyAny>,
@@ -340,7 +340,7 @@ fn encode_vararg(
 }
 
 /// A C value of type `ty` held in `bytes` (host memory), as Python sees it.
-fn value_from_bytes(
+pub(crate) fn value_from_bytes(
     py: Python<'_>,
     ctx: &Arc<FfiContext>,
     ty: &CType,

@@ -98,6 +98,15 @@ impl FfiContext {
         resolver.resolve(&decls.types, id)
     }
 
+    /// Applies a compiled module's layout table to the declarations.
+    pub fn complete(&self, table: &[u64]) -> Result<()> {
+        self.parsed().clear();
+        let mut state = self.types();
+        let TypeState { decls, resolver } = &mut *state;
+        let plan = wasmcffi::build::plan(decls)?;
+        wasmcffi::build::complete(decls, resolver, &plan, table)
+    }
+
     /// The resolved type of a model id.
     pub fn resolve(&self, id: TypeId) -> Result<CType> {
         let mut state = self.types();

@@ -7,14 +7,24 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use wasmcffi::Error;
 
-pyo3::create_exception!(wasmcffi, SandboxError, PyException, "A fault of sandboxed code.");
+pyo3::create_exception!(
+    wasmcffi,
+    SandboxError,
+    PyException,
+    "A fault of sandboxed code."
+);
 pyo3::create_exception!(
     wasmcffi,
     Trap,
     SandboxError,
     "Sandboxed code trapped; the message has the guest backtrace."
 );
-pyo3::create_exception!(wasmcffi, Timeout, SandboxError, "Sandboxed code ran past its time limit.");
+pyo3::create_exception!(
+    wasmcffi,
+    Timeout,
+    SandboxError,
+    "Sandboxed code ran past its time limit."
+);
 pyo3::create_exception!(
     wasmcffi,
     GuestExit,

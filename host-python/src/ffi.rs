@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{errno, Library};
-use wasmcffi::cdata::{self as core, HostMemory, Value};
+use wasmcffi::cdata::{self as core, HostMemory, NoMemory, Value};
 use wasmcffi::cdecl::CdefOptions;
 use wasmcffi::layout::{CKind, CType, Target};
 
@@ -24,6 +24,7 @@ use crate::ctype::PyCType;
 use crate::exceptions::CoreResultExt;
 use crate::handles;
 use crate::lib_object::PyLib;
+use crate::sandbox::PySandbox;
 
 /// The core of `wasmcffi.FFI`.
 #[pyclass(name = "_FFI", module = "wasmcffi", subclass, frozen)]
@@ -190,16 +191,39 @@ impl PyFFI {
 
 #[pymethods]
 impl PyFFI {
-    /// An FFI for host code (`dlopen`, `target="native"`), with no declarations.
+    /// An FFI with no declarations: for host code (`dlopen`, `target="native"`)
+    /// by default; for wasm32 code with `_target="wasm32"`, whose cdata live in
+    /// `_sandbox`'s memory (or nowhere: a types-only FFI, for checking a build).
     #[new]
-    #[pyo3(signature = (*_args, **_kwargs))]
+    #[pyo3(signature = (*_args, _target = None, _sandbox = None, **_kwargs))]
     fn construct(
         _args: &Bound<'_, PyTuple>,
+        _target: Option<&str>,
+        _sandbox: Option<&Bound<'_, PySandbox>>,
         _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
-    ) -> Self {
-        PyFFI {
-            ctx: FfiContext::new(Arc::new(HostMemory)),
-        }
+    ) -> PyResult<Self> {
+        let mem: crate::context::SharedMemory = match (_target, _sandbox) {
+            (None | Some("host"), None) => Arc::new(HostMemory),
+            (Some("wasm32"), Some(sandbox)) => Arc::new(sandbox.get().sandbox.memory()),
+            (Some("wasm32"), None) => Arc::new(NoMemory(Target::Wasm32)),
+            (target, _) => return Err(PyValueError::new_err(format!("bad FFI target {target:?}"))),
+        };
+        Ok(PyFFI {
+            ctx: FfiContext::new(mem),
+        })
+    }
+
+    /// The glue C of a `set_source()` module built from this FFI's declarations.
+    fn _glue(&self) -> PyResult<String> {
+        Ok(wasmcffi::build::generate(&self.ctx.types().decls)
+            .py()?
+            .c_source)
+    }
+
+    /// Completes the declarations with the compiler's measurements (the glue's
+    /// layout table), checking exact structs against them.
+    fn _complete(&self, table: Vec<u64>) -> PyResult<()> {
+        self.ctx.complete(&table).py()
     }
 
     /// Declares C types, functions, constants and globals.

@@ -10,6 +10,8 @@ mod exceptions;
 mod ffi;
 mod handles;
 mod lib_object;
+mod module_lib;
+mod sandbox;
 
 use pyo3::prelude::*;
 
@@ -22,6 +24,10 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ctype::PyCField>()?;
     m.add_class::<buffer::PyBuffer>()?;
     m.add_class::<lib_object::PyLib>()?;
+    m.add_class::<module_lib::PyModuleLib>()?;
+    m.add_class::<module_lib::PyModuleFunction>()?;
+    m.add_class::<sandbox::PySandbox>()?;
+    m.add("GUEST_RUNTIME_C", include_str!("../../guest/runtime.c"))?;
     m.add("CDefError", py.get_type::<exceptions::CDefError>())?;
     m.add("SandboxError", py.get_type::<exceptions::SandboxError>())?;
     m.add("Trap", py.get_type::<exceptions::Trap>())?;

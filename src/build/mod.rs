@@ -1,4 +1,270 @@
 //! Building a `set_source()` module: the C glue emitted next to the user's
 //! source, and completing the declarations with what the compiler measured.
 //!
-//! (Being written.)
+//! As CFFI's recompiler does, the build makes the C compiler the authority on
+//! everything the cdef leaves open (`...`) and checks what it states exactly.
+//! The flow:
+//!
+//! 1. [`generate`] turns the whole cdef of a module into a [`Glue`]: one C
+//!    translation unit appended after the user's `set_source()` text (so the
+//!    user's includes, typedefs and macros are visible to it) and compiled with
+//!    it and its `sources=`, for wasm32-wasi or natively — the same text builds
+//!    for both.
+//! 2. At import, [`plan`] rebuilds the same [`LayoutPlan`] from the declarations
+//!    (nothing else is stored), the loader reads the layout table from the
+//!    module (`_cffi_layout()` / `_cffi_layout_len()`), and [`complete`] applies
+//!    it to the declarations and the resolver.
+//!
+//! # Glue conventions
+//!
+//! Every exported symbol is declared `_CFFI_EXPORT(name)`: `export_name` on
+//! wasm32, default visibility natively.
+//!
+//! - `void _cffi_f_NAME(void **args, void *result)` for each non-variadic cdef
+//!   function: `args[i]` points at argument `i` (a value of the declared
+//!   parameter type, structs by value included), and the result (if not `void`)
+//!   is stored at `result`, which must have room and alignment for it. One
+//!   convention for every signature, on both targets. Variadic functions get no
+//!   wrapper ([`LayoutPlan::variadic`]); `extern "Python"` functions are not
+//!   handled here.
+//! - `void *_cffi_g_NAME(void)` for each global: `&NAME`.
+//! - `void _cffi_c_NAME(void *out)` for each non-integer `static const T NAME;`:
+//!   stores the value at `out`.
+//! - `const unsigned long long *_cffi_layout(void)` and
+//!   `unsigned long long _cffi_layout_len(void)`: the layout table.
+//!
+//! # The layout table
+//!
+//! An array of `unsigned long long`, the answers to [`LayoutPlan::questions`]
+//! in order, each [`Question`] taking [`Question::entries`] entries:
+//!
+//! | question | entries |
+//! |---|---|
+//! | struct/union `P` (named, not opaque) | `sizeof(P)`, `_Alignof(P)`, then per field (anonymous members lifted, unnamed bitfields left out) `offsetof(P, f)`, `sizeof(((P *)0)->f)`; [`SENTINEL`] for a bitfield's two entries and for the size of `T f[]` |
+//! | integer constant / enumerator `X` | `(unsigned long long)X`, `X < 0` |
+//! | `typedef int... t` | `sizeof(t)`, `((t)-1) < 0` |
+//! | `typedef float... t` | `sizeof(t)`, `((t)1) / 2 * 2` (1 for a floating type) |
+//! | `[...]` array object `E` with `n` levels | `sizeof(E)`, `sizeof(E[0])`, … `sizeof(E[0]…[0])` (`n + 1` entries; `n` when the outer level is `[]`) |
+//!
+//! Records come first (each preceded by the `[...]` questions of its fields),
+//! then `lib` items by name (integer constants, `[...]` globals), then enums,
+//! then typedefs by name.
+
+#![forbid(unsafe_code)]
+
+mod complete;
+mod plan;
+
+pub use plan::{record_c_name, ArrayTarget, LayoutPlan, Question, RecordField, SENTINEL};
+
+use std::fmt::Write as _;
+
+use crate::error::{Error, Result};
+use crate::layout::TypeResolver;
+use crate::model::{Decl, Declarations, Type, TypeTable};
+
+/// C emitted next to the user's source, and the list of questions it asks the compiler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Glue {
+    /// The glue translation unit, to append after the `set_source()` text.
+    pub c_source: String,
+    pub plan: LayoutPlan,
+}
+
+/// Generates the glue for `decls` (the whole cdef of the module).
+///
+/// # Errors
+/// `Error::Internal` if the declarations are inconsistent.
+pub fn generate(decls: &Declarations) -> Result<Glue> {
+    let plan = plan::plan(decls)?;
+    let c_source = emit(decls, &plan)?;
+    Ok(Glue { c_source, plan })
+}
+
+/// The questions alone (same order as in the generated table), rebuilt from the
+/// declarations at import time. Call it on the declarations as they were when
+/// [`generate`] ran, before [`complete`] changes them.
+///
+/// # Errors
+/// As [`generate`].
+pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
+    plan::plan(decls)
+}
+
+/// Applies the compiler's answers (`table`, as read from `_cffi_layout()`) to
+/// `decls` and `resolver`:
+///
+/// - partial (`...;`) structs and unions get the measured field offsets, total
+///   size and alignment ([`TypeResolver::set_measured_layout`]);
+/// - enumerators of `...` enums and `#define X ...` / integer `static const`
+///   constants get their values; a known `#define X 42` is checked;
+/// - `typedef int... t` becomes `int8_t` … `uint64_t` by size and signedness,
+///   `typedef float... t` becomes `float` or `double`, everywhere `t` is used;
+/// - `[...]` lengths of globals, struct fields and typedefs become fixed;
+/// - every exact struct or union is laid out and compared with the compiler.
+///
+/// # Errors
+/// `Error::Verification` for an exact record the compiler disagrees with, worded
+/// as CFFI's (`struct foo: wrong offset for field 'b' (cdef says 4, but C
+/// compiler says 8). fix it or use "...;" as the last field in the cdef for
+/// struct foo to make it flexible`), for a constant whose cdef value is wrong, for
+/// `float...` naming an integer type and for a table that does not fit the plan;
+/// `Error::NotImplemented` for a bitfield in a partial record or `float...` that
+/// is `long double`.
+pub fn complete(
+    decls: &mut Declarations,
+    resolver: &mut TypeResolver,
+    plan: &LayoutPlan,
+    table: &[u64],
+) -> Result<()> {
+    complete::complete(decls, resolver, plan, table)
+}
+
+// The glue text. Return types are spelled through typedefs so that the export
+// attribute always sits between the declaration specifiers and the name, where
+// GCC and clang apply it to the function.
+
+/// The fixed head of every glue: includes, the export macro, helper typedefs.
+const PRELUDE: &str = r#"
+/************************************************************/
+/* wasmcffi glue: generated, do not edit                    */
+/************************************************************/
+#include <stddef.h>
+#ifdef __wasm__
+#  define _CFFI_EXPORT(name) __attribute__((export_name(#name))) name
+#else
+#  define _CFFI_EXPORT(name) __attribute__((visibility("default"))) name
+#endif
+typedef void *_cffi_voidp;
+typedef const unsigned long long *_cffi_tablep;
+typedef unsigned long long _cffi_u64;
+#define _CFFI_NOT_ASKED ((unsigned long long)-1)
+"#;
+
+/// The glue C for `decls` following `plan`.
+fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
+    let table = &decls.types;
+    let mut c = String::from(PRELUDE);
+    for name in &plan.functions {
+        function_wrapper(&mut c, table, decls, name)?;
+    }
+    for name in &plan.globals {
+        let _ = writeln!(
+            c,
+            "_cffi_voidp _CFFI_EXPORT(_cffi_g_{name})(void) {{ return (_cffi_voidp)&({name}); }}"
+        );
+    }
+    for name in &plan.copied_constants {
+        let Some(Decl::Constant { ty, .. }) = decls.lib_items.get(name) else {
+            return Err(Error::Internal(format!("constant '{name}' vanished")));
+        };
+        let target = table.c_decl(*ty, "*_o");
+        let _ = writeln!(
+            c,
+            "void _CFFI_EXPORT(_cffi_c_{name})(void *out) {{ {target} = out; *_o = ({name}); }}"
+        );
+    }
+    c.push_str("static const unsigned long long _cffi_layout_table[] = {\n");
+    for q in &plan.questions {
+        for entry in entries(q) {
+            let _ = writeln!(c, "  (unsigned long long)({entry}),");
+        }
+    }
+    // A trailing entry keeps the array non-empty; `_cffi_layout_len` excludes it.
+    c.push_str("  0\n};\n");
+    let _ = writeln!(
+        c,
+        "_cffi_tablep _CFFI_EXPORT(_cffi_layout)(void) {{ return _cffi_layout_table; }}\n\
+         _cffi_u64 _CFFI_EXPORT(_cffi_layout_len)(void) {{ return {}ULL; }}",
+        plan.table_len()
+    );
+    Ok(c)
+}
+
+/// `void _cffi_f_NAME(void **args, void *result)`: calls `NAME` with
+/// `*(Ti *)args[i]` and stores a non-void result through `result`.
+fn function_wrapper(
+    c: &mut String,
+    table: &TypeTable,
+    decls: &Declarations,
+    name: &str,
+) -> Result<()> {
+    let Some(Decl::Function { ty }) = decls.lib_items.get(name) else {
+        return Err(Error::Internal(format!("function '{name}' vanished")));
+    };
+    let Type::Function(f) = table.get(*ty) else {
+        return Err(Error::Internal(format!("'{name}' is not a function type")));
+    };
+    let _ = writeln!(
+        c,
+        "void _CFFI_EXPORT(_cffi_f_{name})(void **args, void *result) {{"
+    );
+    let mut call_args = Vec::with_capacity(f.params.len());
+    for (i, &p) in f.params.iter().enumerate() {
+        let _ = writeln!(c, "  {} = args[{i}];", table.c_decl(p, &format!("*_a{i}")));
+        call_args.push(format!("*_a{i}"));
+    }
+    let call = format!("{name}({})", call_args.join(", "));
+    if matches!(table.get(f.ret), Type::Void) {
+        let _ = writeln!(c, "  (void)result;\n  {call};");
+    } else {
+        let _ = writeln!(
+            c,
+            "  {} = result;\n  *_r = {call};",
+            table.c_decl(f.ret, "*_r")
+        );
+    }
+    if f.params.is_empty() {
+        c.push_str("  (void)args;\n");
+    }
+    c.push_str("}\n");
+    Ok(())
+}
+
+/// The C expressions answering one question, in table order.
+fn entries(q: &Question) -> Vec<String> {
+    match q {
+        Question::Record { c_type, fields, .. } => {
+            let mut out = vec![format!("sizeof({c_type})"), format!("_Alignof({c_type})")];
+            for f in fields {
+                let member = format!("((({c_type} *)0)->{})", f.name);
+                out.push(if f.bitfield {
+                    "_CFFI_NOT_ASKED".to_owned()
+                } else {
+                    format!("offsetof({c_type}, {})", f.name)
+                });
+                out.push(if f.bitfield || f.open_array {
+                    "_CFFI_NOT_ASKED".to_owned()
+                } else {
+                    format!("sizeof{member}")
+                });
+            }
+            out
+        }
+        Question::IntConst { name, .. } | Question::Enumerator { name, .. } => {
+            vec![format!("({name}) | 0"), format!("({name}) < 0")]
+        }
+        Question::IntTypedef { name, .. } => {
+            vec![format!("sizeof({name})"), format!("(({name})-1 | 0) < 0")]
+        }
+        Question::FloatTypedef { name, .. } => {
+            // `((t)1) / 2 * 2` is 1 for a floating type and 0 for an integer one.
+            vec![format!("sizeof({name})"), format!("(({name})1) / 2 * 2")]
+        }
+        Question::ArrayLens {
+            target,
+            levels,
+            skip_outer,
+        } => {
+            let base = match target {
+                ArrayTarget::Global(name) => format!("({name})"),
+                ArrayTarget::Typedef(name) => format!("(*({name} *)0)"),
+                ArrayTarget::Field { c_type, name, .. } => format!("((({c_type} *)0)->{name})"),
+            };
+            let first = usize::from(*skip_outer);
+            (first..=*levels)
+                .map(|depth| format!("sizeof({base}{})", "[0]".repeat(depth)))
+                .collect()
+        }
+    }
+}

@@ -145,3 +145,34 @@ fn host_layout(size: u64, align: u64) -> Result<std::alloc::Layout> {
         crate::error::Error::Memory(format!("cannot allocate {size} bytes aligned to {align}"))
     })
 }
+
+/// An address space with no memory at all: an FFI that only describes types
+/// (a module's declarations checked at build time) uses it. Every access fails.
+#[derive(Clone, Copy, Debug)]
+pub struct NoMemory(pub Target);
+
+impl Memory for NoMemory {
+    fn target(&self) -> Target {
+        self.0
+    }
+
+    fn read(&self, _addr: Addr, _out: &mut [u8]) -> Result<()> {
+        Err(crate::error::Error::Memory(
+            "this ffi has no memory (it only describes types)".into(),
+        ))
+    }
+
+    fn write(&self, _addr: Addr, _data: &[u8]) -> Result<()> {
+        Err(crate::error::Error::Memory(
+            "this ffi has no memory (it only describes types)".into(),
+        ))
+    }
+
+    fn alloc_zeroed(&self, _size: u64, _align: u64) -> Result<Addr> {
+        Err(crate::error::Error::Memory(
+            "this ffi has no memory (it only describes types)".into(),
+        ))
+    }
+
+    fn free(&self, _addr: Addr, _size: u64, _align: u64) {}
+}

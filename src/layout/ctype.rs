@@ -110,6 +110,29 @@ pub struct FieldLayout {
     pub skip_in_positional_init: bool,
 }
 
+/// A record layout measured by a C compiler, given to
+/// [`super::TypeResolver::set_measured_layout`]: how a partial (`...;`) record
+/// is completed by a build. Fields are listed as in [`RecordLayout::fields`]
+/// (members of anonymous nested records lifted, with absolute offsets).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeasuredRecord {
+    pub size: u64,
+    pub align: u64,
+    pub fields: Vec<MeasuredField>,
+}
+
+/// One field of a [`MeasuredRecord`]. Bitfields cannot be measured (no `offsetof`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeasuredField {
+    pub name: String,
+    /// The field's model type, resolved when the record is laid out.
+    pub ty: TypeId,
+    /// Byte offset from the start of the record.
+    pub offset: u64,
+    /// As [`FieldLayout::skip_in_positional_init`].
+    pub skip_in_positional_init: bool,
+}
+
 /// An enum: its integer layout and its enumerators.
 pub struct EnumType {
     /// The model's enum name (`e`, `$1`).

@@ -18,7 +18,8 @@ mod resolve;
 mod target;
 
 pub use ctype::{
-    CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, RecordLayout, RecordType,
+    CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, MeasuredField, MeasuredRecord,
+    RecordLayout, RecordType,
 };
 pub use resolve::TypeResolver;
 pub use target::{PrimClass, PrimLayout, Target};

@@ -27,7 +27,10 @@ use crate::error::{Error, Result};
 use crate::model::{ArrayLen, EnumDef, FuncType, Prim, Record, RecordId, Type, TypeId, TypeTable};
 
 use super::record::{lay_out, FieldInput};
-use super::{CKind, CType, CTypeData, EnumType, FuncInfo, RecordType, Target};
+use super::{
+    CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, MeasuredRecord, RecordLayout,
+    RecordType, Target,
+};
 
 /// Resolves model types of one FFI for one target, one `CType` per model type.
 pub struct TypeResolver {
@@ -39,6 +42,8 @@ pub struct TypeResolver {
     in_progress: HashSet<RecordId>,
     /// How deep `get`/`ensure_layout` are nested, to refuse absurd nesting before the stack runs out.
     depth: u32,
+    /// Layouts a C compiler measured (a build's layout table), used instead of computing one.
+    measured: HashMap<RecordId, MeasuredRecord>,
 }
 
 /// Deepest nesting of declarators and by-value records resolved (`int ****…`).
@@ -53,7 +58,16 @@ impl TypeResolver {
             pending: Vec::new(),
             in_progress: HashSet::new(),
             depth: 0,
+            measured: HashMap::new(),
         }
+    }
+
+    /// Gives record `rid` the layout a C compiler measured (what `build::complete`
+    /// learns for a partial `...;` record). It is used instead of computing one
+    /// when the record is next laid out, also for a `CType` already made while
+    /// the record had no layout. A record already laid out keeps its layout.
+    pub fn set_measured_layout(&mut self, rid: RecordId, layout: MeasuredRecord) {
+        self.measured.insert(rid, layout);
     }
 
     /// The target this resolver lays types out for.
@@ -302,6 +316,15 @@ impl TypeResolver {
         if rec.opaque || rec.fields.is_none() {
             return Ok(());
         }
+        if let Some(measured) = self.measured.get(&rid) {
+            let measured = measured.clone();
+            self.in_progress.insert(rid);
+            let res = self.nested(|this| this.measured_layout(table, &measured));
+            self.in_progress.remove(&rid);
+            // Only this resolver fills this OnceLock, and it was empty above.
+            let _ = rt.layout.set(res?);
+            return Ok(());
+        }
         if rec.partial {
             rt.needs_compiler.store(true, Ordering::Relaxed);
             return Ok(());
@@ -317,6 +340,42 @@ impl TypeResolver {
             None => rt.needs_compiler.store(true, Ordering::Relaxed),
         }
         Ok(())
+    }
+
+    /// The layout of a record from a compiler's measurements: field types are
+    /// resolved here, offsets and sizes are taken as measured.
+    fn measured_layout(&mut self, table: &TypeTable, m: &MeasuredRecord) -> Result<RecordLayout> {
+        let mut fields = Vec::with_capacity(m.fields.len());
+        let mut flexible = false;
+        for (i, f) in m.fields.iter().enumerate() {
+            let ty = self.get(table, f.ty)?;
+            self.ensure_layout(table, &ty)?;
+            let empty_array = matches!(
+                ty.kind(),
+                CKind::Array {
+                    len: None | Some(0),
+                    ..
+                }
+            );
+            if i + 1 == m.fields.len() {
+                flexible = matches!(ty.kind(), CKind::Array { len: None, .. })
+                    || ty.record_layout().is_some_and(|l| l.has_flexible_array);
+            }
+            fields.push(FieldLayout {
+                name: f.name.clone(),
+                ty,
+                offset: f.offset,
+                bitshift: if empty_array { -2 } else { -1 },
+                bitsize: -1,
+                skip_in_positional_init: f.skip_in_positional_init,
+            });
+        }
+        Ok(RecordLayout {
+            size: m.size,
+            align: m.align,
+            fields,
+            has_flexible_array: flexible,
+        })
     }
 
     /// The layout of a complete record, or `None` when one of its fields needs

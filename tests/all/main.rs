@@ -1,6 +1,8 @@
 //! The one integration-test binary: one module per subject.
 
+mod build_glue;
 mod cdecl;
 mod layout_oracle;
 mod layout_resolve;
 mod native_call;
+mod wasm_sandbox;

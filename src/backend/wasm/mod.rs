@@ -1,3 +1,48 @@
 //! The wasm sandbox: C compiled to wasm32-wasi, run by wasmtime.
 //!
-//! (Being written: see `Sandbox` and `GuestMemory` below for the contract.)
+//! - [`WasmModule`]: a compiled `.wasm` file (one process-wide Cranelift engine).
+//! - [`Sandbox`]: one instance with its own store, linear memory and WASI context
+//!   (only stdout/stderr granted, routed to [`OutputSink`]s; frozen clocks;
+//!   deterministic "randomness"; no files, environment or arguments).
+//! - [`GuestMemory`]: the instance's linear memory as a cdata [`crate::cdata::Memory`],
+//!   bounds-checked on every access, allocating with the guest's own `malloc`.
+//!
+//! # Building a module
+//!
+//! Every sandboxed module links `guest/runtime.c`, which exports
+//! `wasmcffi_malloc(size, align)` and `wasmcffi_free(ptr)`. With zig 0.17
+//! (`python -m ziglang`):
+//!
+//! ```text
+//! python -m ziglang cc --target=wasm32-wasi -mexec-model=reactor -O2 \
+//!     -Wl,-z,stack-size=1048576  user.c glue.c guest/runtime.c -o module.wasm
+//! ```
+//!
+//! - Functions the host calls are exported with `__attribute__((export_name("f")))`
+//!   (zig needs no `--export-dynamic`).
+//! - zig's own wasm linker puts the C stack *first* (below the data, growing down
+//!   from `stack-size` towards 0), which is what `-Wl,--stack-first` does with
+//!   wasm-ld (zig rejects that flag, so do not pass it to zig; pass it to a clang +
+//!   wasm-ld toolchain). A C stack overflow then runs off the bottom of linear memory
+//!   and traps instead of overwriting globals.
+//! - Without `-s`, the module keeps its `name` section (and DWARF), so trap
+//!   backtraces show C function names; `-s` makes it much smaller (3 KB instead of
+//!   900 KB for a tiny module) but backtraces then show function indices only.
+//!
+//! # Faults
+//!
+//! A trap becomes `Error::Trap` (description + guest backtrace), a guest `exit(n)`
+//! `Error::GuestExit(n)`; both poison the instance until [`Sandbox::reset`]. Neither
+//! can take down the process: wasmtime catches traps, including guest stack overflow
+//! (wasm frames are limited to wasmtime's `max_wasm_stack`; the C stack is in linear
+//! memory).
+
+mod engine;
+mod memory;
+mod sandbox;
+mod wasi;
+
+pub use engine::WasmModule;
+pub use memory::GuestMemory;
+pub use sandbox::{Sandbox, SandboxConfig, WasmVal};
+pub use wasi::{OutputSink, FLUSH_THRESHOLD};

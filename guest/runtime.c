@@ -1,0 +1,40 @@
+/* The C linked into every sandboxed wasmcffi module.
+ *
+ * The host allocates cdata (`ffi.new`) in the guest's linear memory through these
+ * exports, so host and guest share one allocator: a block made by `ffi.new` may be
+ * passed to C that frees it with free(), and vice versa.
+ *
+ *   wasmcffi_malloc(size, align) -> ptr   zeroed, aligned to `align` (a power of two);
+ *                                         0 when out of memory
+ *   wasmcffi_free(ptr)                    free(); NULL is ignored
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+
+__attribute__((export_name("wasmcffi_malloc")))
+void *wasmcffi_malloc(size_t size, size_t align)
+{
+    void *p;
+    if (size == 0)
+        size = 1;                 /* a unique, non-NULL address even for 0 bytes */
+    if (align <= _Alignof(max_align_t)) {
+        return calloc(1, size);   /* calloc already aligns to max_align_t (16) */
+    }
+    if ((align & (align - 1)) != 0)
+        return NULL;              /* not a power of two */
+    if (size > (size_t)-1 - align)
+        return NULL;
+    /* aligned_alloc wants a size that is a multiple of the alignment. */
+    size = (size + align - 1) & ~(align - 1);
+    p = aligned_alloc(align, size);
+    if (p != NULL)
+        memset(p, 0, size);
+    return p;
+}
+
+__attribute__((export_name("wasmcffi_free")))
+void wasmcffi_free(void *ptr)
+{
+    free(ptr);
+}

@@ -1,0 +1,162 @@
+//! [`GuestMemory`]: a sandbox's linear memory as a cdata [`Memory`].
+//!
+//! Addresses are guest offsets (the `u32` range). Every access is bounds-checked
+//! against the memory's *current* size (it can grow), so a wild guest pointer or
+//! length gives `Error::Memory`, never a host out-of-bounds access. Address 0 is
+//! refused like NULL.
+
+use std::sync::Arc;
+
+use super::sandbox::{Entered, Sandbox};
+use crate::bail;
+use crate::cdata::{Addr, Memory};
+use crate::error::{Error, Result};
+use crate::layout::Target;
+
+/// A sandbox's linear memory (target [`Target::Wasm32`]). Cheap to clone.
+///
+/// A handle belongs to one generation of its sandbox: after [`Sandbox::reset`] it
+/// fails with `Error::Memory` and its frees are ignored; take a new one with
+/// [`Sandbox::memory`].
+#[derive(Clone, Debug)]
+pub struct GuestMemory(Arc<Sandbox>, u64);
+
+impl GuestMemory {
+    pub(crate) fn new(sandbox: Arc<Sandbox>, generation: u64) -> GuestMemory {
+        GuestMemory(sandbox, generation)
+    }
+
+    /// The sandbox whose memory this is.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.0
+    }
+
+    /// The current size of the linear memory in bytes.
+    ///
+    /// # Errors
+    /// As [`Memory::read`].
+    pub fn size(&self) -> Result<u64> {
+        let mut live = self.enter()?;
+        let live = &mut *live;
+        Ok(live.memory.map_or(0, |m| m.data_size(&live.store) as u64))
+    }
+
+    /// Locks the sandbox, checking this handle is still of the live generation.
+    fn enter(&self) -> Result<Entered<'_>> {
+        if self.0.is_entered_by_current_thread() {
+            bail!(
+                Runtime,
+                "guest memory cannot be accessed from inside a call into the same sandbox yet"
+            );
+        }
+        let entered = self.0.enter()?;
+        self.check_generation()?;
+        Ok(entered)
+    }
+
+    fn check_generation(&self) -> Result<()> {
+        if self.0.generation() != self.1 {
+            bail!(
+                Memory,
+                "this memory belongs to a sandbox instance that was reset"
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs `f` over the bytes `addr..addr + len` of linear memory.
+    fn with_range<R>(&self, addr: Addr, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
+        if addr == 0 && len > 0 {
+            bail!(Runtime, "cannot access memory at NULL");
+        }
+        let mut live = self.enter()?;
+        let live = &mut *live;
+        let Some(memory) = live.memory else {
+            bail!(Memory, "the sandboxed module exports no memory");
+        };
+        let data = memory.data_mut(&mut live.store);
+        let start = usize::try_from(addr).ok().filter(|&s| s <= data.len());
+        let range = start
+            .and_then(|s| Some(s..s.checked_add(len)?))
+            .filter(|r| r.end <= data.len());
+        match range {
+            Some(range) => Ok(f(&mut data[range])),
+            None => bail!(
+                Memory,
+                "guest memory access out of bounds: {len} bytes at {addr:#x} (memory size {:#x})",
+                data.len()
+            ),
+        }
+    }
+}
+
+impl Memory for GuestMemory {
+    fn target(&self) -> Target {
+        Target::Wasm32
+    }
+
+    fn read(&self, addr: Addr, out: &mut [u8]) -> Result<()> {
+        self.with_range(addr, out.len(), |src| out.copy_from_slice(src))
+    }
+
+    fn write(&self, addr: Addr, data: &[u8]) -> Result<()> {
+        self.with_range(addr, data.len(), |dst| dst.copy_from_slice(data))
+    }
+
+    fn copy(&self, dst: Addr, src: Addr, len: u64) -> Result<()> {
+        let len = usize::try_from(len)
+            .map_err(|_| Error::Memory(format!("copy of {len} bytes is too large")))?;
+        // Check both ranges, then move within the one slice (memmove semantics).
+        let (Ok(dst), Ok(src)) = (usize::try_from(dst), usize::try_from(src)) else {
+            bail!(Memory, "guest memory access out of bounds");
+        };
+        let lo = dst.min(src);
+        let hi = dst.max(src);
+        self.with_range(lo as Addr, hi - lo + len, |span| {
+            span.copy_within(src - lo..src - lo + len, dst - lo);
+        })
+        .or_else(|e| if len == 0 { Ok(()) } else { Err(e) })
+    }
+
+    fn alloc_zeroed(&self, size: u64, align: u64) -> Result<Addr> {
+        let (Ok(size32), Ok(align32)) = (i32::try_from(size), i32::try_from(align.max(1))) else {
+            bail!(
+                Memory,
+                "cannot allocate {size} bytes aligned to {align} in a wasm32 sandbox"
+            );
+        };
+        let mut live = self.enter()?;
+        live.check_usable()?;
+        let live = &mut *live;
+        let Some(malloc) = live.malloc.clone() else {
+            bail!(Memory, "the sandboxed module has no wasmcffi_malloc export (guest/runtime.c not linked in)");
+        };
+        match malloc.call(&mut live.store, (size32, align32)) {
+            Ok(0) => bail!(
+                Memory,
+                "out of memory allocating {size} bytes in the sandbox"
+            ),
+            Ok(ptr) => Ok(Addr::from(ptr as u32)),
+            Err(err) => Err(live.fault(err)),
+        }
+    }
+
+    fn free(&self, addr: Addr, _size: u64, _align: u64) {
+        let Ok(addr) = u32::try_from(addr) else {
+            return;
+        };
+        if addr == 0 || self.check_generation().is_err() {
+            return;
+        }
+        // Never block: the sandbox may be busy running guest code on this thread (a
+        // callback) or another one (which may wait for a lock our caller holds, such
+        // as Python's GIL). The running call performs the free when it returns.
+        match self.0.try_enter() {
+            Some(mut live) if self.check_generation().is_ok() => {
+                let _ = live.free_now(addr);
+            }
+            Some(_) => {}
+            None => self.0.defer_free(self.1, addr),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The WASI preview 1 world a sandbox sees: stdout and stderr routed to host sinks,
+//! no stdin, files, environment, arguments or sockets; frozen clocks and a
+//! deterministic random source (a guest cannot use time or randomness to fingerprint
+//! the host). Also [`StoreData`], what each wasmtime store carries.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::AsyncWrite;
+use wasmtime::StoreLimits;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+
+/// Where guest stdout/stderr bytes go (the Python layer routes them to
+/// `sys.stdout`/`sys.stderr`).
+///
+/// A sink is called after each call into the guest returns (trap or not) with what
+/// the guest wrote during it, and also *during* a call whenever more than
+/// [`FLUSH_THRESHOLD`] bytes are pending. It must therefore not call back into the
+/// same sandbox (that would be refused as a re-entrant call).
+pub type OutputSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Pending output beyond which a pipe hands its bytes to the sink without waiting
+/// for the call to return.
+pub const FLUSH_THRESHOLD: usize = 64 * 1024;
+
+/// What a sandbox's wasmtime `Store` carries.
+pub(crate) struct StoreData {
+    /// The WASI preview 1 state.
+    pub(crate) wasi: WasiP1Ctx,
+    /// The memory / table / instance limits enforced through `Store::limiter`.
+    pub(crate) limits: StoreLimits,
+}
+
+/// One output stream of the guest (stdout or stderr): a buffer in front of a sink.
+/// Bytes written while no sink is configured are dropped.
+#[derive(Clone)]
+pub(crate) struct OutputPipe {
+    inner: Arc<PipeInner>,
+}
+
+struct PipeInner {
+    pending: Mutex<Vec<u8>>,
+    sink: Option<OutputSink>,
+}
+
+impl OutputPipe {
+    /// A pipe to `sink` (or to nowhere).
+    pub(crate) fn new(sink: Option<OutputSink>) -> OutputPipe {
+        OutputPipe {
+            inner: Arc::new(PipeInner {
+                pending: Mutex::new(Vec::new()),
+                sink,
+            }),
+        }
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        if self.inner.sink.is_none() {
+            return;
+        }
+        let full = {
+            let mut pending = self
+                .inner
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            pending.extend_from_slice(bytes);
+            pending.len() >= FLUSH_THRESHOLD
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Hands everything pending to the sink.
+    pub(crate) fn flush(&self) {
+        let Some(sink) = &self.inner.sink else { return };
+        let taken = {
+            let mut pending = self
+                .inner
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if pending.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *pending)
+        };
+        // A panicking sink must not unwind through wasmtime or the caller's frames.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(&taken)));
+    }
+}
+
+impl IsTerminal for OutputPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for OutputPipe {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for OutputPipe {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+    fn flush(&mut self) -> StreamResult<()> {
+        // Bytes reach the sink when the call returns (or at the threshold); a guest
+        // `fflush` does not force a host-side flush mid-call.
+        Ok(())
+    }
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(1 << 20)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for OutputPipe {
+    async fn ready(&mut self) {}
+}
+
+impl AsyncWrite for OutputPipe {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A clock that never moves: the guest sees 1970-01-01 and a monotonic time of 0.
+struct FrozenClock;
+
+impl HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// The WASI context of a new sandbox: only stdout and stderr are granted.
+pub(crate) fn wasi_ctx(stdout: &OutputPipe, stderr: &OutputPipe) -> WasiP1Ctx {
+    // Fixed bytes, not host entropy: randomness is not granted (DESIGN §5).
+    const SEED: &[u8] = b"wasmcffi: randomness is not granted to this sandbox";
+    WasiCtxBuilder::new()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .wall_clock(FrozenClock)
+        .monotonic_clock(FrozenClock)
+        .secure_random(wasmtime_wasi::Deterministic::new(SEED.to_vec()))
+        .insecure_random(wasmtime_wasi::Deterministic::new(SEED.to_vec()))
+        .insecure_random_seed(0)
+        .build_p1()
+}

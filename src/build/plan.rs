@@ -1,0 +1,359 @@
+//! The questions a build asks the C compiler, derived from the declarations alone.
+//!
+//! [`plan`] walks a [`Declarations`] in a fixed order (records, integer
+//! constants, enumerators, `...` typedefs, `[...]` arrays), so the glue
+//! generator and, at import time, [`super::complete`] agree on what each entry
+//! of the layout table means without storing anything but the declarations.
+//! The same walk lists the symbols the glue exports (function wrappers, global
+//! accessors, constant getters).
+
+use std::collections::{BTreeMap, HashSet};
+
+use crate::error::Result;
+use crate::model::{
+    ArrayLen, ConstValue, Decl, Declarations, EnumId, RecordId, RecordKind, Type, TypeId, TypeTable,
+};
+
+/// Everything the glue provides for one module, in table order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LayoutPlan {
+    /// The compiler questions, in the order their answers appear in `_cffi_layout_table`.
+    pub questions: Vec<Question>,
+    /// Functions with a wrapper `_cffi_f_NAME(void **args, void *result)`.
+    pub functions: Vec<String>,
+    /// Variadic functions: no wrapper; calling them is `NotImplementedError`.
+    pub variadic: Vec<String>,
+    /// Globals with an accessor `void *_cffi_g_NAME(void)` returning `&NAME`.
+    pub globals: Vec<String>,
+    /// Non-integer `static const T NAME;` with a getter `_cffi_c_NAME(void *out)`
+    /// that stores the value (a `T`) at `out`.
+    pub copied_constants: Vec<String>,
+}
+
+/// One question to the compiler, answered by [`Question::entries`] table entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Question {
+    /// A struct or union with a C name: `sizeof`, `alignof`, then `offsetof` and
+    /// `sizeof` of each field in [`RecordField`] order ([`SENTINEL`] where C cannot say).
+    Record {
+        rid: RecordId,
+        /// The C spelling (`struct foo`, `foo_t`).
+        c_type: String,
+        /// `true` for a `...;` record (completed), `false` for an exact one (checked).
+        partial: bool,
+        fields: Vec<RecordField>,
+    },
+    /// An integer constant (`#define X ...`, `#define X 42`, integer `static const`):
+    /// the value as `unsigned long long`, then `X < 0`. A known value is checked.
+    IntConst {
+        name: String,
+        expected: Option<i128>,
+    },
+    /// An enumerator whose value the cdef leaves to the compiler: value, then sign.
+    Enumerator {
+        eid: EnumId,
+        index: usize,
+        name: String,
+    },
+    /// `typedef int... t`: `sizeof(t)`, then `((t)-1) < 0`.
+    IntTypedef { name: String, ty: TypeId },
+    /// `typedef float... t`: `sizeof(t)`, then 1 if `t` is a floating type (0 for an integer).
+    FloatTypedef { name: String, ty: TypeId },
+    /// An array type with a `[...]` length: `sizeof` of the object, then of its
+    /// item, item's item… down to the innermost element (from the first level whose
+    /// size C knows: `T x[][...]` starts at `x[0]`).
+    ArrayLens {
+        target: ArrayTarget,
+        levels: usize,
+        skip_outer: bool,
+    },
+}
+
+/// Where a `[...]` array type is declared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArrayTarget {
+    Global(String),
+    Typedef(String),
+    /// Field `index` of record `owner`, reached from the nameable record `c_type`
+    /// (the owner itself, or the parent an anonymous owner is lifted into).
+    Field {
+        owner: RecordId,
+        index: usize,
+        c_type: String,
+        name: String,
+    },
+}
+
+/// One field of a [`Question::Record`], as CFFI lists fields: members of anonymous
+/// nested records lifted into the parent, unnamed bitfields left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordField {
+    pub name: String,
+    /// The record whose model declares the field (the parent, or an anonymous
+    /// record lifted into it) and the field's index there.
+    pub owner: RecordId,
+    pub index: usize,
+    /// A bitfield: neither offset nor size can be asked ([`SENTINEL`]s).
+    pub bitfield: bool,
+    /// `T x[]`: the offset is asked, the size is a [`SENTINEL`].
+    pub open_array: bool,
+    pub skip_in_positional_init: bool,
+}
+
+/// The table entry for "not asked" (a bitfield's offset, an open array's size).
+pub const SENTINEL: u64 = u64::MAX;
+
+impl Question {
+    /// How many table entries answer this question.
+    pub fn entries(&self) -> usize {
+        match self {
+            Question::Record { fields, .. } => 2 + 2 * fields.len(),
+            Question::IntConst { .. }
+            | Question::Enumerator { .. }
+            | Question::IntTypedef { .. }
+            | Question::FloatTypedef { .. } => 2,
+            Question::ArrayLens {
+                levels, skip_outer, ..
+            } => levels + 1 - usize::from(*skip_outer),
+        }
+    }
+}
+
+impl LayoutPlan {
+    /// The length of the layout table this plan expects.
+    pub fn table_len(&self) -> usize {
+        self.questions.iter().map(Question::entries).sum()
+    }
+}
+
+/// The C spelling of a record, or `None` when C has no name for it (`struct $1`).
+pub fn record_c_name(table: &TypeTable, rid: RecordId) -> Option<String> {
+    let rec = table.record(rid);
+    let keyword = match rec.kind {
+        RecordKind::Struct => "struct",
+        RecordKind::Union => "union",
+    };
+    match rec.name.strip_prefix('$') {
+        None => Some(format!("{keyword} {}", rec.name)),
+        Some(t) if !t.is_empty() && !t.starts_with(|c: char| c.is_ascii_digit()) => {
+            Some(t.to_owned())
+        }
+        Some(_) => rec.typedef_name.clone(),
+    }
+}
+
+/// The questions and exported symbols for `decls`.
+///
+/// # Errors
+/// None today; the `Result` leaves room for declarations the glue cannot express.
+pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
+    let table = &decls.types;
+    let mut p = LayoutPlan::default();
+    for (rid, c_type) in record_spellings(table) {
+        let rec = table.record(rid);
+        let mut out = Vec::new();
+        lift_fields(table, rid, false, &mut out);
+        for f in &out {
+            let fty = table.record(f.owner).fields.as_ref().map(|v| v[f.index].ty);
+            if let Some((levels, skip_outer)) = fty.and_then(|t| unknown_array(table, t)) {
+                p.questions.push(Question::ArrayLens {
+                    target: ArrayTarget::Field {
+                        owner: f.owner,
+                        index: f.index,
+                        c_type: c_type.clone(),
+                        name: f.name.clone(),
+                    },
+                    levels,
+                    skip_outer,
+                });
+            }
+        }
+        p.questions.push(Question::Record {
+            rid,
+            c_type,
+            partial: rec.partial,
+            fields: out,
+        });
+    }
+    let enumerators: HashSet<&str> = table
+        .enums()
+        .flat_map(|(_, def)| def.values.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    for (name, decl) in &decls.lib_items {
+        match decl {
+            // Enumerators are asked per enum, below.
+            Decl::Constant { .. } if enumerators.contains(name.as_str()) => {}
+            Decl::Constant { ty, value } => {
+                if is_integer(table, *ty) {
+                    let expected = match value {
+                        ConstValue::Int(v) => Some(*v),
+                        ConstValue::Unknown => None,
+                    };
+                    p.questions.push(Question::IntConst {
+                        name: name.clone(),
+                        expected,
+                    });
+                } else if *value == ConstValue::Unknown {
+                    p.copied_constants.push(name.clone());
+                }
+            }
+            Decl::Function { ty } => match table.get(*ty) {
+                Type::Function(f) if f.variadic => p.variadic.push(name.clone()),
+                _ => p.functions.push(name.clone()),
+            },
+            Decl::Global(g) => {
+                p.globals.push(name.clone());
+                if let Some((levels, skip_outer)) = unknown_array(table, g.ty) {
+                    p.questions.push(Question::ArrayLens {
+                        target: ArrayTarget::Global(name.clone()),
+                        levels,
+                        skip_outer,
+                    });
+                }
+            }
+            Decl::Typedef(_) | Decl::ExternPython { .. } => {}
+        }
+    }
+    for (eid, def) in table.enums() {
+        if !def.partial && def.values.iter().all(|(_, v)| v.is_some()) {
+            continue;
+        }
+        for (index, (name, _)) in def.values.iter().enumerate() {
+            p.questions.push(Question::Enumerator {
+                eid,
+                index,
+                name: name.clone(),
+            });
+        }
+    }
+    for (name, &ty) in &decls.typedefs {
+        match table.get(ty) {
+            Type::UnknownPrim { name: n, float } if n == name => {
+                p.questions.push(if *float {
+                    Question::FloatTypedef {
+                        name: name.clone(),
+                        ty,
+                    }
+                } else {
+                    Question::IntTypedef {
+                        name: name.clone(),
+                        ty,
+                    }
+                });
+            }
+            _ => {
+                if let Some((levels, skip_outer)) = unknown_array(table, ty) {
+                    p.questions.push(Question::ArrayLens {
+                        target: ArrayTarget::Typedef(name.clone()),
+                        levels,
+                        skip_outer,
+                    });
+                }
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// The records the glue measures, in id order, each with a C spelling: its
+/// name when it has one (`struct foo`, `foo_t`), else, for an anonymous record
+/// that is the type of a named field (or of the items of an array field) of a
+/// measured record `P`, `__typeof__(((P *)0)->field)`. Opaque and incomplete
+/// records, and those C cannot reach, are left out; anonymous members (`struct
+/// { … };` inside a record) are measured through their parent's lifted fields.
+fn record_spellings(table: &TypeTable) -> BTreeMap<RecordId, String> {
+    let measurable = |rid: RecordId| {
+        let rec = table.record(rid);
+        rec.fields.is_some() && !rec.opaque
+    };
+    let mut names = BTreeMap::new();
+    let mut queue = Vec::new();
+    for (rid, _) in table.records() {
+        if let Some(name) = record_c_name(table, rid).filter(|_| measurable(rid)) {
+            names.insert(rid, name);
+            queue.push(rid);
+        }
+    }
+    while let Some(parent) = queue.pop() {
+        let mut fields = Vec::new();
+        lift_fields(table, parent, false, &mut fields);
+        for f in fields {
+            let Some(ty) = table.record(f.owner).fields.as_ref().map(|v| v[f.index].ty) else {
+                continue;
+            };
+            let (mut id, mut index) = (ty, String::new());
+            while let Type::Array { item, .. } = table.get(id) {
+                id = *item;
+                index.push_str("[0]");
+            }
+            if let Type::Record(sub) = table.get(id) {
+                if !names.contains_key(sub) && measurable(*sub) {
+                    let spelling =
+                        format!("__typeof__(((({} *)0)->{}){index})", names[&parent], f.name);
+                    names.insert(*sub, spelling);
+                    queue.push(*sub);
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Appends the fields of record `rid` as CFFI lists them, lifting anonymous members.
+fn lift_fields(table: &TypeTable, rid: RecordId, skip: bool, out: &mut Vec<RecordField>) {
+    let rec = table.record(rid);
+    let union = rec.kind == RecordKind::Union;
+    for (index, f) in rec.fields.iter().flatten().enumerate() {
+        let skip_here = skip || (union && index > 0);
+        if f.name.is_empty() {
+            if f.bits.is_none() {
+                if let Type::Record(sub) = table.get(f.ty) {
+                    lift_fields(table, *sub, skip_here, out);
+                }
+            }
+            continue;
+        }
+        out.push(RecordField {
+            name: f.name.clone(),
+            owner: rid,
+            index,
+            bitfield: f.bits.is_some(),
+            open_array: matches!(
+                table.get(f.ty),
+                Type::Array {
+                    len: ArrayLen::Open,
+                    ..
+                }
+            ),
+            skip_in_positional_init: skip_here,
+        });
+    }
+}
+
+/// For an array type with a `[...]` length anywhere in its dimensions: the number
+/// of array levels, and whether the outermost is `[]` (unknown even to C).
+pub(super) fn unknown_array(table: &TypeTable, ty: TypeId) -> Option<(usize, bool)> {
+    let mut levels = 0;
+    let mut unknown = false;
+    let mut outer_open = false;
+    let mut id = ty;
+    while let Type::Array { item, len } = table.get(id) {
+        unknown |= *len == ArrayLen::Unknown;
+        if levels == 0 {
+            outer_open = *len == ArrayLen::Open;
+        }
+        levels += 1;
+        id = *item;
+    }
+    unknown.then_some((levels, outer_open))
+}
+
+/// Integer types whose value a table entry can carry.
+fn is_integer(table: &TypeTable, ty: TypeId) -> bool {
+    match table.get(ty) {
+        Type::Prim(p) => p.is_integral(),
+        Type::UnknownPrim { float, .. } => !float,
+        Type::Enum(_) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,213 @@
+"""API mode: set_source() + compile() + import, on both targets.
+
+Every behaviour test runs with the module built for the wasm sandbox and
+natively (the `module` fixture), and where CFFI has the same API, against a real
+cffi extension built from the same C as the reference.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+import wasmcffi
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+C_FILE = os.path.join(HERE, "..", "c", "api_module.c")
+
+CDEF = """
+    typedef struct { int x, y; } point_t;
+    struct particle { double mass; double velocity; ...; };
+    typedef int... small_id_t;
+    typedef float... real_t;
+    enum color { RED, GREEN, BLUE, ... };
+    #define MAGIC ...
+    #define NEG_MAGIC ...
+    extern int counter;
+    extern double table[4];
+    extern point_t origin;
+    int add(int, int);
+    double scale(double, real_t);
+    long long widen(int);
+    int sum_array(const int *, int);
+    size_t length(const char *);
+    const char *greeting(void);
+    void fill(int *, int);
+    int norm1(point_t *);
+    point_t make_point(int, int);
+    int point_sum(point_t);
+    double particle_energy(struct particle *);
+    small_id_t next_id(small_id_t);
+    int bump(void);
+    void say(const char *);
+    int divide(int, int);
+    void crash(void);
+    void leave(int);
+    int recurse(int);
+"""
+SOURCE = '#include "api_module.c"'
+
+
+def load_module(path):
+    """Imports a compiled module from its loader file."""
+    name = os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build(tmp_path, target, name, cdef=CDEF, source=SOURCE, **kwargs):
+    ffibuilder = wasmcffi.FFI()
+    ffibuilder.cdef(cdef)
+    ffibuilder.set_source(name, source, target=target, include_dirs=[os.path.dirname(C_FILE)], **kwargs)
+    return ffibuilder.compile(tmpdir=str(tmp_path))
+
+
+@pytest.fixture(scope="module", params=["wasm", "native"])
+def module(request, tmp_path_factory):
+    target = request.param
+    path = build(tmp_path_factory.mktemp(target), target, f"_apimod_{target}")
+    mod = load_module(path)
+    mod.target = target
+    return mod
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same C as a real cffi API-mode extension."""
+    cffi = pytest.importorskip("cffi")
+    ffibuilder = cffi.FFI()
+    ffibuilder.cdef(CDEF)
+    ffibuilder.set_source("_apimod_cffi", SOURCE, include_dirs=[os.path.dirname(C_FILE)])
+    out = tmp_path_factory.mktemp("cffi")
+    so = ffibuilder.compile(tmpdir=str(out))
+    spec = importlib.util.spec_from_file_location("_apimod_cffi", so)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+CASES = {
+    "add": lambda ffi, lib: lib.add(40, 2),
+    "add_negative": lambda ffi, lib: lib.add(-5, -6),
+    "add_overflow_arg": lambda ffi, lib: lib.add(2**31, 0),
+    "add_wrong_type": lambda ffi, lib: lib.add("1", 2),
+    "scale": lambda ffi, lib: lib.scale(1.5, 4),
+    "widen": lambda ffi, lib: lib.widen(3),
+    "sum_list": lambda ffi, lib: lib.sum_array([1, 2, 3, 4], 4),
+    "sum_new": lambda ffi, lib: lib.sum_array(ffi.new("int[]", [5, 6, 7]), 3),
+    "length": lambda ffi, lib: lib.length(b"sandbox"),
+    "greeting": lambda ffi, lib: ffi.string(lib.greeting()),
+    "fill": lambda ffi, lib: (lambda a: (lib.fill(a, 5), list(a))[1])(ffi.new("int[5]")),
+    "norm1": lambda ffi, lib: lib.norm1(ffi.new("point_t *", [-3, 4])),
+    "make_point": lambda ffi, lib: (lambda p: (p.x, p.y))(lib.make_point(7, 8)),
+    "point_sum": lambda ffi, lib: lib.point_sum(ffi.new("point_t *", [7, 8])[0]),
+    "point_sum_list": lambda ffi, lib: lib.point_sum([2, 3]),
+    "particle": lambda ffi, lib: lib.particle_energy(ffi.new("struct particle *", {"mass": 2.0, "velocity": 3.0})),
+    "next_id": lambda ffi, lib: lib.next_id(65535),
+    "constants": lambda ffi, lib: (lib.MAGIC, lib.NEG_MAGIC, lib.RED, lib.GREEN, lib.BLUE),
+    "globals": lambda ffi, lib: (lib.counter, list(lib.table), lib.origin.y),
+    "arity": lambda ffi, lib: lib.add(1),
+    "sizes_partial": lambda ffi, lib: ffi.offsetof("struct particle", "velocity") > ffi.offsetof("struct particle", "mass"),
+    "typedef_int": lambda ffi, lib: (ffi.sizeof("small_id_t"), ffi.typeof("small_id_t").cname == "uint16_t"),
+    "missing": lambda ffi, lib: lib.no_such_thing,
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_api_module_same_as_cffi(module, reference, case):
+    from conftest import outcome
+
+    fn = CASES[case]
+    mine = outcome(lambda _: fn(module.ffi, module.lib), None)
+    ref = outcome(lambda _: fn(reference.ffi, reference.lib), None)
+    assert mine[:2] == ref[:2], f"{module.target}: {mine} vs cffi {ref}"
+    if mine[0] == "ok":
+        assert mine == ref
+
+
+def test_api_module_data_model_follows_target(module):
+    ffi = module.ffi
+    if module.target == "wasm":
+        assert ffi.sizeof("long") == ffi.sizeof("int") == ffi.sizeof("void *")
+    else:
+        assert ffi.sizeof("long") == ffi.sizeof("void *")
+
+
+def test_api_module_globals_write(module):
+    lib = module.lib
+    lib.counter = 41
+    assert lib.bump() == 42
+    assert lib.counter == 42
+
+
+def test_api_module_stdout_reaches_python(module, capfd):
+    module.lib.say(b"printed by C")
+    assert "printed by C" in capfd.readouterr().out
+
+
+def test_api_module_cdata_live_in_the_targets_memory(module):
+    ffi = module.ffi
+    p = ffi.new("point_t *", [1, 2])
+    addr = int(ffi.cast("uintptr_t", p))
+    if module.target == "wasm":
+        assert 0 < addr < 2**32  # a guest address, never a host pointer
+    assert module.lib.norm1(p) == 3
+
+
+@pytest.fixture(scope="module")
+def faults_module(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("faults"), "wasm", "_faults")
+
+
+@pytest.mark.parametrize("call", ["crash()", "divide(1, 0)", "recurse(10**7)"])
+def test_wasm_faults_become_exceptions(faults_module, call):
+    # A fresh instance per fault: a trap leaves its instance unusable.
+    mod = load_module(faults_module)
+    with pytest.raises(wasmcffi.Trap):
+        eval("lib." + call, {"lib": mod.lib})
+    with pytest.raises(wasmcffi.SandboxError):
+        mod.lib.add(1, 2)
+    assert load_module(faults_module).lib.add(1, 2) == 3
+
+
+def test_wasm_exit_is_guest_exit(faults_module):
+    mod = load_module(faults_module)
+    with pytest.raises(wasmcffi.GuestExit) as info:
+        mod.lib.leave(3)
+    assert info.value.code == 3
+
+
+def test_host_cdata_refused_by_sandboxed_function(tmp_path):
+    mod = load_module(build(tmp_path, "wasm", "_crossing"))
+    host = wasmcffi.FFI()
+    host.cdef("typedef struct { int x, y; } point_t;")
+    with pytest.raises(TypeError, match="host"):
+        mod.lib.norm1(host.new("point_t *", [1, 2]))
+
+
+def test_wrong_exact_struct_is_a_verification_error(tmp_path):
+    with pytest.raises(wasmcffi.VerificationError, match="point_t"):
+        build(tmp_path, "wasm", "_wrong", cdef="typedef struct { int x; long long y; } point_t; int add(int, int);")
+
+
+def test_compile_error_shows_the_compiler_message(tmp_path):
+    with pytest.raises(Exception, match="undeclared|unknown type|error"):
+        build(tmp_path, "wasm", "_broken", cdef="int add(int, int);", source="int add(int a, int b) { return a + nope; }")
+
+
+def test_host_libraries_refused_for_wasm(tmp_path):
+    with pytest.raises(ValueError, match="sandbox"):
+        build(tmp_path, "wasm", "_libs", libraries=["m"])
+
+
+def test_import_needs_no_compiler(tmp_path):
+    path = build(tmp_path, "wasm", "_portable")
+    env = dict(os.environ, PATH="/nonexistent", WASMCFFI_CC="/nonexistent/cc", CC="/nonexistent/cc")
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from _portable import ffi, lib; print(lib.add(2, 3))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "5"
