@@ -29,26 +29,69 @@ use crate::sandbox::PySandbox;
 /// Where a module's code runs.
 #[derive(Clone)]
 enum Backend {
-    Wasm(Arc<Sandbox>),
-    Native {
-        library: Arc<Library>,
-        glue_call: Arc<CallPlan>,
-    },
+    Wasm { sandbox: Arc<Sandbox>, scratch: Arc<Scratch> },
+    Native { library: Arc<Library>, glue_call: Arc<CallPlan> },
+}
+
+/// A block of guest memory reused for the arguments of calls that fit in it,
+/// so a call does not have to allocate in the guest (taken by one call at a
+/// time; nested or concurrent calls allocate their own).
+#[derive(Default)]
+struct Scratch {
+    block: std::sync::OnceLock<Arc<Allocation>>,
+    busy: std::sync::atomic::AtomicBool,
+}
+
+impl Scratch {
+    const SIZE: u64 = 1024;
+
+    /// The scratch block if it is free and `size` fits, marked busy until `release`.
+    fn take(&self, ctx: &FfiContext, size: u64) -> Option<Addr> {
+        use std::sync::atomic::Ordering;
+        if size > Self::SIZE || self.busy.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        if self.block.get().is_none() {
+            match Allocation::new(&ctx.mem, Self::SIZE, 8) {
+                Ok(block) => {
+                    let _ = self.block.set(block);
+                }
+                Err(_) => {
+                    self.busy.store(false, Ordering::Release);
+                    return None;
+                }
+            }
+        }
+        self.block.get().map(|b| b.addr())
+    }
+
+    fn release(&self) {
+        self.busy.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// What a function call enters: a wasm export by name, or a native address.
+enum Entry<'a> {
+    Export(&'a str),
+    Address(Addr),
 }
 
 impl Backend {
-    /// Calls the glue export `symbol` with `args` (one value per argument) and
+    /// Calls the glue wrapper `entry` with `args` (one value per argument) and
     /// returns `ret_len` bytes of result.
-    fn call(
+        fn call(
         &self,
         py: Python<'_>,
         ctx: &Arc<FfiContext>,
-        symbol: &str,
+        entry: &Entry<'_>,
         args: &[Vec<u8>],
         ret_len: usize,
     ) -> PyResult<Vec<u8>> {
         match self {
-            Backend::Wasm(sandbox) => {
+            Backend::Wasm { sandbox, scratch } => {
+                let Entry::Export(symbol) = entry else {
+                    return Err(PyTypeError::new_err("a sandboxed function is entered by its export name"));
+                };
                 // One guest block: [pointer table | result | argument values], 8-aligned.
                 let table = 4 * args.len() as u64;
                 let result_at = table.div_ceil(8) * 8;
@@ -58,25 +101,33 @@ impl Backend {
                     offsets.push(at);
                     at += (value.len().max(1) as u64).div_ceil(8) * 8;
                 }
-                let block = Allocation::new(&ctx.mem, at, 8)?;
-                let base = block.addr();
-                let mut pointers = Vec::with_capacity(args.len() * 4);
-                for (value, off) in args.iter().zip(&offsets) {
-                    ctx.mem.write(base + off, value).py()?;
-                    pointers.extend_from_slice(&((base + off) as u32).to_le_bytes());
+                let mut own_block = None;
+                let base = match scratch.take(ctx, at) {
+                    Some(base) => base,
+                    None => own_block.insert(Allocation::new(&ctx.mem, at, 8)?).addr(),
+                };
+                let outcome = (|| {
+                    let mut pointers = Vec::with_capacity(args.len() * 4);
+                    for (value, off) in args.iter().zip(&offsets) {
+                        ctx.mem.write(base + off, value).py()?;
+                        pointers.extend_from_slice(&((base + off) as u32).to_le_bytes());
+                    }
+                    ctx.mem.write(base, &pointers).py()?;
+                    let call_args = [WasmVal::I32(base as i32), WasmVal::I32((base + result_at) as i32)];
+                    py.allow_threads(|| sandbox.call(symbol, &call_args)).py()?;
+                    let mut out = vec![0u8; ret_len];
+                    ctx.mem.read(base + result_at, &mut out).py()?;
+                    Ok(out)
+                })();
+                if own_block.is_none() {
+                    scratch.release();
                 }
-                ctx.mem.write(base, &pointers).py()?;
-                let call_args = [
-                    WasmVal::I32(base as i32),
-                    WasmVal::I32((base + result_at) as i32),
-                ];
-                py.allow_threads(|| sandbox.call(symbol, &call_args)).py()?;
-                let mut out = vec![0u8; ret_len];
-                ctx.mem.read(base + result_at, &mut out).py()?;
-                Ok(out)
+                outcome
             }
-            Backend::Native { library, glue_call } => {
-                let func = library.symbol(symbol).py()?;
+            Backend::Native { glue_call, .. } => {
+                let Entry::Address(func) = *entry else {
+                    return Err(PyTypeError::new_err("a native function is entered by its address"));
+                };
                 let mut words: Vec<u64> = Vec::new();
                 let mut offsets = Vec::with_capacity(args.len());
                 for value in args {
@@ -122,7 +173,10 @@ pub struct PyModuleFunction {
     ctx: Arc<FfiContext>,
     backend: Backend,
     name: String,
+    /// The glue wrapper's export name (wasm).
     symbol: String,
+    /// The glue wrapper's address, found once (native).
+    address: Addr,
     sig: CType,
 }
 
@@ -131,7 +185,7 @@ impl PyModuleLib {
     fn item_addr(&self, name: &str) -> PyResult<Addr> {
         let symbol = format!("_cffi_g_{name}");
         match &self.backend {
-            Backend::Wasm(sandbox) => match sandbox.call(&symbol, &[]).py()?.first() {
+            Backend::Wasm { sandbox, .. } => match sandbox.call(&symbol, &[]).py()?.first() {
                 Some(WasmVal::I32(addr)) => Ok(u64::from(*addr as u32)),
                 other => Err(PyTypeError::new_err(format!("{symbol} returned {other:?}"))),
             },
@@ -162,7 +216,7 @@ impl PyModuleLib {
     ) -> PyResult<Self> {
         let ctx = ffi.get().ctx.clone();
         let backend = match (sandbox, native_path) {
-            (Some(sb), None) => Backend::Wasm(sb.get().sandbox.clone()),
+            (Some(sb), None) => Backend::Wasm { sandbox: sb.get().sandbox.clone(), scratch: Arc::default() },
             (None, Some(path)) => {
                 let library = Arc::new(Library::open(Some(path), 0).py()?);
                 let void_ptr = ctx.parse_ctype("void *").py()?;
@@ -197,11 +251,17 @@ impl PyModuleLib {
                         "lib.{name}: calling variadic functions of a compiled module is not implemented yet"
                     )));
                 }
+                let symbol = format!("_cffi_f_{name}");
+                let address = match &this.backend {
+                    Backend::Native { library, .. } => library.symbol(&symbol).py()?,
+                    Backend::Wasm { .. } => 0,
+                };
                 let function = PyModuleFunction {
                     ctx: this.ctx.clone(),
                     backend: this.backend.clone(),
                     name: name.to_owned(),
-                    symbol: format!("_cffi_f_{name}"),
+                    symbol,
+                    address,
                     sig,
                 }
                 .into_py_any(py)?;
@@ -263,10 +323,19 @@ impl PyModuleLib {
 
     fn __repr__(&self) -> String {
         let what = match self.backend {
-            Backend::Wasm(_) => "sandboxed wasm32 module",
+            Backend::Wasm { .. } => "sandboxed wasm32 module",
             Backend::Native { .. } => "native module",
         };
         format!("<Lib object for a {what}>")
+    }
+}
+
+impl PyModuleFunction {
+    fn entry(&self) -> Entry<'_> {
+        match self.backend {
+            Backend::Wasm { .. } => Entry::Export(&self.symbol),
+            Backend::Native { .. } => Entry::Address(self.address),
+        }
     }
 }
 
@@ -310,7 +379,7 @@ impl PyModuleFunction {
         };
         let bytes = self
             .backend
-            .call(py, &self.ctx, &self.symbol, &values, ret_len)?;
+            .call(py, &self.ctx, &self.entry(), &values, ret_len)?;
         drop(temps);
         value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
     }
