@@ -9,7 +9,7 @@ VENV_ENV := VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH
 export ZIG_GLOBAL_CACHE_DIR ?= $(HOME)/.cache/wasmcffi-zig
 PY_DEPS := "maturin>=1.5,<2" "pytest>=8" "cffi>=1.17" "hypothesis>=6" "ziglang==0.17.1"
 
-.PHONY: help setup build-dev demo test test-rust test-python lint clean
+.PHONY: help setup build-dev build-release demo test test-rust test-python bench lint clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,13 @@ setup: $(VENV)/.stamp ## Create .venv and install the Python dependencies
 
 build-dev: setup ## Build the extension and install it into .venv (debug build)
 	$(VENV_ENV) maturin develop -q -m host-python/Cargo.toml
+
+build-release: setup ## Build the extension optimised and install it into .venv
+	$(VENV_ENV) maturin develop --release -q -m host-python/Cargo.toml
+
+bench: build-release ## Run the call benchmarks (ns per call, ratios against cffi and ctypes)
+	$(PY) benches/bench_abi_calls.py
+	$(PY) benches/bench_api_calls.py
 
 demo: build-dev ## Run the demo (examples/demo.py)
 	$(PY) examples/demo.py
