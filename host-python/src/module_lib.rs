@@ -29,8 +29,14 @@ use crate::sandbox::PySandbox;
 /// Where a module's code runs.
 #[derive(Clone)]
 enum Backend {
-    Wasm { sandbox: Arc<Sandbox>, scratch: Arc<Scratch> },
-    Native { library: Arc<Library>, glue_call: Arc<CallPlan> },
+    Wasm {
+        sandbox: Arc<Sandbox>,
+        scratch: Arc<Scratch>,
+    },
+    Native {
+        library: Arc<Library>,
+        glue_call: Arc<CallPlan>,
+    },
 }
 
 /// A block of guest memory reused for the arguments of calls that fit in it,
@@ -79,7 +85,7 @@ enum Entry<'a> {
 impl Backend {
     /// Calls the glue wrapper `entry` with `args` (one value per argument) and
     /// returns `ret_len` bytes of result.
-        fn call(
+    fn call(
         &self,
         py: Python<'_>,
         ctx: &Arc<FfiContext>,
@@ -90,7 +96,9 @@ impl Backend {
         match self {
             Backend::Wasm { sandbox, scratch } => {
                 let Entry::Export(symbol) = entry else {
-                    return Err(PyTypeError::new_err("a sandboxed function is entered by its export name"));
+                    return Err(PyTypeError::new_err(
+                        "a sandboxed function is entered by its export name",
+                    ));
                 };
                 // One guest block: [pointer table | result | argument values], 8-aligned.
                 let table = 4 * args.len() as u64;
@@ -113,7 +121,10 @@ impl Backend {
                         pointers.extend_from_slice(&((base + off) as u32).to_le_bytes());
                     }
                     ctx.mem.write(base, &pointers).py()?;
-                    let call_args = [WasmVal::I32(base as i32), WasmVal::I32((base + result_at) as i32)];
+                    let call_args = [
+                        WasmVal::I32(base as i32),
+                        WasmVal::I32((base + result_at) as i32),
+                    ];
                     py.allow_threads(|| sandbox.call(symbol, &call_args)).py()?;
                     let mut out = vec![0u8; ret_len];
                     ctx.mem.read(base + result_at, &mut out).py()?;
@@ -126,7 +137,9 @@ impl Backend {
             }
             Backend::Native { glue_call, .. } => {
                 let Entry::Address(func) = *entry else {
-                    return Err(PyTypeError::new_err("a native function is entered by its address"));
+                    return Err(PyTypeError::new_err(
+                        "a native function is entered by its address",
+                    ));
                 };
                 let mut words: Vec<u64> = Vec::new();
                 let mut offsets = Vec::with_capacity(args.len());
@@ -216,7 +229,10 @@ impl PyModuleLib {
     ) -> PyResult<Self> {
         let ctx = ffi.get().ctx.clone();
         let backend = match (sandbox, native_path) {
-            (Some(sb), None) => Backend::Wasm { sandbox: sb.get().sandbox.clone(), scratch: Arc::default() },
+            (Some(sb), None) => Backend::Wasm {
+                sandbox: sb.get().sandbox.clone(),
+                scratch: Arc::default(),
+            },
             (None, Some(path)) => {
                 let library = Arc::new(Library::open(Some(path), 0).py()?);
                 let void_ptr = ctx.parse_ctype("void *").py()?;

@@ -39,7 +39,7 @@ impl PySandbox {
         max_memory: Option<u64>,
     ) -> PyResult<Self> {
         let bytes = std::fs::read(wasm_path)?;
-        let module = py.allow_threads(|| WasmModule::new(&bytes)).py()?;
+        let module = py.allow_threads(|| WasmModule::cached(&bytes)).py()?;
         let config = SandboxConfig {
             stdout: Some(python_sink(stdout)),
             stderr: Some(python_sink(stderr)),

@@ -211,3 +211,22 @@ def test_import_needs_no_compiler(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "5"
+
+
+def test_compiled_code_is_cached_between_imports(tmp_path):
+    path = build(tmp_path / "mod", "wasm", "_cached")
+    cache = tmp_path / "cache"
+    env = dict(os.environ, WASMCFFI_CACHE_DIR=str(cache))
+    code = f"import sys; sys.path.insert(0, {os.path.dirname(path)!r}); from _cached import lib; print(lib.add(2, 3))"
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run() == "5"
+    machine_code = list(cache.glob("*.cwasm"))
+    assert len(machine_code) == 1 and list(cache.glob("*.wasm"))
+    assert run() == "5"  # loaded from the cache
+    machine_code[0].write_bytes(b"not machine code")
+    assert run() == "5"  # a damaged entry is recompiled, never trusted

@@ -80,6 +80,15 @@ impl WasmModule {
         Self::from_module(&module)
     }
 
+    /// [`WasmModule::new`], reusing machine code compiled earlier for the same
+    /// bytes from the on-disk cache (and filling it otherwise).
+    ///
+    /// # Errors
+    /// As [`WasmModule::new`].
+    pub fn cached(wasm_bytes: &[u8]) -> Result<WasmModule> {
+        super::module_cache::load(wasm_bytes)
+    }
+
     /// Serializes the compiled machine code, to be reloaded with [`Self::deserialize`]
     /// by the same wasmcffi build (same wasmtime version and engine settings).
     ///

@@ -39,6 +39,7 @@
 
 mod engine;
 mod memory;
+mod module_cache;
 mod sandbox;
 mod wasi;
 

@@ -1,0 +1,77 @@
+//! An on-disk cache of compiled machine code, so a second import of a module
+//! (in this process or a later one) does not run Cranelift again.
+//!
+//! An entry is two files named after a hash of the wasm bytes and the engine
+//! version: `<key>.wasm` (a copy of the module) and `<key>.cwasm` (its machine
+//! code). An entry is used only when the `.wasm` copy equals the module byte
+//! for byte, so a hash collision can never load the wrong code. The directory
+//! is the user's own (`$WASMCFFI_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmcffi`,
+//! else `~/.cache/wasmcffi`): whoever can write there can already run code as
+//! the user, which is the same trust wasmtime's own cache asks for.
+
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+
+use crate::error::Result;
+
+use super::WasmModule;
+
+/// The cache directory, if one can be named.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WASMCFFI_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("wasmcffi").join("modules"))
+}
+
+/// A name for `wasm_bytes` compiled by this build of wasmcffi.
+fn key(wasm_bytes: &[u8]) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    wasm_bytes.hash(&mut hasher);
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    "wasmtime-48.0.8".hash(&mut hasher);
+    format!("{:016x}-{}", hasher.finish(), wasm_bytes.len())
+}
+
+/// Compiles `wasm_bytes`, or loads the machine code a previous compilation left
+/// in the cache. Cache failures of any kind fall back to compiling.
+///
+/// # Errors
+/// As [`WasmModule::new`].
+pub fn load(wasm_bytes: &[u8]) -> Result<WasmModule> {
+    let Some(dir) = cache_dir() else {
+        return WasmModule::new(wasm_bytes);
+    };
+    let key = key(wasm_bytes);
+    let (copy, code) = (
+        dir.join(format!("{key}.wasm")),
+        dir.join(format!("{key}.cwasm")),
+    );
+    if std::fs::read(&copy).is_ok_and(|saved| saved == wasm_bytes) {
+        if let Ok(machine_code) = std::fs::read(&code) {
+            // SAFETY: `code` sits next to a byte-identical copy of this module in the
+            // user's cache directory and was written by `WasmModule::serialize` below
+            // for the same wasmtime version (part of the key); wasmtime also checks
+            // the header and engine settings, and a failure falls back to compiling.
+            if let Ok(module) = unsafe { WasmModule::deserialize(&machine_code) } {
+                return Ok(module);
+            }
+        }
+    }
+    let module = WasmModule::new(wasm_bytes)?;
+    if let Ok(machine_code) = module.serialize() {
+        // Written under temporary names and renamed, so a reader never sees half a file.
+        let write = |path: &PathBuf, bytes: &[u8]| -> std::io::Result<()> {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, path)
+        };
+        let _ = std::fs::create_dir_all(&dir)
+            .and_then(|()| write(&code, &machine_code))
+            .and_then(|()| write(&copy, wasm_bytes));
+    }
+    Ok(module)
+}
