@@ -344,6 +344,18 @@ impl PyCData {
         Ok((field, base))
     }
 
+    /// The value of a global variable this cdata designates (its type at its
+    /// address): arrays and structs as views, everything else read now.
+    pub fn global_value(self, py: Python<'_>) -> PyResult<PyObject> {
+        match self.ctype.kind() {
+            CKind::Array { .. } | CKind::Record(_) => self.into_py_any(py),
+            _ => {
+                let ty = self.ctype.clone();
+                self.load(py, &ty, self.addr)
+            }
+        }
+    }
+
     /// Reads the value of type `ty` at `addr` as Python sees it: a Python value
     /// for primitives, a new cdata for pointers, a view for arrays and records.
     pub fn load(&self, py: Python<'_>, ty: &CType, addr: Addr) -> PyResult<PyObject> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use wasmcffi::cdata::Memory;
 use wasmcffi::cdecl::{self, CdefOptions};
 use wasmcffi::layout::{CType, Target, TypeResolver};
-use wasmcffi::model::{ArrayLen, Declarations, Type, TypeId};
+use wasmcffi::model::{ArrayLen, Decl, Declarations, Type, TypeId};
 use wasmcffi::Result;
 
 /// An address space shared between cdata objects.
@@ -105,6 +105,16 @@ impl FfiContext {
         let TypeState { decls, resolver } = &mut *state;
         let plan = wasmcffi::build::plan(decls)?;
         wasmcffi::build::complete(decls, resolver, &plan, table)
+    }
+
+    /// The names a `lib` of these declarations has (for `dir(lib)`).
+    pub fn lib_names(&self) -> Vec<String> {
+        let types = self.types();
+        let items = types.decls.lib_items.iter();
+        items
+            .filter(|(_, d)| !matches!(d, Decl::Typedef(_)))
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// The resolved type of a model id.

@@ -154,10 +154,7 @@ impl PyLib {
                     .set_item(name, function.clone_ref(py))?;
                 Ok(function)
             }
-            Item::Global { ty, addr, .. } => match ty.kind() {
-                CKind::Array { .. } | CKind::Record(_) => this.cdata(ty, addr).into_py_any(py),
-                _ => this.cdata(ty.clone(), 0).load(py, &ty, addr),
-            },
+            Item::Global { ty, addr, .. } => this.cdata(ty, addr).global_value(py),
         }
     }
 
@@ -181,14 +178,7 @@ impl PyLib {
     }
 
     fn __dir__(&self) -> Vec<String> {
-        let types = self.ctx.types();
-        types
-            .decls
-            .lib_items
-            .iter()
-            .filter(|(_, d)| !matches!(d, Decl::Typedef(_)))
-            .map(|(n, _)| n.clone())
-            .collect()
+        self.ctx.lib_names()
     }
 
     fn __repr__(&self) -> String {

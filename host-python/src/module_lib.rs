@@ -289,12 +289,7 @@ impl PyModuleLib {
             Some(Decl::Global(g)) => {
                 let ty = this.ctx.resolve(g.ty).py()?;
                 let addr = this.item_addr(name)?;
-                match ty.kind() {
-                    CKind::Array { .. } | CKind::Record(_) => {
-                        PyCData::plain(&this.ctx, ty, addr).into_py_any(py)
-                    }
-                    _ => PyCData::plain(&this.ctx, ty.clone(), 0).load(py, &ty, addr),
-                }
+                PyCData::plain(&this.ctx, ty, addr).global_value(py)
             }
             Some(Decl::Constant {
                 value: ConstValue::Unknown,
@@ -327,14 +322,7 @@ impl PyModuleLib {
     }
 
     fn __dir__(&self) -> Vec<String> {
-        let types = self.ctx.types();
-        types
-            .decls
-            .lib_items
-            .iter()
-            .filter(|(_, d)| !matches!(d, Decl::Typedef(_)))
-            .map(|(n, _)| n.clone())
-            .collect()
+        self.ctx.lib_names()
     }
 
     fn __repr__(&self) -> String {
