@@ -16,10 +16,9 @@ use crate::error::{Error, Result};
 /// limit for wasm frames (`max_wasm_stack`, 512 KiB of host stack), past which the
 /// guest traps with a stack-overflow trap instead of crashing the host.
 ///
-/// TODO: wasmtime's on-disk code cache (`Config::cache`, cargo feature `cache`) is not
-/// enabled yet: it costs ~2 min more of clean build (DESIGN §8). Until it is, every
-/// `WasmModule::new` compiles with Cranelift (≈10 ms for a small module); the Python
-/// layer can use `WasmModule::serialize`/`deserialize` for its own cache meanwhile.
+/// Compiled code is cached on disk by `module_cache` (used through
+/// [`WasmModule::cached`]) rather than by wasmtime's `Config::cache`, whose cargo
+/// feature costs ~2 min more of clean build (DESIGN §8).
 pub(crate) fn engine() -> Result<&'static Engine> {
     static ENGINE: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
     ENGINE
