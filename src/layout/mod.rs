@@ -1,6 +1,6 @@
 //! Sizes, alignments and field offsets of model types for one target.
 //!
-//! A [`TypeResolver`] turns a model [`TypeId`] into a [`CType`]: a shared,
+//! A [`TypeResolver`] turns a model [`TypeId`](crate::model::TypeId) into a [`CType`]: a shared,
 //! immutable runtime descriptor that carries everything the cdata layer needs
 //! (size, alignment, item type, field offsets, bitfield positions, C name).
 //! Resolution is cached per target, so each model type maps to one `CType`
