@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::zig_cc;
 use wasmcffi::cdecl::{parse_cdef, CdefOptions};
 use wasmcffi::layout::{CType, Target, TypeResolver};
 use wasmcffi::model::{Declarations, Prim, RecordKind};
@@ -274,17 +275,6 @@ fn compile(mut cmd: Command, src: &Path) {
     );
 }
 
-fn zig_cc() -> Command {
-    let mut cmd = Command::new("python3");
-    cmd.args(["-m", "ziglang", "cc"]);
-    if std::env::var_os("ZIG_GLOBAL_CACHE_DIR").is_none() {
-        if let Some(home) = std::env::var_os("HOME") {
-            cmd.env("ZIG_GLOBAL_CACHE_DIR", Path::new(&home).join(".cache/zig"));
-        }
-    }
-    cmd
-}
-
 #[test]
 fn record_layout_matches_gcc_host() {
     if !works(Command::new(host_cc()).arg("--version")) {
@@ -336,7 +326,11 @@ fn bitfield_positions_match_gcc_host() {
 
 #[test]
 fn record_layout_matches_clang_wasm32() {
-    if !works(zig_cc().arg("--version")) {
+    let Some(mut probe) = zig_cc() else {
+        eprintln!("skipping: no wasm32 C compiler (python3 -m ziglang)");
+        return;
+    };
+    if !works(probe.arg("--version")) {
         eprintln!("skipping: no wasm32 C compiler (python3 -m ziglang)");
         return;
     }
@@ -349,7 +343,7 @@ fn record_layout_matches_clang_wasm32() {
         format!("{PRELUDE}{cases}{}", static_asserts(&layouts)),
     )
     .unwrap();
-    let mut cmd = zig_cc();
+    let mut cmd = zig_cc().expect("zig was found above");
     cmd.args(["--target=wasm32-wasi", "-std=gnu11", "-w", "-c", "-o"])
         .arg(dir.join("oracle.o"))
         .arg(&src);

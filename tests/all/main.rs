@@ -5,4 +5,5 @@ mod cdecl;
 mod layout_oracle;
 mod layout_resolve;
 mod native_call;
+mod support;
 mod wasm_sandbox;

@@ -46,28 +46,12 @@ EXPORT(grab_megabytes) int grab_megabytes(int max) {
 EXPORT(read_at) int read_at(int addr) { return *(volatile int *)addr; }
 "#;
 
-/// The python that can run `-m ziglang`, if any.
-fn python() -> Option<PathBuf> {
-    let repo_venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
-    let candidates = [
-        std::env::var_os("WASMCFFI_PYTHON").map(PathBuf::from),
-        Some(repo_venv),
-        Some(PathBuf::from("python3")),
-    ];
-    candidates.into_iter().flatten().find(|py| {
-        Command::new(py)
-            .args(["-m", "ziglang", "version"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
-
 /// The test module, compiled once per test run (None: no zig here).
 fn module() -> Option<WasmModule> {
     static MODULE: OnceLock<Option<WasmModule>> = OnceLock::new();
     MODULE
         .get_or_init(|| {
-            let Some(py) = python() else {
+            let Some(py) = crate::support::zig_python() else {
                 eprintln!("skipping wasm sandbox tests: `python3 -m ziglang` is not available");
                 return None;
             };

@@ -1,0 +1,43 @@
+//! Test support shared by the integration tests: finding the wasm32 C compiler.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// A Python that can run `-m ziglang` (the project's wasm32-wasi C compiler), if
+/// any: `$WASMCFFI_PYTHON`, the repository's `.venv`, or `python3` on PATH.
+pub fn zig_python() -> Option<&'static Path> {
+    static FOUND: OnceLock<Option<PathBuf>> = OnceLock::new();
+    FOUND
+        .get_or_init(|| {
+            let repo_venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python3");
+            let candidates = [
+                std::env::var_os("WASMCFFI_PYTHON").map(PathBuf::from),
+                Some(repo_venv),
+                Some(PathBuf::from("python3")),
+            ];
+            candidates.into_iter().flatten().find(|py| {
+                Command::new(py)
+                    .args(["-m", "ziglang", "version"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+        })
+        .as_deref()
+}
+
+/// `zig cc` as a command, with zig's cache in a persistent directory; `None`
+/// when zig is not installed (tests then skip with a message).
+pub fn zig_cc() -> Option<Command> {
+    let mut cmd = Command::new(zig_python()?);
+    cmd.args(["-m", "ziglang", "cc"]);
+    if std::env::var_os("ZIG_GLOBAL_CACHE_DIR").is_none() {
+        if let Some(home) = std::env::var_os("HOME") {
+            cmd.env(
+                "ZIG_GLOBAL_CACHE_DIR",
+                Path::new(&home).join(".cache/wasmcffi-zig"),
+            );
+        }
+    }
+    Some(cmd)
+}
