@@ -68,7 +68,7 @@ fn module() -> Option<WasmModule> {
                     PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
                         .join(".cache/wasmcffi-zig")
                 });
-            let output = Command::new(&py)
+            let output = Command::new(py)
                 .args([
                     "-m",
                     "ziglang",
