@@ -362,10 +362,11 @@ pub(crate) fn value_from_bytes(
         CKind::Record(_) | CKind::Array { .. } => {
             let block = Allocation::new(&ctx.mem, bytes.len() as u64, ty.align().unwrap_or(1))?;
             ctx.mem.write(block.addr(), bytes).py()?;
-            let mut cdata = PyCData::plain(ctx, ty.clone(), block.addr());
-            cdata.owner = Some(block);
-            cdata.flavor = Flavor::Owning;
-            cdata.into_py_any(py)
+            let addr = block.addr();
+            PyCData::plain(ctx, ty.clone(), addr)
+                .with_owner(Some(block))
+                .with_flavor(Flavor::Owning)
+                .into_py_any(py)
         }
     }
 }

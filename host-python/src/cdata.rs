@@ -159,16 +159,26 @@ impl PyCData {
         let mem = value_memory();
         let block = Allocation::new(&mem, bytes.len() as u64, 16)?;
         mem.write(block.addr, bytes).py()?;
-        Ok(PyCData {
-            ctx: ctx.clone(),
-            ctype,
-            addr: block.addr,
-            length: None,
-            owner: Some(block),
-            flavor: Flavor::Plain,
-            keep: None,
-            plan: OnceLock::new(),
-        })
+        let addr = block.addr;
+        Ok(PyCData::plain(ctx, ctype, addr).with_owner(Some(block)))
+    }
+
+    /// This cdata owning (or keeping alive) `owner`.
+    pub fn with_owner(mut self, owner: Option<Arc<Allocation>>) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// This cdata with an item count (open arrays) or full size (var-size structs).
+    pub fn with_length(mut self, length: Option<u64>) -> Self {
+        self.length = length;
+        self
+    }
+
+    /// This cdata with `flavor`.
+    pub fn with_flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
     }
 
     /// Whether `addr` is a pointer value (pointers) or a data address (the rest).

@@ -3,7 +3,7 @@
 //! The Python class `wasmcffi.FFI` subclasses this one to add the pure-Python
 //! conveniences (`NULL`, `error`, `CData`, `CType`, `RTLD_*`, decorators).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{
     PyBufferError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
@@ -154,17 +154,9 @@ impl PyFFI {
                 self.ctx.mem.read(addr, &mut bytes).py()?;
                 PyCData::value(&self.ctx, ty, &bytes)?.into_py_any(py)
             }
-            Value::CData { ty, addr } => PyCData {
-                ctx: self.ctx.clone(),
-                ctype: ty,
-                addr,
-                length: None,
-                owner: keep.owner.clone(),
-                flavor: Flavor::Plain,
-                keep: None,
-                plan: OnceLock::new(),
-            }
-            .into_py_any(py),
+            Value::CData { ty, addr } => PyCData::plain(&self.ctx, ty, addr)
+                .with_owner(keep.owner.clone())
+                .into_py_any(py),
             Value::List(items) => {
                 let items = items
                     .into_iter()
@@ -330,17 +322,9 @@ impl PyFFI {
         let (ty, offset) = walk_path(&cdata.ctype, &steps, true)?;
         let pointer = self.ctx.pointer_to(&ty).py()?;
         let addr = offset_addr(cdata.addr, offset as i64, 1)?;
-        PyCData {
-            ctx: self.ctx.clone(),
-            ctype: pointer,
-            addr,
-            length: None,
-            owner: cdata.owner.clone(),
-            flavor: Flavor::Plain,
-            keep: None,
-            plan: OnceLock::new(),
-        }
-        .into_py_any(py)
+        PyCData::plain(&self.ctx, pointer, addr)
+            .with_owner(cdata.owner.clone())
+            .into_py_any(py)
     }
 
     /// Allocates a zeroed `T` (for `"T *"`) or array (for `"T[N]"` / `"T[]"`), then
@@ -397,17 +381,11 @@ impl PyFFI {
             core::write_init(&**mem, block.addr(), &data_type, value).py()?;
         }
         let addr = block.addr();
-        PyCData {
-            ctx: self.ctx.clone(),
-            ctype: ty,
-            addr,
-            length,
-            owner: Some(block),
-            flavor: Flavor::Owning,
-            keep: None,
-            plan: OnceLock::new(),
-        }
-        .into_py_any(py)
+        PyCData::plain(&self.ctx, ty, addr)
+            .with_length(length)
+            .with_owner(Some(block))
+            .with_flavor(Flavor::Owning)
+            .into_py_any(py)
     }
 
     /// A C cast of a number, char or cdata to a primitive or pointer type.
@@ -436,17 +414,9 @@ impl PyFFI {
                 .downcast::<PyCData>()
                 .ok()
                 .and_then(|c| c.get().owner.clone());
-            return PyCData {
-                ctx: self.ctx.clone(),
-                ctype: ty,
-                addr: u64::from_le_bytes(raw),
-                length: None,
-                owner,
-                flavor: Flavor::Plain,
-                keep: None,
-                plan: OnceLock::new(),
-            }
-            .into_py_any(py);
+            return PyCData::plain(&self.ctx, ty, u64::from_le_bytes(raw))
+                .with_owner(owner)
+                .into_py_any(py);
         }
         PyCData::value(&self.ctx, ty, &bytes)?.into_py_any(py)
     }
@@ -564,17 +534,10 @@ impl PyFFI {
             type_name: type_name(&obj),
             buffer: Mutex::new(Some(buf)),
         };
-        PyCData {
-            ctx: self.ctx.clone(),
-            ctype: ty,
-            addr,
-            length,
-            owner: None,
-            flavor,
-            keep: None,
-            plan: OnceLock::new(),
-        }
-        .into_py_any(py)
+        PyCData::plain(&self.ctx, ty, addr)
+            .with_length(length)
+            .with_flavor(flavor)
+            .into_py_any(py)
     }
 
     /// Copies `n` bytes between cdata and/or Python buffers (`memmove`).
@@ -644,17 +607,11 @@ impl PyFFI {
             destructor.clone().unbind(),
             bound.clone().into_any().unbind(),
         )));
-        PyCData {
-            ctx: this.ctx.clone(),
-            ctype: this.ctype.clone(),
-            addr: this.addr,
-            length: this.length,
-            owner: this.owner.clone(),
-            flavor: Flavor::Gc(pending),
-            keep: None,
-            plan: OnceLock::new(),
-        }
-        .into_py_any(py)
+        PyCData::plain(&this.ctx, this.ctype.clone(), this.addr)
+            .with_length(this.length)
+            .with_owner(this.owner.clone())
+            .with_flavor(Flavor::Gc(pending))
+            .into_py_any(py)
     }
 
     /// Frees what a cdata from `new`, `gc` or `from_buffer` holds, now.
@@ -666,17 +623,9 @@ impl PyFFI {
     fn new_handle(&self, py: Python<'_>, obj: PyObject) -> PyResult<PyObject> {
         let key = handles::insert(obj);
         let ty = self.ctx.parse_ctype("void *").py()?;
-        PyCData {
-            ctx: self.ctx.clone(),
-            ctype: ty,
-            addr: key,
-            length: None,
-            owner: None,
-            flavor: Flavor::Handle(key),
-            keep: None,
-            plan: OnceLock::new(),
-        }
-        .into_py_any(py)
+        PyCData::plain(&self.ctx, ty, key)
+            .with_flavor(Flavor::Handle(key))
+            .into_py_any(py)
     }
 
     /// The object behind a handle made by `new_handle`.
