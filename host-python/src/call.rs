@@ -64,6 +64,16 @@ pub fn call_function(
         )));
     }
     let ctx = &func.ctx;
+    if ctx.target() != wasmcffi::layout::Target::Host {
+        // A guest function pointer is a table index: never called as a host address.
+        return match ctx.sandbox() {
+            Some(sandbox) => crate::guest_callback::call(py, sandbox, func, sig, args),
+            None => Err(PyRuntimeError::new_err(format!(
+                "cannot call '{}': this ffi has no sandbox to run it in",
+                func.ctype.cname()
+            ))),
+        };
+    }
     let mut temps = Vec::new();
     let mut buffer = PooledArgs::take();
     for (param, arg) in sig.params.iter().zip(args.iter()) {
@@ -206,6 +216,14 @@ pub(crate) fn encode_arg(
     arg: &Bound<'_, PyAny>,
     temps: &mut Vec<Arc<Allocation>>,
 ) -> PyResult<Vec<u8>> {
+    if let (CKind::Function(_), Ok(function)) = (
+        param.kind(),
+        arg.downcast::<crate::module_lib::PyModuleFunction>(),
+    ) {
+        // `lib.f` where C expects a function pointer: the address of `f`.
+        let pointer = function.get().function_pointer(arg.py())?;
+        return encode_arg(ctx, param, pointer.bind(arg.py()), temps);
+    }
     let value = to_value_for(arg, param, ctx.target())?;
     match param.kind() {
         CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, param, &value).py(),
@@ -356,7 +374,11 @@ pub(crate) fn value_from_bytes(
             Ok(plain_to_py(py, &core::read_prim(&HostMemory, at, ty).py()?)?.unbind())
         }
         CKind::Pointer(_) | CKind::Function(_) => {
-            let addr = core::read_pointer(&HostMemory, at).py()?;
+            // `bytes` holds a pointer of the FFI's target (4 bytes on wasm32).
+            let mut word = [0u8; 8];
+            let n = bytes.len().min(8);
+            word[..n].copy_from_slice(&bytes[..n]);
+            let addr = u64::from_le_bytes(word);
             PyCData::plain(ctx, ty.clone(), addr).into_py_any(py)
         }
         CKind::Record(_) | CKind::Array { .. } => {
@@ -378,8 +400,126 @@ struct ErrorPolicy {
     onerror: Option<PyObject>,
 }
 
+/// A Python function called from C with CFFI's callback rules: the arguments
+/// converted from C, the result converted back, and an exception reported
+/// (`onerror`, `sys.unraisablehook`) with the `error` value returned instead.
+/// One implementation for `ffi.callback` on both targets and `extern "Python"`.
+pub(crate) struct CallbackTarget {
+    ctx: Arc<FfiContext>,
+    function: PyObject,
+    params: Vec<CType>,
+    ret: CType,
+    policy: ErrorPolicy,
+}
+
+impl CallbackTarget {
+    /// Checks `function`, `error` and `onerror` for the function-pointer type `fptr`.
+    pub(crate) fn new(
+        ctx: &Arc<FfiContext>,
+        fptr: &CType,
+        function: &Bound<'_, PyAny>,
+        error: Option<&Bound<'_, PyAny>>,
+        onerror: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let CKind::Function(sig) = fptr.kind() else {
+            return Err(PyTypeError::new_err(format!(
+                "expected a function ctype, got '{}'",
+                fptr.cname()
+            )));
+        };
+        if !function.is_callable() {
+            return Err(PyTypeError::new_err(
+                "the 'python_callable' argument is not callable",
+            ));
+        }
+        if sig.variadic {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
+                "{}: callback with unsupported argument or return type or with '...'",
+                fptr.cname()
+            )));
+        }
+        if let Some(onerror) = onerror.filter(|o| !o.is_none()) {
+            if !onerror.is_callable() {
+                return Err(PyTypeError::new_err(format!(
+                    "expected a callable object for 'onerror', not {}",
+                    type_name(onerror)
+                )));
+            }
+        }
+        let ret_size = result_size(&sig.ret);
+        let error_bytes = match error.filter(|e| !e.is_none()) {
+            Some(error) if ret_size > 0 => encode_result(ctx, &sig.ret, error)?,
+            _ => vec![0u8; ret_size],
+        };
+        Ok(CallbackTarget {
+            ctx: ctx.clone(),
+            function: function.clone().unbind(),
+            params: sig.params.clone(),
+            ret: sig.ret.clone(),
+            policy: ErrorPolicy {
+                error_bytes,
+                onerror: onerror.filter(|o| !o.is_none()).map(|o| o.clone().unbind()),
+            },
+        })
+    }
+
+    /// The Python function.
+    pub(crate) fn function(&self) -> &PyObject {
+        &self.function
+    }
+
+    /// The parameter types.
+    pub(crate) fn params(&self) -> &[CType] {
+        &self.params
+    }
+
+    /// The result type.
+    pub(crate) fn ret(&self) -> &CType {
+        &self.ret
+    }
+
+    /// Runs the Python function with the arguments `read_arg(i, type)` gives (the
+    /// bytes of a value of the parameter's type) and returns the bytes of the
+    /// result (empty for `void`). A failure reading an argument counts as an
+    /// exception of the call.
+    pub(crate) fn invoke(
+        &self,
+        py: Python<'_>,
+        mut read_arg: impl FnMut(usize, &CType) -> PyResult<Vec<u8>>,
+    ) -> Vec<u8> {
+        let ctx = &self.ctx;
+        let called = (|| -> PyResult<PyObject> {
+            let mut py_args = Vec::with_capacity(self.params.len());
+            for (i, ty) in self.params.iter().enumerate() {
+                let bytes = read_arg(i, ty)?;
+                py_args.push(value_from_bytes(py, ctx, ty, &bytes)?);
+            }
+            self.function.call1(py, PyTuple::new(py, py_args)?)
+        })();
+        let outcome = match called {
+            Ok(_) if matches!(self.ret.kind(), CKind::Void) => Ok(Vec::new()),
+            Ok(out) => encode_result(ctx, &self.ret, out.bind(py)).map_err(|e| (e, Stage::Result)),
+            Err(err) => Err((err, Stage::Call)),
+        };
+        match outcome {
+            Ok(bytes) => bytes,
+            Err((err, stage)) => handle_error(py, ctx, &self.function, &self.ret, &self.policy, err, stage),
+        }
+    }
+}
+
+/// The size of a result of type `ret` (0 for `void`).
+pub(crate) fn result_size(ret: &CType) -> usize {
+    if matches!(ret.kind(), CKind::Void) {
+        0
+    } else {
+        ret.size().unwrap_or(0) as usize
+    }
+}
+
 /// `ffi.callback(fptr_type, function, error, onerror)`: a C function pointer
-/// that calls `function`.
+/// that calls `function` (a libffi closure on the host; a slot of the guest's
+/// function table for a sandboxed module's ffi).
 pub fn make_callback(
     py: Python<'_>,
     ctx: &Arc<FfiContext>,
@@ -388,53 +528,25 @@ pub fn make_callback(
     error: Option<&Bound<'_, PyAny>>,
     onerror: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyObject> {
-    let CKind::Function(sig) = fptr.kind() else {
-        return Err(PyTypeError::new_err(format!(
-            "expected a function ctype, got '{}'",
-            fptr.cname()
-        )));
-    };
-    if !function.is_callable() {
-        return Err(PyTypeError::new_err(
-            "the 'python_callable' argument is not callable",
-        ));
+    let target = CallbackTarget::new(ctx, &fptr, function, error, onerror)?;
+    if let Some(sandbox) = ctx.sandbox() {
+        return crate::guest_callback::make(py, ctx, sandbox, fptr, target);
     }
-    if sig.variadic {
-        return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
-            "{}: callback with unsupported argument or return type or with '...'",
-            fptr.cname()
-        )));
-    }
-    if let Some(onerror) = onerror.filter(|o| !o.is_none()) {
-        if !onerror.is_callable() {
-            return Err(PyTypeError::new_err(format!(
-                "expected a callable object for 'onerror', not {}",
-                type_name(onerror)
-            )));
-        }
-    }
-    let ret_size = if matches!(sig.ret.kind(), CKind::Void) {
-        0
-    } else {
-        sig.ret.size().unwrap_or(0) as usize
-    };
-    let error_bytes = match error.filter(|e| !e.is_none()) {
-        Some(error) if ret_size > 0 => encode_result(ctx, &sig.ret, error)?,
-        _ => vec![0u8; ret_size],
-    };
-    let policy = ErrorPolicy {
-        error_bytes,
-        onerror: onerror.filter(|o| !o.is_none()).map(|o| o.clone().unbind()),
-    };
-    let plan = CallPlan::new(&sig.ret, &sig.params, None).py()?;
+    let plan = CallPlan::new(&target.ret, &target.params, None).py()?;
     let callable = function.clone().unbind();
-    let (params, ret, cb_ctx) = (sig.params.clone(), sig.ret.clone(), ctx.clone());
-    let target = callable.clone_ref(py);
     let closure = Closure::new(
         plan,
         Box::new(move |args, result| {
             Python::with_gil(|py| {
-                run_callback(py, &cb_ctx, &target, &params, &ret, &policy, args, result)
+                let bytes = target.invoke(py, |i, ty| {
+                    let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
+                    HostMemory.read(args[i] as usize as Addr, &mut bytes).py()?;
+                    Ok(bytes)
+                });
+                if !bytes.is_empty() {
+                    // The result slot has room for the result type (libffi guarantees it).
+                    let _ = HostMemory.write(result as usize as Addr, &bytes);
+                }
             });
         }),
     )
@@ -446,7 +558,7 @@ pub fn make_callback(
 }
 
 /// The bytes of a Python value returned by a callback for a result of type `ret`.
-fn encode_result(
+pub(crate) fn encode_result(
     ctx: &Arc<FfiContext>,
     ret: &CType,
     value: &Bound<'_, PyAny>,
@@ -468,45 +580,6 @@ fn encode_result(
             ctx.mem.read(block.addr(), &mut bytes).py()?;
             Ok(bytes)
         }
-    }
-}
-
-/// Runs the Python function of a callback with C's arguments and stores its result.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the closure's captured state, passed through"
-)]
-fn run_callback(
-    py: Python<'_>,
-    ctx: &Arc<FfiContext>,
-    function: &PyObject,
-    params: &[CType],
-    ret: &CType,
-    policy: &ErrorPolicy,
-    args: &[*const u8],
-    result: *mut u8,
-) {
-    let called = (|| -> PyResult<PyObject> {
-        let mut py_args = Vec::with_capacity(params.len());
-        for (ty, &arg) in params.iter().zip(args) {
-            let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
-            HostMemory.read(arg as usize as Addr, &mut bytes).py()?;
-            py_args.push(value_from_bytes(py, ctx, ty, &bytes)?);
-        }
-        function.call1(py, PyTuple::new(py, py_args)?)
-    })();
-    let outcome = match called {
-        Ok(_) if matches!(ret.kind(), CKind::Void) => Ok(Vec::new()),
-        Ok(out) => encode_result(ctx, ret, out.bind(py)).map_err(|e| (e, Stage::Result)),
-        Err(err) => Err((err, Stage::Call)),
-    };
-    let bytes = match outcome {
-        Ok(bytes) => bytes,
-        Err((err, stage)) => handle_error(py, ctx, function, ret, policy, err, stage),
-    };
-    if !bytes.is_empty() {
-        // The result slot has room for the result type (libffi guarantees it).
-        let _ = HostMemory.write(result as usize as Addr, &bytes);
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use wasmcffi::backend::wasm::Sandbox;
 use wasmcffi::cdata::Memory;
 use wasmcffi::cdecl::{self, CdefOptions};
 use wasmcffi::layout::{CType, Target, TypeResolver};
@@ -26,11 +27,19 @@ pub struct FfiContext {
     /// Type strings already parsed and resolved (`"int *"` → its `CType`);
     /// emptied whenever the declarations change.
     parsed: Mutex<HashMap<String, CType>>,
+    /// The sandbox whose memory `mem` is (a sandboxed module's ffi), if any.
+    sandbox: Option<Arc<Sandbox>>,
 }
 
 impl FfiContext {
     /// A context with no declarations whose cdata live in `mem`.
     pub fn new(mem: SharedMemory) -> Arc<Self> {
+        Self::with_sandbox(mem, None)
+    }
+
+    /// A context with no declarations whose cdata live in `mem`, the memory of
+    /// `sandbox` when given.
+    pub fn with_sandbox(mem: SharedMemory, sandbox: Option<Arc<Sandbox>>) -> Arc<Self> {
         let target = mem.target();
         Arc::new(FfiContext {
             mem,
@@ -39,7 +48,13 @@ impl FfiContext {
                 resolver: TypeResolver::new(target),
             }),
             parsed: Mutex::new(HashMap::new()),
+            sandbox,
         })
+    }
+
+    /// The sandbox running this FFI's module, for a sandboxed module's ffi.
+    pub fn sandbox(&self) -> Option<&Arc<Sandbox>> {
+        self.sandbox.as_ref()
     }
 
     /// The data model of this FFI.

@@ -194,14 +194,17 @@ impl PyFFI {
         _sandbox: Option<&Bound<'_, PySandbox>>,
         _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Self> {
-        let mem: crate::context::SharedMemory = match (_target, _sandbox) {
-            (None | Some("host"), None) => Arc::new(HostMemory),
-            (Some("wasm32"), Some(sandbox)) => Arc::new(sandbox.get().sandbox.memory()),
-            (Some("wasm32"), None) => Arc::new(NoMemory(Target::Wasm32)),
+        let (mem, sandbox): (crate::context::SharedMemory, _) = match (_target, _sandbox) {
+            (None | Some("host"), None) => (Arc::new(HostMemory), None),
+            (Some("wasm32"), Some(sandbox)) => {
+                let sandbox = sandbox.get().sandbox.clone();
+                (Arc::new(sandbox.memory()), Some(sandbox))
+            }
+            (Some("wasm32"), None) => (Arc::new(NoMemory(Target::Wasm32)), None),
             (target, _) => return Err(PyValueError::new_err(format!("bad FFI target {target:?}"))),
         };
         Ok(PyFFI {
-            ctx: FfiContext::new(mem),
+            ctx: FfiContext::with_sandbox(mem, sandbox),
         })
     }
 
@@ -304,6 +307,10 @@ impl PyFFI {
         fields_or_indexes: &Bound<'_, PyTuple>,
     ) -> PyResult<PyObject> {
         if let Ok(lib) = cdata.downcast::<PyLib>() {
+            let name: String = fields_or_indexes.get_item(0)?.extract()?;
+            return lib.get().address_of(py, &name);
+        }
+        if let Ok(lib) = cdata.downcast::<crate::module_lib::PyModuleLib>() {
             let name: String = fields_or_indexes.get_item(0)?.extract()?;
             return lib.get().address_of(py, &name);
         }

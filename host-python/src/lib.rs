@@ -7,7 +7,9 @@ mod context;
 mod convert;
 mod ctype;
 mod exceptions;
+mod extern_python;
 mod ffi;
+mod guest_callback;
 mod handles;
 mod lib_object;
 mod module_lib;
@@ -27,6 +29,7 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<module_lib::PyModuleLib>()?;
     m.add_class::<module_lib::PyModuleFunction>()?;
     m.add_class::<sandbox::PySandbox>()?;
+    m.add_function(wrap_pyfunction!(extern_python::_def_extern, m)?)?;
     m.add("GUEST_RUNTIME_C", include_str!("../../guest/runtime.c"))?;
     m.add("CDefError", py.get_type::<exceptions::CDefError>())?;
     m.add("SandboxError", py.get_type::<exceptions::SandboxError>())?;

@@ -23,6 +23,7 @@ use crate::cdata::{Allocation, PyCData};
 use crate::context::FfiContext;
 use crate::convert::to_value;
 use crate::exceptions::CoreResultExt;
+use crate::extern_python::{self, ExternPython};
 use crate::ffi::PyFFI;
 use crate::sandbox::PySandbox;
 
@@ -173,16 +174,41 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// What the glue's `void *SYMBOL(void)` accessor returns (an address).
+    fn accessor(&self, ctx: &FfiContext, symbol: &str) -> PyResult<Addr> {
+        match self {
+            Backend::Wasm { sandbox, .. } => match sandbox.call(symbol, &[]).py()?.first() {
+                Some(WasmVal::I32(addr)) => Ok(u64::from(*addr as u32)),
+                other => Err(PyTypeError::new_err(format!("{symbol} returned {other:?}"))),
+            },
+            Backend::Native { library, .. } => {
+                let void_ptr = ctx.parse_ctype("void *").py()?;
+                let accessor = CallPlan::new(&void_ptr, &[], None).py()?;
+                let bytes = accessor
+                    .call(library.symbol(symbol).py()?, &ArgBuffer::new())
+                    .py()?;
+                let mut word = [0u8; 8];
+                word[..bytes.len()].copy_from_slice(&bytes);
+                Ok(u64::from_le_bytes(word))
+            }
+        }
+    }
+}
+
 /// A compiled module's `lib`.
 #[pyclass(name = "ModuleLib", module = "wasmcffi", frozen, dict)]
 pub struct PyModuleLib {
     ctx: Arc<FfiContext>,
     backend: Backend,
+    externs: Arc<ExternPython>,
 }
 
 /// A function of a compiled module (`lib.f`).
 #[pyclass(name = "ModuleFunction", module = "wasmcffi", frozen)]
 pub struct PyModuleFunction {
+    /// The lib it belongs to (for its address, `ffi.addressof(lib, name)`).
+    lib: Py<PyModuleLib>,
     ctx: Arc<FfiContext>,
     backend: Backend,
     name: String,
@@ -196,22 +222,35 @@ pub struct PyModuleFunction {
 impl PyModuleLib {
     /// The address of global `name`, from its glue accessor `void *_cffi_g_NAME(void)`.
     fn item_addr(&self, name: &str) -> PyResult<Addr> {
-        let symbol = format!("_cffi_g_{name}");
-        match &self.backend {
-            Backend::Wasm { sandbox, .. } => match sandbox.call(&symbol, &[]).py()?.first() {
-                Some(WasmVal::I32(addr)) => Ok(u64::from(*addr as u32)),
-                other => Err(PyTypeError::new_err(format!("{symbol} returned {other:?}"))),
-            },
-            Backend::Native { library, .. } => {
-                let void_ptr = self.ctx.parse_ctype("void *").py()?;
-                let accessor = CallPlan::new(&void_ptr, &[], None).py()?;
-                let bytes = accessor
-                    .call(library.symbol(&symbol).py()?, &ArgBuffer::new())
-                    .py()?;
-                let mut word = [0u8; 8];
-                word[..bytes.len()].copy_from_slice(&bytes);
-                Ok(u64::from_le_bytes(word))
+        self.backend.accessor(&self.ctx, &format!("_cffi_g_{name}"))
+    }
+
+    /// The module's `extern "Python"` functions.
+    pub(crate) fn externs(&self) -> &ExternPython {
+        &self.externs
+    }
+
+    /// `ffi.addressof(lib, name)`: a function pointer for a function or an
+    /// `extern "Python"` function, a pointer to a global variable.
+    pub(crate) fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+        let decl = self.ctx.types().decls.lib_items.get(name).cloned();
+        let fptr = |ty| {
+            let pointer = self.ctx.types().decls.types.intern(Type::Pointer(ty));
+            self.ctx.resolve(pointer).py()
+        };
+        match decl {
+            Some(Decl::Function { ty } | Decl::ExternPython { ty, .. }) => {
+                let addr = self.backend.accessor(&self.ctx, &format!("_cffi_fp_{name}"))?;
+                extern_python::function_pointer(py, &self.ctx, fptr(ty)?, addr)
             }
+            Some(Decl::Global(g)) => {
+                let ty = self.ctx.resolve(g.ty).py()?;
+                let pointer = self.ctx.pointer_to(&ty).py()?;
+                PyCData::plain(&self.ctx, pointer, self.item_addr(name)?).into_py_any(py)
+            }
+            _ => Err(PyAttributeError::new_err(format!(
+                "cannot take the address of lib.{name}: not a function or global variable"
+            ))),
         }
     }
 }
@@ -228,17 +267,23 @@ impl PyModuleLib {
         native_path: Option<&str>,
     ) -> PyResult<Self> {
         let ctx = ffi.get().ctx.clone();
+        let externs = ExternPython::new(&ctx)?;
         let backend = match (sandbox, native_path) {
-            (Some(sb), None) => Backend::Wasm {
-                sandbox: sb.get().sandbox.clone(),
-                scratch: Arc::default(),
-            },
+            (Some(sb), None) => {
+                let sandbox = sb.get().sandbox.clone();
+                sandbox.set_extern_python(externs.clone()).py()?;
+                Backend::Wasm {
+                    sandbox,
+                    scratch: Arc::default(),
+                }
+            }
             (None, Some(path)) => {
                 let library = Arc::new(Library::open(Some(path), 0).py()?);
                 let void_ptr = ctx.parse_ctype("void *").py()?;
                 let void = ctx.parse_ctype("void").py()?;
                 let glue_call =
                     Arc::new(CallPlan::new(&void, &[void_ptr.clone(), void_ptr], None).py()?);
+                externs.install_native(&library)?;
                 Backend::Native { library, glue_call }
             }
             _ => {
@@ -247,7 +292,11 @@ impl PyModuleLib {
                 ))
             }
         };
-        Ok(PyModuleLib { ctx, backend })
+        Ok(PyModuleLib {
+            ctx,
+            backend,
+            externs,
+        })
     }
 
     fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyObject> {
@@ -273,6 +322,7 @@ impl PyModuleLib {
                     Backend::Wasm { .. } => 0,
                 };
                 let function = PyModuleFunction {
+                    lib: slf.clone().unbind(),
                     ctx: this.ctx.clone(),
                     backend: this.backend.clone(),
                     name: name.to_owned(),
@@ -297,9 +347,14 @@ impl PyModuleLib {
             }) => Err(PyAttributeError::new_err(format!(
                 "lib.{name}: its value was not measured by the compiler"
             ))),
-            Some(Decl::ExternPython { .. }) => Err(PyNotImplementedError::new_err(format!(
-                "lib.{name}: extern \"Python\" functions are not implemented yet"
-            ))),
+            // A function pointer that never changes, whatever def_extern attaches (LIB-12).
+            Some(Decl::ExternPython { .. }) => {
+                let pointer = this.address_of(py, name)?;
+                slf.as_any()
+                    .getattr("__dict__")?
+                    .set_item(name, pointer.clone_ref(py))?;
+                Ok(pointer)
+            }
             Some(Decl::Typedef(_)) | None => Err(PyAttributeError::new_err(format!(
                 "lib has no attribute '{name}'"
             ))),
@@ -335,6 +390,11 @@ impl PyModuleLib {
 }
 
 impl PyModuleFunction {
+    /// The C function pointer of this function, when passed where C expects one.
+    pub(crate) fn function_pointer(&self, py: Python<'_>) -> PyResult<PyObject> {
+        self.lib.get().address_of(py, &self.name)
+    }
+
     fn entry(&self) -> Entry<'_> {
         match self.backend {
             Backend::Wasm { .. } => Entry::Export(&self.symbol),

@@ -66,4 +66,5 @@ def load(loader_file, target, artifact, cdefs, table):
     else:
         ffi = make_ffi(target, path, cdefs, table)
         lib = _wasmcffi.ModuleLib(ffi, None, path)
+    ffi._lib = lib  # for @ffi.def_extern()
     return ffi, lib

@@ -96,7 +96,18 @@ class FFI(_wasmcffi._FFI):
         return self._callback(cdecl, python_callable, error, onerror)
 
     def def_extern(self, name=None, error=None, onerror=None):
-        raise NotImplementedError("@ffi.def_extern() needs a compiled module (set_source), which is not implemented yet")
+        """A decorator attaching a Python function to the compiled module's
+        `extern "Python"` function `name` (default: the function's `__name__`);
+        `error` and `onerror` act as for `ffi.callback()`."""
+        lib = getattr(self, "_lib", None)
+        if lib is None:
+            raise ValueError("ffi.def_extern() is only available on API-mode FFI objects")
+
+        def decorator(function):
+            _wasmcffi._def_extern(lib, function.__name__ if name is None else name, function, error, onerror)
+            return function
+
+        return decorator
 
     def set_source(self, module_name, source, target="wasm", sources=(), include_dirs=(),
                    define_macros=(), extra_compile_args=(), extra_link_args=(), libraries=None,

@@ -15,7 +15,9 @@ import sys
 
 from . import _wasmcffi
 
-#: Flags of every sandboxed module: a reactor (no main), -O2, a 1 MiB C stack.
+#: Flags of every sandboxed module: a reactor (no main), -O2, a 1 MiB C stack,
+#: the function table exported and growable (`ffi.callback()` adds host
+#: functions to it; guest function pointers are indices into it).
 #: zig's linker always puts the stack first in linear memory (so a C stack
 #: overflow traps instead of overwriting globals); a clang + wasm-ld toolchain
 #: named by WASMCFFI_CC needs `-Wl,--stack-first` for that, which zig refuses.
@@ -24,6 +26,8 @@ WASM_FLAGS = [
     "-mexec-model=reactor",
     "-O2",
     "-Wl,-z,stack-size=1048576",
+    "-Wl,--export-table",
+    "-Wl,--growable-table",
 ]
 WASM_LD_FLAGS = ["-Wl,--stack-first"]
 

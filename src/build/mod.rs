@@ -25,8 +25,9 @@
 //!   parameter type, structs by value included), and the result (if not `void`)
 //!   is stored at `result`, which must have room and alignment for it. One
 //!   convention for every signature, on both targets. Variadic functions get no
-//!   wrapper ([`LayoutPlan::variadic`]); `extern "Python"` functions are not
-//!   handled here.
+//!   wrapper ([`LayoutPlan::variadic`]).
+//! - `extern "Python"` functions and `void *_cffi_fp_NAME(void)` (a function's
+//!   address): see `callbacks`.
 //! - `void *_cffi_g_NAME(void)` for each global: `&NAME`.
 //! - `void _cffi_c_NAME(void *out)` for each non-integer `static const T NAME;`:
 //!   stores the value at `out`.
@@ -52,6 +53,7 @@
 
 #![forbid(unsafe_code)]
 
+mod callbacks;
 mod complete;
 mod plan;
 
@@ -148,6 +150,7 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
     for name in &plan.functions {
         function_wrapper(&mut c, table, decls, name)?;
     }
+    callbacks::emit(&mut c, decls, plan)?;
     for name in &plan.globals {
         let _ = writeln!(
             c,
@@ -201,12 +204,21 @@ fn function_wrapper(
     );
     let mut call_args = Vec::with_capacity(f.params.len());
     for (i, &p) in f.params.iter().enumerate() {
-        let _ = writeln!(c, "  {} = args[{i}];", table.c_decl(p, &format!("*_a{i}")));
+        // Function pointers travel as `void *`: the model drops qualifiers
+        // (`const void *` parameters of a comparator), which C would reject.
+        let decl = if is_function_pointer(table, p) {
+            format!("void **_a{i}")
+        } else {
+            table.c_decl(p, &format!("*_a{i}"))
+        };
+        let _ = writeln!(c, "  {decl} = args[{i}];");
         call_args.push(format!("*_a{i}"));
     }
     let call = format!("{name}({})", call_args.join(", "));
     if matches!(table.get(f.ret), Type::Void) {
         let _ = writeln!(c, "  (void)result;\n  {call};");
+    } else if is_function_pointer(table, f.ret) {
+        let _ = writeln!(c, "  *(void **)result = (void *){call};");
     } else {
         let _ = writeln!(
             c,
@@ -219,6 +231,11 @@ fn function_wrapper(
     }
     c.push_str("}\n");
     Ok(())
+}
+
+/// Whether `ty` is a pointer to a function.
+fn is_function_pointer(table: &TypeTable, ty: crate::model::TypeId) -> bool {
+    matches!(table.get(ty), Type::Pointer(f) if matches!(table.get(*f), Type::Function(_)))
 }
 
 /// The C expressions answering one question, in table order.

@@ -28,6 +28,9 @@ pub struct LayoutPlan {
     /// Non-integer `static const T NAME;` with a getter `_cffi_c_NAME(void *out)`
     /// that stores the value (a `T`) at `out`.
     pub copied_constants: Vec<String>,
+    /// `extern "Python"` functions, numbered by their position here: the glue
+    /// defines each in C, calling the host with its number.
+    pub extern_python: Vec<String>,
 }
 
 /// One question to the compiler, answered by [`Question::entries`] table entries.
@@ -211,7 +214,8 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
                     });
                 }
             }
-            Decl::Typedef(_) | Decl::ExternPython { .. } => {}
+            Decl::ExternPython { .. } => p.extern_python.push(name.clone()),
+            Decl::Typedef(_) => {}
         }
     }
     for (eid, def) in table.enums() {

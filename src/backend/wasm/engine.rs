@@ -45,6 +45,7 @@ fn linker() -> Result<&'static Linker<StoreData>> {
                 &mut data.wasi
             })
             .map_err(|e| format!("{e:#}"))?;
+            super::host_calls::define_imports(&mut linker).map_err(|e| format!("{e:#}"))?;
             Ok(linker)
         })
         .as_ref()

@@ -7,7 +7,11 @@
 
 use std::sync::Arc;
 
-use super::sandbox::{Entered, Sandbox};
+use wasmtime::StoreContextMut;
+
+use super::host_calls::{self, Fault};
+use super::sandbox::Sandbox;
+use super::wasi::StoreData;
 use crate::bail;
 use crate::cdata::{Addr, Memory};
 use crate::error::{Error, Result};
@@ -36,22 +40,24 @@ impl GuestMemory {
     /// # Errors
     /// As [`Memory::read`].
     pub fn size(&self) -> Result<u64> {
-        let mut live = self.enter()?;
-        let live = &mut *live;
-        Ok(live.memory.map_or(0, |m| m.data_size(&live.store) as u64))
+        self.with_store(false, |store| {
+            let memory = store.data().host.handles.as_ref().and_then(|h| h.memory);
+            Ok(memory.map_or(0, |m| m.data_size(&store) as u64))
+        })
     }
 
-    /// Locks the sandbox, checking this handle is still of the live generation.
-    fn enter(&self) -> Result<Entered<'_>> {
-        if self.0.is_entered_by_current_thread() {
-            bail!(
-                Runtime,
-                "guest memory cannot be accessed from inside a call into the same sandbox yet"
-            );
-        }
-        let entered = self.0.enter()?;
+    /// Runs `f` on the sandbox's store (see [`Sandbox::with_store`]), checking
+    /// this handle is still of the live generation.
+    fn with_store<R>(
+        &self,
+        run_guest: bool,
+        f: impl FnOnce(StoreContextMut<'_, StoreData>) -> std::result::Result<R, Fault>,
+    ) -> Result<R> {
         self.check_generation()?;
-        Ok(entered)
+        self.0.with_store(run_guest, |store| {
+            self.check_generation()?;
+            f(store)
+        })
     }
 
     fn check_generation(&self) -> Result<()> {
@@ -66,27 +72,7 @@ impl GuestMemory {
 
     /// Runs `f` over the bytes `addr..addr + len` of linear memory.
     fn with_range<R>(&self, addr: Addr, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
-        if addr == 0 && len > 0 {
-            bail!(Runtime, "cannot access memory at NULL");
-        }
-        let mut live = self.enter()?;
-        let live = &mut *live;
-        let Some(memory) = live.memory else {
-            bail!(Memory, "the sandboxed module exports no memory");
-        };
-        let data = memory.data_mut(&mut live.store);
-        let start = usize::try_from(addr).ok().filter(|&s| s <= data.len());
-        let range = start
-            .and_then(|s| Some(s..s.checked_add(len)?))
-            .filter(|r| r.end <= data.len());
-        match range {
-            Some(range) => Ok(f(&mut data[range])),
-            None => bail!(
-                Memory,
-                "guest memory access out of bounds: {len} bytes at {addr:#x} (memory size {:#x})",
-                data.len()
-            ),
-        }
+        self.with_store(false, |store| Ok(host_calls::with_bytes(store, addr, len, f)?))
     }
 }
 
@@ -125,19 +111,12 @@ impl Memory for GuestMemory {
                 "cannot allocate {size} bytes aligned to {align} in a wasm32 sandbox"
             );
         };
-        let mut live = self.enter()?;
-        live.check_usable()?;
-        let live = &mut *live;
-        let Some(malloc) = live.malloc.clone() else {
-            bail!(Memory, "the sandboxed module has no wasmcffi_malloc export (guest/runtime.c not linked in)");
-        };
-        match malloc.call(&mut live.store, (size32, align32)) {
-            Ok(0) => bail!(
+        match self.with_store(true, |store| host_calls::malloc(store, size32, align32))? {
+            0 => bail!(
                 Memory,
                 "out of memory allocating {size} bytes in the sandbox"
             ),
-            Ok(ptr) => Ok(Addr::from(ptr as u32)),
-            Err(err) => Err(live.fault(err)),
+            ptr => Ok(Addr::from(ptr as u32)),
         }
     }
 

@@ -37,13 +37,16 @@
 //! (wasm frames are limited to wasmtime's `max_wasm_stack`; the C stack is in linear
 //! memory).
 
+pub mod abi;
 mod engine;
+mod host_calls;
 mod memory;
 mod module_cache;
 mod sandbox;
 mod wasi;
 
 pub use engine::WasmModule;
+pub use host_calls::{ExternPythonHandler, TableCallback, WasmSignature, WasmType};
 pub use memory::GuestMemory;
 pub use sandbox::{Sandbox, SandboxConfig, WasmVal};
 pub use wasi::{OutputSink, FLUSH_THRESHOLD};

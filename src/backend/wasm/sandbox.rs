@@ -11,10 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use wasmtime::{
-    Func, Instance, Store, StoreLimitsBuilder, Trap, TypedFunc, Val, ValType, WasmBacktrace,
+    AsContextMut, Store, StoreContextMut, StoreLimitsBuilder, Trap, TypedFunc, Val,
+    ValType, WasmBacktrace,
 };
 
 use super::engine::WasmModule;
+use super::host_calls::{self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature};
 use super::memory::GuestMemory;
 use super::wasi::{self, OutputPipe, OutputSink, StoreData};
 use crate::bail;
@@ -57,7 +59,7 @@ pub enum WasmVal {
 }
 
 impl WasmVal {
-    fn to_val(self) -> Val {
+    pub(crate) fn to_val(self) -> Val {
         match self {
             WasmVal::I32(v) => Val::I32(v),
             WasmVal::I64(v) => Val::I64(v),
@@ -66,7 +68,7 @@ impl WasmVal {
         }
     }
 
-    fn from_val(val: &Val) -> Result<WasmVal> {
+    pub(crate) fn from_val(val: &Val) -> Result<WasmVal> {
         Ok(match *val {
             Val::I32(v) => WasmVal::I32(v),
             Val::I64(v) => WasmVal::I64(v),
@@ -79,7 +81,7 @@ impl WasmVal {
         })
     }
 
-    fn matches(self, ty: &ValType) -> bool {
+    pub(crate) fn matches(self, ty: &ValType) -> bool {
         matches!(
             (self, ty),
             (WasmVal::I32(_), ValType::I32)
@@ -93,9 +95,6 @@ impl WasmVal {
 /// The guest state behind the sandbox's lock: replaced wholesale by [`Sandbox::reset`].
 pub(crate) struct Live {
     pub(crate) store: Store<StoreData>,
-    instance: Instance,
-    pub(crate) memory: Option<wasmtime::Memory>,
-    pub(crate) malloc: Option<TypedFunc<(i32, i32), i32>>,
     pub(crate) free: Option<TypedFunc<i32, ()>>,
     /// Why the instance must not run again (an earlier trap or exit), if it must not.
     pub(crate) poisoned: Option<String>,
@@ -118,6 +117,12 @@ pub struct Sandbox {
     deferred_frees: Mutex<Vec<(u64, u32)>>,
     stdout: OutputPipe,
     stderr: OutputPipe,
+    /// Names this sandbox in the registry of active host calls (`host_calls`).
+    key: u64,
+    /// What the guest's `extern "Python"` calls run (kept across resets).
+    extern_python: Mutex<Option<Arc<dyn ExternPythonHandler>>>,
+    /// Callback slots whose cdata died while the sandbox was busy: (generation, slot).
+    deferred_slot_frees: Mutex<Vec<(u64, u32)>>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -178,7 +183,8 @@ impl Sandbox {
     pub fn new(module: &WasmModule, config: SandboxConfig) -> Result<Arc<Sandbox>> {
         let stdout = OutputPipe::new(config.stdout.clone());
         let stderr = OutputPipe::new(config.stderr.clone());
-        let live = instantiate(module, &config, &stdout, &stderr)?;
+        let key = host_calls::sandbox_key();
+        let live = instantiate(module, &config, &stdout, &stderr, HostState::new(key, None))?;
         let sandbox = Arc::new(Sandbox {
             module: module.clone(),
             config,
@@ -188,6 +194,9 @@ impl Sandbox {
             deferred_frees: Mutex::new(Vec::new()),
             stdout,
             stderr,
+            key,
+            extern_python: Mutex::new(None),
+            deferred_slot_frees: Mutex::new(Vec::new()),
         });
         sandbox.initialize()?;
         Ok(sandbox)
@@ -209,7 +218,8 @@ impl Sandbox {
     pub fn reset(&self) -> Result<()> {
         {
             let mut entered = self.enter()?;
-            *entered = instantiate(&self.module, &self.config, &self.stdout, &self.stderr)?;
+            let host = HostState::new(self.key, self.extern_python_handler());
+            *entered = instantiate(&self.module, &self.config, &self.stdout, &self.stderr, host)?;
             self.generation.fetch_add(1, Ordering::AcqRel);
             self.deferred_frees
                 .lock()
@@ -255,31 +265,139 @@ impl Sandbox {
     /// backtrace) if the guest traps or the sandbox is poisoned; `Error::GuestExit` if
     /// the guest calls `exit()`; `Error::Runtime` if called from inside a guest call.
     pub fn call(&self, export: &str, args: &[WasmVal]) -> Result<Vec<WasmVal>> {
+        self.with_store(true, |mut store| {
+            let func = store
+                .data()
+                .host
+                .handles
+                .as_ref()
+                .map(|h| h.instance)
+                .and_then(|instance| instance.get_func(&mut store, export))
+                .ok_or_else(|| {
+                    Error::Attribute(format!("the sandboxed module has no function '{export}'"))
+                })?;
+            host_calls::call_func(store, &func, args, &format!("'{export}'"))
+        })
+    }
+
+    /// Runs `f` on the store: locked for the current thread, or, when the thread
+    /// is already inside this sandbox (a host function called by the guest is
+    /// running), through that host call (see `host_calls`). With `run_guest`, a
+    /// poisoned instance is refused first. A guest fault `f` reports poisons the
+    /// instance (or, nested, fails the host call it came through).
+    pub(crate) fn with_store<R>(
+        &self,
+        run_guest: bool,
+        f: impl FnOnce(StoreContextMut<'_, StoreData>) -> std::result::Result<R, Fault>,
+    ) -> Result<R> {
+        if self.is_entered_by_current_thread() && host_calls::is_reentered(self.key) {
+            return host_calls::with_reentered(self.key, run_guest, |caller| {
+                f(caller.as_context_mut())
+            });
+        }
         let mut entered = self.enter()?;
-        entered.check_usable()?;
+        if run_guest {
+            entered.check_usable()?;
+        }
         let live = &mut *entered;
-        let func: Func = live
-            .instance
-            .get_func(&mut live.store, export)
-            .ok_or_else(|| {
-                Error::Attribute(format!("the sandboxed module has no function '{export}'"))
-            })?;
-        let ty = func.ty(&live.store);
-        if ty.params().len() != args.len()
-            || !args.iter().zip(ty.params()).all(|(a, t)| a.matches(&t))
-        {
-            bail!(
-                Type,
-                "'{export}' expects wasm arguments {:?}, got {args:?}",
-                ty.params().collect::<Vec<_>>()
-            );
+        match f(live.store.as_context_mut()) {
+            Ok(value) => Ok(value),
+            Err(Fault::Error(e)) => Err(e),
+            Err(Fault::Guest(err)) => Err(live.fault(err)),
         }
-        let params: Vec<Val> = args.iter().map(|a| a.to_val()).collect();
-        let mut results = vec![Val::I32(0); ty.results().len()];
-        match func.call(&mut live.store, &params, &mut results) {
-            Ok(()) => results.iter().map(WasmVal::from_val).collect(),
-            Err(err) => Err(live.fault(err)),
+    }
+
+    /// Makes `handler` run the guest's `extern "Python"` calls, in this instance
+    /// and the ones `reset` makes.
+    ///
+    /// # Errors
+    /// As [`Sandbox::reset`] when the sandbox cannot be entered.
+    pub fn set_extern_python(&self, handler: Arc<dyn ExternPythonHandler>) -> Result<()> {
+        *self
+            .extern_python
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&handler));
+        self.with_store(false, |mut store| {
+            store.data_mut().host.extern_python = Some(handler);
+            Ok(())
+        })
+    }
+
+    fn extern_python_handler(&self) -> Option<Arc<dyn ExternPythonHandler>> {
+        self.extern_python
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `callback` in the guest's function table as a function of wasm type
+    /// `signature`; returns `(generation, slot)`: the slot index is the C
+    /// function pointer the guest calls. Free it with [`Sandbox::remove_callback`].
+    ///
+    /// # Errors
+    /// `Error::NotImplemented` if the module does not export its function table;
+    /// `Error::Memory` if the table cannot grow.
+    pub fn add_callback(
+        &self,
+        signature: &WasmSignature,
+        callback: TableCallback,
+    ) -> Result<(u64, u32)> {
+        let generation = self.generation();
+        let stale = std::mem::take(
+            &mut *self
+                .deferred_slot_frees
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let slot = self.with_store(false, |mut store| {
+            for (gen, slot) in stale {
+                if gen == generation {
+                    host_calls::remove_callback(&mut store, slot);
+                }
+            }
+            Ok(host_calls::add_callback(store, signature, callback)?)
+        })?;
+        Ok((generation, slot))
+    }
+
+    /// Frees a slot made by [`Sandbox::add_callback`] (later guest calls through
+    /// it trap). Never blocks: if another thread is inside the sandbox, the slot
+    /// is freed by the next `add_callback`.
+    pub fn remove_callback(&self, generation: u64, slot: u32) {
+        if generation != self.generation() {
+            return;
         }
+        let reentered = self.is_entered_by_current_thread() && host_calls::is_reentered(self.key);
+        if reentered {
+            let _ = self.with_store(false, |store| {
+                host_calls::remove_callback(store, slot);
+                Ok(())
+            });
+        } else if let Some(mut live) = self.try_enter() {
+            host_calls::remove_callback(&mut live.store, slot);
+        } else {
+            self.deferred_slot_frees
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((generation, slot));
+        }
+    }
+
+    /// Calls the guest function whose table index (C function pointer) is
+    /// `index`, checking that its wasm type is `signature`.
+    ///
+    /// # Errors
+    /// `Error::Runtime` if `index` names no function; `Error::Type` if the
+    /// function has another wasm type; as [`Sandbox::call`] otherwise.
+    pub fn call_indirect(
+        &self,
+        index: u32,
+        signature: &WasmSignature,
+        args: &[WasmVal],
+    ) -> Result<Option<WasmVal>> {
+        self.with_store(true, |store| {
+            host_calls::call_indirect(store, index, signature, args)
+        })
     }
 
     pub(crate) fn generation(&self) -> u64 {
@@ -383,7 +501,7 @@ impl Live {
 }
 
 /// The error for a guest fault, and a one-line reason for poisoning.
-fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
+pub(crate) fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return (
             Error::GuestExit(exit.0),
@@ -433,6 +551,7 @@ fn instantiate(
     config: &SandboxConfig,
     stdout: &OutputPipe,
     stderr: &OutputPipe,
+    host: HostState,
 ) -> Result<Live> {
     let mut limits = StoreLimitsBuilder::new()
         .instances(1)
@@ -445,6 +564,7 @@ fn instantiate(
     let data = StoreData {
         wasi: wasi::wasi_ctx(stdout, stderr),
         limits: limits.build(),
+        host,
     };
     let mut store = Store::new(module.pre.module().engine(), data);
     store.limiter(|data| &mut data.limits);
@@ -453,18 +573,12 @@ fn instantiate(
             "cannot instantiate the sandbox (memory limit too small?): {e:#}"
         ))
     })?;
-    let memory = instance.get_memory(&mut store, "memory");
-    let malloc = instance
-        .get_typed_func::<(i32, i32), i32>(&mut store, "wasmcffi_malloc")
-        .ok();
+    store.data_mut().host.handles = Some(host_calls::find_handles(&mut store, instance));
     let free = instance
         .get_typed_func::<i32, ()>(&mut store, "wasmcffi_free")
         .ok();
     Ok(Live {
         store,
-        instance,
-        memory,
-        malloc,
         free,
         poisoned: None,
     })

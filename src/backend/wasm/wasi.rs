@@ -34,6 +34,8 @@ pub(crate) struct StoreData {
     pub(crate) wasi: WasiP1Ctx,
     /// The memory / table / instance limits enforced through `Store::limiter`.
     pub(crate) limits: StoreLimits,
+    /// Host calls: `extern "Python"`, callbacks in the function table, re-entry.
+    pub(crate) host: super::host_calls::HostState,
 }
 
 /// One output stream of the guest (stdout or stderr): a buffer in front of a sink.

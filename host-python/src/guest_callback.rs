@@ -1,0 +1,104 @@
+//! Function pointers of a sandboxed module's ffi: `ffi.callback()` as a host
+//! function in a slot of the guest's function table, and Python calls of guest
+//! function pointers (table indices) through the sandbox.
+//!
+//! The wasm32 C ABI of the signatures (which wasm type carries which C type) is
+//! the core's `backend::wasm::abi`.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyNotImplementedError;
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use pyo3::IntoPyObjectExt;
+use wasmcffi::backend::wasm::{abi, Sandbox, TableCallback, WasmVal};
+use wasmcffi::layout::{CType, FuncInfo};
+
+use crate::call::{encode_arg, value_from_bytes, CallbackTarget};
+use crate::cdata::{Flavor, PyCData};
+use crate::context::FfiContext;
+use crate::exceptions::CoreResultExt;
+
+/// Frees the table slot of an `ffi.callback()` when its cdata dies.
+struct SlotGuard {
+    sandbox: Arc<Sandbox>,
+    generation: u64,
+    slot: u32,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.sandbox.remove_callback(self.generation, self.slot);
+    }
+}
+
+/// `ffi.callback()` on a sandboxed module's ffi: a function pointer (a slot of
+/// the guest's function table) that runs `target` when guest code calls it.
+pub(crate) fn make(
+    py: Python<'_>,
+    ctx: &Arc<FfiContext>,
+    sandbox: &Arc<Sandbox>,
+    fptr: CType,
+    target: CallbackTarget,
+) -> PyResult<PyObject> {
+    let signature = abi::signature(target.ret(), target.params()).py()?;
+    let callable = target.function().clone_ref(py);
+    let target = Arc::new(target);
+    let callback: TableCallback = Arc::new(move |args: &[WasmVal]| {
+        Python::with_gil(|py| {
+            let bytes = target.invoke(py, |i, ty| match args.get(i) {
+                Some(&arg) => Ok(abi::from_wasm(ty, arg)),
+                None => Err(pyo3::exceptions::PyTypeError::new_err("missing argument")),
+            });
+            abi::to_wasm(target.ret(), &bytes).ok().flatten()
+        })
+    });
+    let (generation, slot) = sandbox.add_callback(&signature, callback).py()?;
+    let mut cdata = PyCData::plain(ctx, fptr, u64::from(slot));
+    cdata.keep = Some(Arc::new(SlotGuard {
+        sandbox: sandbox.clone(),
+        generation,
+        slot,
+    }));
+    cdata.flavor = Flavor::Callback(callable);
+    cdata.into_py_any(py)
+}
+
+/// Calls the guest function pointer `func` (of signature `sig`) with Python
+/// arguments: its table entry is looked up and its wasm type checked first.
+pub(crate) fn call(
+    py: Python<'_>,
+    sandbox: &Arc<Sandbox>,
+    func: &PyCData,
+    sig: &FuncInfo,
+    args: &Bound<'_, PyTuple>,
+) -> PyResult<PyObject> {
+    if sig.variadic {
+        return Err(PyNotImplementedError::new_err(format!(
+            "calling the variadic function pointer '{}' of a sandboxed module",
+            func.ctype.cname()
+        )));
+    }
+    let ctx = &func.ctx;
+    let signature = abi::signature(&sig.ret, &sig.params).py()?;
+    let index = u32::try_from(func.addr).map_err(|_| {
+        pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "cannot call function pointer {:#x}: not a function of the sandboxed module",
+            func.addr
+        ))
+    })?;
+    let mut temps = Vec::new();
+    let mut values = Vec::with_capacity(sig.params.len());
+    for (param, arg) in sig.params.iter().zip(args.iter()) {
+        let bytes = encode_arg(ctx, param, &arg, &mut temps)?;
+        if let Some(value) = abi::to_wasm(param, &bytes).py()? {
+            values.push(value);
+        }
+    }
+    let out = py
+        .allow_threads(|| sandbox.call_indirect(index, &signature, &values))
+        .py()?;
+    drop(temps);
+    let bytes = out.map(|v| abi::from_wasm(&sig.ret, v)).unwrap_or_default();
+    value_from_bytes(py, ctx, &sig.ret, &bytes)
+}

@@ -1,0 +1,122 @@
+//! The wasm32 C ABI of scalar signatures: which wasm value type carries each C
+//! argument and result, and the conversion between a C value's bytes and that
+//! wasm value. Used for host functions placed in the guest's function table
+//! (`ffi.callback`) and for calling guest function pointers from the host.
+//!
+//! On wasm32 (clang's basic C ABI) integers up to 32 bits, `_Bool`, characters,
+//! enums and pointers travel as `i32`, 64-bit integers as `i64`, `float` and
+//! `double` as `f32` and `f64`. Structs and unions by value (passed through a
+//! hidden pointer unless they hold a single scalar), `long double` (two `i64`)
+//! and complex numbers are not mapped here: they give `Error::NotImplemented`.
+
+#![forbid(unsafe_code)]
+
+use super::host_calls::{WasmSignature, WasmType};
+use super::sandbox::WasmVal;
+use crate::bail;
+use crate::error::Result;
+use crate::layout::{CKind, CType, PrimClass};
+
+/// The wasm type carrying a C value of type `ty` (`None` for `void`).
+///
+/// # Errors
+/// `Error::NotImplemented` for structs, unions, arrays, `long double` and complex.
+pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
+    Ok(Some(match ty.kind() {
+        CKind::Void => return Ok(None),
+        CKind::Pointer(_) | CKind::Function(_) => WasmType::I32,
+        CKind::Enum(_) => by_size(ty.size().unwrap_or(4)),
+        CKind::Prim(_, l) => match l.class {
+            PrimClass::Float if l.size == 4 => WasmType::F32,
+            PrimClass::Float => WasmType::F64,
+            PrimClass::LongDouble | PrimClass::Complex => bail!(
+                NotImplemented,
+                "'{}' as a callback or function-pointer argument/result in a wasm32 sandbox",
+                ty.cname()
+            ),
+            _ => by_size(l.size),
+        },
+        CKind::Record(_) | CKind::Array { .. } => bail!(
+            NotImplemented,
+            "'{}' by value as a callback or function-pointer argument/result in a wasm32 sandbox",
+            ty.cname()
+        ),
+    }))
+}
+
+fn by_size(size: u64) -> WasmType {
+    if size > 4 {
+        WasmType::I64
+    } else {
+        WasmType::I32
+    }
+}
+
+/// The wasm signature of a C function `ret(params)`.
+///
+/// # Errors
+/// As [`wasm_type`].
+pub fn signature(ret: &CType, params: &[CType]) -> Result<WasmSignature> {
+    let params = params
+        .iter()
+        .map(|p| match wasm_type(p)? {
+            Some(t) => Ok(t),
+            None => bail!(Type, "'void' is not a valid argument type"),
+        })
+        .collect::<Result<_>>()?;
+    Ok(WasmSignature {
+        params,
+        result: wasm_type(ret)?,
+    })
+}
+
+/// The wasm value carrying the C value of type `ty` held in `bytes` (little
+/// endian, `ty`'s size). Narrow integers are extended as their signedness says.
+///
+/// # Errors
+/// As [`wasm_type`].
+pub fn to_wasm(ty: &CType, bytes: &[u8]) -> Result<Option<WasmVal>> {
+    let Some(wt) = wasm_type(ty)? else {
+        return Ok(None);
+    };
+    let mut word = [0u8; 8];
+    let n = bytes.len().min(8);
+    word[..n].copy_from_slice(&bytes[..n]);
+    let raw = u64::from_le_bytes(word);
+    let extended = if signed(ty) && n > 0 && n < 8 {
+        let shift = 64 - 8 * n as u32;
+        (((raw << shift) as i64) >> shift) as u64
+    } else {
+        raw
+    };
+    Ok(Some(match wt {
+        WasmType::I32 => WasmVal::I32(extended as i32),
+        WasmType::I64 => WasmVal::I64(extended as i64),
+        WasmType::F32 => WasmVal::F32(f32::from_bits(raw as u32)),
+        WasmType::F64 => WasmVal::F64(f64::from_bits(raw)),
+    }))
+}
+
+/// The bytes of a C value of type `ty` carried by `val` (truncated to `ty`'s size).
+pub fn from_wasm(ty: &CType, val: WasmVal) -> Vec<u8> {
+    let size = ty.size().unwrap_or(0) as usize;
+    let word: u64 = match val {
+        WasmVal::I32(v) => u64::from(v as u32),
+        WasmVal::I64(v) => v as u64,
+        WasmVal::F32(v) => u64::from(v.to_bits()),
+        WasmVal::F64(v) => v.to_bits(),
+    };
+    word.to_le_bytes()[..size.min(8)].to_vec()
+}
+
+/// Whether narrow values of `ty` are sign-extended.
+fn signed(ty: &CType) -> bool {
+    match ty.kind() {
+        CKind::Prim(_, l) => matches!(
+            l.class,
+            PrimClass::Int { signed: true } | PrimClass::Char | PrimClass::WideChar { signed: true }
+        ),
+        CKind::Enum(_) => true,
+        _ => false,
+    }
+}

@@ -1,0 +1,500 @@
+//! Calls from guest code into the host, and back into the guest from there.
+//!
+//! Two kinds of host functions are reachable from guest code:
+//!
+//! - the import `wasmcffi.call_python(index, args, result)`, which the glue of a
+//!   module's `extern "Python"` functions calls (`args` is a guest array of
+//!   pointers to the argument values, `result` a zeroed slot for the result);
+//!   it runs the sandbox's [`ExternPythonHandler`];
+//! - [`TableCallback`]s (`ffi.callback`): host functions placed in free slots of
+//!   the guest's indirect function table, so that the slot index is a C function
+//!   pointer the guest can call.
+//!
+//! # Re-entrant access
+//!
+//! While a host function runs, the store is mutably borrowed by the guest call
+//! below it (the sandbox's lock is held by that call), and wasmtime hands the host
+//! function a [`Caller`] as the only way to reach the store. So that the host code
+//! can read guest memory, allocate in it and call guest functions again, the
+//! `Caller` is registered for the current thread in a stack of *active* host
+//! calls (one per nesting level) for the duration of the host function; the
+//! sandbox's memory and call paths use the newest registration of their sandbox
+//! when the current thread is already inside it ([`with_reentered`]).
+//!
+//! A guest fault (trap, exit, timeout) in such a nested call is returned to the
+//! host code as an error *and* remembered: when the host function returns, it
+//! fails with that fault, so the outer guest code unwinds too and the outermost
+//! call reports the fault and poisons the instance. Guest code never continues on
+//! top of a faulted nested call.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use wasmtime::{
+    Caller, Engine, Func, FuncType, Instance, Linker, Memory, Ref, Table, TypedFunc, Val,
+    ValType,
+};
+
+use super::sandbox::{describe_fault, WasmVal};
+use super::wasi::StoreData;
+use crate::bail;
+use crate::error::{Error, Result};
+
+/// The wasm value types of C scalars on wasm32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WasmType {
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+impl WasmType {
+    fn val_type(self) -> ValType {
+        match self {
+            WasmType::I32 => ValType::I32,
+            WasmType::I64 => ValType::I64,
+            WasmType::F32 => ValType::F32,
+            WasmType::F64 => ValType::F64,
+        }
+    }
+
+    fn of(ty: &ValType) -> Option<WasmType> {
+        Some(match ty {
+            ValType::I32 => WasmType::I32,
+            ValType::I64 => WasmType::I64,
+            ValType::F32 => WasmType::F32,
+            ValType::F64 => WasmType::F64,
+            _ => return None,
+        })
+    }
+}
+
+/// A wasm function signature made of scalars (at most one result).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WasmSignature {
+    pub params: Vec<WasmType>,
+    pub result: Option<WasmType>,
+}
+
+impl WasmSignature {
+    fn func_type(&self, engine: &Engine) -> FuncType {
+        FuncType::new(
+            engine,
+            self.params.iter().map(|t| t.val_type()),
+            self.result.map(WasmType::val_type),
+        )
+    }
+
+    fn of(ty: &FuncType) -> Option<WasmSignature> {
+        let params = ty.params().map(|t| WasmType::of(&t)).collect::<Option<_>>()?;
+        let mut results = ty.results();
+        let result = match results.next() {
+            None => None,
+            Some(t) => Some(WasmType::of(&t)?),
+        };
+        results.next().is_none().then_some(WasmSignature { params, result })
+    }
+}
+
+/// What runs when guest code calls an `extern "Python"` function of its module:
+/// function number `index` (in the order of `LayoutPlan::extern_python`), with
+/// `args` the guest address of an array of pointers to the arguments and `result`
+/// the guest address of the (zeroed) result slot. Errors are the handler's to
+/// report; it cannot fail the guest.
+pub trait ExternPythonHandler: Send + Sync {
+    /// Handles one call.
+    fn call(&self, index: u32, args: u32, result: u32);
+}
+
+/// A host function in the guest's function table: it gets the wasm arguments and
+/// returns the wasm result (`None` for `void`). It cannot fail the guest.
+pub type TableCallback = Arc<dyn Fn(&[WasmVal]) -> Option<WasmVal> + Send + Sync>;
+
+/// The guest exports the host uses, found once per instance.
+#[derive(Clone)]
+pub(crate) struct Handles {
+    pub(crate) instance: Instance,
+    pub(crate) memory: Option<Memory>,
+    pub(crate) malloc: Option<TypedFunc<(i32, i32), i32>>,
+    pub(crate) table: Option<Table>,
+}
+
+/// One slot of the function table that holds (or held) a host callback.
+struct Slot {
+    func: Func,
+    signature: WasmSignature,
+    callback: Option<TableCallback>,
+}
+
+/// The host-call state of one store (one instance of a sandbox).
+pub(crate) struct HostState {
+    /// Names the sandbox (see [`sandbox_key`]).
+    pub(crate) key: u64,
+    pub(crate) handles: Option<Handles>,
+    pub(crate) extern_python: Option<Arc<dyn ExternPythonHandler>>,
+    slots: std::collections::HashMap<u32, Slot>,
+}
+
+impl HostState {
+    pub(crate) fn new(key: u64, extern_python: Option<Arc<dyn ExternPythonHandler>>) -> Self {
+        HostState {
+            key,
+            handles: None,
+            extern_python,
+            slots: std::collections::HashMap::new(),
+        }
+    }
+}
+
+/// A fresh number naming a sandbox (for the active-call registry).
+pub(crate) fn sandbox_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Defines the `wasmcffi` imports in the process-wide linker.
+pub(crate) fn define_imports(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "wasmcffi",
+        "call_python",
+        |mut caller: Caller<'_, StoreData>, index: i32, args: i32, result: i32| {
+            let handler = caller.data().host.extern_python.clone();
+            let ((), fault) = enter_host(&mut caller, || match handler {
+                Some(handler) => handler.call(index as u32, args as u32, result as u32),
+                None => eprintln!(
+                    "extern \"Python\": function number {index} called, but no code was attached to it yet with @ffi.def_extern().  Returning 0."
+                ),
+            });
+            fault.map_or(Ok(()), Err)
+        },
+    )?;
+    Ok(())
+}
+
+/// The guest exports the host needs, looked up after instantiation.
+pub(crate) fn find_handles(
+    store: &mut wasmtime::Store<StoreData>,
+    instance: Instance,
+) -> Handles {
+    Handles {
+        instance,
+        memory: instance.get_memory(&mut *store, "memory"),
+        malloc: instance
+            .get_typed_func::<(i32, i32), i32>(&mut *store, "wasmcffi_malloc")
+            .ok(),
+        table: instance.get_table(&mut *store, "__indirect_function_table"),
+    }
+}
+
+// ---- the registry of active host calls (this thread) ----
+
+/// A host call in progress on this thread: the `Caller` it was given, erased to
+/// `'static` (it is only used while the host call runs, see [`enter_host`]).
+struct Active {
+    key: u64,
+    caller: *mut Caller<'static, StoreData>,
+    /// A nested use of `caller` is running ([`with_reentered`]): the pointer must
+    /// not be borrowed again until it returns.
+    busy: bool,
+    /// A guest fault in a nested call: the host call fails with it when it returns.
+    fault: Option<wasmtime::Error>,
+}
+
+thread_local! {
+    static ACTIVE: RefCell<Vec<Active>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pops this thread's newest active call when dropped (also on unwinding).
+struct PopOnDrop;
+
+impl Drop for PopOnDrop {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.borrow_mut().pop());
+    }
+}
+
+/// Runs `f` (host code called by the guest through `caller`) with `caller`
+/// registered as the way into the store for nested accesses on this thread.
+/// Returns `f`'s result and the guest fault a nested call hit, if any.
+fn enter_host<R>(caller: &mut Caller<'_, StoreData>, f: impl FnOnce() -> R) -> (R, Option<wasmtime::Error>) {
+    let key = caller.data().host.key;
+    let erased = std::ptr::from_mut(caller).cast::<Caller<'static, StoreData>>();
+    ACTIVE.with(|a| {
+        a.borrow_mut().push(Active {
+            key,
+            caller: erased,
+            busy: false,
+            fault: None,
+        });
+    });
+    let pop = PopOnDrop;
+    let out = f();
+    let fault = ACTIVE.with(|a| a.borrow_mut().last_mut().and_then(|r| r.fault.take()));
+    drop(pop);
+    (out, fault)
+}
+
+/// Whether this thread is running a host call of sandbox `key`.
+pub(crate) fn is_reentered(key: u64) -> bool {
+    ACTIVE.with(|a| a.borrow().iter().any(|r| r.key == key))
+}
+
+/// Runs `f` on the store of sandbox `key` through the newest host call of this
+/// thread into it (`Error::Runtime` if there is none). A guest fault `f` reports
+/// (`Err(Fault::Guest)`) is remembered for that host call (see the module docs)
+/// and returned as our error; once one happened, no guest code runs again.
+pub(crate) fn with_reentered<R>(
+    key: u64,
+    run_guest: bool,
+    f: impl FnOnce(&mut Caller<'_, StoreData>) -> std::result::Result<R, Fault>,
+) -> Result<R> {
+    let claimed = ACTIVE.with(|a| {
+        let mut a = a.borrow_mut();
+        let Some((index, record)) = a.iter_mut().enumerate().rev().find(|(_, r)| r.key == key)
+        else {
+            return Err(Error::Runtime(
+                "the sandbox is not running a host call on this thread".into(),
+            ));
+        };
+        if record.busy {
+            Err(Error::Runtime(
+                "the sandbox is already in use by this thread".into(),
+            ))
+        } else if run_guest && record.fault.is_some() {
+            Err(Error::Trap(
+                "the sandbox cannot run after an earlier fault in this callback".into(),
+            ))
+        } else {
+            record.busy = true;
+            Ok((index, record.caller))
+        }
+    });
+    let (index, pointer) = claimed?;
+    // SAFETY: `pointer` was made from the `&mut Caller` of a host call that is still
+    // running below us on this thread (its record is popped before that host call
+    // returns, and records are only reached from their own thread). That host call
+    // does not touch its `Caller` while the record exists (see `enter_host`), and
+    // the `busy` flag guarantees this is the only reference made from the pointer
+    // until `f` returns; nested host calls register their own `Caller`.
+    let caller = unsafe { &mut *pointer };
+    let outcome = f(caller);
+    ACTIVE.with(|a| {
+        if let Some(record) = a.borrow_mut().get_mut(index) {
+            record.busy = false;
+        }
+    });
+    match outcome {
+        Ok(value) => Ok(value),
+        Err(Fault::Error(e)) => Err(e),
+        Err(Fault::Guest(err)) => {
+            let (error, _) = describe_fault(&err);
+            ACTIVE.with(|a| {
+                if let Some(record) = a.borrow_mut().get_mut(index) {
+                    record.fault.get_or_insert(err);
+                }
+            });
+            Err(error)
+        }
+    }
+}
+
+/// Why an operation on the store failed: our error, or a fault of guest code.
+pub(crate) enum Fault {
+    Error(Error),
+    Guest(wasmtime::Error),
+}
+
+impl From<Error> for Fault {
+    fn from(e: Error) -> Fault {
+        Fault::Error(e)
+    }
+}
+
+// ---- operations shared by the locked and the re-entrant paths ----
+
+/// Calls `func` with `args`, checking them against its wasm signature.
+pub(crate) fn call_func(
+    mut store: impl wasmtime::AsContextMut<Data = StoreData>,
+    func: &Func,
+    args: &[WasmVal],
+    what: &str,
+) -> std::result::Result<Vec<WasmVal>, Fault> {
+    let ty = func.ty(&store);
+    if ty.params().len() != args.len() || !args.iter().zip(ty.params()).all(|(a, t)| a.matches(&t))
+    {
+        return Err(Fault::Error(Error::Type(format!(
+            "{what} expects wasm arguments {:?}, got {args:?}",
+            ty.params().collect::<Vec<_>>()
+        ))));
+    }
+    let params: Vec<Val> = args.iter().map(|a| a.to_val()).collect();
+    let mut results = vec![Val::I32(0); ty.results().len()];
+    func.call(&mut store, &params, &mut results)
+        .map_err(Fault::Guest)?;
+    Ok(results.iter().map(WasmVal::from_val).collect::<Result<_>>()?)
+}
+
+/// Calls the function in slot `index` of the guest's table, which must have the
+/// wasm signature `signature` (the C function pointer's type on wasm32).
+pub(crate) fn call_indirect(
+    mut store: impl wasmtime::AsContextMut<Data = StoreData>,
+    index: u32,
+    signature: &WasmSignature,
+    args: &[WasmVal],
+) -> std::result::Result<Option<WasmVal>, Fault> {
+    let Some(table) = store.as_context().data().host.handles.as_ref().and_then(|h| h.table) else {
+        return Err(Error::Runtime("the sandboxed module exports no function table".into()).into());
+    };
+    let func = match table.get(&mut store, u64::from(index)) {
+        Some(r) => r.as_func().flatten().copied(),
+        None => None,
+    };
+    let Some(func) = func else {
+        return Err(Error::Runtime(format!(
+            "cannot call function pointer {index:#x}: not a function of the sandboxed module"
+        ))
+        .into());
+    };
+    let actual = WasmSignature::of(&func.ty(&store));
+    if actual.as_ref() != Some(signature) {
+        return Err(Error::Type(format!(
+            "cannot call function pointer {index:#x}: its wasm type {actual:?} does not match the C type (wasm {signature:?})"
+        ))
+        .into());
+    }
+    Ok(call_func(store, &func, args, "the function pointer")?.into_iter().next())
+}
+
+/// Reads or writes `len` bytes at guest address `addr` with `f`, bounds-checked.
+pub(crate) fn with_bytes<R>(
+    mut store: impl wasmtime::AsContextMut<Data = StoreData>,
+    addr: u64,
+    len: usize,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> Result<R> {
+    if addr == 0 && len > 0 {
+        bail!(Runtime, "cannot access memory at NULL");
+    }
+    let Some(memory) = store.as_context().data().host.handles.as_ref().and_then(|h| h.memory) else {
+        bail!(Memory, "the sandboxed module exports no memory");
+    };
+    let data = memory.data_mut(&mut store);
+    let start = usize::try_from(addr).ok().filter(|&s| s <= data.len());
+    let range = start
+        .and_then(|s| Some(s..s.checked_add(len)?))
+        .filter(|r| r.end <= data.len());
+    match range {
+        Some(range) => Ok(f(&mut data[range])),
+        None => bail!(
+            Memory,
+            "guest memory access out of bounds: {len} bytes at {addr:#x} (memory size {:#x})",
+            data.len()
+        ),
+    }
+}
+
+/// Calls the guest's `wasmcffi_malloc(size, align)`.
+pub(crate) fn malloc(
+    mut store: impl wasmtime::AsContextMut<Data = StoreData>,
+    size: i32,
+    align: i32,
+) -> std::result::Result<i32, Fault> {
+    let Some(malloc) = store.as_context().data().host.handles.as_ref().and_then(|h| h.malloc.clone()) else {
+        return Err(Error::Memory(
+            "the sandboxed module has no wasmcffi_malloc export (guest/runtime.c not linked in)".into(),
+        )
+        .into());
+    };
+    malloc.call(&mut store, (size, align)).map_err(Fault::Guest)
+}
+
+/// Puts `callback` into a free slot of the guest's function table (growing it
+/// if needed) as a host function of wasm type `signature`; returns the slot.
+pub(crate) fn add_callback(
+    mut store: impl wasmtime::AsContextMut<Data = StoreData>,
+    signature: &WasmSignature,
+    callback: TableCallback,
+) -> Result<u32> {
+    let Some(table) = store.as_context().data().host.handles.as_ref().and_then(|h| h.table) else {
+        bail!(
+            NotImplemented,
+            "ffi.callback() needs the module's function table exported (link with -Wl,--export-table -Wl,--growable-table)"
+        );
+    };
+    let reusable = store
+        .as_context()
+        .data()
+        .host
+        .slots
+        .iter()
+        .find(|(_, s)| s.callback.is_none() && s.signature == *signature)
+        .map(|(&i, s)| (i, s.func));
+    let (index, func) = match reusable {
+        Some(found) => found,
+        None => {
+            let ty = signature.func_type(store.as_context().engine());
+            let index_cell = Arc::new(std::sync::OnceLock::<u32>::new());
+            let slot_of = Arc::clone(&index_cell);
+            let func = Func::new(&mut store, ty, move |mut caller, params, results| {
+                let slot = slot_of.get().copied().unwrap_or(u32::MAX);
+                let callback = caller
+                    .data()
+                    .host
+                    .slots
+                    .get(&slot)
+                    .and_then(|s| s.callback.clone());
+                let Some(callback) = callback else {
+                    return Err(wasmtime::Error::msg(
+                        "call through an ffi.callback() function pointer whose cdata was freed",
+                    ));
+                };
+                let args: Vec<WasmVal> = params
+                    .iter()
+                    .map(WasmVal::from_val)
+                    .collect::<Result<_>>()
+                    .map_err(|e| wasmtime::Error::msg(e.to_string()))?;
+                let (out, fault) = enter_host(&mut caller, || callback(&args));
+                if let Some(fault) = fault {
+                    return Err(fault);
+                }
+                if let (Some(value), Some(slot)) = (out, results.first_mut()) {
+                    *slot = value.to_val();
+                }
+                Ok(())
+            });
+            let grown = table
+                .grow(&mut store, 1, Ref::Func(None))
+                .map_err(|e| Error::Memory(format!("cannot grow the guest's function table: {e:#}")))?;
+            let index = u32::try_from(grown)
+                .map_err(|_| Error::Memory("the guest's function table is full".into()))?;
+            let _ = index_cell.set(index);
+            (index, func)
+        }
+    };
+    table
+        .set(&mut store, u64::from(index), Ref::Func(Some(func)))
+        .map_err(|e| Error::Internal(format!("cannot set the function table slot: {e:#}")))?;
+    store.as_context_mut().data_mut().host.slots.insert(
+        index,
+        Slot {
+            func,
+            signature: signature.clone(),
+            callback: Some(callback),
+        },
+    );
+    Ok(index)
+}
+
+/// Empties the table slot of a callback (a later call through it traps) and
+/// keeps it for reuse.
+pub(crate) fn remove_callback(mut store: impl wasmtime::AsContextMut<Data = StoreData>, index: u32) {
+    let table = store.as_context().data().host.handles.as_ref().and_then(|h| h.table);
+    if let Some(slot) = store.as_context_mut().data_mut().host.slots.get_mut(&index) {
+        slot.callback = None;
+        if let Some(table) = table {
+            let _ = table.set(&mut store, u64::from(index), Ref::Func(None));
+        }
+    }
+}

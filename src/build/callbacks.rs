@@ -1,0 +1,105 @@
+//! Glue for calls that go the other way: C calling Python (`extern "Python"`
+//! functions) and C function pointers to a module's functions.
+//!
+//! - Every `extern "Python"` function `f` (number `k` in
+//!   [`LayoutPlan::extern_python`](super::LayoutPlan::extern_python)) gets a C
+//!   definition after the user's source, `static` unless declared
+//!   `extern "Python+C"`, as CFFI generates it (so the user's source can call it
+//!   after a forward declaration). It zeroes its result, packs pointers to its
+//!   arguments like the `_cffi_f_` wrappers do and calls
+//!   `_cffi_call_python(k, args, &result)`. On wasm32 that is the import
+//!   `wasmcffi.call_python`; natively, a function pointer the host sets through
+//!   the export `_cffi_set_call_python(fn)` (until then calls return 0).
+//! - `void *_cffi_fp_NAME(void)` for each function and `extern "Python"` function:
+//!   `&NAME`, the C function pointer (a table index on wasm32).
+
+use std::fmt::Write as _;
+
+use super::LayoutPlan;
+use crate::error::{Error, Result};
+use crate::model::{Decl, Declarations, Type};
+
+/// How `extern "Python"` functions reach the host.
+const CALL_PYTHON: &str = r#"
+#ifdef __wasm__
+__attribute__((import_module("wasmcffi"), import_name("call_python")))
+void _cffi_call_python(int index, void **args, void *result);
+#else
+static void (*_cffi_call_python_fn)(int, void **, void *);
+void _CFFI_EXPORT(_cffi_set_call_python)(void *fn) {
+  _cffi_call_python_fn = (void (*)(int, void **, void *))fn;
+}
+static void _cffi_call_python(int index, void **args, void *result) {
+  if (_cffi_call_python_fn) _cffi_call_python_fn(index, args, result);
+}
+#endif
+"#;
+
+/// Appends the `extern "Python"` definitions and the function address accessors.
+pub(super) fn emit(c: &mut String, decls: &Declarations, plan: &LayoutPlan) -> Result<()> {
+    if !plan.extern_python.is_empty() {
+        c.push_str(CALL_PYTHON);
+    }
+    for (index, name) in plan.extern_python.iter().enumerate() {
+        extern_python_definition(c, decls, index, name)?;
+    }
+    for name in plan.functions.iter().chain(&plan.extern_python) {
+        let _ = writeln!(
+            c,
+            "_cffi_voidp _CFFI_EXPORT(_cffi_fp_{name})(void) {{ return (_cffi_voidp)&{name}; }}"
+        );
+    }
+    Ok(())
+}
+
+/// The C definition of `extern "Python"` function `name`, number `index`.
+fn extern_python_definition(
+    c: &mut String,
+    decls: &Declarations,
+    index: usize,
+    name: &str,
+) -> Result<()> {
+    let table = &decls.types;
+    let Some(Decl::ExternPython { ty, also_c }) = decls.lib_items.get(name) else {
+        return Err(Error::Internal(format!("extern \"Python\" '{name}' vanished")));
+    };
+    let Type::Function(f) = table.get(*ty) else {
+        return Err(Error::Internal(format!("'{name}' is not a function type")));
+    };
+    if f.variadic {
+        return Err(Error::CDef(format!(
+            "extern \"Python\" function '{name}' cannot be variadic"
+        )));
+    }
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| table.c_decl(p, &format!("_a{i}")))
+        .collect();
+    let params = if params.is_empty() {
+        "void".to_owned()
+    } else {
+        params.join(", ")
+    };
+    let head = table.c_decl(f.ret, &format!("{name}({params})"));
+    let storage = if *also_c { "" } else { "static " };
+    let pointers: Vec<String> = (0..f.params.len()).map(|i| format!("&_a{i}")).collect();
+    let pointers = if pointers.is_empty() {
+        "0".to_owned()
+    } else {
+        pointers.join(", ")
+    };
+    let _ = writeln!(c, "{storage}{head} {{");
+    let _ = writeln!(c, "  void *_args[] = {{ {pointers} }};");
+    if matches!(table.get(f.ret), Type::Void) {
+        let _ = writeln!(c, "  _cffi_call_python({index}, _args, 0);");
+    } else {
+        let _ = writeln!(c, "  {};", table.c_decl(f.ret, "_r"));
+        let _ = writeln!(c, "  __builtin_memset(&_r, 0, sizeof _r);");
+        let _ = writeln!(c, "  _cffi_call_python({index}, _args, &_r);");
+        let _ = writeln!(c, "  return _r;");
+    }
+    c.push_str("}\n");
+    Ok(())
+}
