@@ -428,9 +428,10 @@ impl CallbackTarget {
             )));
         };
         if !function.is_callable() {
-            return Err(PyTypeError::new_err(
-                "the 'python_callable' argument is not callable",
-            ));
+            return Err(PyTypeError::new_err(format!(
+                "expected a callable object, not {}",
+                type_name(function)
+            )));
         }
         if sig.variadic {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(

@@ -106,6 +106,16 @@ impl FfiContext {
     pub fn parse_function_pointer(&self, text: &str) -> Result<CType> {
         let mut state = self.types();
         let mut id = cdecl::parse_type(&mut state.decls, text)?;
+        if !matches!(state.decls.types.get(id), Type::Function(_) | Type::Pointer(_)) {
+            // `T(U)` with typedef names reads as a parenthesized declarator
+            // (`int8_t(int8_t)` as `int8_t int8_t`): spell the pointer explicitly.
+            if let Some(open) = text.find('(') {
+                let explicit = format!("{}(*){}", &text[..open], &text[open..]);
+                if let Ok(retry) = cdecl::parse_type(&mut state.decls, &explicit) {
+                    id = retry;
+                }
+            }
+        }
         if matches!(state.decls.types.get(id), Type::Function(_)) {
             id = state.decls.types.intern(Type::Pointer(id));
         }

@@ -34,12 +34,14 @@ struct Entry {
 /// The `extern "Python"` functions of one loaded module, by glue number.
 pub struct ExternPython {
     ctx: Arc<FfiContext>,
+    /// The module's name, qualifying function names in messages.
+    module_name: String,
     entries: Vec<Entry>,
 }
 
 impl ExternPython {
     /// The table of `ctx`'s `extern "Python"` declarations (numbered as the glue does).
-    pub fn new(ctx: &Arc<FfiContext>) -> PyResult<Arc<Self>> {
+    pub fn new(ctx: &Arc<FfiContext>, module_name: &str) -> PyResult<Arc<Self>> {
         let names = wasmcffi::build::plan(&ctx.types().decls).py()?.extern_python;
         let mut entries = Vec::with_capacity(names.len());
         for name in names {
@@ -59,6 +61,7 @@ impl ExternPython {
         }
         Ok(Arc::new(ExternPython {
             ctx: ctx.clone(),
+            module_name: module_name.to_owned(),
             entries,
         }))
     }
@@ -96,9 +99,10 @@ impl ExternPython {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let Some(target) = target else {
+            let dot = if self.module_name.is_empty() { "" } else { "." };
             eprintln!(
-                "extern \"Python\": function {}() called, but no code was attached to it yet with @ffi.def_extern().  Returning 0.",
-                entry.name
+                "extern \"Python\": function {}{dot}{}() called, but no code was attached to it yet with @ffi.def_extern().  Returning 0.",
+                self.module_name, entry.name
             );
             return;
         };

@@ -259,15 +259,17 @@ impl PyModuleLib {
 impl PyModuleLib {
     /// The lib of `ffi` (already completed) whose code runs in `sandbox`, or
     /// natively in the shared library at `native_path`.
+    /// `module_name` qualifies names in messages (as CFFI's `mod.func()`).
     #[new]
-    #[pyo3(signature = (ffi, sandbox, native_path))]
+    #[pyo3(signature = (ffi, sandbox, native_path, module_name = ""))]
     fn new(
         ffi: &Bound<'_, PyFFI>,
         sandbox: Option<&Bound<'_, PySandbox>>,
         native_path: Option<&str>,
+        module_name: &str,
     ) -> PyResult<Self> {
         let ctx = ffi.get().ctx.clone();
-        let externs = ExternPython::new(&ctx)?;
+        let externs = ExternPython::new(&ctx, module_name)?;
         let backend = match (sandbox, native_path) {
             (Some(sb), None) => {
                 let sandbox = sb.get().sandbox.clone();

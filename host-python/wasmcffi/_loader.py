@@ -58,13 +58,14 @@ def make_ffi(target, artifact, cdefs, table, check_only=False, sandbox=None):
 def load(loader_file, target, artifact, cdefs, table):
     """`(ffi, lib)` of a compiled module, for its generated loader."""
     here = os.path.dirname(os.path.abspath(loader_file))
+    name = os.path.splitext(os.path.basename(loader_file))[0]
     path = os.path.join(here, artifact)
     if target == "wasm":
         sandbox = open_sandbox(path)
         ffi = make_ffi(target, path, cdefs, table, sandbox=sandbox)
-        lib = _wasmcffi.ModuleLib(ffi, sandbox, None)
+        lib = _wasmcffi.ModuleLib(ffi, sandbox, None, name)
     else:
         ffi = make_ffi(target, path, cdefs, table)
-        lib = _wasmcffi.ModuleLib(ffi, None, path)
+        lib = _wasmcffi.ModuleLib(ffi, None, path, name)
     ffi._lib = lib  # for @ffi.def_extern()
     return ffi, lib
