@@ -413,10 +413,12 @@ pub(crate) struct CallbackTarget {
 }
 
 impl CallbackTarget {
-    /// Checks `function`, `error` and `onerror` for the function-pointer type `fptr`.
+    /// Checks `function`, `error` and `onerror` for the function-pointer type
+    /// `fptr` (of an `extern "Python"` function, or of `ffi.callback`).
     pub(crate) fn new(
         ctx: &Arc<FfiContext>,
         fptr: &CType,
+        extern_python: bool,
         function: &Bound<'_, PyAny>,
         error: Option<&Bound<'_, PyAny>>,
         onerror: Option<&Bound<'_, PyAny>>,
@@ -428,10 +430,12 @@ impl CallbackTarget {
             )));
         };
         if !function.is_callable() {
-            return Err(PyTypeError::new_err(format!(
-                "expected a callable object, not {}",
-                type_name(function)
-            )));
+            // CFFI words this differently for `ffi.callback` and `def_extern`.
+            return Err(PyTypeError::new_err(if extern_python {
+                format!("expected a callable object, not {}", type_name(function))
+            } else {
+                "the 'python_callable' argument is not callable".to_owned()
+            }));
         }
         if sig.variadic {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
@@ -529,7 +533,7 @@ pub fn make_callback(
     error: Option<&Bound<'_, PyAny>>,
     onerror: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyObject> {
-    let target = CallbackTarget::new(ctx, &fptr, function, error, onerror)?;
+    let target = CallbackTarget::new(ctx, &fptr, false, function, error, onerror)?;
     if let Some(sandbox) = ctx.sandbox() {
         return crate::guest_callback::make(py, ctx, sandbox, fptr, target);
     }

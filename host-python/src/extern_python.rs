@@ -79,7 +79,7 @@ impl ExternPython {
                 "ffi.def_extern('{name}'): no 'extern \"Python\"' function with this name"
             )));
         };
-        let target = CallbackTarget::new(&self.ctx, &entry.fptr, function, error, onerror)?;
+        let target = CallbackTarget::new(&self.ctx, &entry.fptr, true, function, error, onerror)?;
         *entry.attached.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(target));
         Ok(())
     }

@@ -93,6 +93,9 @@ class FFI(_wasmcffi._FFI):
         `onerror(exc_type, exc_value, traceback)` if given."""
         if python_callable is None:
             return lambda function: self._callback(cdecl, function, error, onerror)
+        if not callable(python_callable) and getattr(self, "_lib", None) is not None:
+            # A compiled module's ffi words this as CFFI's API mode does.
+            raise TypeError(f"expected a callable object, not {type(python_callable).__name__}")
         return self._callback(cdecl, python_callable, error, onerror)
 
     def def_extern(self, name=None, error=None, onerror=None):
