@@ -1,8 +1,9 @@
 //! `extern "Python"` functions of a compiled module and `@ffi.def_extern()`.
 //!
 //! The glue defines each `extern "Python"` function in C (see the core's
-//! `build::callbacks`): it packs pointers to its arguments and calls the host
-//! with the function's number, the argument array and a zeroed result slot —
+//! `build::callbacks`): it copies its arguments into one struct and calls the
+//! host with the function's number, the struct's address and a zeroed result
+//! slot —
 //! through the import `wasmcffi.call_python` in the sandbox, through a function
 //! pointer set with `_cffi_set_call_python` natively. Both arrive in
 //! [`ExternPython::dispatch`], which runs the attached Python function with
@@ -14,8 +15,8 @@ use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure, Library};
 use wasmcffi::backend::wasm::ExternPythonHandler;
-use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory};
-use wasmcffi::layout::CType;
+use wasmcffi::cdata::{Addr, HostMemory, Memory};
+use wasmcffi::layout::{CKind, CType};
 use wasmcffi::model::{Decl, Type};
 
 use crate::call::CallbackTarget;
@@ -28,6 +29,9 @@ struct Entry {
     name: String,
     /// Its function-pointer type (`int(*)(int)`).
     fptr: CType,
+    /// Where each argument sits in the glue's argument struct, and its size.
+    offsets: Vec<u64>,
+    args_size: u64,
     attached: RwLock<Option<Arc<CallbackTarget>>>,
 }
 
@@ -53,9 +57,24 @@ impl ExternPython {
                 };
                 types.decls.types.intern(Type::Pointer(ty))
             };
+            let fptr = ctx.resolve(fptr).py()?;
+            let CKind::Function(sig) = fptr.kind() else {
+                continue;
+            };
+            // Struct members in order, each aligned as its type (C's layout rules).
+            let mut offsets = Vec::with_capacity(sig.params.len());
+            let mut end: u64 = 0;
+            for p in &sig.params {
+                let align = p.align().unwrap_or(1).max(1);
+                let at = end.div_ceil(align) * align;
+                offsets.push(at);
+                end = at + p.size().unwrap_or(0);
+            }
             entries.push(Entry {
                 name,
-                fptr: ctx.resolve(fptr).py()?,
+                fptr: fptr.clone(),
+                offsets,
+                args_size: end,
                 attached: RwLock::new(None),
             });
         }
@@ -84,8 +103,8 @@ impl ExternPython {
         Ok(())
     }
 
-    /// A call of function number `index` from C: `args` is the address of an
-    /// array of pointers to the arguments, `result` of the zeroed result slot (0
+    /// A call of function number `index` from C: `args` is the address of the
+    /// glue's argument struct, `result` of the zeroed result slot (0
     /// for `void`), both in the FFI's memory. Never fails: problems are reported
     /// as CFFI does and the result stays as it is (zero or the `error` value).
     fn dispatch(&self, py: Python<'_>, index: u32, args: Addr, result: Addr) {
@@ -107,12 +126,18 @@ impl ExternPython {
             return;
         };
         let mem = &*self.ctx.mem;
-        let width = self.ctx.target().pointer_size();
+        let mut block = vec![0u8; entry.args_size as usize];
+        let read = if block.is_empty() {
+            Ok(())
+        } else {
+            mem.read(args, &mut block).py()
+        };
         let bytes = target.invoke(py, |i, ty| {
-            let pointer = core::read_pointer(mem, args + width * i as u64).py()?;
-            let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
-            mem.read(pointer, &mut bytes).py()?;
-            Ok(bytes)
+            if let Err(err) = &read {
+                return Err(err.clone_ref(py));
+            }
+            let at = entry.offsets[i] as usize;
+            Ok(block[at..at + ty.size().unwrap_or(0) as usize].to_vec())
         });
         if result != 0 && !bytes.is_empty() {
             if let Err(err) = mem.write(result, &bytes).py() {

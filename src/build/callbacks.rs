@@ -5,9 +5,11 @@
 //!   [`LayoutPlan::extern_python`](super::LayoutPlan::extern_python)) gets a C
 //!   definition after the user's source, `static` unless declared
 //!   `extern "Python+C"`, as CFFI generates it (so the user's source can call it
-//!   after a forward declaration). It zeroes its result, packs pointers to its
-//!   arguments like the `_cffi_f_` wrappers do and calls
-//!   `_cffi_call_python(k, args, &result)`. On wasm32 that is the import
+//!   after a forward declaration). It copies its arguments into one struct
+//!   (members in parameter order, so at the offsets C's layout rules give: each
+//!   aligned to its type's alignment), zeroes its result and calls
+//!   `_cffi_call_python(k, &args, &result)` (`args` is NULL without parameters,
+//!   `result` NULL for `void`): the host reads all arguments at once. On wasm32 that is the import
 //!   `wasmcffi.call_python`; natively, a function pointer the host sets through
 //!   the export `_cffi_set_call_python(fn)` (until then calls return 0).
 //! - `void *_cffi_fp_NAME(void)` for each function and `extern "Python"` function:
@@ -23,13 +25,13 @@ use crate::model::{Decl, Declarations, Type};
 const CALL_PYTHON: &str = r#"
 #ifdef __wasm__
 __attribute__((import_module("wasmcffi"), import_name("call_python")))
-void _cffi_call_python(int index, void **args, void *result);
+void _cffi_call_python(int index, void *args, void *result);
 #else
-static void (*_cffi_call_python_fn)(int, void **, void *);
+static void (*_cffi_call_python_fn)(int, void *, void *);
 void _CFFI_EXPORT(_cffi_set_call_python)(void *fn) {
-  _cffi_call_python_fn = (void (*)(int, void **, void *))fn;
+  _cffi_call_python_fn = (void (*)(int, void *, void *))fn;
 }
-static void _cffi_call_python(int index, void **args, void *result) {
+static void _cffi_call_python(int index, void *args, void *result) {
   if (_cffi_call_python_fn) _cffi_call_python_fn(index, args, result);
 }
 #endif
@@ -84,20 +86,30 @@ fn extern_python_definition(
     };
     let head = table.c_decl(f.ret, &format!("{name}({params})"));
     let storage = if *also_c { "" } else { "static " };
-    let pointers: Vec<String> = (0..f.params.len()).map(|i| format!("&_a{i}")).collect();
-    let pointers = if pointers.is_empty() {
-        "0".to_owned()
-    } else {
-        pointers.join(", ")
-    };
     let _ = writeln!(c, "{storage}{head} {{");
-    let _ = writeln!(c, "  void *_args[] = {{ {pointers} }};");
+    let args = if f.params.is_empty() {
+        "0"
+    } else {
+        let members: String = f
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| format!(" {};", table.c_decl(p, &format!("m{i}"))))
+            .collect();
+        let values: Vec<String> = (0..f.params.len()).map(|i| format!("_a{i}")).collect();
+        let _ = writeln!(
+            c,
+            "  struct {{{members} }} _args = {{ {} }};",
+            values.join(", ")
+        );
+        "&_args"
+    };
     if matches!(table.get(f.ret), Type::Void) {
-        let _ = writeln!(c, "  _cffi_call_python({index}, _args, 0);");
+        let _ = writeln!(c, "  _cffi_call_python({index}, {args}, 0);");
     } else {
         let _ = writeln!(c, "  {};", table.c_decl(f.ret, "_r"));
         let _ = writeln!(c, "  __builtin_memset(&_r, 0, sizeof _r);");
-        let _ = writeln!(c, "  _cffi_call_python({index}, _args, &_r);");
+        let _ = writeln!(c, "  _cffi_call_python({index}, {args}, &_r);");
         let _ = writeln!(c, "  return _r;");
     }
     c.push_str("}\n");
