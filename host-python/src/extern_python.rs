@@ -147,9 +147,10 @@ impl ExternPython {
     }
 
     /// Points a native module's `_cffi_set_call_python` at this table. The
-    /// closure stays alive for the rest of the process: the library's code may
-    /// keep the pointer as long as it is loaded (and a library is loaded once
-    /// per process, so a later load of the same module replaces it).
+    /// closure stays alive for the rest of the process (the library's code may
+    /// keep the pointer as long as it is loaded; a library is loaded once per
+    /// process, so a later load of the same module replaces it) and refers to
+    /// the table weakly: once the module's `lib` is gone, calls return 0.
     pub fn install_native(self: &Arc<Self>, library: &Library) -> PyResult<()> {
         let Ok(setter) = library.symbol("_cffi_set_call_python") else {
             return Ok(()); // no extern "Python" functions in this module
@@ -158,7 +159,7 @@ impl ExternPython {
         let int = self.ctx.parse_ctype("int").py()?;
         let void_ptr = self.ctx.parse_ctype("void *").py()?;
         let plan = CallPlan::new(&void, &[int, void_ptr.clone(), void_ptr.clone()], None).py()?;
-        let table = Arc::clone(self);
+        let table = Arc::downgrade(self);
         let closure = Closure::new(
             plan,
             Box::new(move |args, _result| {
@@ -168,7 +169,10 @@ impl ExternPython {
                     u64::from_le_bytes(bytes)
                 };
                 let (index, argv, result) = (word(0, 4) as u32, word(1, 8), word(2, 8));
-                Python::with_gil(|py| table.dispatch(py, index, argv, result));
+                match table.upgrade() {
+                    Some(table) => Python::with_gil(|py| table.dispatch(py, index, argv, result)),
+                    None => eprintln!("extern \"Python\": function number {index} called after its module was unloaded.  Returning 0."),
+                }
             }),
         )
         .py()?;

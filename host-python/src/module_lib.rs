@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
-use wasmcffi::backend::wasm::{Sandbox, WasmVal};
+use wasmcffi::backend::wasm::{ExternPythonHandler, Sandbox, WasmVal};
 use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, Type};
@@ -207,8 +207,6 @@ pub struct PyModuleLib {
 /// A function of a compiled module (`lib.f`).
 #[pyclass(name = "ModuleFunction", module = "wasmcffi", frozen)]
 pub struct PyModuleFunction {
-    /// The lib it belongs to (for its address, `ffi.addressof(lib, name)`).
-    lib: Py<PyModuleLib>,
     ctx: Arc<FfiContext>,
     backend: Backend,
     name: String,
@@ -233,25 +231,34 @@ impl PyModuleLib {
     /// `ffi.addressof(lib, name)`: a function pointer for a function or an
     /// `extern "Python"` function, a pointer to a global variable.
     pub(crate) fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
-        let decl = self.ctx.types().decls.lib_items.get(name).cloned();
-        let fptr = |ty| {
-            let pointer = self.ctx.types().decls.types.intern(Type::Pointer(ty));
-            self.ctx.resolve(pointer).py()
-        };
-        match decl {
-            Some(Decl::Function { ty } | Decl::ExternPython { ty, .. }) => {
-                let addr = self.backend.accessor(&self.ctx, &format!("_cffi_fp_{name}"))?;
-                extern_python::function_pointer(py, &self.ctx, fptr(ty)?, addr)
-            }
-            Some(Decl::Global(g)) => {
-                let ty = self.ctx.resolve(g.ty).py()?;
-                let pointer = self.ctx.pointer_to(&ty).py()?;
-                PyCData::plain(&self.ctx, pointer, self.item_addr(name)?).into_py_any(py)
-            }
-            _ => Err(PyAttributeError::new_err(format!(
-                "cannot take the address of lib.{name}: not a function or global variable"
-            ))),
+        address_of(py, &self.ctx, &self.backend, name)
+    }
+}
+
+/// `ffi.addressof(lib, name)` of a module running on `backend`.
+fn address_of(
+    py: Python<'_>,
+    ctx: &Arc<FfiContext>,
+    backend: &Backend,
+    name: &str,
+) -> PyResult<PyObject> {
+    let decl = ctx.types().decls.lib_items.get(name).cloned();
+    match decl {
+        Some(Decl::Function { ty } | Decl::ExternPython { ty, .. }) => {
+            let pointer = ctx.types().decls.types.intern(Type::Pointer(ty));
+            let fptr = ctx.resolve(pointer).py()?;
+            let addr = backend.accessor(ctx, &format!("_cffi_fp_{name}"))?;
+            extern_python::function_pointer(py, ctx, fptr, addr)
         }
+        Some(Decl::Global(g)) => {
+            let ty = ctx.resolve(g.ty).py()?;
+            let pointer = ctx.pointer_to(&ty).py()?;
+            let addr = backend.accessor(ctx, &format!("_cffi_g_{name}"))?;
+            PyCData::plain(ctx, pointer, addr).into_py_any(py)
+        }
+        _ => Err(PyAttributeError::new_err(format!(
+            "cannot take the address of lib.{name}: not a function or global variable"
+        ))),
     }
 }
 
@@ -273,7 +280,8 @@ impl PyModuleLib {
         let backend = match (sandbox, native_path) {
             (Some(sb), None) => {
                 let sandbox = sb.get().sandbox.clone();
-                sandbox.set_extern_python(externs.clone()).py()?;
+                let handler: Arc<dyn ExternPythonHandler> = externs.clone();
+                sandbox.set_extern_python(&handler).py()?;
                 Backend::Wasm {
                     sandbox,
                     scratch: Arc::default(),
@@ -324,7 +332,6 @@ impl PyModuleLib {
                     Backend::Wasm { .. } => 0,
                 };
                 let function = PyModuleFunction {
-                    lib: slf.clone().unbind(),
                     ctx: this.ctx.clone(),
                     backend: this.backend.clone(),
                     name: name.to_owned(),
@@ -394,7 +401,7 @@ impl PyModuleLib {
 impl PyModuleFunction {
     /// The C function pointer of this function, when passed where C expects one.
     pub(crate) fn function_pointer(&self, py: Python<'_>) -> PyResult<PyObject> {
-        self.lib.get().address_of(py, &self.name)
+        address_of(py, &self.ctx, &self.backend, &self.name)
     }
 
     fn entry(&self) -> Entry<'_> {

@@ -6,4 +6,5 @@ mod layout_oracle;
 mod layout_resolve;
 mod native_call;
 mod support;
+mod wasm_host_calls;
 mod wasm_sandbox;

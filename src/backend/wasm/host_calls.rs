@@ -29,7 +29,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use wasmtime::{
     Caller, Engine, Func, FuncType, Instance, Linker, Memory, Ref, Table, TypedFunc, Val,
@@ -133,12 +133,14 @@ pub(crate) struct HostState {
     /// Names the sandbox (see [`sandbox_key`]).
     pub(crate) key: u64,
     pub(crate) handles: Option<Handles>,
-    pub(crate) extern_python: Option<Arc<dyn ExternPythonHandler>>,
+    /// Weak: the handler usually holds the sandbox (through its memory), and its
+    /// owner (a module's `lib`) decides how long it lives.
+    pub(crate) extern_python: Option<Weak<dyn ExternPythonHandler>>,
     slots: std::collections::HashMap<u32, Slot>,
 }
 
 impl HostState {
-    pub(crate) fn new(key: u64, extern_python: Option<Arc<dyn ExternPythonHandler>>) -> Self {
+    pub(crate) fn new(key: u64, extern_python: Option<Weak<dyn ExternPythonHandler>>) -> Self {
         HostState {
             key,
             handles: None,
@@ -160,7 +162,12 @@ pub(crate) fn define_imports(linker: &mut Linker<StoreData>) -> wasmtime::Result
         "wasmcffi",
         "call_python",
         |mut caller: Caller<'_, StoreData>, index: i32, args: i32, result: i32| {
-            let handler = caller.data().host.extern_python.clone();
+            let handler = caller
+                .data()
+                .host
+                .extern_python
+                .as_ref()
+                .and_then(Weak::upgrade);
             let ((), fault) = enter_host(&mut caller, || match handler {
                 Some(handler) => handler.call(index as u32, args as u32, result as u32),
                 None => eprintln!(

@@ -8,7 +8,7 @@
 //! deferred until the running call returns.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use wasmtime::{
     AsContextMut, Store, StoreContextMut, StoreLimitsBuilder, Trap, TypedFunc, Val,
@@ -120,7 +120,7 @@ pub struct Sandbox {
     /// Names this sandbox in the registry of active host calls (`host_calls`).
     key: u64,
     /// What the guest's `extern "Python"` calls run (kept across resets).
-    extern_python: Mutex<Option<Arc<dyn ExternPythonHandler>>>,
+    extern_python: Mutex<Option<Weak<dyn ExternPythonHandler>>>,
     /// Callback slots whose cdata died while the sandbox was busy: (generation, slot).
     deferred_slot_frees: Mutex<Vec<(u64, u32)>>,
 }
@@ -308,22 +308,25 @@ impl Sandbox {
     }
 
     /// Makes `handler` run the guest's `extern "Python"` calls, in this instance
-    /// and the ones `reset` makes.
+    /// and the ones `reset` makes, for as long as the caller keeps it alive (the
+    /// sandbox holds it weakly: a handler usually refers to the sandbox). Without
+    /// a live handler, such calls print a message and return 0.
     ///
     /// # Errors
-    /// As [`Sandbox::reset`] when the sandbox cannot be entered.
-    pub fn set_extern_python(&self, handler: Arc<dyn ExternPythonHandler>) -> Result<()> {
+    /// `Error::Runtime` when called from inside a guest call of another thread's.
+    pub fn set_extern_python(&self, handler: &Arc<dyn ExternPythonHandler>) -> Result<()> {
+        let handler = Arc::downgrade(handler);
         *self
             .extern_python
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&handler));
+            .unwrap_or_else(PoisonError::into_inner) = Some(handler.clone());
         self.with_store(false, |mut store| {
             store.data_mut().host.extern_python = Some(handler);
             Ok(())
         })
     }
 
-    fn extern_python_handler(&self) -> Option<Arc<dyn ExternPythonHandler>> {
+    fn extern_python_handler(&self) -> Option<Weak<dyn ExternPythonHandler>> {
         self.extern_python
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

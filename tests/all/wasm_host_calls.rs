@@ -1,0 +1,168 @@
+//! Calls from guest code into the host and back: the `wasmcffi.call_python`
+//! import, host functions in the guest's function table, calls through guest
+//! function pointers, re-entrant memory access and calls, and guest faults in
+//! nested calls.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use wasmcffi::backend::wasm::{
+    ExternPythonHandler, Sandbox, SandboxConfig, TableCallback, WasmModule, WasmSignature,
+    WasmType, WasmVal,
+};
+use wasmcffi::cdata::Memory;
+use wasmcffi::Error;
+
+const GUEST_C: &str = r#"
+#define EXPORT(name) __attribute__((export_name(#name)))
+__attribute__((import_module("wasmcffi"), import_name("call_python")))
+void call_python(int index, void *args, void *result);
+
+EXPORT(twice) int twice(int n) { return 2 * n; }
+EXPORT(crash) void crash(void) { __builtin_trap(); }
+/* Calls the host with a pointer to {n, n + 1} and returns what it stored. */
+EXPORT(ask_host) int ask_host(int n) {
+    struct { int a, b; } args = { n, n + 1 };
+    int result = -1;
+    call_python(0, &args, &result);
+    return result;
+}
+EXPORT(apply) int apply(int (*f)(int, int), int a, int b) { return f(a, b); }
+static int sub(int a, int b) { return a - b; }
+EXPORT(get_sub) void *get_sub(void) { return (void *)sub; }
+"#;
+
+fn module() -> Option<WasmModule> {
+    static MODULE: OnceLock<Option<WasmModule>> = OnceLock::new();
+    MODULE
+        .get_or_init(|| {
+            let Some(mut cc) = crate::support::zig_cc() else {
+                eprintln!("skipping host-call tests: `python3 -m ziglang` is not available");
+                return None;
+            };
+            let dir = std::env::temp_dir().join(format!("wasmcffi-host-calls-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let (src, out) = (dir.join("guest.c"), dir.join("guest.wasm"));
+            std::fs::write(&src, GUEST_C).unwrap();
+            let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/runtime.c");
+            let output = cc
+                .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-O2"])
+                .args(["-Wl,--export-table", "-Wl,--growable-table"])
+                .arg(&src)
+                .arg(&runtime)
+                .arg("-o")
+                .arg(&out)
+                .output()
+                .expect("run zig");
+            assert!(output.status.success(), "zig failed: {}", String::from_utf8_lossy(&output.stderr));
+            let bytes = std::fs::read(&out).unwrap();
+            let _ = std::fs::remove_dir_all(&dir);
+            Some(WasmModule::new(&bytes).expect("compile module"))
+        })
+        .clone()
+}
+
+/// A handler reading the two ints, calling `twice` on the first (re-entrantly)
+/// and storing `twice(a) + b`; or calling `crash` when told to.
+struct Handler {
+    sandbox: Mutex<Weak<Sandbox>>,
+    crash: bool,
+    seen: Mutex<Vec<Result<i32, String>>>,
+}
+
+impl ExternPythonHandler for Handler {
+    fn call(&self, index: u32, args: u32, result: u32) {
+        assert_eq!(index, 0);
+        let sandbox = self.sandbox.lock().unwrap().upgrade().unwrap();
+        let mem = sandbox.memory();
+        let mut bytes = [0u8; 8];
+        mem.read(u64::from(args), &mut bytes).unwrap();
+        let a = i32::from_le_bytes(bytes[..4].try_into().unwrap());
+        let b = i32::from_le_bytes(bytes[4..].try_into().unwrap());
+        let name = if self.crash { "crash" } else { "twice" };
+        let outcome = sandbox.call(name, &[WasmVal::I32(a)][..usize::from(!self.crash)]);
+        let value = match outcome {
+            Ok(v) => match v.as_slice() {
+                [WasmVal::I32(t)] => Ok(t + b),
+                _ => Ok(0),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        self.seen.lock().unwrap().push(value.clone());
+        // Memory stays reachable (and allocatable) in the callback.
+        let block = mem.alloc_zeroed(16, 8).unwrap();
+        mem.free(block, 16, 8);
+        mem.write(u64::from(result), &value.unwrap_or(-7).to_le_bytes()).unwrap();
+    }
+}
+
+fn setup(crash: bool) -> Option<(Arc<Sandbox>, Arc<Handler>)> {
+    let sandbox = Sandbox::new(&module()?, SandboxConfig::default()).unwrap();
+    let handler = Arc::new(Handler {
+        sandbox: Mutex::new(Arc::downgrade(&sandbox)),
+        crash,
+        seen: Mutex::new(Vec::new()),
+    });
+    let dyn_handler: Arc<dyn ExternPythonHandler> = handler.clone();
+    sandbox.set_extern_python(&dyn_handler).unwrap();
+    Some((sandbox, handler))
+}
+
+#[test]
+fn host_call_reads_memory_and_calls_back_into_the_guest() {
+    let Some((sandbox, handler)) = setup(false) else { return };
+    let out = sandbox.call("ask_host", &[WasmVal::I32(20)]).unwrap();
+    assert_eq!(out, vec![WasmVal::I32(2 * 20 + 21)]);
+    assert_eq!(handler.seen.lock().unwrap().as_slice(), &[Ok(61)]);
+}
+
+#[test]
+fn guest_fault_in_a_nested_call_fails_the_outer_call() {
+    let Some((sandbox, handler)) = setup(true) else { return };
+    let err = sandbox.call("ask_host", &[WasmVal::I32(1)]).unwrap_err();
+    assert!(matches!(err, Error::Trap(_)), "{err:?}");
+    let seen = handler.seen.lock().unwrap().clone();
+    assert!(matches!(seen.as_slice(), [Err(m)] if m.contains("trap")), "{seen:?}");
+    assert!(sandbox.poisoned().is_some());
+    sandbox.reset().unwrap();
+    assert_eq!(sandbox.call("twice", &[WasmVal::I32(4)]).unwrap(), vec![WasmVal::I32(8)]);
+}
+
+fn int_int_to_int() -> WasmSignature {
+    WasmSignature {
+        params: vec![WasmType::I32, WasmType::I32],
+        result: Some(WasmType::I32),
+    }
+}
+
+#[test]
+fn table_callbacks_are_called_by_the_guest_and_freed() {
+    let Some((sandbox, _)) = setup(false) else { return };
+    let product: TableCallback = Arc::new(|args| match args {
+        [WasmVal::I32(a), WasmVal::I32(b)] => Some(WasmVal::I32(a * b)),
+        _ => None,
+    });
+    let (generation, slot) = sandbox.add_callback(&int_int_to_int(), product).unwrap();
+    let apply = |slot: u32| sandbox.call("apply", &[WasmVal::I32(slot as i32), WasmVal::I32(6), WasmVal::I32(7)]);
+    assert_eq!(apply(slot).unwrap(), vec![WasmVal::I32(42)]);
+    sandbox.remove_callback(generation, slot);
+    assert!(matches!(apply(slot), Err(Error::Trap(_))));
+    sandbox.reset().unwrap();
+    let again: TableCallback = Arc::new(|_| Some(WasmVal::I32(1)));
+    let (_, reused) = sandbox.add_callback(&int_int_to_int(), again).unwrap();
+    assert_eq!(apply(reused).unwrap(), vec![WasmVal::I32(1)]);
+}
+
+#[test]
+fn guest_function_pointers_are_checked_before_calls() {
+    let Some((sandbox, _)) = setup(false) else { return };
+    let [WasmVal::I32(sub)] = sandbox.call("get_sub", &[]).unwrap()[..] else { panic!() };
+    let args = [WasmVal::I32(9), WasmVal::I32(4)];
+    let sig = int_int_to_int();
+    assert_eq!(sandbox.call_indirect(sub as u32, &sig, &args).unwrap(), Some(WasmVal::I32(5)));
+    let wrong = WasmSignature { params: vec![WasmType::F64], result: None };
+    assert!(matches!(sandbox.call_indirect(sub as u32, &wrong, &[WasmVal::F64(1.0)]), Err(Error::Type(_))));
+    assert!(matches!(sandbox.call_indirect(0, &sig, &args), Err(Error::Runtime(_))));
+    assert!(matches!(sandbox.call_indirect(u32::MAX, &sig, &args), Err(Error::Runtime(_))));
+    assert!(sandbox.poisoned().is_none());
+}
