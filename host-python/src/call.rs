@@ -497,13 +497,22 @@ impl CallbackTarget {
             let mut py_args = Vec::with_capacity(self.params.len());
             for (i, ty) in self.params.iter().enumerate() {
                 let bytes = read_arg(i, ty)?;
-                py_args.push(value_from_bytes(py, ctx, ty, &bytes)?);
+                let mut word = [0u8; 8];
+                let n = bytes.len().min(8);
+                word[..n].copy_from_slice(&bytes[..n]);
+                py_args.push(match fast_result(py, ty, u64::from_le_bytes(word)) {
+                    Some(value) => value?,
+                    None => value_from_bytes(py, ctx, ty, &bytes)?,
+                });
             }
             self.function.call1(py, PyTuple::new(py, py_args)?)
         })();
         let outcome = match called {
             Ok(_) if matches!(self.ret.kind(), CKind::Void) => Ok(Vec::new()),
-            Ok(out) => encode_result(ctx, &self.ret, out.bind(py)).map_err(|e| (e, Stage::Result)),
+            Ok(out) => match fast_word(&self.ret, out.bind(py)) {
+                Some(word) => Ok(word.to_le_bytes()[..result_size(&self.ret).min(8)].to_vec()),
+                None => encode_result(ctx, &self.ret, out.bind(py)).map_err(|e| (e, Stage::Result)),
+            },
             Err(err) => Err((err, Stage::Call)),
         };
         match outcome {

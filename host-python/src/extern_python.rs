@@ -5,17 +5,18 @@
 //! host with the function's number, the struct's address and a zeroed result
 //! slot —
 //! through the import `wasmcffi.call_python` in the sandbox, through a function
-//! pointer set with `_cffi_set_call_python` natively. Both arrive in
+//! pointer set with `_cffi_set_call_python` natively ([`native_entry`]). Both arrive in
 //! [`ExternPython::dispatch`], which runs the attached Python function with
 //! CFFI's callback rules ([`CallbackTarget`]).
 
-use std::sync::{Arc, RwLock};
+use std::ffi::c_int;
+use std::sync::{Arc, RwLock, Weak};
 
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
-use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure, Library};
+use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::ExternPythonHandler;
-use wasmcffi::cdata::{Addr, HostMemory, Memory};
+use wasmcffi::cdata::Addr;
 use wasmcffi::layout::{CKind, CType};
 use wasmcffi::model::{Decl, Type};
 
@@ -146,45 +147,53 @@ impl ExternPython {
         }
     }
 
-    /// Points a native module's `_cffi_set_call_python` at this table. The
-    /// closure stays alive for the rest of the process (the library's code may
-    /// keep the pointer as long as it is loaded; a library is loaded once per
-    /// process, so a later load of the same module replaces it) and refers to
-    /// the table weakly: once the module's `lib` is gone, calls return 0.
+    /// Points a native module's `_cffi_set_call_python` at [`native_entry`] with
+    /// a token naming this table. The table is registered weakly: once the
+    /// module's `lib` is gone, its calls print a message and return 0.
     pub fn install_native(self: &Arc<Self>, library: &Library) -> PyResult<()> {
         let Ok(setter) = library.symbol("_cffi_set_call_python") else {
             return Ok(()); // no extern "Python" functions in this module
         };
+        let token = {
+            let mut tables = NATIVE_TABLES.write().unwrap_or_else(|p| p.into_inner());
+            tables.push(Arc::downgrade(self));
+            tables.len() as u64 - 1
+        };
         let void = self.ctx.parse_ctype("void").py()?;
-        let int = self.ctx.parse_ctype("int").py()?;
         let void_ptr = self.ctx.parse_ctype("void *").py()?;
-        let plan = CallPlan::new(&void, &[int, void_ptr.clone(), void_ptr.clone()], None).py()?;
-        let table = Arc::downgrade(self);
-        let closure = Closure::new(
-            plan,
-            Box::new(move |args, _result| {
-                let word = |i: usize, size: usize| {
-                    let mut bytes = [0u8; 8];
-                    let _ = HostMemory.read(args[i] as usize as Addr, &mut bytes[..size]);
-                    u64::from_le_bytes(bytes)
-                };
-                let (index, argv, result) = (word(0, 4) as u32, word(1, 8), word(2, 8));
-                match table.upgrade() {
-                    Some(table) => Python::with_gil(|py| table.dispatch(py, index, argv, result)),
-                    None => eprintln!("extern \"Python\": function number {index} called after its module was unloaded.  Returning 0."),
-                }
-            }),
-        )
-        .py()?;
+        let entry: NativeEntry = native_entry;
         let mut buffer = ArgBuffer::new();
-        buffer.push_word(closure.code_ptr());
-        CallPlan::new(&void, &[void_ptr], None)
+        buffer.push_word(entry as usize as u64);
+        buffer.push_word(token);
+        CallPlan::new(&void, &[void_ptr.clone(), void_ptr], None)
             .py()?
             .call(setter, &buffer)
             .py()?;
-        std::mem::forget(closure);
         Ok(())
     }
+}
+
+/// The tables of the native modules loaded so far, by token.
+static NATIVE_TABLES: RwLock<Vec<Weak<ExternPython>>> = RwLock::new(Vec::new());
+
+type NativeEntry = extern "C" fn(usize, c_int, usize, usize);
+
+/// What a native module's `extern "Python"` functions call:
+/// `(token, index, args, result)`, the pointers as addresses.
+extern "C" fn native_entry(token: usize, index: c_int, args: usize, result: usize) {
+    let table = NATIVE_TABLES
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(token)
+        .and_then(Weak::upgrade);
+    let Some(table) = table else {
+        eprintln!("extern \"Python\": function number {index} called after its module was unloaded.  Returning 0.");
+        return;
+    };
+    // A panic must not unwind into C.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Python::with_gil(|py| table.dispatch(py, index as u32, args as Addr, result as Addr));
+    }));
 }
 
 impl ExternPythonHandler for ExternPython {

@@ -11,7 +11,8 @@
 //!   `_cffi_call_python(k, &args, &result)` (`args` is NULL without parameters,
 //!   `result` NULL for `void`): the host reads all arguments at once. On wasm32 that is the import
 //!   `wasmcffi.call_python`; natively, a function pointer the host sets through
-//!   the export `_cffi_set_call_python(fn)` (until then calls return 0).
+//!   the export `_cffi_set_call_python(fn, token)`, called as
+//!   `fn(token, k, args, result)` (until it is set, calls return 0).
 //! - `void *_cffi_fp_NAME(void)` for each function and `extern "Python"` function:
 //!   `&NAME`, the C function pointer (a table index on wasm32).
 
@@ -27,12 +28,15 @@ const CALL_PYTHON: &str = r#"
 __attribute__((import_module("wasmcffi"), import_name("call_python")))
 void _cffi_call_python(int index, void *args, void *result);
 #else
-static void (*_cffi_call_python_fn)(int, void *, void *);
-void _CFFI_EXPORT(_cffi_set_call_python)(void *fn) {
-  _cffi_call_python_fn = (void (*)(int, void *, void *))fn;
+static void (*_cffi_call_python_fn)(void *, int, void *, void *);
+static void *_cffi_call_python_token;
+void _CFFI_EXPORT(_cffi_set_call_python)(void *fn, void *token) {
+  _cffi_call_python_token = token;
+  _cffi_call_python_fn = (void (*)(void *, int, void *, void *))fn;
 }
 static void _cffi_call_python(int index, void *args, void *result) {
-  if (_cffi_call_python_fn) _cffi_call_python_fn(index, args, result);
+  if (_cffi_call_python_fn)
+    _cffi_call_python_fn(_cffi_call_python_token, index, args, result);
 }
 #endif
 "#;
