@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::ExternPythonHandler;
-use wasmcffi::cdata::Addr;
+use wasmcffi::cdata::{Addr, HostMemory, Memory};
 use wasmcffi::layout::{CKind, CType};
 use wasmcffi::model::{Decl, Type};
 
@@ -104,14 +104,14 @@ impl ExternPython {
         Ok(())
     }
 
-    /// A call of function number `index` from C: `args` is the address of the
-    /// glue's argument struct, `result` of the zeroed result slot (0
-    /// for `void`), both in the FFI's memory. Never fails: problems are reported
-    /// as CFFI does and the result stays as it is (zero or the `error` value).
-    fn dispatch(&self, py: Python<'_>, index: u32, args: Addr, result: Addr) {
+    /// A call of function number `index` from C with the bytes of the glue's
+    /// argument struct; returns the result's bytes (empty for `void` or when
+    /// nothing is attached: the glue zeroed the result). Never fails: problems
+    /// are reported as CFFI does (the result is then the `error` value).
+    fn dispatch(&self, py: Python<'_>, index: u32, args: &[u8]) -> Vec<u8> {
         let Some(entry) = self.entries.get(index as usize) else {
             eprintln!("extern \"Python\": function number {index} called, but the module declares no such function.  Returning 0.");
-            return;
+            return Vec::new();
         };
         let target = entry
             .attached
@@ -124,27 +124,22 @@ impl ExternPython {
                 "extern \"Python\": function {}{dot}{}() called, but no code was attached to it yet with @ffi.def_extern().  Returning 0.",
                 self.module_name, entry.name
             );
-            return;
+            return Vec::new();
         };
-        let mem = &*self.ctx.mem;
-        let mut block = vec![0u8; entry.args_size as usize];
-        let read = if block.is_empty() {
-            Ok(())
-        } else {
-            mem.read(args, &mut block).py()
-        };
-        let bytes = target.invoke(py, |i, ty| {
-            if let Err(err) = &read {
-                return Err(err.clone_ref(py));
-            }
+        target.invoke(py, |i, ty| {
             let at = entry.offsets[i] as usize;
-            Ok(block[at..at + ty.size().unwrap_or(0) as usize].to_vec())
-        });
-        if result != 0 && !bytes.is_empty() {
-            if let Err(err) = mem.write(result, &bytes).py() {
-                err.write_unraisable(py, None);
-            }
-        }
+            let end = at + ty.size().unwrap_or(0) as usize;
+            args.get(at..end).map(<[u8]>::to_vec).ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err("extern \"Python\" arguments cut short")
+            })
+        })
+    }
+
+    /// The size of function `index`'s argument struct.
+    fn args_size_of(&self, index: u32) -> usize {
+        self.entries
+            .get(index as usize)
+            .map_or(0, |e| e.args_size as usize)
     }
 
     /// Points a native module's `_cffi_set_call_python` at [`native_entry`] with
@@ -192,13 +187,31 @@ extern "C" fn native_entry(token: usize, index: c_int, args: usize, result: usiz
     };
     // A panic must not unwind into C.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        Python::with_gil(|py| table.dispatch(py, index as u32, args as Addr, result as Addr));
+        let index = index as u32;
+        let mut bytes = vec![0u8; table.args_size_of(index)];
+        Python::with_gil(|py| {
+            if !bytes.is_empty() {
+                if let Err(err) = HostMemory.read(args as Addr, &mut bytes).py() {
+                    return err.write_unraisable(py, None);
+                }
+            }
+            let out = table.dispatch(py, index, &bytes);
+            if result != 0 && !out.is_empty() {
+                if let Err(err) = HostMemory.write(result as Addr, &out).py() {
+                    err.write_unraisable(py, None);
+                }
+            }
+        });
     }));
 }
 
 impl ExternPythonHandler for ExternPython {
-    fn call(&self, index: u32, args: u32, result: u32) {
-        Python::with_gil(|py| self.dispatch(py, index, Addr::from(args), Addr::from(result)));
+    fn args_size(&self, index: u32) -> usize {
+        self.args_size_of(index)
+    }
+
+    fn call(&self, index: u32, args: &[u8]) -> Vec<u8> {
+        Python::with_gil(|py| self.dispatch(py, index, args))
     }
 }
 

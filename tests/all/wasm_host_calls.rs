@@ -71,14 +71,15 @@ struct Handler {
 }
 
 impl ExternPythonHandler for Handler {
-    fn call(&self, index: u32, args: u32, result: u32) {
+    fn args_size(&self, index: u32) -> usize {
         assert_eq!(index, 0);
+        8
+    }
+
+    fn call(&self, _index: u32, args: &[u8]) -> Vec<u8> {
         let sandbox = self.sandbox.lock().unwrap().upgrade().unwrap();
-        let mem = sandbox.memory();
-        let mut bytes = [0u8; 8];
-        mem.read(u64::from(args), &mut bytes).unwrap();
-        let a = i32::from_le_bytes(bytes[..4].try_into().unwrap());
-        let b = i32::from_le_bytes(bytes[4..].try_into().unwrap());
+        let a = i32::from_le_bytes(args[..4].try_into().unwrap());
+        let b = i32::from_le_bytes(args[4..].try_into().unwrap());
         let name = if self.crash { "crash" } else { "twice" };
         let outcome = sandbox.call(name, &[WasmVal::I32(a)][..usize::from(!self.crash)]);
         let value = match outcome {
@@ -89,10 +90,15 @@ impl ExternPythonHandler for Handler {
             Err(e) => Err(e.to_string()),
         };
         self.seen.lock().unwrap().push(value.clone());
-        // Memory stays reachable (and allocatable) in the callback.
+        // Guest memory stays reachable (and allocatable) from the callback.
+        let mem = sandbox.memory();
         let block = mem.alloc_zeroed(16, 8).unwrap();
+        mem.write(block, &[1, 2, 3, 4]).unwrap();
+        let mut back = [0u8; 4];
+        mem.read(block, &mut back).unwrap();
+        assert_eq!(back, [1, 2, 3, 4]);
         mem.free(block, 16, 8);
-        mem.write(u64::from(result), &value.unwrap_or(-7).to_le_bytes()).unwrap();
+        value.unwrap_or(-7).to_le_bytes().to_vec()
     }
 }
 

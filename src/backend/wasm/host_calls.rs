@@ -98,14 +98,17 @@ impl WasmSignature {
     }
 }
 
-/// What runs when guest code calls an `extern "Python"` function of its module:
-/// function number `index` (in the order of `LayoutPlan::extern_python`), with
-/// `args` the guest address of an array of pointers to the arguments and `result`
-/// the guest address of the (zeroed) result slot. Errors are the handler's to
-/// report; it cannot fail the guest.
+/// What runs when guest code calls an `extern "Python"` function of its module,
+/// function number `index` (in the order of `LayoutPlan::extern_python`). The
+/// host reads the glue's argument struct (`args_size(index)` bytes) out of guest
+/// memory, hands it to `call` and stores the bytes `call` returns in the
+/// guest's result slot. Errors are the handler's to report; it cannot fail the
+/// guest (a wild argument or result address from the guest traps it).
 pub trait ExternPythonHandler: Send + Sync {
-    /// Handles one call.
-    fn call(&self, index: u32, args: u32, result: u32);
+    /// The size of function `index`'s argument struct (0 if there is no such function).
+    fn args_size(&self, index: u32) -> usize;
+    /// Handles one call with the argument struct's bytes; returns the result's.
+    fn call(&self, index: u32, args: &[u8]) -> Vec<u8>;
 }
 
 /// A host function in the guest's function table: it gets the wasm arguments and
@@ -168,13 +171,31 @@ pub(crate) fn define_imports(linker: &mut Linker<StoreData>) -> wasmtime::Result
                 .extern_python
                 .as_ref()
                 .and_then(Weak::upgrade);
-            let ((), fault) = enter_host(&mut caller, || match handler {
-                Some(handler) => handler.call(index as u32, args as u32, result as u32),
-                None => eprintln!(
+            let Some(handler) = handler else {
+                eprintln!(
                     "extern \"Python\": function number {index} called, but no code was attached to it yet with @ffi.def_extern().  Returning 0."
-                ),
-            });
-            fault.map_or(Ok(()), Err)
+                );
+                return Ok(());
+            };
+            let index = index as u32;
+            let mut bytes = vec![0u8; handler.args_size(index)];
+            if !bytes.is_empty() {
+                with_bytes(&mut caller, u64::from(args as u32), bytes.len(), |src| {
+                    bytes.copy_from_slice(src);
+                })
+                .map_err(|e| wasmtime::Error::msg(format!("extern \"Python\" call: {e}")))?;
+            }
+            let (out, fault) = enter_host(&mut caller, || handler.call(index, &bytes));
+            if let Some(fault) = fault {
+                return Err(fault);
+            }
+            if result != 0 && !out.is_empty() {
+                with_bytes(&mut caller, u64::from(result as u32), out.len(), |dst| {
+                    dst.copy_from_slice(&out);
+                })
+                .map_err(|e| wasmtime::Error::msg(format!("extern \"Python\" result: {e}")))?;
+            }
+            Ok(())
         },
     )?;
     Ok(())
