@@ -90,8 +90,13 @@ impl ExternPythonHandler for Handler {
             Err(e) => Err(e.to_string()),
         };
         self.seen.lock().unwrap().push(value.clone());
-        // Guest memory stays reachable (and allocatable) from the callback.
+        // Guest memory stays reachable (and allocatable) from the callback; after
+        // a fault in it, no guest code (such as malloc) runs again.
         let mem = sandbox.memory();
+        if self.crash {
+            assert!(matches!(mem.alloc_zeroed(16, 8), Err(Error::Trap(_))));
+            return Vec::new();
+        }
         let block = mem.alloc_zeroed(16, 8).unwrap();
         mem.write(block, &[1, 2, 3, 4]).unwrap();
         let mut back = [0u8; 4];
