@@ -1,5 +1,6 @@
 //! The `wasmcffi._wasmcffi` extension module: PyO3 bindings of the core crate.
 
+mod blocking;
 mod buffer;
 mod call;
 mod cdata;
@@ -20,6 +21,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    blocking::install();
     m.add_class::<ffi::PyFFI>()?;
     m.add_class::<cdata::PyCData>()?;
     m.add_class::<ctype::PyCType>()?;

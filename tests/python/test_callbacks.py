@@ -462,3 +462,38 @@ def test_freed_callback_slot(built):
         addresses.add(int(ffi.cast("uintptr_t", cb)))
         del cb
     assert len(addresses) <= 2  # freed slots are reused
+
+
+THREADS_SCRIPT = """
+import importlib.util, sys, threading
+spec = importlib.util.spec_from_file_location(sys.argv[2], sys.argv[1])
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+ffi, lib = mod.ffi, mod.lib
+ffi.def_extern(name="py_add")(lambda a, b: a + b)
+done = False
+
+def other_thread():
+    while not done:  # guest memory and guest calls while the main thread's C calls Python
+        items = ffi.new("int[4]", [1, 2, 3, 4])
+        assert lib.twice(items[3]) == 8
+
+worker = threading.Thread(target=other_thread)
+worker.start()
+for _ in range(20):
+    assert lib.sum_loop(1000) == sum(range(1000)) + 1000
+done = True
+worker.join()
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("target", ["wasm", "native"])
+def test_callbacks_while_another_thread_uses_the_module(built, target):
+    """A callback needs the GIL while its sandbox is busy: a thread waiting for
+    the sandbox must not hold the GIL meanwhile (no deadlock)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT, built[target], f"_callbacks_threads_{target}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -48,5 +48,5 @@ mod wasi;
 pub use engine::WasmModule;
 pub use host_calls::{ExternPythonHandler, TableCallback, WasmSignature, WasmType};
 pub use memory::GuestMemory;
-pub use sandbox::{Sandbox, SandboxConfig, WasmVal};
+pub use sandbox::{set_wait_hook, Sandbox, SandboxConfig, WaitHook, WasmVal};
 pub use wasi::{OutputSink, FLUSH_THRESHOLD};

@@ -134,6 +134,21 @@ impl std::fmt::Debug for Sandbox {
     }
 }
 
+/// How a thread waits for a sandbox that another thread is running: the hook
+/// gets a function that returns once the sandbox is free (it may be taken
+/// again before the waiting thread gets it; the thread then waits again).
+pub type WaitHook = fn(&(dyn Fn() + Sync));
+
+static WAIT_HOOK: std::sync::OnceLock<WaitHook> = std::sync::OnceLock::new();
+
+/// Sets, once per process, how threads wait for a busy sandbox. An embedding
+/// with a global lock that guest code may need (Python's GIL, taken by
+/// callbacks) must release it while waiting, or the two threads deadlock.
+/// Returns `false` if a hook was already set.
+pub fn set_wait_hook(hook: WaitHook) -> bool {
+    WAIT_HOOK.set(hook).is_ok()
+}
+
 /// A small number naming the current thread (`ThreadId` has no stable integer form).
 fn thread_token() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -412,12 +427,22 @@ impl Sandbox {
         self.owner.load(Ordering::Acquire) == thread_token()
     }
 
-    /// Locks the store for the current thread (blocking while another thread is in).
+    /// Locks the store for the current thread (blocking while another thread is
+    /// in, through the [`set_wait_hook`] hook if one is set).
     pub(crate) fn enter(&self) -> Result<Entered<'_>> {
         if self.is_entered_by_current_thread() {
             bail!(Runtime, "re-entrant use of a sandbox from inside a call into it (e.g. from an output sink) is not supported");
         }
-        let guard = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let guard = loop {
+            match self.live.try_lock() {
+                Ok(guard) => break guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => match WAIT_HOOK.get() {
+                    Some(hook) => hook(&|| drop(self.live.lock())),
+                    None => break self.live.lock().unwrap_or_else(PoisonError::into_inner),
+                },
+            }
+        };
         self.owner.store(thread_token(), Ordering::Release);
         Ok(Entered {
             sandbox: self,
