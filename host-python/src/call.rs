@@ -517,7 +517,9 @@ impl CallbackTarget {
         };
         match outcome {
             Ok(bytes) => bytes,
-            Err((err, stage)) => handle_error(py, ctx, &self.function, &self.ret, &self.policy, err, stage),
+            Err((err, stage)) => {
+                handle_error(py, ctx, &self.function, &self.ret, &self.policy, err, stage)
+            }
         }
     }
 }

@@ -106,7 +106,10 @@ impl FfiContext {
     pub fn parse_function_pointer(&self, text: &str) -> Result<CType> {
         let mut state = self.types();
         let mut id = cdecl::parse_type(&mut state.decls, text)?;
-        if !matches!(state.decls.types.get(id), Type::Function(_) | Type::Pointer(_)) {
+        if !matches!(
+            state.decls.types.get(id),
+            Type::Function(_) | Type::Pointer(_)
+        ) {
             // `T(U)` with typedef names reads as a parenthesized declarator
             // (`int8_t(int8_t)` as `int8_t int8_t`): spell the pointer explicitly.
             if let Some(open) = text.find('(') {

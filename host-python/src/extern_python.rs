@@ -47,7 +47,9 @@ pub struct ExternPython {
 impl ExternPython {
     /// The table of `ctx`'s `extern "Python"` declarations (numbered as the glue does).
     pub fn new(ctx: &Arc<FfiContext>, module_name: &str) -> PyResult<Arc<Self>> {
-        let names = wasmcffi::build::plan(&ctx.types().decls).py()?.extern_python;
+        let names = wasmcffi::build::plan(&ctx.types().decls)
+            .py()?
+            .extern_python;
         let mut entries = Vec::with_capacity(names.len());
         for name in names {
             let fptr = {

@@ -67,7 +67,9 @@ fn extern_python_definition(
 ) -> Result<()> {
     let table = &decls.types;
     let Some(Decl::ExternPython { ty, also_c }) = decls.lib_items.get(name) else {
-        return Err(Error::Internal(format!("extern \"Python\" '{name}' vanished")));
+        return Err(Error::Internal(format!(
+            "extern \"Python\" '{name}' vanished"
+        )));
     };
     let Type::Function(f) = table.get(*ty) else {
         return Err(Error::Internal(format!("'{name}' is not a function type")));

@@ -40,7 +40,8 @@ fn module() -> Option<WasmModule> {
                 eprintln!("skipping host-call tests: `python3 -m ziglang` is not available");
                 return None;
             };
-            let dir = std::env::temp_dir().join(format!("wasmcffi-host-calls-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("wasmcffi-host-calls-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             let (src, out) = (dir.join("guest.c"), dir.join("guest.wasm"));
             std::fs::write(&src, GUEST_C).unwrap();
@@ -54,7 +55,11 @@ fn module() -> Option<WasmModule> {
                 .arg(&out)
                 .output()
                 .expect("run zig");
-            assert!(output.status.success(), "zig failed: {}", String::from_utf8_lossy(&output.stderr));
+            assert!(
+                output.status.success(),
+                "zig failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
             let bytes = std::fs::read(&out).unwrap();
             let _ = std::fs::remove_dir_all(&dir);
             Some(WasmModule::new(&bytes).expect("compile module"))
@@ -121,7 +126,9 @@ fn setup(crash: bool) -> Option<(Arc<Sandbox>, Arc<Handler>)> {
 
 #[test]
 fn host_call_reads_memory_and_calls_back_into_the_guest() {
-    let Some((sandbox, handler)) = setup(false) else { return };
+    let Some((sandbox, handler)) = setup(false) else {
+        return;
+    };
     let out = sandbox.call("ask_host", &[WasmVal::I32(20)]).unwrap();
     assert_eq!(out, vec![WasmVal::I32(2 * 20 + 21)]);
     assert_eq!(handler.seen.lock().unwrap().as_slice(), &[Ok(61)]);
@@ -129,14 +136,22 @@ fn host_call_reads_memory_and_calls_back_into_the_guest() {
 
 #[test]
 fn guest_fault_in_a_nested_call_fails_the_outer_call() {
-    let Some((sandbox, handler)) = setup(true) else { return };
+    let Some((sandbox, handler)) = setup(true) else {
+        return;
+    };
     let err = sandbox.call("ask_host", &[WasmVal::I32(1)]).unwrap_err();
     assert!(matches!(err, Error::Trap(_)), "{err:?}");
     let seen = handler.seen.lock().unwrap().clone();
-    assert!(matches!(seen.as_slice(), [Err(m)] if m.contains("trap")), "{seen:?}");
+    assert!(
+        matches!(seen.as_slice(), [Err(m)] if m.contains("trap")),
+        "{seen:?}"
+    );
     assert!(sandbox.poisoned().is_some());
     sandbox.reset().unwrap();
-    assert_eq!(sandbox.call("twice", &[WasmVal::I32(4)]).unwrap(), vec![WasmVal::I32(8)]);
+    assert_eq!(
+        sandbox.call("twice", &[WasmVal::I32(4)]).unwrap(),
+        vec![WasmVal::I32(8)]
+    );
 }
 
 fn int_int_to_int() -> WasmSignature {
@@ -148,13 +163,20 @@ fn int_int_to_int() -> WasmSignature {
 
 #[test]
 fn table_callbacks_are_called_by_the_guest_and_freed() {
-    let Some((sandbox, _)) = setup(false) else { return };
+    let Some((sandbox, _)) = setup(false) else {
+        return;
+    };
     let product: TableCallback = Arc::new(|args| match args {
         [WasmVal::I32(a), WasmVal::I32(b)] => Some(WasmVal::I32(a * b)),
         _ => None,
     });
     let (generation, slot) = sandbox.add_callback(&int_int_to_int(), product).unwrap();
-    let apply = |slot: u32| sandbox.call("apply", &[WasmVal::I32(slot as i32), WasmVal::I32(6), WasmVal::I32(7)]);
+    let apply = |slot: u32| {
+        sandbox.call(
+            "apply",
+            &[WasmVal::I32(slot as i32), WasmVal::I32(6), WasmVal::I32(7)],
+        )
+    };
     assert_eq!(apply(slot).unwrap(), vec![WasmVal::I32(42)]);
     sandbox.remove_callback(generation, slot);
     assert!(matches!(apply(slot), Err(Error::Trap(_))));
@@ -166,14 +188,33 @@ fn table_callbacks_are_called_by_the_guest_and_freed() {
 
 #[test]
 fn guest_function_pointers_are_checked_before_calls() {
-    let Some((sandbox, _)) = setup(false) else { return };
-    let [WasmVal::I32(sub)] = sandbox.call("get_sub", &[]).unwrap()[..] else { panic!() };
+    let Some((sandbox, _)) = setup(false) else {
+        return;
+    };
+    let [WasmVal::I32(sub)] = sandbox.call("get_sub", &[]).unwrap()[..] else {
+        panic!()
+    };
     let args = [WasmVal::I32(9), WasmVal::I32(4)];
     let sig = int_int_to_int();
-    assert_eq!(sandbox.call_indirect(sub as u32, &sig, &args).unwrap(), Some(WasmVal::I32(5)));
-    let wrong = WasmSignature { params: vec![WasmType::F64], result: None };
-    assert!(matches!(sandbox.call_indirect(sub as u32, &wrong, &[WasmVal::F64(1.0)]), Err(Error::Type(_))));
-    assert!(matches!(sandbox.call_indirect(0, &sig, &args), Err(Error::Runtime(_))));
-    assert!(matches!(sandbox.call_indirect(u32::MAX, &sig, &args), Err(Error::Runtime(_))));
+    assert_eq!(
+        sandbox.call_indirect(sub as u32, &sig, &args).unwrap(),
+        Some(WasmVal::I32(5))
+    );
+    let wrong = WasmSignature {
+        params: vec![WasmType::F64],
+        result: None,
+    };
+    assert!(matches!(
+        sandbox.call_indirect(sub as u32, &wrong, &[WasmVal::F64(1.0)]),
+        Err(Error::Type(_))
+    ));
+    assert!(matches!(
+        sandbox.call_indirect(0, &sig, &args),
+        Err(Error::Runtime(_))
+    ));
+    assert!(matches!(
+        sandbox.call_indirect(u32::MAX, &sig, &args),
+        Err(Error::Runtime(_))
+    ));
     assert!(sandbox.poisoned().is_none());
 }

@@ -114,7 +114,9 @@ fn signed(ty: &CType) -> bool {
     match ty.kind() {
         CKind::Prim(_, l) => matches!(
             l.class,
-            PrimClass::Int { signed: true } | PrimClass::Char | PrimClass::WideChar { signed: true }
+            PrimClass::Int { signed: true }
+                | PrimClass::Char
+                | PrimClass::WideChar { signed: true }
         ),
         CKind::Enum(_) => true,
         _ => false,

@@ -32,8 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use wasmtime::{
-    Caller, Engine, Func, FuncType, Instance, Linker, Memory, Ref, Table, TypedFunc, Val,
-    ValType,
+    Caller, Engine, Func, FuncType, Instance, Linker, Memory, Ref, Table, TypedFunc, Val, ValType,
 };
 
 use super::sandbox::{describe_fault, WasmVal};
@@ -88,13 +87,19 @@ impl WasmSignature {
     }
 
     fn of(ty: &FuncType) -> Option<WasmSignature> {
-        let params = ty.params().map(|t| WasmType::of(&t)).collect::<Option<_>>()?;
+        let params = ty
+            .params()
+            .map(|t| WasmType::of(&t))
+            .collect::<Option<_>>()?;
         let mut results = ty.results();
         let result = match results.next() {
             None => None,
             Some(t) => Some(WasmType::of(&t)?),
         };
-        results.next().is_none().then_some(WasmSignature { params, result })
+        results
+            .next()
+            .is_none()
+            .then_some(WasmSignature { params, result })
     }
 }
 
@@ -202,10 +207,7 @@ pub(crate) fn define_imports(linker: &mut Linker<StoreData>) -> wasmtime::Result
 }
 
 /// The guest exports the host needs, looked up after instantiation.
-pub(crate) fn find_handles(
-    store: &mut wasmtime::Store<StoreData>,
-    instance: Instance,
-) -> Handles {
+pub(crate) fn find_handles(store: &mut wasmtime::Store<StoreData>, instance: Instance) -> Handles {
     Handles {
         instance,
         memory: instance.get_memory(&mut *store, "memory"),
@@ -246,7 +248,10 @@ impl Drop for PopOnDrop {
 /// Runs `f` (host code called by the guest through `caller`) with `caller`
 /// registered as the way into the store for nested accesses on this thread.
 /// Returns `f`'s result and the guest fault a nested call hit, if any.
-fn enter_host<R>(caller: &mut Caller<'_, StoreData>, f: impl FnOnce() -> R) -> (R, Option<wasmtime::Error>) {
+fn enter_host<R>(
+    caller: &mut Caller<'_, StoreData>,
+    f: impl FnOnce() -> R,
+) -> (R, Option<wasmtime::Error>) {
     let key = caller.data().host.key;
     let erased = std::ptr::from_mut(caller).cast::<Caller<'static, StoreData>>();
     ACTIVE.with(|a| {
@@ -361,7 +366,10 @@ pub(crate) fn call_func(
     let mut results = vec![Val::I32(0); ty.results().len()];
     func.call(&mut store, &params, &mut results)
         .map_err(Fault::Guest)?;
-    Ok(results.iter().map(WasmVal::from_val).collect::<Result<_>>()?)
+    Ok(results
+        .iter()
+        .map(WasmVal::from_val)
+        .collect::<Result<_>>()?)
 }
 
 /// Calls the function in slot `index` of the guest's table, which must have the
@@ -372,7 +380,14 @@ pub(crate) fn call_indirect(
     signature: &WasmSignature,
     args: &[WasmVal],
 ) -> std::result::Result<Option<WasmVal>, Fault> {
-    let Some(table) = store.as_context().data().host.handles.as_ref().and_then(|h| h.table) else {
+    let Some(table) = store
+        .as_context()
+        .data()
+        .host
+        .handles
+        .as_ref()
+        .and_then(|h| h.table)
+    else {
         return Err(Error::Runtime("the sandboxed module exports no function table".into()).into());
     };
     let func = match table.get(&mut store, u64::from(index)) {
@@ -392,7 +407,9 @@ pub(crate) fn call_indirect(
         ))
         .into());
     }
-    Ok(call_func(store, &func, args, "the function pointer")?.into_iter().next())
+    Ok(call_func(store, &func, args, "the function pointer")?
+        .into_iter()
+        .next())
 }
 
 /// Reads or writes `len` bytes at guest address `addr` with `f`, bounds-checked.
@@ -405,7 +422,14 @@ pub(crate) fn with_bytes<R>(
     if addr == 0 && len > 0 {
         bail!(Runtime, "cannot access memory at NULL");
     }
-    let Some(memory) = store.as_context().data().host.handles.as_ref().and_then(|h| h.memory) else {
+    let Some(memory) = store
+        .as_context()
+        .data()
+        .host
+        .handles
+        .as_ref()
+        .and_then(|h| h.memory)
+    else {
         bail!(Memory, "the sandboxed module exports no memory");
     };
     let data = memory.data_mut(&mut store);
@@ -429,9 +453,17 @@ pub(crate) fn malloc(
     size: i32,
     align: i32,
 ) -> std::result::Result<i32, Fault> {
-    let Some(malloc) = store.as_context().data().host.handles.as_ref().and_then(|h| h.malloc.clone()) else {
+    let Some(malloc) = store
+        .as_context()
+        .data()
+        .host
+        .handles
+        .as_ref()
+        .and_then(|h| h.malloc.clone())
+    else {
         return Err(Error::Memory(
-            "the sandboxed module has no wasmcffi_malloc export (guest/runtime.c not linked in)".into(),
+            "the sandboxed module has no wasmcffi_malloc export (guest/runtime.c not linked in)"
+                .into(),
         )
         .into());
     };
@@ -445,7 +477,14 @@ pub(crate) fn add_callback(
     signature: &WasmSignature,
     callback: TableCallback,
 ) -> Result<u32> {
-    let Some(table) = store.as_context().data().host.handles.as_ref().and_then(|h| h.table) else {
+    let Some(table) = store
+        .as_context()
+        .data()
+        .host
+        .handles
+        .as_ref()
+        .and_then(|h| h.table)
+    else {
         bail!(
             NotImplemented,
             "ffi.callback() needs the module's function table exported (link with -Wl,--export-table -Wl,--growable-table)"
@@ -492,9 +531,9 @@ pub(crate) fn add_callback(
                 }
                 Ok(())
             });
-            let grown = table
-                .grow(&mut store, 1, Ref::Func(None))
-                .map_err(|e| Error::Memory(format!("cannot grow the guest's function table: {e:#}")))?;
+            let grown = table.grow(&mut store, 1, Ref::Func(None)).map_err(|e| {
+                Error::Memory(format!("cannot grow the guest's function table: {e:#}"))
+            })?;
             let index = u32::try_from(grown)
                 .map_err(|_| Error::Memory("the guest's function table is full".into()))?;
             let _ = index_cell.set(index);
@@ -517,8 +556,17 @@ pub(crate) fn add_callback(
 
 /// Empties the table slot of a callback (a later call through it traps) and
 /// keeps it for reuse.
-pub(crate) fn remove_callback(mut store: impl wasmtime::AsContextMut<Data = StoreData>, index: u32) {
-    let table = store.as_context().data().host.handles.as_ref().and_then(|h| h.table);
+pub(crate) fn remove_callback(
+    mut store: impl wasmtime::AsContextMut<Data = StoreData>,
+    index: u32,
+) {
+    let table = store
+        .as_context()
+        .data()
+        .host
+        .handles
+        .as_ref()
+        .and_then(|h| h.table);
     if let Some(slot) = store.as_context_mut().data_mut().host.slots.get_mut(&index) {
         slot.callback = None;
         if let Some(table) = table {

@@ -72,7 +72,9 @@ impl GuestMemory {
 
     /// Runs `f` over the bytes `addr..addr + len` of linear memory.
     fn with_range<R>(&self, addr: Addr, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
-        self.with_store(false, |store| Ok(host_calls::with_bytes(store, addr, len, f)?))
+        self.with_store(false, |store| {
+            Ok(host_calls::with_bytes(store, addr, len, f)?)
+        })
     }
 }
 

@@ -11,12 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use wasmtime::{
-    AsContextMut, Store, StoreContextMut, StoreLimitsBuilder, Trap, TypedFunc, Val,
-    ValType, WasmBacktrace,
+    AsContextMut, Store, StoreContextMut, StoreLimitsBuilder, Trap, TypedFunc, Val, ValType,
+    WasmBacktrace,
 };
 
 use super::engine::WasmModule;
-use super::host_calls::{self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature};
+use super::host_calls::{
+    self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature,
+};
 use super::memory::GuestMemory;
 use super::wasi::{self, OutputPipe, OutputSink, StoreData};
 use crate::bail;
