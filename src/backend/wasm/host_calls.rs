@@ -218,6 +218,20 @@ pub(crate) fn find_handles(store: &mut wasmtime::Store<StoreData>, instance: Ins
     }
 }
 
+/// One of the guest exports found at instantiation (`None` if the module lacks it).
+fn handle<H>(
+    store: &impl wasmtime::AsContext<Data = StoreData>,
+    pick: impl FnOnce(&Handles) -> Option<H>,
+) -> Option<H> {
+    store
+        .as_context()
+        .data()
+        .host
+        .handles
+        .as_ref()
+        .and_then(pick)
+}
+
 // ---- the registry of active host calls (this thread) ----
 
 /// A host call in progress on this thread: the `Caller` it was given, erased to
@@ -380,14 +394,7 @@ pub(crate) fn call_indirect(
     signature: &WasmSignature,
     args: &[WasmVal],
 ) -> std::result::Result<Option<WasmVal>, Fault> {
-    let Some(table) = store
-        .as_context()
-        .data()
-        .host
-        .handles
-        .as_ref()
-        .and_then(|h| h.table)
-    else {
+    let Some(table) = handle(&store, |h| h.table) else {
         return Err(Error::Runtime("the sandboxed module exports no function table".into()).into());
     };
     let func = match table.get(&mut store, u64::from(index)) {
@@ -422,14 +429,7 @@ pub(crate) fn with_bytes<R>(
     if addr == 0 && len > 0 {
         bail!(Runtime, "cannot access memory at NULL");
     }
-    let Some(memory) = store
-        .as_context()
-        .data()
-        .host
-        .handles
-        .as_ref()
-        .and_then(|h| h.memory)
-    else {
+    let Some(memory) = handle(&store, |h| h.memory) else {
         bail!(Memory, "the sandboxed module exports no memory");
     };
     let data = memory.data_mut(&mut store);
@@ -453,14 +453,7 @@ pub(crate) fn malloc(
     size: i32,
     align: i32,
 ) -> std::result::Result<i32, Fault> {
-    let Some(malloc) = store
-        .as_context()
-        .data()
-        .host
-        .handles
-        .as_ref()
-        .and_then(|h| h.malloc.clone())
-    else {
+    let Some(malloc) = handle(&store, |h| h.malloc.clone()) else {
         return Err(Error::Memory(
             "the sandboxed module has no wasmcffi_malloc export (guest/runtime.c not linked in)"
                 .into(),
@@ -477,14 +470,7 @@ pub(crate) fn add_callback(
     signature: &WasmSignature,
     callback: TableCallback,
 ) -> Result<u32> {
-    let Some(table) = store
-        .as_context()
-        .data()
-        .host
-        .handles
-        .as_ref()
-        .and_then(|h| h.table)
-    else {
+    let Some(table) = handle(&store, |h| h.table) else {
         bail!(
             NotImplemented,
             "ffi.callback() needs the module's function table exported (link with -Wl,--export-table -Wl,--growable-table)"
@@ -560,13 +546,7 @@ pub(crate) fn remove_callback(
     mut store: impl wasmtime::AsContextMut<Data = StoreData>,
     index: u32,
 ) {
-    let table = store
-        .as_context()
-        .data()
-        .host
-        .handles
-        .as_ref()
-        .and_then(|h| h.table);
+    let table = handle(&store, |h| h.table);
     if let Some(slot) = store.as_context_mut().data_mut().host.slots.get_mut(&index) {
         slot.callback = None;
         if let Some(table) = table {

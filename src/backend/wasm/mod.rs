@@ -15,11 +15,17 @@
 //!
 //! ```text
 //! python -m ziglang cc --target=wasm32-wasi -mexec-model=reactor -O2 \
-//!     -Wl,-z,stack-size=1048576  user.c glue.c guest/runtime.c -o module.wasm
+//!     -Wl,-z,stack-size=1048576 -Wl,--export-table -Wl,--growable-table \
+//!     user.c glue.c guest/runtime.c -o module.wasm
 //! ```
 //!
 //! - Functions the host calls are exported with `__attribute__((export_name("f")))`
 //!   (zig needs no `--export-dynamic`).
+//! - `-Wl,--export-table -Wl,--growable-table` export the indirect function table
+//!   (C function pointers are indices into it): the host calls guest function
+//!   pointers through it and adds host functions to it (`ffi.callback`).
+//! - The one import besides WASI is `wasmcffi.call_python(index, args, result)`,
+//!   which the glue of `extern "Python"` functions calls (see `host_calls`).
 //! - zig's own wasm linker puts the C stack *first* (below the data, growing down
 //!   from `stack-size` towards 0), which is what `-Wl,--stack-first` does with
 //!   wasm-ld (zig rejects that flag, so do not pass it to zig; pass it to a clang +
