@@ -548,6 +548,12 @@ pub fn make_callback(
     if let Some(sandbox) = ctx.sandbox() {
         return crate::guest_callback::make(py, ctx, sandbox, fptr, target);
     }
+    if ctx.target() != wasmcffi::layout::Target::Host {
+        // Never a host closure (a host address) behind a guest function pointer.
+        return Err(PyRuntimeError::new_err(
+            "ffi.callback() needs the sandbox of a loaded module on this ffi",
+        ));
+    }
     let plan = CallPlan::new(&target.ret, &target.params, None).py()?;
     let callable = function.clone().unbind();
     let closure = Closure::new(

@@ -497,3 +497,11 @@ def test_callbacks_while_another_thread_uses_the_module(built, target):
     done = subprocess.run([sys.executable, "-c", THREADS_SCRIPT, built[target], f"_callbacks_threads_{target}"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_callback_on_a_types_only_wasm_ffi_is_refused():
+    ffi = wasmcffi.FFI(_target="wasm32")
+    with pytest.raises(RuntimeError, match="sandbox"):
+        ffi.callback("int(int)", lambda x: x)
+    with pytest.raises(RuntimeError, match="sandbox"):
+        ffi.cast("int(*)(int)", 5)(1)
