@@ -15,7 +15,7 @@ use wasmcffi::backend::wasm::{abi, Sandbox, TableCallback, WasmVal};
 use wasmcffi::layout::{CType, FuncInfo};
 
 use crate::call::{encode_arg, value_from_bytes, CallbackTarget};
-use crate::cdata::{Flavor, PyCData};
+use crate::cdata::{Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::exceptions::CoreResultExt;
 
@@ -44,13 +44,33 @@ pub(crate) fn make(
     let signature = abi::signature(target.ret(), target.params()).py()?;
     let callable = target.function().clone_ref(py);
     let target = Arc::new(target);
+    let mem = ctx.mem.clone();
     let callback: TableCallback = Arc::new(move |args: &[WasmVal]| {
+        // A struct result goes where the hidden first argument points.
+        let sret = abi::is_indirect(target.ret());
+        let (result_at, args) = match (sret, args.split_first()) {
+            (true, Some((&WasmVal::I32(at), rest))) => (Some(u64::from(at as u32)), rest),
+            _ => (None, args),
+        };
         Python::with_gil(|py| {
             let bytes = target.invoke(py, |i, ty| match args.get(i) {
+                Some(&WasmVal::I32(at)) if abi::is_indirect(ty) => {
+                    let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
+                    mem.read(u64::from(at as u32), &mut bytes).py()?;
+                    Ok(bytes)
+                }
                 Some(&arg) => Ok(abi::from_wasm(ty, arg)),
                 None => Err(pyo3::exceptions::PyTypeError::new_err("missing argument")),
             });
-            abi::to_wasm(target.ret(), &bytes).ok().flatten()
+            match result_at {
+                Some(at) => {
+                    if let Err(err) = mem.write(at, &bytes).py() {
+                        err.write_unraisable(py, None);
+                    }
+                    None
+                }
+                None => abi::to_wasm(target.ret(), &bytes).ok().flatten(),
+            }
         })
     });
     let (generation, slot) = sandbox.add_callback(&signature, callback).py()?;
@@ -88,10 +108,28 @@ pub(crate) fn call(
         ))
     })?;
     let mut temps = Vec::new();
-    let mut values = Vec::with_capacity(sig.params.len());
+    let mut values = Vec::with_capacity(sig.params.len() + 1);
+    // A struct result: room for it, its address as the hidden first argument.
+    let sret = if abi::is_indirect(&sig.ret) {
+        let block = Allocation::new(
+            &ctx.mem,
+            sig.ret.sizeof().py()?,
+            sig.ret.align().unwrap_or(1),
+        )?;
+        values.push(WasmVal::I32(block.addr() as i32));
+        Some(block)
+    } else {
+        None
+    };
     for (param, arg) in sig.params.iter().zip(args.iter()) {
         let bytes = encode_arg(ctx, param, &arg, &mut temps)?;
-        if let Some(value) = abi::to_wasm(param, &bytes).py()? {
+        if abi::is_indirect(param) {
+            // A struct argument: a copy in guest memory, passed by address.
+            let copy = Allocation::new(&ctx.mem, bytes.len() as u64, param.align().unwrap_or(1))?;
+            ctx.mem.write(copy.addr(), &bytes).py()?;
+            values.push(WasmVal::I32(copy.addr() as i32));
+            temps.push(copy);
+        } else if let Some(value) = abi::to_wasm(param, &bytes).py()? {
             values.push(value);
         }
     }
@@ -99,6 +137,13 @@ pub(crate) fn call(
         .allow_threads(|| sandbox.call_indirect(index, &signature, &values))
         .py()?;
     drop(temps);
-    let bytes = out.map(|v| abi::from_wasm(&sig.ret, v)).unwrap_or_default();
+    let bytes = match &sret {
+        Some(block) => {
+            let mut bytes = vec![0u8; sig.ret.size().unwrap_or(0) as usize];
+            ctx.mem.read(block.addr(), &mut bytes).py()?;
+            bytes
+        }
+        None => out.map(|v| abi::from_wasm(&sig.ret, v)).unwrap_or_default(),
+    };
     value_from_bytes(py, ctx, &sig.ret, &bytes)
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 typedef struct { int x, y; } point_t;
+typedef struct { int v; } one_t;
 
 /* extern "Python" functions: forward declarations (CFFI's convention). */
 static int py_add(int, int);
@@ -44,5 +45,9 @@ int apply(int (*f)(int, int), int a, int b) { return f(a, b); }
 int (*get_sub(void))(int, int) { return sub; }
 double apply_d(double (*f)(double, long long), double a, long long b) { return f(a, b); }
 void sort_ints(int *items, int n, int (*cmp)(const void *, const void *)) { qsort(items, n, sizeof(int), cmp); }
+
+static point_t shift(point_t p, int k) { p.x += k; p.y -= k; return p; }
+point_t apply_pt(point_t (*f)(point_t, int), point_t p, int k) { return f(p, k); }
+point_t (*get_shift(void))(point_t, int) { return shift; }
 
 void crash(void) { __builtin_trap(); }

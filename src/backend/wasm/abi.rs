@@ -3,11 +3,14 @@
 //! wasm value. Used for host functions placed in the guest's function table
 //! (`ffi.callback`) and for calling guest function pointers from the host.
 //!
-//! On wasm32 (clang's basic C ABI) integers up to 32 bits, `_Bool`, characters,
-//! enums and pointers travel as `i32`, 64-bit integers as `i64`, `float` and
-//! `double` as `f32` and `f64`. Structs and unions by value (passed through a
-//! hidden pointer unless they hold a single scalar), `long double` (two `i64`)
-//! and complex numbers are not mapped here: they give `Error::NotImplemented`.
+//! On wasm32 (clang's C ABI for WebAssembly) integers up to 32 bits, `_Bool`,
+//! characters, enums and pointers travel as `i32`, 64-bit integers as `i64`,
+//! `float` and `double` as `f32` and `f64`. A struct by value with two or more
+//! fields travels *indirectly*: as an argument, an `i32` pointer to a copy; as a
+//! result, through a hidden first `i32` argument pointing where the callee
+//! stores it (and no wasm result). Not mapped (`Error::NotImplemented`): unions
+//! and single-field structs by value (clang passes those as their one scalar),
+//! `long double` (two `i64`) and complex numbers.
 
 #![forbid(unsafe_code)]
 
@@ -16,11 +19,14 @@ use super::sandbox::WasmVal;
 use crate::bail;
 use crate::error::Result;
 use crate::layout::{CKind, CType, PrimClass};
+use crate::model::RecordKind;
 
-/// The wasm type carrying a C value of type `ty` (`None` for `void`).
+/// The wasm type carrying a C value of type `ty` (`None` for `void`); a struct
+/// passed indirectly is carried by its address (`i32`).
 ///
 /// # Errors
-/// `Error::NotImplemented` for structs, unions, arrays, `long double` and complex.
+/// `Error::NotImplemented` for unions, single-field structs, arrays, `long
+/// double` and complex.
 pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
     Ok(Some(match ty.kind() {
         CKind::Void => return Ok(None),
@@ -36,12 +42,24 @@ pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
             ),
             _ => by_size(l.size),
         },
+        CKind::Record(_) if is_indirect(ty) => WasmType::I32,
         CKind::Record(_) | CKind::Array { .. } => bail!(
             NotImplemented,
-            "'{}' by value as a callback or function-pointer argument/result in a wasm32 sandbox",
+            "'{}' by value as a callback or function-pointer argument/result in a wasm32 sandbox (only structs of two or more fields)",
             ty.cname()
         ),
     }))
+}
+
+/// Whether a value of `ty` travels through a pointer: a struct by value with
+/// two or more fields (clang passes a single-field one as its scalar).
+pub fn is_indirect(ty: &CType) -> bool {
+    match ty.kind() {
+        CKind::Record(rec) => {
+            rec.kind == RecordKind::Struct && rec.layout.get().is_some_and(|l| l.fields.len() >= 2)
+        }
+        _ => false,
+    }
 }
 
 fn by_size(size: u64) -> WasmType {
@@ -57,16 +75,21 @@ fn by_size(size: u64) -> WasmType {
 /// # Errors
 /// As [`wasm_type`].
 pub fn signature(ret: &CType, params: &[CType]) -> Result<WasmSignature> {
-    let params = params
+    let mut wasm_params: Vec<WasmType> = params
         .iter()
         .map(|p| match wasm_type(p)? {
             Some(t) => Ok(t),
             None => bail!(Type, "'void' is not a valid argument type"),
         })
         .collect::<Result<_>>()?;
+    let mut result = wasm_type(ret)?;
+    if is_indirect(ret) {
+        wasm_params.insert(0, WasmType::I32);
+        result = None;
+    }
     Ok(WasmSignature {
-        params,
-        result: wasm_type(ret)?,
+        params: wasm_params,
+        result,
     })
 }
 
