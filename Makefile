@@ -31,6 +31,7 @@ build-release: setup ## Build the extension optimised and install it into .venv
 bench: build-release ## Run the call benchmarks (ns per call, ratios against cffi and ctypes)
 	$(PY) benches/bench_abi_calls.py
 	$(PY) benches/bench_api_calls.py
+	$(PY) benches/bench_callbacks.py
 
 demo: build-dev ## Run the demo (examples/demo.py)
 	$(PY) examples/demo.py
