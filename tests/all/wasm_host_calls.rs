@@ -27,6 +27,10 @@ EXPORT(ask_host) int ask_host(int n) {
     call_python(0, &args, &result);
     return result;
 }
+/* A hostile guest: wild argument and result addresses. */
+EXPORT(wild_args) int wild_args(void) { int r = 0; call_python(0, (void *)0xfffffff0, &r); return r; }
+EXPORT(wild_result) void wild_result(void) { int args[2] = { 1, 2 }; call_python(0, args, (void *)0xfffffffc); }
+EXPORT(no_such_function) int no_such_function(void) { int r = 5; call_python(99, 0, &r); return r; }
 EXPORT(apply) int apply(int (*f)(int, int), int a, int b) { return f(a, b); }
 static int sub(int a, int b) { return a - b; }
 EXPORT(get_sub) void *get_sub(void) { return (void *)sub; }
@@ -77,11 +81,17 @@ struct Handler {
 
 impl ExternPythonHandler for Handler {
     fn args_size(&self, index: u32) -> usize {
-        assert_eq!(index, 0);
-        8
+        if index == 0 {
+            8
+        } else {
+            0
+        }
     }
 
-    fn call(&self, _index: u32, args: &[u8]) -> Vec<u8> {
+    fn call(&self, index: u32, args: &[u8]) -> Vec<u8> {
+        if index != 0 {
+            return Vec::new(); // an unknown function: the result stays as the guest set it
+        }
         let sandbox = self.sandbox.lock().unwrap().upgrade().unwrap();
         let a = i32::from_le_bytes(args[..4].try_into().unwrap());
         let b = i32::from_le_bytes(args[4..].try_into().unwrap());
@@ -217,4 +227,21 @@ fn guest_function_pointers_are_checked_before_calls() {
         Err(Error::Runtime(_))
     ));
     assert!(sandbox.poisoned().is_none());
+}
+
+#[test]
+fn wild_addresses_from_the_guest_trap_it() {
+    let Some((sandbox, _handler)) = setup(false) else {
+        return;
+    };
+    for export in ["wild_args", "wild_result"] {
+        let err = sandbox.call(export, &[]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Trap(m) if m.contains("out of bounds")),
+            "{err:?}"
+        );
+        sandbox.reset().unwrap();
+    }
+    let out = sandbox.call("no_such_function", &[]).unwrap();
+    assert_eq!(out, vec![WasmVal::I32(5)]);
 }
