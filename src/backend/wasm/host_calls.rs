@@ -372,7 +372,7 @@ pub(crate) fn call_func(
     if ty.params().len() != args.len() || !args.iter().zip(ty.params()).all(|(a, t)| a.matches(&t))
     {
         return Err(Fault::Error(Error::Type(format!(
-            "{what} expects wasm arguments {:?}, got {args:?}",
+            "'{what}' expects wasm arguments {:?}, got {args:?}",
             ty.params().collect::<Vec<_>>()
         ))));
     }
@@ -414,7 +414,7 @@ pub(crate) fn call_indirect(
         ))
         .into());
     }
-    Ok(call_func(store, &func, args, "the function pointer")?
+    Ok(call_func(store, &func, args, "function pointer")?
         .into_iter()
         .next())
 }

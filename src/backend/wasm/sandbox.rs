@@ -293,7 +293,7 @@ impl Sandbox {
                 .ok_or_else(|| {
                     Error::Attribute(format!("the sandboxed module has no function '{export}'"))
                 })?;
-            host_calls::call_func(store, &func, args, &format!("'{export}'"))
+            host_calls::call_func(store, &func, args, export)
         })
     }
 
