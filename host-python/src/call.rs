@@ -5,6 +5,7 @@
 //! bytes and str given for `T *` parameters become temporary arrays that live
 //! until the call returns, as in CFFI.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
@@ -487,10 +488,10 @@ impl CallbackTarget {
     /// bytes of a value of the parameter's type) and returns the bytes of the
     /// result (empty for `void`). A failure reading an argument counts as an
     /// exception of the call.
-    pub(crate) fn invoke(
+    pub(crate) fn invoke<'a>(
         &self,
         py: Python<'_>,
-        mut read_arg: impl FnMut(usize, &CType) -> PyResult<Vec<u8>>,
+        mut read_arg: impl FnMut(usize, &CType) -> PyResult<Cow<'a, [u8]>>,
     ) -> Vec<u8> {
         let ctx = &self.ctx;
         let called = (|| -> PyResult<PyObject> {
@@ -563,7 +564,7 @@ pub fn make_callback(
                 let bytes = target.invoke(py, |i, ty| {
                     let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
                     HostMemory.read(args[i] as usize as Addr, &mut bytes).py()?;
-                    Ok(bytes)
+                    Ok(Cow::Owned(bytes))
                 });
                 if !bytes.is_empty() {
                     // The result slot has room for the result type (libffi guarantees it).

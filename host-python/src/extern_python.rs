@@ -9,6 +9,7 @@
 //! [`ExternPython::dispatch`], which runs the attached Python function with
 //! CFFI's callback rules ([`CallbackTarget`]).
 
+use std::borrow::Cow;
 use std::ffi::c_int;
 use std::sync::{Arc, RwLock, Weak};
 
@@ -131,7 +132,7 @@ impl ExternPython {
         target.invoke(py, |i, ty| {
             let at = entry.offsets[i] as usize;
             let end = at + ty.size().unwrap_or(0) as usize;
-            args.get(at..end).map(<[u8]>::to_vec).ok_or_else(|| {
+            args.get(at..end).map(Cow::Borrowed).ok_or_else(|| {
                 pyo3::exceptions::PyRuntimeError::new_err("extern \"Python\" arguments cut short")
             })
         })

@@ -5,6 +5,7 @@
 //! The wasm32 C ABI of the signatures (which wasm type carries which C type) is
 //! the core's `backend::wasm::abi`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use pyo3::exceptions::PyNotImplementedError;
@@ -57,9 +58,9 @@ pub(crate) fn make(
                 Some(&WasmVal::I32(at)) if abi::is_indirect(ty) => {
                     let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
                     mem.read(u64::from(at as u32), &mut bytes).py()?;
-                    Ok(bytes)
+                    Ok(Cow::Owned(bytes))
                 }
-                Some(&arg) => Ok(abi::from_wasm(ty, arg)),
+                Some(&arg) => Ok(Cow::Owned(abi::from_wasm(ty, arg))),
                 None => Err(pyo3::exceptions::PyTypeError::new_err("missing argument")),
             });
             match result_at {

@@ -183,14 +183,23 @@ pub(crate) fn define_imports(linker: &mut Linker<StoreData>) -> wasmtime::Result
                 return Ok(());
             };
             let index = index as u32;
-            let mut bytes = vec![0u8; handler.args_size(index)];
+            // Most argument structs fit on the stack.
+            let size = handler.args_size(index);
+            let mut inline = [0u8; 64];
+            let mut spilled = Vec::new();
+            let bytes: &mut [u8] = if size <= inline.len() {
+                &mut inline[..size]
+            } else {
+                spilled.resize(size, 0);
+                &mut spilled
+            };
             if !bytes.is_empty() {
                 with_bytes(&mut caller, u64::from(args as u32), bytes.len(), |src| {
                     bytes.copy_from_slice(src);
                 })
                 .map_err(|e| wasmtime::Error::msg(format!("extern \"Python\" call: {e}")))?;
             }
-            let (out, fault) = enter_host(&mut caller, || handler.call(index, &bytes));
+            let (out, fault) = enter_host(&mut caller, || handler.call(index, bytes));
             if let Some(fault) = fault {
                 return Err(fault);
             }
