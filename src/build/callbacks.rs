@@ -66,7 +66,12 @@ fn extern_python_definition(
     name: &str,
 ) -> Result<()> {
     let table = &decls.types;
-    let Some(Decl::ExternPython { ty, also_c }) = decls.lib_items.get(name) else {
+    let Some(Decl::ExternPython {
+        ty,
+        also_c,
+        param_text,
+    }) = decls.lib_items.get(name)
+    else {
         return Err(Error::Internal(format!(
             "extern \"Python\" '{name}' vanished"
         )));
@@ -79,11 +84,15 @@ fn extern_python_definition(
             "extern \"Python\" function '{name}' cannot be variadic"
         )));
     }
-    let params: Vec<String> = f
-        .params
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| table.c_decl(p, &format!("_a{i}")))
+    // The cdef's own spelling keeps qualifiers (`const char *`), so the
+    // definition matches the user's forward declaration; the model's spelling
+    // is the fallback.
+    let spell = |i: usize, var: &str| match param_text.get(i) {
+        Some(text) if param_text.len() == f.params.len() => format!("__typeof__({text}) {var}"),
+        _ => table.c_decl(f.params[i], var),
+    };
+    let params: Vec<String> = (0..f.params.len())
+        .map(|i| spell(i, &format!("_a{i}")))
         .collect();
     let params = if params.is_empty() {
         "void".to_owned()
@@ -96,11 +105,8 @@ fn extern_python_definition(
     let args = if f.params.is_empty() {
         "0"
     } else {
-        let members: String = f
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| format!(" {};", table.c_decl(p, &format!("m{i}"))))
+        let members: String = (0..f.params.len())
+            .map(|i| format!(" {};", spell(i, &format!("m{i}"))))
             .collect();
         let values: Vec<String> = (0..f.params.len()).map(|i| format!("_a{i}")).collect();
         let _ = writeln!(

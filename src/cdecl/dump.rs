@@ -61,7 +61,7 @@ pub fn dump(decls: &Declarations) -> String {
         let line = match d {
             Decl::Typedef(ty) => format!("typedef-item {name}: {}", t.c_name(*ty)),
             Decl::Function { ty } => format!("function {name}: {}", t.c_name(*ty)),
-            Decl::ExternPython { ty, also_c } => {
+            Decl::ExternPython { ty, also_c, .. } => {
                 format!(
                     "extern-python{} {name}: {}",
                     if *also_c { "+c" } else { "" },

@@ -130,10 +130,15 @@ pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Res
                 },
                 "function",
             ),
-            Decl::ExternPython { ty, also_c } => (
+            Decl::ExternPython {
+                ty,
+                also_c,
+                param_text,
+            } => (
                 Decl::ExternPython {
                     ty: get(&map, *ty)?,
                     also_c: *also_c,
+                    param_text: param_text.clone(),
                 },
                 "extern_python",
             ),

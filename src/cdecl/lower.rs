@@ -444,15 +444,59 @@ impl<'a> Lowerer<'a> {
                     "construct does not declare any variable".into(),
                 ));
             };
+            let param_text = if self.extern_py.is_some() {
+                self.param_text(&decl.node)
+            } else {
+                Vec::new()
+            };
             self.object(
                 &name,
                 dd.ty,
                 dd.konst,
                 storage.as_ref(),
                 init.node.initializer.as_ref(),
+                param_text,
             )?;
         }
         Ok(())
+    }
+
+    /// The source text of each parameter type of a function declarator (names
+    /// blanked out), qualifiers kept; empty when the declarator has not exactly
+    /// one parameter list (a function returning a function pointer) or is `(void)`.
+    fn param_text(&self, decl: &Declarator) -> Vec<String> {
+        let mut lists = decl.derived.iter().filter_map(|d| match &d.node {
+            DerivedDeclarator::Function(f) => Some(&f.node),
+            _ => None,
+        });
+        let (Some(list), None) = (lists.next(), lists.next()) else {
+            return Vec::new();
+        };
+        let full = &self.src.full;
+        let mut out = Vec::with_capacity(list.parameters.len());
+        for p in &list.parameters {
+            let (start, end) = (p.span.start, p.span.end);
+            let Some(text) = full.get(start..end) else {
+                return Vec::new();
+            };
+            let mut text = text.to_owned();
+            if let Some(id) = p
+                .node
+                .declarator
+                .as_ref()
+                .and_then(|d| declarator_ident(&d.node))
+            {
+                let Some(range) = id.start.checked_sub(start).zip(id.end.checked_sub(start)) else {
+                    return Vec::new();
+                };
+                text.replace_range(range.0..range.1, " ");
+            }
+            if text.trim() == "void" {
+                return Vec::new();
+            }
+            out.push(text.trim().to_owned());
+        }
+        out
     }
 
     fn typedef(
@@ -510,6 +554,7 @@ impl<'a> Lowerer<'a> {
         konst: bool,
         storage: Option<&StorageClassSpecifier>,
         init: Option<&Node<Initializer>>,
+        param_text: Vec<String>,
     ) -> Result<()> {
         let ov = self.opts.override_names;
         if let Type::Function(f) = self.decls.types.get(ty) {
@@ -521,7 +566,11 @@ impl<'a> Lowerer<'a> {
                             "{name}: extern \"Python\" functions cannot be variadic"
                         )));
                     }
-                    Decl::ExternPython { ty, also_c }
+                    Decl::ExternPython {
+                        ty,
+                        also_c,
+                        param_text,
+                    }
                 }
                 None => Decl::Function { ty },
             };
@@ -1267,6 +1316,17 @@ fn field_specs(specs: &[Node<SpecifierQualifier>]) -> Specs<'_> {
         }
     }
     out
+}
+
+/// Where the identifier a declarator declares sits, if it has one.
+fn declarator_ident(mut d: &Declarator) -> Option<lang_c::span::Span> {
+    loop {
+        match &d.kind.node {
+            DeclaratorKind::Abstract => return None,
+            DeclaratorKind::Identifier(id) => return Some(id.span),
+            DeclaratorKind::Declarator(inner) => d = &inner.node,
+        }
+    }
 }
 
 /// The identifier a declarator declares, if any.

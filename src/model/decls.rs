@@ -34,6 +34,10 @@ pub enum Decl {
     ExternPython {
         ty: TypeId,
         also_c: bool,
+        /// The parameter types as the cdef spells them, qualifiers kept (the
+        /// model drops `const`), for the C definition the glue emits; empty
+        /// when not known (the glue then spells the model's types).
+        param_text: Vec<String>,
     },
     Global(GlobalVar),
     /// `#define`, `static const`, or an enumerator. `ty` is the constant's type

@@ -10,7 +10,7 @@ typedef struct { int v; } one_t;
 static int py_add(int, int);
 static double py_scale(double, float);
 static long long py_wide(long long, unsigned char, signed char);
-static void py_note(char *); /* the glue spells types without qualifiers */
+static void py_note(const char *);
 static int py_point(point_t *);
 static point_t py_make(int, int);
 static int py_sum_point(point_t);

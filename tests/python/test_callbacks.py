@@ -24,9 +24,9 @@ CDEF = """
     typedef struct { int x, y; } point_t;
     typedef struct { int v; } one_t;
     extern "Python" int py_add(int, int);
-    extern "Python" double py_scale(double, float);
+    extern "Python" double py_scale(double x, float factor);
     extern "Python" long long py_wide(long long, unsigned char, signed char);
-    extern "Python" void py_note(char *);
+    extern "Python" void py_note(const char *);
     extern "Python" int py_point(point_t *);
     extern "Python" point_t py_make(int, int);
     extern "Python" int py_sum_point(point_t);
@@ -39,7 +39,7 @@ CDEF = """
     int call_add(int, int);
     double call_scale(double, float);
     long long call_wide(long long, unsigned char, signed char);
-    void call_note(char *);
+    void call_note(const char *);
     int call_point(int, int);
     int call_make(int, int);
     int call_sum_point(int, int);
