@@ -27,6 +27,10 @@
 //!   convention for every signature, on both targets. Variadic functions get no
 //!   wrapper ([`LayoutPlan::variadic`]); `extern "Python"` functions are not
 //!   handled here.
+//! - `RET _cffi_d_NAME(T0, …)` for each non-variadic function whose parameters
+//!   and result are scalars (no struct, union or array by value): `NAME` with
+//!   its own signature, a direct entry the host calls with plain wasm values (or
+//!   through libffi natively), skipping the memory traffic of `_cffi_f_NAME`.
 //! - `void *_cffi_g_NAME(void)` for each global: `&NAME`.
 //! - `void _cffi_c_NAME(void *out)` for each non-integer `static const T NAME;`:
 //!   stores the value at `out`.
@@ -147,6 +151,7 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
     let mut c = String::from(PRELUDE);
     for name in &plan.functions {
         function_wrapper(&mut c, table, decls, name)?;
+        direct_wrapper(&mut c, table, decls, name)?;
     }
     for name in &plan.globals {
         let _ = writeln!(
@@ -181,6 +186,21 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
     Ok(c)
 }
 
+/// The signature of cdef function `name`.
+fn function_type<'a>(
+    table: &'a TypeTable,
+    decls: &Declarations,
+    name: &str,
+) -> Result<&'a crate::model::FuncType> {
+    let Some(Decl::Function { ty }) = decls.lib_items.get(name) else {
+        return Err(Error::Internal(format!("function '{name}' vanished")));
+    };
+    match table.get(*ty) {
+        Type::Function(f) => Ok(f),
+        _ => Err(Error::Internal(format!("'{name}' is not a function type"))),
+    }
+}
+
 /// `void _cffi_f_NAME(void **args, void *result)`: calls `NAME` with
 /// `*(Ti *)args[i]` and stores a non-void result through `result`.
 fn function_wrapper(
@@ -189,12 +209,7 @@ fn function_wrapper(
     decls: &Declarations,
     name: &str,
 ) -> Result<()> {
-    let Some(Decl::Function { ty }) = decls.lib_items.get(name) else {
-        return Err(Error::Internal(format!("function '{name}' vanished")));
-    };
-    let Type::Function(f) = table.get(*ty) else {
-        return Err(Error::Internal(format!("'{name}' is not a function type")));
-    };
+    let f = function_type(table, decls, name)?;
     let _ = writeln!(
         c,
         "void _CFFI_EXPORT(_cffi_f_{name})(void **args, void *result) {{"
@@ -218,6 +233,44 @@ fn function_wrapper(
         c.push_str("  (void)args;\n");
     }
     c.push_str("}\n");
+    Ok(())
+}
+
+/// `RET _cffi_d_NAME(T0 a0, …) { return NAME(a0, …); }` for a function whose
+/// parameters and result are all scalars (no struct, union or array by value):
+/// its natural signature, which the wasm C ABI maps to plain wasm values, so the
+/// host can call it with no memory traffic. Other functions get none.
+fn direct_wrapper(
+    c: &mut String,
+    table: &TypeTable,
+    decls: &Declarations,
+    name: &str,
+) -> Result<()> {
+    let f = function_type(table, decls, name)?;
+    // Array parameters are pointers in C; only records travel by value.
+    let by_value_record = |t| matches!(table.get(t), Type::Record(_));
+    if std::iter::once(f.ret).chain(f.params.iter().copied()).any(by_value_record) {
+        return Ok(());
+    }
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| table.c_decl(p, &format!("_a{i}")))
+        .collect();
+    let args: Vec<String> = (0..f.params.len()).map(|i| format!("_a{i}")).collect();
+    let params = if params.is_empty() {
+        "void".to_owned()
+    } else {
+        params.join(", ")
+    };
+    let _ = writeln!(
+        c,
+        "typedef {};
+_cffi_dr_{name} _CFFI_EXPORT(_cffi_d_{name})({params}) {{ return {name}({}); }}",
+        table.c_decl(f.ret, &format!("_cffi_dr_{name}")),
+        args.join(", ")
+    );
     Ok(())
 }
 
