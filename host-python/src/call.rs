@@ -151,7 +151,7 @@ impl Drop for PooledArgs {
 /// The one-word value of the most common arguments — a Python `int` in range
 /// for an integer parameter, a Python `float` for a floating one — or `None`
 /// to take the general path (which also makes every error message).
-fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
+pub(crate) fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
     let CKind::Prim(_, layout) = param.kind() else {
         return None;
     };
@@ -179,7 +179,7 @@ fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
 
 /// The Python value of an integer or floating result held in `word`, or `None`
 /// for other result types.
-fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObject>> {
+pub(crate) fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObject>> {
     let CKind::Prim(_, layout) = ret.kind() else {
         return None;
     };

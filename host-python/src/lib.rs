@@ -12,6 +12,7 @@ mod handles;
 mod lib_object;
 mod module_lib;
 mod sandbox;
+mod wasm_values;
 
 use pyo3::prelude::*;
 

@@ -1,30 +1,38 @@
 //! The `lib` of a compiled `set_source()` module, and its functions.
 //!
-//! Every cdef function `f` is called through its glue wrapper
-//! `void _cffi_f_f(void **args, void *result)`: the arguments are written as
-//! values of their C types (in the sandbox's memory for the wasm target), an
-//! array of pointers to them is passed, and the result is read back. One
-//! convention covers every signature, structs by value included.
+//! A function is called by one of two routes, chosen once when `lib.f` is
+//! first looked up:
+//!
+//! - **direct**: functions whose parameters and result are scalars go through
+//!   the glue's `RET _cffi_d_NAME(T0, …)`, which has the function's own
+//!   signature: in the sandbox, a cached guest function called with wasm values
+//!   (no guest memory traffic); natively, a function-pointer cdata called
+//!   through libffi exactly as in ABI mode.
+//! - **glue**: every other signature (structs by value) goes through
+//!   `void _cffi_f_NAME(void **args, void *result)`: the arguments are written as
+//!   values of their C types (in the sandbox's memory for the wasm target), an
+//!   array of pointers to them is passed, and the result is read back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::exceptions::{PyAttributeError, PyNotImplementedError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
-use wasmcffi::backend::wasm::{Sandbox, WasmVal};
+use wasmcffi::backend::wasm::{GuestFunc, Sandbox, WasmVal};
 use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
-use crate::call::{encode_arg, value_from_bytes};
+use crate::call::{call_function, encode_arg, value_from_bytes};
 use crate::cdata::{Allocation, PyCData};
 use crate::context::FfiContext;
 use crate::convert::to_value;
 use crate::exceptions::CoreResultExt;
 use crate::ffi::PyFFI;
 use crate::sandbox::PySandbox;
+use crate::wasm_values::{direct_signature, from_wasm, to_wasm};
 
 /// Where a module's code runs.
 #[derive(Clone)]
@@ -39,12 +47,14 @@ enum Backend {
     },
 }
 
-/// A block of guest memory reused for the arguments of calls that fit in it,
-/// so a call does not have to allocate in the guest (taken by one call at a
-/// time; nested or concurrent calls allocate their own).
+/// A block of guest memory reused for the arguments of glue calls that fit in
+/// it, so such a call does not have to allocate in the guest (taken by one call
+/// at a time; nested or concurrent calls allocate their own). Made again after
+/// the sandbox is reset.
 #[derive(Default)]
 struct Scratch {
-    block: std::sync::OnceLock<Arc<Allocation>>,
+    /// The block and the sandbox generation it was allocated in.
+    block: Mutex<Option<(u64, Arc<Allocation>)>>,
     busy: std::sync::atomic::AtomicBool,
 }
 
@@ -52,23 +62,23 @@ impl Scratch {
     const SIZE: u64 = 1024;
 
     /// The scratch block if it is free and `size` fits, marked busy until `release`.
-    fn take(&self, ctx: &FfiContext, size: u64) -> Option<Addr> {
+    fn take(&self, ctx: &FfiContext, sandbox: &Sandbox, size: u64) -> Option<Addr> {
         use std::sync::atomic::Ordering;
         if size > Self::SIZE || self.busy.swap(true, Ordering::Acquire) {
             return None;
         }
-        if self.block.get().is_none() {
+        let generation = sandbox.generation();
+        let mut block = self.block.lock().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(&*block, Some((g, _)) if *g == generation) {
             match Allocation::new(&ctx.mem, Self::SIZE, 8) {
-                Ok(block) => {
-                    let _ = self.block.set(block);
-                }
+                Ok(fresh) => *block = Some((generation, fresh)),
                 Err(_) => {
                     self.busy.store(false, Ordering::Release);
                     return None;
                 }
             }
         }
-        self.block.get().map(|b| b.addr())
+        block.as_ref().map(|(_, b)| b.addr())
     }
 
     fn release(&self) {
@@ -76,9 +86,9 @@ impl Scratch {
     }
 }
 
-/// What a function call enters: a wasm export by name, or a native address.
+/// What a glue call enters: a guest function, or a native address.
 enum Entry<'a> {
-    Export(&'a str),
+    Guest(&'a GuestFunc),
     Address(Addr),
 }
 
@@ -95,9 +105,9 @@ impl Backend {
     ) -> PyResult<Vec<u8>> {
         match self {
             Backend::Wasm { sandbox, scratch } => {
-                let Entry::Export(symbol) = entry else {
+                let Entry::Guest(function) = entry else {
                     return Err(PyTypeError::new_err(
-                        "a sandboxed function is entered by its export name",
+                        "a sandboxed function is entered by its export",
                     ));
                 };
                 // One guest block: [pointer table | result | argument values], 8-aligned.
@@ -110,7 +120,7 @@ impl Backend {
                     at += (value.len().max(1) as u64).div_ceil(8) * 8;
                 }
                 let mut own_block = None;
-                let base = match scratch.take(ctx, at) {
+                let base = match scratch.take(ctx, sandbox, at) {
                     Some(base) => base,
                     None => own_block.insert(Allocation::new(&ctx.mem, at, 8)?).addr(),
                 };
@@ -125,7 +135,8 @@ impl Backend {
                         WasmVal::I32(base as i32),
                         WasmVal::I32((base + result_at) as i32),
                     ];
-                    py.allow_threads(|| sandbox.call(symbol, &call_args)).py()?;
+                    py.allow_threads(|| sandbox.call_function(function, &call_args))
+                        .py()?;
                     let mut out = vec![0u8; ret_len];
                     ctx.mem.read(base + result_at, &mut out).py()?;
                     Ok(out)
@@ -173,6 +184,18 @@ impl Backend {
     }
 }
 
+/// How a module function is entered (see the module docs).
+enum Route {
+    /// `_cffi_d_NAME` in the sandbox, called with wasm values.
+    WasmDirect(GuestFunc),
+    /// `_cffi_d_NAME` in the native library, as an ABI-mode function pointer.
+    NativeDirect(Py<PyCData>),
+    /// `_cffi_f_NAME` in the sandbox.
+    WasmGlue(GuestFunc),
+    /// `_cffi_f_NAME` in the native library, at this address.
+    NativeGlue(Addr),
+}
+
 /// A compiled module's `lib`.
 #[pyclass(name = "ModuleLib", module = "wasmcffi", frozen, dict)]
 pub struct PyModuleLib {
@@ -186,14 +209,36 @@ pub struct PyModuleFunction {
     ctx: Arc<FfiContext>,
     backend: Backend,
     name: String,
-    /// The glue wrapper's export name (wasm).
-    symbol: String,
-    /// The glue wrapper's address, found once (native).
-    address: Addr,
+    route: Route,
     sig: CType,
 }
 
 impl PyModuleLib {
+    /// How function `name` of signature `sig` (a function-pointer type) is entered.
+    fn route(&self, py: Python<'_>, name: &str, sig: &CType) -> PyResult<Route> {
+        let CKind::Function(info) = sig.kind() else {
+            return Err(PyTypeError::new_err(format!("lib.{name} is not a function")));
+        };
+        let direct = format!("_cffi_d_{name}");
+        let glue = format!("_cffi_f_{name}");
+        Ok(match &self.backend {
+            Backend::Wasm { sandbox, .. } => match sandbox.function(&direct) {
+                Ok(f) if direct_signature(&info.params, &info.ret, f.params(), f.results()) => {
+                    Route::WasmDirect(f)
+                }
+                _ => Route::WasmGlue(sandbox.function(&glue).py()?),
+            },
+            Backend::Native { library, .. } => match library.symbol(&direct) {
+                Ok(addr) => {
+                    let mut cdata = PyCData::plain(&self.ctx, sig.clone(), addr);
+                    cdata.keep = Some(library.clone());
+                    Route::NativeDirect(Py::new(py, cdata)?)
+                }
+                Err(_) => Route::NativeGlue(library.symbol(&glue).py()?),
+            },
+        })
+    }
+
     /// The address of global `name`, from its glue accessor `void *_cffi_g_NAME(void)`.
     fn item_addr(&self, name: &str) -> PyResult<Addr> {
         let symbol = format!("_cffi_g_{name}");
@@ -267,17 +312,11 @@ impl PyModuleLib {
                         "lib.{name}: calling variadic functions of a compiled module is not implemented yet"
                     )));
                 }
-                let symbol = format!("_cffi_f_{name}");
-                let address = match &this.backend {
-                    Backend::Native { library, .. } => library.symbol(&symbol).py()?,
-                    Backend::Wasm { .. } => 0,
-                };
                 let function = PyModuleFunction {
                     ctx: this.ctx.clone(),
                     backend: this.backend.clone(),
                     name: name.to_owned(),
-                    symbol,
-                    address,
+                    route: this.route(py, name, &sig)?,
                     sig,
                 }
                 .into_py_any(py)?;
@@ -335,11 +374,66 @@ impl PyModuleLib {
 }
 
 impl PyModuleFunction {
-    fn entry(&self) -> Entry<'_> {
-        match self.backend {
-            Backend::Wasm { .. } => Entry::Export(&self.symbol),
-            Backend::Native { .. } => Entry::Address(self.address),
+    /// A call of `_cffi_d_NAME` in the sandbox: arguments as wasm values.
+    fn call_direct(
+        &self,
+        py: Python<'_>,
+        function: &GuestFunc,
+        sig: &FuncInfo,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<PyObject> {
+        let Backend::Wasm { sandbox, .. } = &self.backend else {
+            return Err(PyTypeError::new_err("a direct wasm call needs a sandbox"));
+        };
+        const INLINE: usize = 8;
+        let mut temps = Vec::new();
+        let mut inline = [WasmVal::I32(0); INLINE];
+        let mut spilled = Vec::new();
+        let values: &mut [WasmVal] = if args.len() <= INLINE {
+            &mut inline[..args.len()]
+        } else {
+            spilled.resize(args.len(), WasmVal::I32(0));
+            &mut spilled
+        };
+        for (i, ((param, ty), arg)) in sig
+            .params
+            .iter()
+            .zip(function.params())
+            .zip(args.iter())
+            .enumerate()
+        {
+            values[i] = to_wasm(&self.ctx, param, *ty, &arg, &mut temps)?;
         }
+        let result = py
+            .allow_threads(|| sandbox.call_function(function, values))
+            .py()?;
+        drop(temps);
+        from_wasm(py, &self.ctx, &sig.ret, result)
+    }
+
+    /// A call of `_cffi_f_NAME`: arguments and result through memory.
+    fn call_glue(
+        &self,
+        py: Python<'_>,
+        entry: &Entry<'_>,
+        sig: &FuncInfo,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<PyObject> {
+        let mut temps = Vec::new();
+        let values = sig
+            .params
+            .iter()
+            .zip(args.iter())
+            .map(|(param, arg)| encode_arg(&self.ctx, param, &arg, &mut temps))
+            .collect::<PyResult<Vec<_>>>()?;
+        let ret_len = if matches!(sig.ret.kind(), CKind::Void) {
+            0
+        } else {
+            sig.ret.size().unwrap_or(0) as usize
+        };
+        let bytes = self.backend.call(py, &self.ctx, entry, &values, ret_len)?;
+        drop(temps);
+        value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
     }
 }
 
@@ -369,23 +463,14 @@ impl PyModuleFunction {
                 args.len()
             )));
         }
-        let mut temps = Vec::new();
-        let values = sig
-            .params
-            .iter()
-            .zip(args.iter())
-            .map(|(param, arg)| encode_arg(&self.ctx, param, &arg, &mut temps))
-            .collect::<PyResult<Vec<_>>>()?;
-        let ret_len = if matches!(sig.ret.kind(), CKind::Void) {
-            0
-        } else {
-            sig.ret.size().unwrap_or(0) as usize
-        };
-        let bytes = self
-            .backend
-            .call(py, &self.ctx, &self.entry(), &values, ret_len)?;
-        drop(temps);
-        value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
+        match &self.route {
+            Route::WasmDirect(function) => self.call_direct(py, function, sig, args),
+            Route::WasmGlue(function) => self.call_glue(py, &Entry::Guest(function), sig, args),
+            Route::NativeGlue(address) => {
+                self.call_glue(py, &Entry::Address(*address), sig, args)
+            }
+            Route::NativeDirect(function) => call_function(py, function.get(), args, None),
+        }
     }
 
     fn __repr__(&self) -> String {

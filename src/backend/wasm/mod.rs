@@ -45,5 +45,5 @@ mod wasi;
 
 pub use engine::WasmModule;
 pub use memory::GuestMemory;
-pub use sandbox::{Sandbox, SandboxConfig, WasmVal};
+pub use sandbox::{GuestFunc, Sandbox, SandboxConfig, WasmType, WasmVal};
 pub use wasi::{OutputSink, FLUSH_THRESHOLD};

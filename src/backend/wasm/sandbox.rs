@@ -7,7 +7,7 @@
 //! sandbox) it gets an error instead of a deadlock, and a `free` it asks for is
 //! deferred until the running call returns.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use wasmtime::{
@@ -79,6 +79,16 @@ impl WasmVal {
         })
     }
 
+    /// The wasm type of this value.
+    pub fn wasm_type(self) -> WasmType {
+        match self {
+            WasmVal::I32(_) => WasmType::I32,
+            WasmVal::I64(_) => WasmType::I64,
+            WasmVal::F32(_) => WasmType::F32,
+            WasmVal::F64(_) => WasmType::F64,
+        }
+    }
+
     fn matches(self, ty: &ValType) -> bool {
         matches!(
             (self, ty),
@@ -87,6 +97,49 @@ impl WasmVal {
                 | (WasmVal::F32(_), ValType::F32)
                 | (WasmVal::F64(_), ValType::F64)
         )
+    }
+}
+
+/// The wasm type of a parameter or result of a guest function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WasmType {
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+impl WasmType {
+    fn of(ty: &ValType) -> Option<WasmType> {
+        Some(match ty {
+            ValType::I32 => WasmType::I32,
+            ValType::I64 => WasmType::I64,
+            ValType::F32 => WasmType::F32,
+            ValType::F64 => WasmType::F64,
+            _ => return None,
+        })
+    }
+}
+
+/// An exported guest function, looked up once by [`Sandbox::function`]: calls
+/// through [`Sandbox::call_function`] skip the lookup by name and allocate nothing.
+/// Stays valid across [`Sandbox::reset`] (it is looked up again in the new instance).
+#[derive(Clone, Debug)]
+pub struct GuestFunc {
+    slot: usize,
+    params: Vec<WasmType>,
+    results: Vec<WasmType>,
+}
+
+impl GuestFunc {
+    /// The wasm types of the parameters.
+    pub fn params(&self) -> &[WasmType] {
+        &self.params
+    }
+
+    /// The wasm types of the results (none or one for C functions).
+    pub fn results(&self) -> &[WasmType] {
+        &self.results
     }
 }
 
@@ -99,6 +152,8 @@ pub(crate) struct Live {
     pub(crate) free: Option<TypedFunc<i32, ()>>,
     /// Why the instance must not run again (an earlier trap or exit), if it must not.
     pub(crate) poisoned: Option<String>,
+    /// The functions of [`Sandbox::function`] in this instance, by slot, found on first use.
+    functions: Vec<Option<Func>>,
 }
 
 /// One instance of a module with its own store and linear memory.
@@ -116,6 +171,10 @@ pub struct Sandbox {
     generation: AtomicU64,
     /// Frees asked for while the sandbox was busy: (generation, address).
     deferred_frees: Mutex<Vec<(u64, u32)>>,
+    /// Whether `deferred_frees` may be non-empty (checked without the lock on every call).
+    frees_pending: AtomicBool,
+    /// The export names of the [`GuestFunc`]s handed out, by slot.
+    function_names: Mutex<Vec<String>>,
     stdout: OutputPipe,
     stderr: OutputPipe,
 }
@@ -186,6 +245,8 @@ impl Sandbox {
             owner: AtomicU64::new(0),
             generation: AtomicU64::new(1),
             deferred_frees: Mutex::new(Vec::new()),
+            frees_pending: AtomicBool::new(false),
+            function_names: Mutex::new(Vec::new()),
             stdout,
             stderr,
         });
@@ -282,7 +343,119 @@ impl Sandbox {
         }
     }
 
-    pub(crate) fn generation(&self) -> u64 {
+    /// Looks up the exported function `name` once, for [`Sandbox::call_function`].
+    ///
+    /// # Errors
+    /// `Error::Attribute` if there is no such exported function; `Error::Type` if
+    /// its signature uses wasm types other than numbers.
+    pub fn function(&self, name: &str) -> Result<GuestFunc> {
+        let Some(ty) = self
+            .module
+            .pre
+            .module()
+            .get_export(name)
+            .and_then(|e| e.func().cloned())
+        else {
+            bail!(Attribute, "the sandboxed module has no function '{name}'");
+        };
+        let types = |list: &mut dyn Iterator<Item = ValType>| {
+            list.map(|t| WasmType::of(&t))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| Error::Type(format!("'{name}' has a non-numeric wasm signature")))
+        };
+        let params = types(&mut ty.params())?;
+        let results = types(&mut ty.results())?;
+        let mut names = self
+            .function_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let slot = match names.iter().position(|n| n == name) {
+            Some(slot) => slot,
+            None => {
+                names.push(name.to_owned());
+                names.len() - 1
+            }
+        };
+        Ok(GuestFunc {
+            slot,
+            params,
+            results,
+        })
+    }
+
+    /// Calls `function` with `args`, which must match its parameter types.
+    ///
+    /// # Errors
+    /// `Error::Type` if `args` do not match; otherwise as [`Sandbox::call`].
+    pub fn call_function(
+        &self,
+        function: &GuestFunc,
+        args: &[WasmVal],
+    ) -> Result<Option<WasmVal>> {
+        const INLINE: usize = 8;
+        let matching = args.len() == function.params.len()
+            && args
+                .iter()
+                .zip(&function.params)
+                .all(|(a, t)| a.wasm_type() == *t);
+        if !matching || function.results.len() > 1 {
+            bail!(
+                Type,
+                "wasm arguments {args:?} do not fit parameters {:?}",
+                function.params
+            );
+        }
+        let mut entered = self.enter()?;
+        entered.check_usable()?;
+        let live = &mut *entered;
+        let func = match live.functions.get(function.slot).copied().flatten() {
+            Some(func) => func,
+            None => self.find_function(live, function.slot)?,
+        };
+        let mut inline = [Val::I32(0); INLINE];
+        let mut spilled = Vec::new();
+        let params: &mut [Val] = if args.len() <= INLINE {
+            &mut inline[..args.len()]
+        } else {
+            spilled.resize(args.len(), Val::I32(0));
+            &mut spilled
+        };
+        for (slot, arg) in params.iter_mut().zip(args) {
+            *slot = arg.to_val();
+        }
+        let mut result = [Val::I32(0)];
+        let results = &mut result[..function.results.len()];
+        match func.call(&mut live.store, params, results) {
+            Ok(()) => results.first().map(WasmVal::from_val).transpose(),
+            Err(err) => Err(live.fault(err)),
+        }
+    }
+
+    /// Finds the function of `slot` in the live instance and remembers it there.
+    fn find_function(&self, live: &mut Live, slot: usize) -> Result<Func> {
+        let name = self
+            .function_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(slot)
+            .cloned()
+            .ok_or_else(|| Error::Internal("unknown guest function slot".into()))?;
+        let func = live
+            .instance
+            .get_func(&mut live.store, &name)
+            .ok_or_else(|| {
+                Error::Attribute(format!("the sandboxed module has no function '{name}'"))
+            })?;
+        if live.functions.len() <= slot {
+            live.functions.resize(slot + 1, None);
+        }
+        live.functions[slot] = Some(func);
+        Ok(func)
+    }
+
+    /// The instance's generation: bumped by every [`Sandbox::reset`], so callers
+    /// caching guest addresses can tell that they died.
+    pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
@@ -327,9 +500,13 @@ impl Sandbox {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((generation, addr));
+        self.frees_pending.store(true, Ordering::Release);
     }
 
     fn run_deferred_frees(&self, live: &mut Live) {
+        if !self.frees_pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
         loop {
             let batch = std::mem::take(
                 &mut *self
@@ -467,5 +644,6 @@ fn instantiate(
         malloc,
         free,
         poisoned: None,
+        functions: Vec::new(),
     })
 }

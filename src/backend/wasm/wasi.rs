@@ -4,6 +4,7 @@
 //! the host). Also [`StoreData`], what each wasmtime store carries.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -45,6 +46,8 @@ pub(crate) struct OutputPipe {
 
 struct PipeInner {
     pending: Mutex<Vec<u8>>,
+    /// Whether `pending` may hold bytes (read without the lock after every call).
+    has_pending: AtomicBool,
     sink: Option<OutputSink>,
 }
 
@@ -54,6 +57,7 @@ impl OutputPipe {
         OutputPipe {
             inner: Arc::new(PipeInner {
                 pending: Mutex::new(Vec::new()),
+                has_pending: AtomicBool::new(false),
                 sink,
             }),
         }
@@ -70,6 +74,7 @@ impl OutputPipe {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             pending.extend_from_slice(bytes);
+            self.inner.has_pending.store(true, Ordering::Release);
             pending.len() >= FLUSH_THRESHOLD
         };
         if full {
@@ -80,6 +85,9 @@ impl OutputPipe {
     /// Hands everything pending to the sink.
     pub(crate) fn flush(&self) {
         let Some(sink) = &self.inner.sink else { return };
+        if !self.inner.has_pending.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let taken = {
             let mut pending = self
                 .inner
