@@ -29,11 +29,41 @@ fn plan_of<'a>(cdata: &'a PyCData, ret: &CType, params: &[CType]) -> PyResult<&'
     Ok(cdata.plan.get_or_init(|| plan))
 }
 
+/// The positional arguments of a call: a tuple (`tp_call`) or the caller's
+/// array (vectorcall, see `fastcall`).
+#[derive(Clone, Copy)]
+pub enum Args<'a, 'py> {
+    Tuple(&'a Bound<'py, PyTuple>),
+    Slice(&'a [&'a Bound<'py, PyAny>]),
+}
+
+impl<'a, 'py> Args<'a, 'py> {
+    /// The number of arguments.
+    pub fn len(self) -> usize {
+        match self {
+            Args::Tuple(t) => t.len(),
+            Args::Slice(s) => s.len(),
+        }
+    }
+
+    /// The arguments in order.
+    pub fn iter(self) -> impl Iterator<Item = Bound<'py, PyAny>> + 'a {
+        let (tuple, slice) = match self {
+            Args::Tuple(t) => (Some(t.iter()), None),
+            Args::Slice(s) => (None, Some(s.iter().map(|a| (*a).clone()))),
+        };
+        tuple
+            .into_iter()
+            .flatten()
+            .chain(slice.into_iter().flatten())
+    }
+}
+
 /// Calls the function-pointer cdata `func` with Python arguments.
 pub fn call_function(
     py: Python<'_>,
     func: &PyCData,
-    args: &Bound<'_, PyTuple>,
+    args: Args<'_, '_>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyObject> {
     let CKind::Function(sig) = func.ctype.kind() else {

@@ -7,6 +7,7 @@ mod context;
 mod convert;
 mod ctype;
 mod exceptions;
+mod fastcall;
 mod ffi;
 mod handles;
 mod lib_object;

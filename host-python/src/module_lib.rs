@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use pyo3::exceptions::{PyAttributeError, PyNotImplementedError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::{GuestFunc, Sandbox, WasmVal};
@@ -25,11 +24,12 @@ use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
-use crate::call::{call_function, encode_arg, value_from_bytes};
+use crate::call::{call_function, encode_arg, value_from_bytes, Args};
 use crate::cdata::{Allocation, PyCData};
 use crate::context::FfiContext;
 use crate::convert::to_value;
 use crate::exceptions::CoreResultExt;
+use crate::fastcall::{self, FastCall, MethodDef};
 use crate::ffi::PyFFI;
 use crate::sandbox::PySandbox;
 use crate::wasm_values::{direct_signature, from_wasm, to_wasm};
@@ -211,13 +211,17 @@ pub struct PyModuleFunction {
     name: String,
     route: Route,
     sig: CType,
+    /// The definition of the builtin that `lib.NAME` is (see `fastcall`).
+    def: Box<MethodDef>,
 }
 
 impl PyModuleLib {
     /// How function `name` of signature `sig` (a function-pointer type) is entered.
     fn route(&self, py: Python<'_>, name: &str, sig: &CType) -> PyResult<Route> {
         let CKind::Function(info) = sig.kind() else {
-            return Err(PyTypeError::new_err(format!("lib.{name} is not a function")));
+            return Err(PyTypeError::new_err(format!(
+                "lib.{name} is not a function"
+            )));
         };
         let direct = format!("_cffi_d_{name}");
         let glue = format!("_cffi_f_{name}");
@@ -318,8 +322,10 @@ impl PyModuleLib {
                     name: name.to_owned(),
                     route: this.route(py, name, &sig)?,
                     sig,
-                }
-                .into_py_any(py)?;
+                    def: MethodDef::new::<PyModuleFunction>(name)?,
+                };
+                let function = Bound::new(py, function)?;
+                let function = fastcall::builtin(py, &function, &function.get().def)?;
                 slf.as_any()
                     .getattr("__dict__")?
                     .set_item(name, function.clone_ref(py))?;
@@ -380,7 +386,7 @@ impl PyModuleFunction {
         py: Python<'_>,
         function: &GuestFunc,
         sig: &FuncInfo,
-        args: &Bound<'_, PyTuple>,
+        args: &[&Bound<'_, PyAny>],
     ) -> PyResult<PyObject> {
         let Backend::Wasm { sandbox, .. } = &self.backend else {
             return Err(PyTypeError::new_err("a direct wasm call needs a sandbox"));
@@ -399,14 +405,12 @@ impl PyModuleFunction {
             .params
             .iter()
             .zip(function.params())
-            .zip(args.iter())
+            .zip(args)
             .enumerate()
         {
-            values[i] = to_wasm(&self.ctx, param, *ty, &arg, &mut temps)?;
+            values[i] = to_wasm(&self.ctx, param, *ty, arg, &mut temps)?;
         }
-        let result = py
-            .allow_threads(|| sandbox.call_function(function, values))
-            .py()?;
+        let result = sandbox.call_function(function, values).py()?;
         drop(temps);
         from_wasm(py, &self.ctx, &sig.ret, result)
     }
@@ -417,14 +421,14 @@ impl PyModuleFunction {
         py: Python<'_>,
         entry: &Entry<'_>,
         sig: &FuncInfo,
-        args: &Bound<'_, PyTuple>,
+        args: &[&Bound<'_, PyAny>],
     ) -> PyResult<PyObject> {
         let mut temps = Vec::new();
         let values = sig
             .params
             .iter()
-            .zip(args.iter())
-            .map(|(param, arg)| encode_arg(&self.ctx, param, &arg, &mut temps))
+            .zip(args)
+            .map(|(param, arg)| encode_arg(&self.ctx, param, arg, &mut temps))
             .collect::<PyResult<Vec<_>>>()?;
         let ret_len = if matches!(sig.ret.kind(), CKind::Void) {
             0
@@ -437,24 +441,11 @@ impl PyModuleFunction {
     }
 }
 
-#[pymethods]
-impl PyModuleFunction {
-    #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<PyObject> {
+impl FastCall for PyModuleFunction {
+    fn call_fast(&self, py: Python<'_>, args: &[&Bound<'_, PyAny>]) -> PyResult<PyObject> {
         let CKind::Function(sig) = self.sig.kind() else {
             return Err(PyTypeError::new_err("not a function"));
         };
-        if kwargs.is_some_and(|k| !k.is_empty()) {
-            return Err(PyTypeError::new_err(format!(
-                "{}() takes no keyword arguments",
-                self.name
-            )));
-        }
         if args.len() != sig.params.len() {
             return Err(PyTypeError::new_err(format!(
                 "{}() takes exactly {} arguments ({} given)",
@@ -466,13 +457,16 @@ impl PyModuleFunction {
         match &self.route {
             Route::WasmDirect(function) => self.call_direct(py, function, sig, args),
             Route::WasmGlue(function) => self.call_glue(py, &Entry::Guest(function), sig, args),
-            Route::NativeGlue(address) => {
-                self.call_glue(py, &Entry::Address(*address), sig, args)
+            Route::NativeGlue(address) => self.call_glue(py, &Entry::Address(*address), sig, args),
+            Route::NativeDirect(function) => {
+                call_function(py, function.get(), Args::Slice(args), None)
             }
-            Route::NativeDirect(function) => call_function(py, function.get(), args, None),
         }
     }
+}
 
+#[pymethods]
+impl PyModuleFunction {
     fn __repr__(&self) -> String {
         format!(
             "<wasmcffi function '{}' of type '{}'>",

@@ -25,9 +25,10 @@ pub fn wasm_type_of(ty: &CType) -> Option<WasmType> {
         CKind::Prim(_, layout) => match layout.class {
             PrimClass::Float if layout.size == 4 => Some(WasmType::F32),
             PrimClass::Float if layout.size == 8 => Some(WasmType::F64),
-            PrimClass::Int { .. } | PrimClass::Char | PrimClass::WideChar { .. } | PrimClass::Bool => {
-                int(layout.size)
-            }
+            PrimClass::Int { .. }
+            | PrimClass::Char
+            | PrimClass::WideChar { .. }
+            | PrimClass::Bool => int(layout.size),
             PrimClass::Float | PrimClass::LongDouble | PrimClass::Complex => None,
         },
         CKind::Enum(e) => int(e.repr.size),

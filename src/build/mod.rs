@@ -249,7 +249,10 @@ fn direct_wrapper(
     let f = function_type(table, decls, name)?;
     // Array parameters are pointers in C; only records travel by value.
     let by_value_record = |t| matches!(table.get(t), Type::Record(_));
-    if std::iter::once(f.ret).chain(f.params.iter().copied()).any(by_value_record) {
+    if std::iter::once(f.ret)
+        .chain(f.params.iter().copied())
+        .any(by_value_record)
+    {
         return Ok(());
     }
     let params: Vec<String> = f

@@ -403,14 +403,22 @@ fn build_glue_direct_wrappers_have_the_natural_signature() {
     let mut b = build_native("direct", CDEF, SOURCE);
     b.complete().unwrap();
     let int_of = |bytes: Vec<u8>| i32::from_le_bytes(bytes[..4].try_into().unwrap());
-    assert_eq!(int_of(b.call("_cffi_d_add", "int", &["int", "int"], &[40, 2])), 42);
+    assert_eq!(
+        int_of(b.call("_cffi_d_add", "int", &["int", "int"], &[40, 2])),
+        42
+    );
     let twice = b.call("_cffi_d_twice", "double", &["double"], &[1.25f64.to_bits()]);
     assert_eq!(f64::from_le_bytes(twice[..8].try_into().unwrap()), 2.5);
     let three = [1i32, 2, 3];
     let sum = b.call("_cffi_d_sum3", "int", &["int *"], &[three.as_ptr() as u64]);
     assert_eq!(int_of(sum), 6);
     let mut buf = [0i32; 3];
-    b.call("_cffi_d_fill", "void", &["int *", "int"], &[buf.as_mut_ptr() as u64, 3]);
+    b.call(
+        "_cffi_d_fill",
+        "void",
+        &["int *", "int"],
+        &[buf.as_mut_ptr() as u64, 3],
+    );
     assert_eq!(buf, [0, 1, 4]);
     let f = b.call("_cffi_d_pick", "void *", &["int"], &[1]);
     let f = u64::from_le_bytes(f[..8].try_into().unwrap());

@@ -40,6 +40,7 @@
 mod engine;
 mod memory;
 mod module_cache;
+mod raw_call;
 mod sandbox;
 mod wasi;
 

@@ -16,6 +16,7 @@ use wasmtime::{
 
 use super::engine::WasmModule;
 use super::memory::GuestMemory;
+use super::raw_call;
 use super::wasi::{self, OutputPipe, OutputSink, StoreData};
 use crate::bail;
 use crate::error::{Error, Result};
@@ -387,12 +388,7 @@ impl Sandbox {
     ///
     /// # Errors
     /// `Error::Type` if `args` do not match; otherwise as [`Sandbox::call`].
-    pub fn call_function(
-        &self,
-        function: &GuestFunc,
-        args: &[WasmVal],
-    ) -> Result<Option<WasmVal>> {
-        const INLINE: usize = 8;
+    pub fn call_function(&self, function: &GuestFunc, args: &[WasmVal]) -> Result<Option<WasmVal>> {
         let matching = args.len() == function.params.len()
             && args
                 .iter()
@@ -410,29 +406,20 @@ impl Sandbox {
         let live = &mut *entered;
         let func = match live.functions.get(function.slot).copied().flatten() {
             Some(func) => func,
-            None => self.find_function(live, function.slot)?,
+            None => self.find_function(live, function)?,
         };
-        let mut inline = [Val::I32(0); INLINE];
-        let mut spilled = Vec::new();
-        let params: &mut [Val] = if args.len() <= INLINE {
-            &mut inline[..args.len()]
-        } else {
-            spilled.resize(args.len(), Val::I32(0));
-            &mut spilled
-        };
-        for (slot, arg) in params.iter_mut().zip(args) {
-            *slot = arg.to_val();
-        }
-        let mut result = [Val::I32(0)];
-        let results = &mut result[..function.results.len()];
-        match func.call(&mut live.store, params, results) {
-            Ok(()) => results.first().map(WasmVal::from_val).transpose(),
-            Err(err) => Err(live.fault(err)),
-        }
+        raw_call::call_checked_func(
+            &func,
+            &mut live.store,
+            args,
+            function.results.first().copied(),
+        )
+        .map_err(|err| live.fault(err))
     }
 
-    /// Finds the function of `slot` in the live instance and remembers it there.
-    fn find_function(&self, live: &mut Live, slot: usize) -> Result<Func> {
+    /// Finds `function` in the live instance, checks its type, and remembers it there.
+    fn find_function(&self, live: &mut Live, function: &GuestFunc) -> Result<Func> {
+        let slot = function.slot;
         let name = self
             .function_names
             .lock()
@@ -446,6 +433,18 @@ impl Sandbox {
             .ok_or_else(|| {
                 Error::Attribute(format!("the sandboxed module has no function '{name}'"))
             })?;
+        // `raw_call` relies on this check: the exact wasm type, once per instance.
+        let ty = func.ty(&live.store);
+        let same = |types: &mut dyn ExactSizeIterator<Item = ValType>, expected: &[WasmType]| {
+            types.len() == expected.len()
+                && types
+                    .zip(expected)
+                    .all(|(t, e)| WasmType::of(&t) == Some(*e))
+        };
+        if !same(&mut ty.params(), &function.params) || !same(&mut ty.results(), &function.results)
+        {
+            bail!(Internal, "guest function '{name}' changed type");
+        }
         if live.functions.len() <= slot {
             live.functions.resize(slot + 1, None);
         }
@@ -504,7 +503,9 @@ impl Sandbox {
     }
 
     fn run_deferred_frees(&self, live: &mut Live) {
-        if !self.frees_pending.swap(false, Ordering::AcqRel) {
+        if !self.frees_pending.load(Ordering::Acquire)
+            || !self.frees_pending.swap(false, Ordering::AcqRel)
+        {
             return;
         }
         loop {

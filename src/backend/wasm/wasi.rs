@@ -85,7 +85,10 @@ impl OutputPipe {
     /// Hands everything pending to the sink.
     pub(crate) fn flush(&self) {
         let Some(sink) = &self.inner.sink else { return };
-        if !self.inner.has_pending.swap(false, Ordering::AcqRel) {
+        // A plain load first: most calls write nothing, and a swap is a locked write.
+        if !self.inner.has_pending.load(Ordering::Acquire)
+            || !self.inner.has_pending.swap(false, Ordering::AcqRel)
+        {
             return;
         }
         let taken = {
