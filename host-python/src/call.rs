@@ -29,6 +29,26 @@ fn plan_of<'a>(cdata: &'a PyCData, ret: &CType, params: &[CType]) -> PyResult<&'
     Ok(cdata.plan.get_or_init(|| plan))
 }
 
+/// What a call keeps until it returns: temporary arrays made for bytes, str
+/// and list arguments, and sandboxed `from_buffer` cdata whose guest copies go
+/// back to their Python objects afterwards.
+#[derive(Default)]
+pub struct CallTemps {
+    blocks: Vec<Arc<Allocation>>,
+    write_backs: Vec<Py<PyCData>>,
+}
+
+impl CallTemps {
+    /// After a call that returned normally: writes the `from_buffer` copies back,
+    /// then frees the temporaries.
+    pub fn finish(self, py: Python<'_>) -> PyResult<()> {
+        for cdata in &self.write_backs {
+            cdata.get().write_back_mirror(py)?;
+        }
+        Ok(())
+    }
+}
+
 /// The positional arguments of a call: a tuple (`tp_call`) or the caller's
 /// array (vectorcall, see `fastcall`).
 #[derive(Clone, Copy)]
@@ -94,7 +114,7 @@ pub fn call_function(
         )));
     }
     let ctx = &func.ctx;
-    let mut temps = Vec::new();
+    let mut temps = CallTemps::default();
     let mut buffer = PooledArgs::take();
     for (param, arg) in sig.params.iter().zip(args.iter()) {
         match fast_word(param, &arg) {
@@ -127,7 +147,7 @@ pub fn call_function(
     };
     py.allow_threads(|| plan.call_into(addr, &buffer, ret))
         .py()?;
-    drop(temps);
+    temps.finish(py)?;
     if let Some(value) = fast_result(py, &sig.ret, ret[0]) {
         return value;
     }
@@ -234,8 +254,14 @@ pub(crate) fn encode_arg(
     ctx: &Arc<FfiContext>,
     param: &CType,
     arg: &Bound<'_, PyAny>,
-    temps: &mut Vec<Arc<Allocation>>,
+    temps: &mut CallTemps,
 ) -> PyResult<Vec<u8>> {
+    if let Ok(cdata) = arg.downcast::<PyCData>() {
+        if cdata.get().is_mirror() {
+            cdata.get().refresh_mirror(arg.py())?;
+            temps.write_backs.push(cdata.clone().unbind());
+        }
+    }
     let value = to_value_for(arg, param, ctx.target())?;
     match param.kind() {
         CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, param, &value).py(),
@@ -254,7 +280,7 @@ pub(crate) fn encode_arg(
                     let array = ctx.open_array_of(item).py()?;
                     let block = temporary(ctx, &array, &value)?;
                     let addr = block.addr();
-                    temps.push(block);
+                    temps.blocks.push(block);
                     addr
                 }
                 // CFFI names the forms a `char *` takes when it gets none of them.

@@ -84,9 +84,14 @@ pub enum Flavor {
     /// `ffi.new_handle(obj)`: the handle's key in the handle table.
     Handle(u64),
     /// `ffi.from_buffer(obj)`: keeps the exported buffer until released.
+    /// On a host ffi the cdata is the buffer's memory; on a sandboxed one
+    /// (`mirror`) it is a copy in guest memory, refreshed from the object before
+    /// each read through the cdata and each call taking it, and written back
+    /// (writable objects) after each write through it and each such call.
     FromBuffer {
         type_name: String,
         buffer: Mutex<Option<pyo3::buffer::PyBuffer<u8>>>,
+        mirror: bool,
     },
     /// `ffi.gc(cdata, destructor)`: calls `destructor(original)` once.
     Gc(Mutex<Option<(PyObject, PyObject)>>),
@@ -369,6 +374,7 @@ impl PyCData {
     /// Reads the value of type `ty` at `addr` as Python sees it: a Python value
     /// for primitives, a new cdata for pointers, a view for arrays and records.
     pub fn load(&self, py: Python<'_>, ty: &CType, addr: Addr) -> PyResult<PyObject> {
+        self.refresh_mirror(py)?;
         let mem = &*self.ctx.mem;
         match ty.kind() {
             CKind::Prim(_, layout) if layout.class == PrimClass::LongDouble => {
@@ -392,8 +398,57 @@ impl PyCData {
 
     /// Writes `value` into the object of type `ty` at `addr` (assignment rules).
     pub fn store(&self, ty: &CType, addr: Addr, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = value.py();
         let value = to_value_for(value, ty, self.ctx.target())?;
-        core::write_init(&*self.ctx.mem, addr, ty, &value).py()
+        self.refresh_mirror(py)?;
+        core::write_init(&*self.ctx.mem, addr, ty, &value).py()?;
+        self.write_back_mirror(py)
+    }
+
+    /// The Python buffer behind a sandboxed `from_buffer` cdata (see [`Flavor::FromBuffer`]).
+    fn mirrored(&self) -> Option<&Mutex<Option<pyo3::buffer::PyBuffer<u8>>>> {
+        match &self.flavor {
+            Flavor::FromBuffer {
+                buffer,
+                mirror: true,
+                ..
+            } => Some(buffer),
+            _ => None,
+        }
+    }
+
+    /// Whether this cdata is a guest copy of a Python buffer.
+    pub fn is_mirror(&self) -> bool {
+        self.mirrored().is_some()
+    }
+
+    /// Copies the Python object's bytes into a sandboxed `from_buffer` cdata's
+    /// guest copy (nothing for other cdata, or once released).
+    pub fn refresh_mirror(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(buffer) = self.mirrored() else {
+            return Ok(());
+        };
+        let guard = buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(buf) = guard.as_ref() else {
+            return Ok(());
+        };
+        let bytes = buf.to_vec(py)?;
+        self.ctx.mem.write(self.addr, &bytes).py()
+    }
+
+    /// Copies a sandboxed `from_buffer` cdata's guest copy back into its Python
+    /// object, if the object is writable (nothing for other cdata).
+    pub fn write_back_mirror(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(buffer) = self.mirrored() else {
+            return Ok(());
+        };
+        let guard = buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(buf) = guard.as_ref().filter(|b| !b.readonly()) else {
+            return Ok(());
+        };
+        let mut bytes = vec![0u8; buf.len_bytes()];
+        self.ctx.mem.read(self.addr, &mut bytes).py()?;
+        buf.copy_from_slice(py, &bytes)
     }
 
     fn read_field(&self, py: Python<'_>, base: Addr, field: &FieldLayout) -> PyResult<PyObject> {
@@ -426,6 +481,9 @@ impl PyCData {
             Flavor::FromBuffer { buffer, .. } => {
                 if let Some(buf) = buffer.lock().unwrap_or_else(|p| p.into_inner()).take() {
                     buf.release(py);
+                }
+                if let Some(owner) = &self.owner {
+                    owner.release();
                 }
             }
             Flavor::Gc(pending) => {

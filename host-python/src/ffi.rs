@@ -5,9 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use pyo3::exceptions::{
-    PyBufferError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -493,17 +491,21 @@ impl PyFFI {
             Some(obj) => (self.ctype_arg(cdecl)?, obj.clone()),
             None => (self.ctx.parse_ctype("char[]").py()?, cdecl.clone()),
         };
-        if self.ctx.target() != Target::Host {
-            return Err(PyNotImplementedError::new_err(
-                "ffi.from_buffer() on a sandboxed module's ffi",
-            ));
-        }
         let buf = pyo3::buffer::PyBuffer::<u8>::get(&obj)?;
         if require_writable && buf.readonly() {
             return Err(PyBufferError::new_err("Object is not writable."));
         }
         let nbytes = buf.len_bytes() as u64;
-        let addr = buf.buf_ptr() as usize as u64;
+        // A sandbox never sees host memory: it gets a copy, kept in step with the
+        // object (see `Flavor::FromBuffer`).
+        let mirror = self.ctx.target() != Target::Host;
+        let (addr, owner) = if mirror {
+            let block = Allocation::new(&self.ctx.mem, nbytes.max(1), 16)?;
+            self.ctx.mem.write(block.addr(), &buf.to_vec(py)?).py()?;
+            (block.addr(), Some(block))
+        } else {
+            (buf.buf_ptr() as usize as u64, None)
+        };
         let length = match ty.kind() {
             CKind::Array { item, len } => {
                 let item_size = item
@@ -533,8 +535,10 @@ impl PyFFI {
         let flavor = Flavor::FromBuffer {
             type_name: type_name(&obj),
             buffer: Mutex::new(Some(buf)),
+            mirror,
         };
         PyCData::plain(&self.ctx, ty, addr)
+            .with_owner(owner)
             .with_length(length)
             .with_flavor(flavor)
             .into_py_any(py)

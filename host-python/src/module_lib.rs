@@ -24,7 +24,7 @@ use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
-use crate::call::{call_function, encode_arg, value_from_bytes, Args};
+use crate::call::{call_function, encode_arg, value_from_bytes, Args, CallTemps};
 use crate::cdata::{Allocation, PyCData};
 use crate::context::FfiContext;
 use crate::convert::to_value;
@@ -392,7 +392,7 @@ impl PyModuleFunction {
             return Err(PyTypeError::new_err("a direct wasm call needs a sandbox"));
         };
         const INLINE: usize = 8;
-        let mut temps = Vec::new();
+        let mut temps = CallTemps::default();
         let mut inline = [WasmVal::I32(0); INLINE];
         let mut spilled = Vec::new();
         let values: &mut [WasmVal] = if args.len() <= INLINE {
@@ -411,7 +411,7 @@ impl PyModuleFunction {
             values[i] = to_wasm(&self.ctx, param, *ty, arg, &mut temps)?;
         }
         let result = sandbox.call_function(function, values).py()?;
-        drop(temps);
+        temps.finish(py)?;
         from_wasm(py, &self.ctx, &sig.ret, result)
     }
 
@@ -423,7 +423,7 @@ impl PyModuleFunction {
         sig: &FuncInfo,
         args: &[&Bound<'_, PyAny>],
     ) -> PyResult<PyObject> {
-        let mut temps = Vec::new();
+        let mut temps = CallTemps::default();
         let values = sig
             .params
             .iter()
@@ -436,7 +436,7 @@ impl PyModuleFunction {
             sig.ret.size().unwrap_or(0) as usize
         };
         let bytes = self.backend.call(py, &self.ctx, entry, &values, ret_len)?;
-        drop(temps);
+        temps.finish(py)?;
         value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
     }
 }

@@ -8,8 +8,7 @@ use pyo3::prelude::*;
 use wasmcffi::backend::wasm::{WasmType, WasmVal};
 use wasmcffi::layout::{CKind, CType, PrimClass, PrimLayout};
 
-use crate::call::{encode_arg, fast_result, fast_word, value_from_bytes};
-use crate::cdata::Allocation;
+use crate::call::{encode_arg, fast_result, fast_word, value_from_bytes, CallTemps};
 use crate::context::FfiContext;
 
 /// The wasm type a value of C type `ty` travels as, or `None` when the wasm32 C
@@ -83,7 +82,7 @@ pub fn to_wasm(
     param: &CType,
     ty: WasmType,
     arg: &Bound<'_, PyAny>,
-    temps: &mut Vec<Arc<Allocation>>,
+    temps: &mut CallTemps,
 ) -> PyResult<WasmVal> {
     let word = match fast_word(param, arg) {
         Some(word) => word,
