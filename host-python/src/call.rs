@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
-use wasmcffi::layout::{CKind, CType, PrimClass};
+use wasmcffi::layout::{CKind, CType, FuncInfo, PrimClass};
 
 use crate::cdata::{Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
@@ -39,6 +39,11 @@ pub struct CallTemps {
 }
 
 impl CallTemps {
+    /// Keeps `block` alive until the call returns.
+    pub fn keep(&mut self, block: Arc<Allocation>) {
+        self.blocks.push(block);
+    }
+
     /// After a call that returned normally: writes the `from_buffer` copies back,
     /// then frees the temporaries.
     pub fn finish(self, py: Python<'_>) -> PyResult<()> {
@@ -104,15 +109,8 @@ pub fn call_function(
             func.ctype.cname()
         )));
     }
+    check_arity(&func.ctype, sig, args.len())?;
     let fixed = sig.params.len();
-    if args.len() < fixed || (!sig.variadic && args.len() != fixed) {
-        return Err(PyTypeError::new_err(format!(
-            "'{}' expects {}{fixed} arguments, got {}",
-            func.ctype.cname(),
-            if sig.variadic { "at least " } else { "" },
-            args.len()
-        )));
-    }
     let ctx = &func.ctx;
     let mut temps = CallTemps::default();
     let mut buffer = PooledArgs::take();
@@ -157,6 +155,19 @@ pub fn call_function(
         .take(plan.ret_len())
         .collect();
     value_from_bytes(py, ctx, &sig.ret, &bytes)
+}
+
+/// CFFI's error for a call of function-pointer type `ctype` with `given` arguments.
+pub(crate) fn check_arity(ctype: &CType, sig: &FuncInfo, given: usize) -> PyResult<()> {
+    let fixed = sig.params.len();
+    if given < fixed || (!sig.variadic && given != fixed) {
+        return Err(PyTypeError::new_err(format!(
+            "'{}' expects {}{fixed} arguments, got {given}",
+            ctype.cname(),
+            if sig.variadic { "at least " } else { "" },
+        )));
+    }
+    Ok(())
 }
 
 /// An argument buffer reused by this thread's calls (calls nest through
@@ -332,7 +343,7 @@ fn pointer_bytes(ctx: &FfiContext, addr: Addr) -> Vec<u8> {
 
 /// The C type and bytes of argument `index` in the variadic part of a call:
 /// it must be a cdata, and gets C's default argument promotions.
-fn encode_vararg(
+pub(crate) fn encode_vararg(
     ctx: &Arc<FfiContext>,
     index: usize,
     arg: &Bound<'_, PyAny>,

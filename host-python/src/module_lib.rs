@@ -24,7 +24,9 @@ use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
-use crate::call::{call_function, encode_arg, value_from_bytes, Args, CallTemps};
+use crate::call::{
+    call_function, check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps,
+};
 use crate::cdata::{Allocation, PyCData};
 use crate::context::FfiContext;
 use crate::convert::to_value;
@@ -194,6 +196,20 @@ enum Route {
     WasmGlue(GuestFunc),
     /// `_cffi_f_NAME` in the native library, at this address.
     NativeGlue(Addr),
+    /// A variadic function in the sandbox: `_cffi_f_NAME` with the variadic buffer last.
+    WasmVariadic(GuestFunc),
+}
+
+/// The pointer returned by the native glue accessor `void *symbol(void)`.
+fn native_pointer(ctx: &FfiContext, library: &Library, symbol: &str) -> PyResult<Addr> {
+    let void_ptr = ctx.parse_ctype("void *").py()?;
+    let accessor = CallPlan::new(&void_ptr, &[], None).py()?;
+    let bytes = accessor
+        .call(library.symbol(symbol).py()?, &ArgBuffer::new())
+        .py()?;
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(&bytes);
+    Ok(u64::from_le_bytes(word))
 }
 
 /// A compiled module's `lib`.
@@ -225,6 +241,17 @@ impl PyModuleLib {
         };
         let direct = format!("_cffi_d_{name}");
         let glue = format!("_cffi_f_{name}");
+        if info.variadic {
+            return Ok(match &self.backend {
+                Backend::Wasm { sandbox, .. } => Route::WasmVariadic(sandbox.function(&glue).py()?),
+                Backend::Native { library, .. } => {
+                    let addr = native_pointer(&self.ctx, library, &format!("_cffi_v_{name}"))?;
+                    let mut cdata = PyCData::plain(&self.ctx, sig.clone(), addr);
+                    cdata.keep = Some(library.clone());
+                    Route::NativeDirect(Py::new(py, cdata)?)
+                }
+            });
+        }
         Ok(match &self.backend {
             Backend::Wasm { sandbox, .. } => match sandbox.function(&direct) {
                 Ok(f) if direct_signature(&info.params, &info.ret, f.params(), f.results()) => {
@@ -251,17 +278,16 @@ impl PyModuleLib {
                 Some(WasmVal::I32(addr)) => Ok(u64::from(*addr as u32)),
                 other => Err(PyTypeError::new_err(format!("{symbol} returned {other:?}"))),
             },
-            Backend::Native { library, .. } => {
-                let void_ptr = self.ctx.parse_ctype("void *").py()?;
-                let accessor = CallPlan::new(&void_ptr, &[], None).py()?;
-                let bytes = accessor
-                    .call(library.symbol(&symbol).py()?, &ArgBuffer::new())
-                    .py()?;
-                let mut word = [0u8; 8];
-                word[..bytes.len()].copy_from_slice(&bytes);
-                Ok(u64::from_le_bytes(word))
-            }
+            Backend::Native { library, .. } => native_pointer(&self.ctx, library, &symbol),
         }
+    }
+}
+
+/// The size of a function's result (0 for `void`).
+fn result_len(sig: &FuncInfo) -> usize {
+    match sig.ret.kind() {
+        CKind::Void => 0,
+        _ => sig.ret.size().unwrap_or(0) as usize,
     }
 }
 
@@ -311,11 +337,6 @@ impl PyModuleLib {
             Some(Decl::Function { ty }) => {
                 let pointer = this.ctx.types().decls.types.intern(Type::Pointer(ty));
                 let sig = this.ctx.resolve(pointer).py()?;
-                if matches!(sig.kind(), CKind::Function(FuncInfo { variadic: true, .. })) {
-                    return Err(PyNotImplementedError::new_err(format!(
-                        "lib.{name}: calling variadic functions of a compiled module is not implemented yet"
-                    )));
-                }
                 let function = PyModuleFunction {
                     ctx: this.ctx.clone(),
                     backend: this.backend.clone(),
@@ -415,6 +436,63 @@ impl PyModuleFunction {
         from_wasm(py, &self.ctx, &sig.ret, result)
     }
 
+    /// A call of a variadic function's `_cffi_f_NAME` in the sandbox: the fixed
+    /// arguments as for [`Self::call_glue`], then the variadic values laid out as
+    /// the wasm32 C ABI passes them (promoted, each at its alignment and at least
+    /// 4-byte slots, aggregates by pointer to a copy), behind one pointer.
+    fn call_variadic(
+        &self,
+        py: Python<'_>,
+        function: &GuestFunc,
+        sig: &FuncInfo,
+        args: &[&Bound<'_, PyAny>],
+    ) -> PyResult<PyObject> {
+        let mut temps = CallTemps::default();
+        let fixed = sig.params.len();
+        let mut values = self.encode_fixed(sig, args, &mut temps)?;
+        let mut area = Vec::new();
+        for (i, arg) in args.iter().enumerate().skip(fixed) {
+            let (ty, mut bytes) = encode_vararg(&self.ctx, i, arg)?;
+            let mut align = ty.align().unwrap_or(4).max(4) as usize;
+            if matches!(ty.kind(), CKind::Record(_)) {
+                let copy = Allocation::new(&self.ctx.mem, bytes.len() as u64, align as u64)?;
+                self.ctx.mem.write(copy.addr(), &bytes).py()?;
+                bytes = (copy.addr() as u32).to_le_bytes().to_vec();
+                align = 4;
+                temps.keep(copy);
+            }
+            area.resize(area.len().next_multiple_of(align), 0);
+            area.extend_from_slice(&bytes);
+        }
+        let block = Allocation::new(&self.ctx.mem, area.len().max(1) as u64, 16)?;
+        self.ctx.mem.write(block.addr(), &area).py()?;
+        values.push((block.addr() as u32).to_le_bytes().to_vec());
+        temps.keep(block);
+        let bytes = self.backend.call(
+            py,
+            &self.ctx,
+            &Entry::Guest(function),
+            &values,
+            result_len(sig),
+        )?;
+        temps.finish(py)?;
+        value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
+    }
+
+    /// The bytes of the fixed arguments of a glue call.
+    fn encode_fixed(
+        &self,
+        sig: &FuncInfo,
+        args: &[&Bound<'_, PyAny>],
+        temps: &mut CallTemps,
+    ) -> PyResult<Vec<Vec<u8>>> {
+        sig.params
+            .iter()
+            .zip(args)
+            .map(|(param, arg)| encode_arg(&self.ctx, param, arg, temps))
+            .collect()
+    }
+
     /// A call of `_cffi_f_NAME`: arguments and result through memory.
     fn call_glue(
         &self,
@@ -424,18 +502,10 @@ impl PyModuleFunction {
         args: &[&Bound<'_, PyAny>],
     ) -> PyResult<PyObject> {
         let mut temps = CallTemps::default();
-        let values = sig
-            .params
-            .iter()
-            .zip(args)
-            .map(|(param, arg)| encode_arg(&self.ctx, param, arg, &mut temps))
-            .collect::<PyResult<Vec<_>>>()?;
-        let ret_len = if matches!(sig.ret.kind(), CKind::Void) {
-            0
-        } else {
-            sig.ret.size().unwrap_or(0) as usize
-        };
-        let bytes = self.backend.call(py, &self.ctx, entry, &values, ret_len)?;
+        let values = self.encode_fixed(sig, args, &mut temps)?;
+        let bytes = self
+            .backend
+            .call(py, &self.ctx, entry, &values, result_len(sig))?;
         temps.finish(py)?;
         value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
     }
@@ -446,7 +516,9 @@ impl FastCall for PyModuleFunction {
         let CKind::Function(sig) = self.sig.kind() else {
             return Err(PyTypeError::new_err("not a function"));
         };
-        if args.len() != sig.params.len() {
+        if sig.variadic {
+            check_arity(&self.sig, sig, args.len())?;
+        } else if args.len() != sig.params.len() {
             return Err(PyTypeError::new_err(format!(
                 "{}() takes exactly {} arguments ({} given)",
                 self.name,
@@ -461,6 +533,7 @@ impl FastCall for PyModuleFunction {
             Route::NativeDirect(function) => {
                 call_function(py, function.get(), Args::Slice(args), None)
             }
+            Route::WasmVariadic(function) => self.call_variadic(py, function, sig, args),
         }
     }
 }

@@ -24,9 +24,14 @@
 //!   function: `args[i]` points at argument `i` (a value of the declared
 //!   parameter type, structs by value included), and the result (if not `void`)
 //!   is stored at `result`, which must have room and alignment for it. One
-//!   convention for every signature, on both targets. Variadic functions get no
-//!   wrapper ([`LayoutPlan::variadic`]); `extern "Python"` functions are not
-//!   handled here.
+//!   convention for every signature, on both targets. `extern "Python"`
+//!   functions are not handled here.
+//! - For each variadic function ([`LayoutPlan::variadic`]): on wasm32 the same
+//!   `_cffi_f_NAME`, with one more argument after the `N` fixed ones: `args[N]`
+//!   points at the `void *` the wasm C ABI passes for the variadic part (a
+//!   buffer of the promoted values);
+//!   natively `void *_cffi_v_NAME(void)`, the function's address, called through
+//!   libffi.
 //! - `RET _cffi_d_NAME(T0, …)` for each non-variadic function whose parameters
 //!   and result are scalars (no struct, union or array by value): `NAME` with
 //!   its own signature, a direct entry the host calls with plain wasm values (or
@@ -153,6 +158,9 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
         function_wrapper(&mut c, table, decls, name)?;
         direct_wrapper(&mut c, table, decls, name)?;
     }
+    for name in &plan.variadic {
+        variadic_wrapper(&mut c, table, decls, name)?;
+    }
     for name in &plan.globals {
         let _ = writeln!(
             c,
@@ -210,16 +218,31 @@ fn function_wrapper(
     name: &str,
 ) -> Result<()> {
     let f = function_type(table, decls, name)?;
+    pointer_table_wrapper(c, table, f, name, name, None);
+    Ok(())
+}
+
+/// The body of `_cffi_f_NAME` calling `callee` (an expression naming the
+/// function) with `*(Ti *)args[i]`, then `extra_arg` if any.
+fn pointer_table_wrapper(
+    c: &mut String,
+    table: &TypeTable,
+    f: &crate::model::FuncType,
+    name: &str,
+    callee: &str,
+    extra_arg: Option<&str>,
+) {
     let _ = writeln!(
         c,
         "void _CFFI_EXPORT(_cffi_f_{name})(void **args, void *result) {{"
     );
-    let mut call_args = Vec::with_capacity(f.params.len());
+    let mut call_args = Vec::with_capacity(f.params.len() + 1);
     for (i, &p) in f.params.iter().enumerate() {
         let _ = writeln!(c, "  {} = args[{i}];", table.c_decl(p, &format!("*_a{i}")));
         call_args.push(format!("*_a{i}"));
     }
-    let call = format!("{name}({})", call_args.join(", "));
+    call_args.extend(extra_arg.map(str::to_owned));
+    let call = format!("{callee}({})", call_args.join(", "));
     if matches!(table.get(f.ret), Type::Void) {
         let _ = writeln!(c, "  (void)result;\n  {call};");
     } else {
@@ -229,10 +252,52 @@ fn function_wrapper(
             table.c_decl(f.ret, "*_r")
         );
     }
-    if f.params.is_empty() {
+    if call_args.is_empty() {
         c.push_str("  (void)args;\n");
     }
     c.push_str("}\n");
+}
+
+/// A variadic function `NAME(T0, …, ...)`. On wasm32, where the C ABI passes the
+/// variadic part as one pointer to a buffer of the promoted values (each at its
+/// alignment), `_cffi_f_NAME` takes that pointer as one more argument (`args[N]`
+/// points at it, after the fixed arguments) and calls `NAME` through a non-variadic function type with a final
+/// `void *`, which is the same wasm function type. Natively the host calls `NAME`
+/// itself through libffi: `void *_cffi_v_NAME(void)` returns its address.
+fn variadic_wrapper(
+    c: &mut String,
+    table: &TypeTable,
+    decls: &Declarations,
+    name: &str,
+) -> Result<()> {
+    let f = function_type(table, decls, name)?;
+    let mut params: Vec<String> = f.params.iter().map(|&p| table.c_decl(p, "")).collect();
+    params.push("void *".to_owned());
+    let fixed = f.params.len();
+    let _ = writeln!(
+        c,
+        "#ifdef __wasm__\ntypedef {};",
+        table.c_decl(f.ret, &format!("(*_cffi_vt_{name})({})", params.join(", ")))
+    );
+    // Through a volatile pointer: were the compiler to see which function is
+    // called, it could turn the call back into a variadic one.
+    let _ = writeln!(
+        c,
+        "static _cffi_vt_{name} volatile _cffi_vp_{name} = (_cffi_vt_{name})&{name};"
+    );
+    let callee = format!("_cffi_vp_{name}");
+    pointer_table_wrapper(
+        c,
+        table,
+        f,
+        name,
+        &callee,
+        Some(&format!("*(void **)args[{fixed}]")),
+    );
+    let _ = writeln!(
+        c,
+        "#else\n_cffi_voidp _CFFI_EXPORT(_cffi_v_{name})(void) {{ return (_cffi_voidp)&{name}; }}\n#endif"
+    );
     Ok(())
 }
 

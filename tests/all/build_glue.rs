@@ -11,7 +11,7 @@ use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::build::{self, Glue};
 use wasmcffi::cdata::{Addr, HostMemory, Memory};
 use wasmcffi::cdecl::{parse_cdef, parse_type, CdefOptions};
-use wasmcffi::layout::{CType, Target, TypeResolver};
+use wasmcffi::layout::{CKind, CType, Target, TypeResolver};
 use wasmcffi::model::{ConstValue, Decl, Declarations};
 use wasmcffi::Error;
 
@@ -394,8 +394,20 @@ fn build_glue_wrappers_take_pointers_to_arguments() {
     assert_eq!(i32::from_le_bytes(word), 100);
     assert!(
         b.lib.symbol("_cffi_f_sum_va").is_err(),
-        "variadic functions get no wrapper"
+        "natively, variadic functions are called by address, not through a wrapper"
     );
+    let sum_va = u64_of(&b.call("_cffi_v_sum_va", "void *", &[], &[]));
+    let sig = b.ctype("int(*)(int, ...)");
+    let CKind::Function(info) = sig.kind() else {
+        panic!()
+    };
+    let int = b.ctype("int");
+    let plan = CallPlan::new(&info.ret, &[int.clone(), int.clone(), int], Some(1)).unwrap();
+    let mut args = ArgBuffer::new();
+    for w in [2u64, 40, 2] {
+        args.push_word(w);
+    }
+    assert_eq!(plan.call(sum_va, &args).unwrap()[..4], 42i32.to_le_bytes());
 }
 
 #[test]

@@ -46,3 +46,20 @@ unsigned long long mix(int a, long long b, float c, double d, unsigned char e) {
 }
 int *nth(int *base, int i) { return base + i; }
 enum color next_color(enum color c) { return c == RED ? GREEN : BLUE; }
+/* Variadic functions: the variadic part travels as CFFI passes it (cdata only, promoted). */
+#include <stdarg.h>
+int sum_ints(int n, ...) {
+    va_list ap; va_start(ap, n);
+    int s = 0; for (int i = 0; i < n; i++) s += va_arg(ap, int);
+    va_end(ap); return s;
+}
+double avg(int n, ...) {
+    va_list ap; va_start(ap, n);
+    double s = 0; for (int i = 0; i < n; i++) s += va_arg(ap, double);
+    va_end(ap); return n ? s / n : 0;
+}
+int format(char *out, size_t size, const char *fmt, ...) {
+    va_list ap; va_start(ap, fmt);
+    int r = vsnprintf(out, size, fmt, ap);
+    va_end(ap); return r;
+}
