@@ -1,5 +1,6 @@
-//! An on-disk cache of compiled machine code, so a second import of a module
-//! (in this process or a later one) does not run Cranelift again.
+//! Caches of compiled modules, so a second import of a module does not run
+//! Cranelift again: in this process, the modules still alive (by their bytes);
+//! across processes, an on-disk cache of machine code.
 //!
 //! An entry is two files named after a hash of the wasm bytes and the engine
 //! version: `<key>.wasm` (a copy of the module) and `<key>.cwasm` (its machine
@@ -9,12 +10,26 @@
 //! else `~/.cache/wasmcffi`): whoever can write there can already run code as
 //! the user, which is the same trust wasmtime's own cache asks for.
 
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use wasmtime::InstancePre;
 
 use crate::error::Result;
 
+use super::wasi::StoreData;
 use super::WasmModule;
+
+/// The modules of this process that are still alive, by key, with their bytes
+/// (compared in full, so a hash collision cannot hand out the wrong module).
+type LiveModules = BTreeMap<String, (Arc<[u8]>, Weak<InstancePre<StoreData>>)>;
+
+fn live_modules() -> &'static Mutex<LiveModules> {
+    static LIVE: Mutex<LiveModules> = Mutex::new(BTreeMap::new());
+    &LIVE
+}
 
 /// The cache directory, if one can be named.
 fn cache_dir() -> Option<PathBuf> {
@@ -42,10 +57,28 @@ fn key(wasm_bytes: &[u8]) -> String {
 /// # Errors
 /// As [`WasmModule::new`].
 pub fn load(wasm_bytes: &[u8]) -> Result<WasmModule> {
+    let key = key(wasm_bytes);
+    let mut live = live_modules()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some((bytes, module)) = live.get(&key) {
+        if &**bytes == wasm_bytes {
+            if let Some(pre) = module.upgrade() {
+                return Ok(WasmModule { pre });
+            }
+        }
+    }
+    live.retain(|_, (_, module)| module.strong_count() > 0);
+    let module = load_from_disk(&key, wasm_bytes)?;
+    live.insert(key, (wasm_bytes.into(), Arc::downgrade(&module.pre)));
+    Ok(module)
+}
+
+/// The module from the on-disk cache, or compiled (and then stored there).
+fn load_from_disk(key: &str, wasm_bytes: &[u8]) -> Result<WasmModule> {
     let Some(dir) = cache_dir() else {
         return WasmModule::new(wasm_bytes);
     };
-    let key = key(wasm_bytes);
     let (copy, code) = (
         dir.join(format!("{key}.wasm")),
         dir.join(format!("{key}.cwasm")),
