@@ -36,7 +36,7 @@ def call_ratios(calls, path, title):
 def compute_ratios(compute, path, title):
     """Bars of the sandboxed/native time per kernel, with the targets marked."""
     kernels = list(compute["kernels"])
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(10, 4))
     columns = [("ratio", "wasm -msimd128"), ("ratio_no_simd", "wasm, no SIMD")]
     columns = [(key, label) for key, label in columns if key in compute["kernels"][kernels[0]]]
     width = 0.8 / len(columns)
@@ -47,13 +47,13 @@ def compute_ratios(compute, path, title):
         for x, v in zip(xs, values):
             ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
     ax.axhline(1.0, color="black", linewidth=0.8)
-    for limit, style in ((1.2, "--"), (1.5, ":")):
-        ax.axhline(limit, color="red", linewidth=0.8, linestyle=style)
+    for limit, style, label in ((1.2, "--", "target: median <= 1.2x"), (1.5, ":", "target: worst <= 1.5x")):
+        ax.axhline(limit, color="red", linewidth=0.8, linestyle=style, label=label)
     ax.set_xticks([k + 0.4 - width / 2 for k in range(len(kernels))])
     ax.set_xticklabels(kernels)
     ax.set_ylabel("sandboxed time / native time")
-    ax.set_title(title + "  (red: targets, median 1.2x dashed, worst 1.5x dotted)", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
