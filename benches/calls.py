@@ -3,8 +3,8 @@ through every way Python has to call them, side by side in one run.
 
 Ratios are to cffi API mode (a real cffi extension of the same C). The numbers
 are the minimum over the samples of per-call means (each sample times
-thousands of calls in a `timeit` loop, whose own ~10-20 ns per iteration is
-included for every implementation alike).
+thousands of calls in a `timeit` loop, whose own cost per iteration, measured
+and printed, is included for every implementation alike).
 """
 
 import ctypes
@@ -207,7 +207,8 @@ def run(repeat, quick):
     check(impls)
     timers = {(impl, key): _common.Timer(*impls[impl][key], sample_time=sample_time)
               for impl in IMPLS for key, _, _ in CASES}
-    _common.interleaved(list(timers.values()), repeat)
+    loop = _common.Timer("pass", {}, sample_time=sample_time)   # the timeit loop's own cost
+    _common.interleaved(list(timers.values()) + [loop], repeat)
     ns = {impl: {key: timers[impl, key].timing.as_dict() for key, _, _ in CASES} for impl in IMPLS}
     best = {impl: {key: ns[impl][key]["min"] for key in ns[impl]} for impl in IMPLS}
     ratios = {impl: {key: best[impl][key] / best[REFERENCE][key] for key in best[impl]} for impl in IMPLS}
@@ -219,7 +220,8 @@ def run(repeat, quick):
     print(_common.table(["call"] + IMPLS, [[key] + [f"{best[i][key]:.0f}" for i in IMPLS] for key, _, _ in CASES]))
     print(f"\nratio to {REFERENCE} mode (lower is faster)")
     print(_common.table(["call"] + IMPLS, [[key] + [f"{ratios[i][key]:.2f}" for i in IMPLS] for key, _, _ in CASES]))
-    print("\ncalls: " + "; ".join(f"{key} = {label}" for key, label, _ in CASES))
+    print(f"\nthe timeit loop's own cost, included in every figure above: {loop.timing.best * 1e9:.1f} ns")
+    print("calls: " + "; ".join(f"{key} = {label}" for key, label, _ in CASES))
     print("wasmtime-py reaches each function through: "
           + ", ".join(f"{key} {conventions[key]}" for key, _, _ in CASES))
     print("targets (DESIGN.md §4):")
@@ -231,6 +233,7 @@ def run(repeat, quick):
         "repeat": repeat,
         "cases": {key: label for key, label, _ in CASES},
         "ns": ns,
+        "loop_overhead_ns": loop.timing.best * 1e9,
         "ratio_to": REFERENCE,
         "ratios": ratios,
         "wasmtime_py_convention": conventions,
