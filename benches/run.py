@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import _common
 
@@ -50,11 +51,13 @@ def main(argv=None):
           f"on {results['info']['cpus']} CPUs ({results['info']['cpu']})")
     for name in suites:
         print(f"\n=== {name} ===")
-        load_before = _common.load_average()
+        load_before, start = _common.load_average(), time.monotonic()
         suite = __import__(name)
         results[name] = suite.run(repeat=repeat, quick=args.quick)
         results[name]["load_average"] = [load_before, _common.load_average()]
-        print(f"(load average {load_before} before, {results[name]['load_average'][1]} after)")
+        results[name]["suite_seconds"] = round(time.monotonic() - start, 1)
+        print(f"(load average {load_before} before, {results[name]['load_average'][1]} after; "
+              f"the suite took {results[name]['suite_seconds']} s including its builds)")
 
     charts = []
     if "calls" in results:
