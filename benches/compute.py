@@ -1,7 +1,7 @@
 """Compute: six C kernels (benches/c/kernels/) built with `set_source()` for
-`target="native"` and for the wasm sandbox, both at -O2 (the sandboxed build
-with -msimd128, and once more without it), run on the same inputs; both must
-return the same checksum. Prints each kernel's sandboxed/native time ratio and
+`target="native"` and for the wasm sandbox, both at -O2 without FMA
+contraction (the sandboxed build with -msimd128, and once more without it), run
+on the same inputs; every build must return the same checksum. Prints each kernel's sandboxed/native time ratio and
 the median and worst ratios (targets: median <= 1.2x, worst <= 1.5x).
 
 Times are per run of one kernel (one call, ~50-300 ms natively), the minimum
@@ -26,11 +26,14 @@ SEED = 20261122
 SOURCE = '#include "kernels/kernels.c"'
 CDEF = "".join(f"int {k}_setup(unsigned, unsigned); unsigned long long {k}_run(void);\n" for k, *_ in KERNELS)
 
+#: No fused multiply-add: a compiler that targets the host CPU (clang, zig cc)
+#: would otherwise contract a * b + c, and the answers would differ by rounding.
+NO_FMA = ["-ffp-contract=off"]
 #: The builds compared: (name, target, extra set_source arguments).
 BUILDS = [
-    ("native", "native", {"libraries": ["m"]}),
-    ("wasm", "wasm", {"extra_compile_args": ["-msimd128"]}),
-    ("wasm_no_simd", "wasm", {}),
+    ("native", "native", {"libraries": ["m"], "extra_compile_args": NO_FMA}),
+    ("wasm", "wasm", {"extra_compile_args": NO_FMA + ["-msimd128"]}),
+    ("wasm_no_simd", "wasm", {"extra_compile_args": NO_FMA}),
 ]
 
 
@@ -88,7 +91,8 @@ def run(repeat, quick):
           f"{_common.verdict(summary['median'], 1.2)}), worst {summary['worst']:.2f}x "
           f"(target <= 1.5x: {_common.verdict(summary['worst'], 1.5)}); "
           f"median without SIMD {summary['median_no_simd']:.2f}x")
-    print("native compiler: " + " ".join(_common.native_cc()) + " -O2; sandboxed: wasmcffi's wasm compiler -O2")
+    print("native compiler: " + " ".join(_common.native_cc()) + " -O2 (set CC to change it); "
+          "sandboxed: wasmcffi's wasm compiler -O2; both -ffp-contract=off")
     return {
         "unit": "ms per run",
         "statistic": "min of samples (median kept too)",
