@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 
+use super::engine::Flavor;
 use super::WasmModule;
 
 /// The cache directory, if one can be named.
@@ -28,11 +29,12 @@ fn cache_dir() -> Option<PathBuf> {
 }
 
 /// A name for `wasm_bytes` compiled by this build of wasmcffi.
-fn key(wasm_bytes: &[u8]) -> String {
+fn key(wasm_bytes: &[u8], flavor: Flavor) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     wasm_bytes.hash(&mut hasher);
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
-    "wasmtime-48.0.8".hash(&mut hasher);
+    "wasmtime-48.0.8 epochs".hash(&mut hasher);
+    flavor.hash(&mut hasher);
     format!("{:016x}-{}", hasher.finish(), wasm_bytes.len())
 }
 
@@ -41,11 +43,11 @@ fn key(wasm_bytes: &[u8]) -> String {
 ///
 /// # Errors
 /// As [`WasmModule::new`].
-pub fn load(wasm_bytes: &[u8]) -> Result<WasmModule> {
+pub(crate) fn load(wasm_bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
     let Some(dir) = cache_dir() else {
-        return WasmModule::new(wasm_bytes);
+        return WasmModule::compile(wasm_bytes, flavor);
     };
-    let key = key(wasm_bytes);
+    let key = key(wasm_bytes, flavor);
     let (copy, code) = (
         dir.join(format!("{key}.wasm")),
         dir.join(format!("{key}.cwasm")),
@@ -56,12 +58,12 @@ pub fn load(wasm_bytes: &[u8]) -> Result<WasmModule> {
             // user's cache directory and was written by `WasmModule::serialize` below
             // for the same wasmtime version (part of the key); wasmtime also checks
             // the header and engine settings, and a failure falls back to compiling.
-            if let Ok(module) = unsafe { WasmModule::deserialize(&machine_code) } {
+            if let Ok(module) = unsafe { WasmModule::deserialize_for(&machine_code, flavor) } {
                 return Ok(module);
             }
         }
     }
-    let module = WasmModule::new(wasm_bytes)?;
+    let module = WasmModule::compile(wasm_bytes, flavor)?;
     if let Ok(machine_code) = module.serialize() {
         // Written under temporary names and renamed, so a reader never sees half a file.
         let write = |path: &PathBuf, bytes: &[u8]| -> std::io::Result<()> {

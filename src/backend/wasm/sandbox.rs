@@ -2,35 +2,51 @@
 //! and the call path into it.
 //!
 //! Concurrency: the store sits behind a `Mutex`, so calls from several threads are
-//! serialized. A thread that is running guest code owns the sandbox; if it tries to
-//! enter again (a host callback, an output sink, a finalizer calling into the same
-//! sandbox) it gets an error instead of a deadlock, and a `free` it asks for is
-//! deferred until the running call returns.
+//! serialized. A thread that finds the sandbox busy waits through the host's
+//! blocking hook (the Python layer releases the GIL for the wait, see
+//! `interrupt`). A thread that is running guest code owns the sandbox; if it tries
+//! to enter again (a host callback, an output sink, a finalizer calling into the
+//! same sandbox) it gets an error instead of a deadlock, and a `free` it asks for
+//! is deferred until the running call returns.
+//!
+//! Every entry into guest code (calls, `malloc`/`free` on the host's behalf,
+//! `_initialize`) goes through [`Live::run`]: the per-call time limit, fuel budget,
+//! usage counters and fault handling live there once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
-use wasmtime::{
-    Func, Instance, Store, StoreLimitsBuilder, Trap, TypedFunc, Val, ValType, WasmBacktrace,
-};
+use wasmtime::{Func, Instance, Store, Trap, TypedFunc, Val, ValType, WasmBacktrace};
 
-use super::engine::WasmModule;
+use super::engine::{Flavor, WasmModule};
+use super::interrupt::{self, CallClock, Running};
+use super::limits::{Limiter, Limits, SharedLimits, Usage, UsageCounters};
 use super::memory::GuestMemory;
-use super::wasi::{self, OutputPipe, OutputSink, StoreData};
+use super::wasi::{self, Grants, OutputPipe, OutputSink, StoreData};
 use crate::bail;
 use crate::error::{Error, Result};
 
-/// How a sandbox is set up. `Default` grants nothing: output is dropped and memory
-/// may grow to the 4 GiB a wasm32 module can address.
+/// How a sandbox is set up. `Default` grants nothing: output is dropped, memory
+/// may grow to [`super::DEFAULT_MAX_MEMORY`], calls have no time limit (Ctrl-C
+/// still stops them), no fuel metering, no automatic reset.
 #[derive(Clone, Default)]
 pub struct SandboxConfig {
     /// Receives what the guest writes to stdout (dropped if `None`).
     pub stdout: Option<OutputSink>,
     /// Receives what the guest writes to stderr (dropped if `None`).
     pub stderr: Option<OutputSink>,
-    /// Bytes of linear memory the guest may grow to. Growing past it fails inside
-    /// the guest (`memory.grow` returns -1, so `malloc` returns NULL): no host error.
-    pub max_memory: Option<u64>,
+    /// Memory, time and fuel limits (changeable later with [`Sandbox::set_limits`]).
+    /// Growing memory past the limit fails inside the guest (`memory.grow` returns
+    /// -1, so `malloc` returns NULL): no host error.
+    pub limits: Limits,
+    /// Run on the fuel-metering engine, so `limits.fuel` can be set. Metered guest
+    /// code is slower, so only sandboxes that ask for it are metered.
+    pub metered: bool,
+    /// Start a fresh instance right after a fault instead of staying poisoned
+    /// until [`Sandbox::reset`] (the faulting call still reports its error).
+    pub auto_reset: bool,
+    /// Files, environment variables and arguments granted to the guest.
+    pub grants: Grants,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -38,7 +54,10 @@ impl std::fmt::Debug for SandboxConfig {
         f.debug_struct("SandboxConfig")
             .field("stdout", &self.stdout.is_some())
             .field("stderr", &self.stderr.is_some())
-            .field("max_memory", &self.max_memory)
+            .field("limits", &self.limits)
+            .field("metered", &self.metered)
+            .field("auto_reset", &self.auto_reset)
+            .field("grants", &self.grants)
             .finish()
     }
 }
@@ -99,16 +118,21 @@ pub(crate) struct Live {
     pub(crate) free: Option<TypedFunc<i32, ()>>,
     /// Why the instance must not run again (an earlier trap or exit), if it must not.
     pub(crate) poisoned: Option<String>,
+    /// Whether the store burns fuel (it was made by the metered engine).
+    metered: bool,
 }
 
 /// One instance of a module with its own store and linear memory.
 ///
-/// Thread-safe: calls are serialized by an internal mutex. After a trap or a guest
-/// `exit()` the instance is *poisoned* (its stack pointer and heap may be
-/// inconsistent): further calls fail with `Error::Trap` until [`Sandbox::reset`].
+/// Thread-safe: calls are serialized by an internal mutex. After a fault (a trap, a
+/// timeout, an interrupt or a guest `exit()`) the instance is *poisoned* (its stack
+/// pointer and heap may be inconsistent): further calls fail with `Error::Trap`
+/// until [`Sandbox::reset`] (or at once, with [`SandboxConfig::auto_reset`]).
 pub struct Sandbox {
     module: WasmModule,
     config: SandboxConfig,
+    limits: Arc<SharedLimits>,
+    usage: Arc<UsageCounters>,
     live: Mutex<Live>,
     /// The token of the thread inside the sandbox (0: none). See the module docs.
     owner: AtomicU64,
@@ -178,10 +202,17 @@ impl Sandbox {
     pub fn new(module: &WasmModule, config: SandboxConfig) -> Result<Arc<Sandbox>> {
         let stdout = OutputPipe::new(config.stdout.clone());
         let stderr = OutputPipe::new(config.stderr.clone());
-        let live = instantiate(module, &config, &stdout, &stderr)?;
+        if config.limits.fuel.is_some() && !config.metered {
+            bail!(Value, "a fuel limit needs a metered sandbox (SandboxConfig::metered)");
+        }
+        let limits = SharedLimits::new(config.limits);
+        let usage = Arc::new(UsageCounters::default());
+        let live = instantiate(module, &config, &limits, &usage, &stdout, &stderr)?;
         let sandbox = Arc::new(Sandbox {
             module: module.clone(),
             config,
+            limits,
+            usage,
             live: Mutex::new(live),
             owner: AtomicU64::new(0),
             generation: AtomicU64::new(1),
@@ -209,7 +240,14 @@ impl Sandbox {
     pub fn reset(&self) -> Result<()> {
         {
             let mut entered = self.enter()?;
-            *entered = instantiate(&self.module, &self.config, &self.stdout, &self.stderr)?;
+            *entered = instantiate(
+                &self.module,
+                &self.config,
+                &self.limits,
+                &self.usage,
+                &self.stdout,
+                &self.stderr,
+            )?;
             self.generation.fetch_add(1, Ordering::AcqRel);
             self.deferred_frees
                 .lock()
@@ -228,18 +266,54 @@ impl Sandbox {
             .is_some_and(|ty| ty.func().is_some())
     }
 
-    /// Why the sandbox refuses to run guest code, if it does (an earlier trap or exit).
+    /// Why the sandbox refuses to run guest code, if it does (an earlier fault).
+    /// Waits for a running call to finish.
     pub fn poisoned(&self) -> Option<String> {
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .poisoned
-            .clone()
+        self.lock_live().poisoned.clone()
     }
 
-    /// The sandbox's linear memory as a cdata `Memory`.
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits.get()
+    }
+
+    /// Changes the limits; they apply from the next call (memory: from the next
+    /// growth; memory already grown past a lowered limit is kept, it cannot shrink).
+    ///
+    /// # Errors
+    /// `Error::Value` for a fuel limit on a sandbox that is not metered.
+    pub fn set_limits(&self, limits: Limits) -> Result<()> {
+        if limits.fuel.is_some() && !self.config.metered {
+            bail!(
+                Value,
+                "fuel limits need a metered sandbox: choose fuel when the instance is created"
+            );
+        }
+        self.limits.set(limits);
+        Ok(())
+    }
+
+    /// What the sandbox has consumed so far.
+    pub fn usage(&self) -> Usage {
+        self.usage.snapshot()
+    }
+
+    /// How the sandbox was set up (its limits are [`Sandbox::limits`]).
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// The sandbox's linear memory as a cdata `Memory`, bound to the current
+    /// instance: after a reset it fails (see [`GuestMemory`]).
     pub fn memory(self: &Arc<Self>) -> GuestMemory {
-        GuestMemory::new(Arc::clone(self), self.generation())
+        GuestMemory::new(Arc::clone(self), Some(self.generation()))
+    }
+
+    /// The sandbox's linear memory as a cdata `Memory` that follows resets: it
+    /// always addresses the current instance (an FFI's memory; its cdata record
+    /// the [`Sandbox::generation`] they were made in).
+    pub fn live_memory(self: &Arc<Self>) -> GuestMemory {
+        GuestMemory::new(Arc::clone(self), None)
     }
 
     /// The module this sandbox instantiates.
@@ -276,13 +350,23 @@ impl Sandbox {
         }
         let params: Vec<Val> = args.iter().map(|a| a.to_val()).collect();
         let mut results = vec![Val::I32(0); ty.results().len()];
-        match func.call(&mut live.store, &params, &mut results) {
+        match live.run(|store| func.call(store, &params, &mut results)) {
             Ok(()) => results.iter().map(WasmVal::from_val).collect(),
-            Err(err) => Err(live.fault(err)),
+            Err(err) => {
+                drop(entered);
+                if self.config.auto_reset {
+                    // The fault is what the caller must see; a failed reset leaves
+                    // the instance poisoned, which the next call reports.
+                    let _ = self.reset();
+                }
+                Err(err)
+            }
         }
     }
 
-    pub(crate) fn generation(&self) -> u64 {
+    /// Which instance the sandbox runs: starts at 1 and grows by one at every
+    /// reset. Guest addresses taken in an older generation are meaningless now.
+    pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
@@ -296,12 +380,28 @@ impl Sandbox {
         if self.is_entered_by_current_thread() {
             bail!(Runtime, "re-entrant use of a sandbox from inside a call into it (e.g. from an output sink) is not supported");
         }
-        let guard = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let guard = self.lock_live();
         self.owner.store(thread_token(), Ordering::Release);
         Ok(Entered {
             sandbox: self,
             guard: Some(guard),
         })
+    }
+
+    /// Locks the store; if another thread holds it, waits through the host's
+    /// blocking hook (never holding the host's locks while waiting).
+    fn lock_live(&self) -> MutexGuard<'_, Live> {
+        match self.live.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                let mut guard = None;
+                interrupt::blocking(&mut || {
+                    guard = Some(self.live.lock().unwrap_or_else(PoisonError::into_inner));
+                });
+                guard.unwrap_or_else(|| self.live.lock().unwrap_or_else(PoisonError::into_inner))
+            }
+        }
     }
 
     /// Locks the store only if nobody is in: `None` when busy (never blocks).
@@ -370,25 +470,70 @@ impl Live {
         let Some(free) = self.free.clone() else {
             return Ok(());
         };
-        free.call(&mut self.store, addr as i32)
-            .map_err(|e| self.fault(e))
+        self.run(|store| free.call(store, addr as i32))
     }
 
-    /// Turns an error out of guest code into ours and poisons the instance.
-    pub(crate) fn fault(&mut self, err: wasmtime::Error) -> Error {
-        let (error, why) = describe_fault(&err);
-        self.poisoned = Some(why);
-        error
+    /// Runs guest code: `enter` calls into the instance under the current limits
+    /// (time limit, fuel budget, the ticker running), counts the call and its fuel,
+    /// and turns a fault into our error, poisoning the instance.
+    pub(crate) fn run<R>(
+        &mut self,
+        enter: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        let _running = Running::start();
+        let budget = prepare_store(&mut self.store, self.metered);
+        let outcome = enter(&mut self.store);
+        let usage = Arc::clone(&self.store.data().limiter.usage);
+        usage.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(budget) = budget {
+            let left = self.store.get_fuel().unwrap_or(0);
+            usage
+                .fuel
+                .fetch_add(budget.saturating_sub(left), Ordering::Relaxed);
+        }
+        outcome.map_err(|err| {
+            usage.traps.fetch_add(1, Ordering::Relaxed);
+            let (error, why) = describe_fault(&err, budget);
+            self.poisoned = Some(why);
+            error
+        })
     }
 }
 
-/// The error for a guest fault, and a one-line reason for poisoning.
-fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
+/// Arms `store` for a call: its time limit starts now, its epoch deadline is one
+/// tick ahead, and a metered store gets its fuel budget (returned).
+fn prepare_store(store: &mut Store<StoreData>, metered: bool) -> Option<u64> {
+    let limits = Arc::clone(&store.data().limiter.limits);
+    store.data_mut().clock = CallClock::start(limits.timeout());
+    store.set_epoch_deadline(1);
+    if !metered {
+        return None;
+    }
+    let budget = limits.fuel();
+    // Only fails on an engine without fuel, which a metered store never is.
+    let _ = store.set_fuel(budget);
+    Some(budget)
+}
+
+/// The error for a guest fault, and a one-line reason for poisoning. `budget` is
+/// the call's fuel budget on a metered store.
+fn describe_fault(err: &wasmtime::Error, budget: Option<u64>) -> (Error, String) {
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return (
             Error::GuestExit(exit.0),
             format!("the guest exited with code {}", exit.0),
         );
+    }
+    // Raised by our epoch callback: a timeout, or the host's interrupt (Ctrl-C).
+    if let Some(stop @ (Error::Timeout(why) | Error::Interrupted(why))) = err.downcast_ref::<Error>() {
+        return (stop.clone(), why.clone());
+    }
+    if let Some(Trap::OutOfFuel) = err.downcast_ref::<Trap>() {
+        let why = format!(
+            "the guest ran out of fuel (its budget is {} per call)",
+            budget.unwrap_or(0)
+        );
+        return (Error::Timeout(why.clone()), why);
     }
     let what = match err.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
@@ -431,28 +576,39 @@ fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
 fn instantiate(
     module: &WasmModule,
     config: &SandboxConfig,
+    limits: &Arc<SharedLimits>,
+    usage: &Arc<UsageCounters>,
     stdout: &OutputPipe,
     stderr: &OutputPipe,
 ) -> Result<Live> {
-    let mut limits = StoreLimitsBuilder::new()
-        .instances(1)
-        .memories(1)
-        .tables(1)
-        .trap_on_grow_failure(false);
-    if let Some(max) = config.max_memory {
-        limits = limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));
-    }
-    let data = StoreData {
-        wasi: wasi::wasi_ctx(stdout, stderr),
-        limits: limits.build(),
+    let flavor = if config.metered {
+        Flavor::Metered
+    } else {
+        Flavor::Plain
     };
-    let mut store = Store::new(module.pre.module().engine(), data);
-    store.limiter(|data| &mut data.limits);
-    let instance = module.pre.instantiate(&mut store).map_err(|e| {
-        Error::Memory(format!(
-            "cannot instantiate the sandbox (memory limit too small?): {e:#}"
-        ))
-    })?;
+    let pre = module.pre(flavor)?;
+    let data = StoreData {
+        wasi: wasi::wasi_ctx(stdout, stderr, &config.grants)?,
+        limiter: Limiter {
+            limits: Arc::clone(limits),
+            usage: Arc::clone(usage),
+        },
+        clock: CallClock::default(),
+    };
+    let mut store = Store::new(pre.module().engine(), data);
+    store.limiter(|data| &mut data.limiter);
+    store.epoch_deadline_callback(|mut ctx| interrupt::on_epoch(&mut ctx.data_mut().clock));
+    // A module's start function runs guest code: under the same limits as a call.
+    let instance = {
+        let _running = Running::start();
+        prepare_store(&mut store, config.metered);
+        pre.instantiate(&mut store).map_err(|e| match describe_fault(&e, None).0 {
+            stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
+            _ => Error::Memory(format!(
+                "cannot instantiate the sandbox (memory limit too small?): {e:#}"
+            )),
+        })?
+    };
     let memory = instance.get_memory(&mut store, "memory");
     let malloc = instance
         .get_typed_func::<(i32, i32), i32>(&mut store, "wasmcffi_malloc")
@@ -467,5 +623,6 @@ fn instantiate(
         malloc,
         free,
         poisoned: None,
+        metered: config.metered,
     })
 }

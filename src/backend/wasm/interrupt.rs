@@ -1,0 +1,171 @@
+//! Stopping guest code that runs too long, and letting the host act while it runs.
+//!
+//! Every engine compiles guest code with epoch checks (`Config::epoch_interruption`):
+//! a load and a compare at function entries and loop back-edges. A ticker thread
+//! advances the epoch of every engine once per [`TICK`] while some guest call is
+//! running (it parks after a while without calls, so an idle process does not
+//! wake up a thousand times a second). Each call sets its deadline one tick
+//! ahead, so a call that runs longer than a tick enters [`on_epoch`] about once
+//! per tick, which
+//! - stops the call with `Error::Timeout` once its time limit has passed, and
+//! - calls the host's [`HostHooks::on_tick`], through which the Python layer hands
+//!   the GIL back to other threads and checks for Ctrl-C (`Error::Interrupted`).
+//!
+//! The core has no Python in it: the host installs its hooks once with
+//! [`set_host_hooks`]. The other hook, [`HostHooks::blocking`], runs a blocking
+//! wait for a busy sandbox with the host's own lock (the GIL) released, so a
+//! thread waiting for the sandbox never holds what the running call needs.
+
+#![forbid(unsafe_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Engine, UpdateDeadline};
+
+use crate::error::{Error, Result};
+
+/// How often the epoch advances while guest code runs.
+pub const TICK: Duration = Duration::from_millis(1);
+
+/// Ticks without any running call after which the ticker parks.
+const IDLE_TICKS_BEFORE_PARKING: u32 = 200;
+
+/// What the host (the Python layer) does while guest code runs.
+#[derive(Clone, Copy, Debug)]
+pub struct HostHooks {
+    /// Called on the thread running guest code about once per tick once the call
+    /// has run for a tick (`ticks` counts the ticks of this call, from 1). An error
+    /// stops the guest (the instance is then poisoned like after a trap).
+    pub on_tick: fn(ticks: u64) -> Result<()>,
+    /// Runs `wait`, a blocking wait for a sandbox that another thread is using,
+    /// with the host's own locks released (it must call `wait` exactly once).
+    pub blocking: fn(wait: &mut dyn FnMut()),
+}
+
+static HOOKS: OnceLock<HostHooks> = OnceLock::new();
+
+/// Installs the host's hooks (once per process; later calls are ignored and
+/// return false).
+pub fn set_host_hooks(hooks: HostHooks) -> bool {
+    HOOKS.set(hooks).is_ok()
+}
+
+/// Runs `wait` through the host's blocking hook (or directly without one).
+pub(crate) fn blocking(wait: &mut dyn FnMut()) {
+    match HOOKS.get() {
+        Some(hooks) => (hooks.blocking)(wait),
+        None => wait(),
+    }
+}
+
+/// The state of one call, kept in the store for the epoch callback.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CallClock {
+    /// When the call must stop (set only when a timeout is configured).
+    deadline: Option<Instant>,
+    timeout: Duration,
+    /// Epoch callbacks seen during this call.
+    ticks: u64,
+}
+
+impl CallClock {
+    /// The clock of a call starting now, with `timeout` if any.
+    pub(crate) fn start(timeout: Option<Duration>) -> CallClock {
+        CallClock {
+            deadline: timeout.map(|t| Instant::now() + t),
+            timeout: timeout.unwrap_or_default(),
+            ticks: 0,
+        }
+    }
+}
+
+/// The store's epoch-deadline callback: enforces the timeout, runs the host's
+/// tick hook, and extends the deadline by one tick.
+pub(crate) fn on_epoch(clock: &mut CallClock) -> wasmtime::Result<UpdateDeadline> {
+    clock.ticks += 1;
+    if clock.deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(wasmtime::Error::new(Error::Timeout(format!(
+            "the guest ran past its time limit of {:?}",
+            clock.timeout
+        ))));
+    }
+    if let Some(hooks) = HOOKS.get() {
+        (hooks.on_tick)(clock.ticks).map_err(wasmtime::Error::new)?;
+    }
+    Ok(UpdateDeadline::Continue(1))
+}
+
+/// The engines whose epoch the ticker advances (the plain one, and the metered
+/// one once it exists).
+static ENGINES: [OnceLock<Engine>; 2] = [OnceLock::new(), OnceLock::new()];
+
+/// Registers an engine with the ticker (at most two: plain and metered).
+pub(crate) fn register_engine(slot: usize, engine: &Engine) {
+    let _ = ENGINES[slot].set(engine.clone());
+}
+
+/// Calls currently running guest code, in all sandboxes.
+static RUNNING: AtomicU64 = AtomicU64::new(0);
+/// Whether the ticker is parked (or about to park).
+static PARKED: AtomicBool = AtomicBool::new(true);
+static TICKER: OnceLock<Thread> = OnceLock::new();
+
+/// Marks a guest call as running for as long as it lives: the ticker runs.
+pub(crate) struct Running(());
+
+impl Running {
+    pub(crate) fn start() -> Running {
+        RUNNING.fetch_add(1, Ordering::SeqCst);
+        if PARKED.load(Ordering::SeqCst) {
+            ticker().unpark();
+        }
+        Running(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn ticker() -> &'static Thread {
+    TICKER.get_or_init(|| {
+        std::thread::Builder::new()
+            .name("wasmcffi-epoch".into())
+            .spawn(tick_forever)
+            .expect("cannot start the wasmcffi epoch thread")
+            .thread()
+            .clone()
+    })
+}
+
+fn tick_forever() {
+    PARKED.store(false, Ordering::SeqCst);
+    let mut idle = 0u32;
+    loop {
+        std::thread::sleep(TICK);
+        for engine in ENGINES.iter().filter_map(OnceLock::get) {
+            engine.increment_epoch();
+        }
+        if RUNNING.load(Ordering::SeqCst) > 0 {
+            idle = 0;
+            continue;
+        }
+        idle += 1;
+        if idle >= IDLE_TICKS_BEFORE_PARKING {
+            PARKED.store(true, Ordering::SeqCst);
+            // A call that started after the store above sees PARKED and unparks
+            // us (the token makes an early unpark count); one that started before
+            // it is seen here.
+            if RUNNING.load(Ordering::SeqCst) == 0 {
+                std::thread::park();
+            }
+            PARKED.store(false, Ordering::SeqCst);
+            idle = 0;
+        }
+    }
+}
