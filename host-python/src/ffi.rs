@@ -196,7 +196,7 @@ impl PyFFI {
     ) -> PyResult<Self> {
         let mem: crate::context::SharedMemory = match (_target, _sandbox) {
             (None | Some("host"), None) => Arc::new(HostMemory),
-            (Some("wasm32"), Some(sandbox)) => Arc::new(sandbox.get().sandbox.memory()),
+            (Some("wasm32"), Some(sandbox)) => Arc::new(sandbox.get().sandbox.live_memory()),
             (Some("wasm32"), None) => Arc::new(NoMemory(Target::Wasm32)),
             (target, _) => return Err(PyValueError::new_err(format!("bad FFI target {target:?}"))),
         };

@@ -8,6 +8,7 @@ mod convert;
 mod ctype;
 mod exceptions;
 mod ffi;
+mod gil;
 mod handles;
 mod lib_object;
 mod module_lib;
@@ -18,6 +19,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    gil::install();
     m.add_class::<ffi::PyFFI>()?;
     m.add_class::<cdata::PyCData>()?;
     m.add_class::<ctype::PyCType>()?;

@@ -57,6 +57,11 @@ impl Scratch {
         if size > Self::SIZE || self.busy.swap(true, Ordering::Acquire) {
             return None;
         }
+        // A block of an instance that was reset is not ours any more.
+        if self.block.get().is_some_and(|b| !b.is_current()) {
+            self.busy.store(false, Ordering::Release);
+            return None;
+        }
         if self.block.get().is_none() {
             match Allocation::new(&ctx.mem, Self::SIZE, 8) {
                 Ok(block) => {
@@ -125,7 +130,7 @@ impl Backend {
                         WasmVal::I32(base as i32),
                         WasmVal::I32((base + result_at) as i32),
                     ];
-                    py.allow_threads(|| sandbox.call(symbol, &call_args)).py()?;
+                    crate::gil::run_guest(py, || sandbox.call(symbol, &call_args)).py()?;
                     let mut out = vec![0u8; ret_len];
                     ctx.mem.read(base + result_at, &mut out).py()?;
                     Ok(out)
