@@ -552,9 +552,7 @@ impl PyFFI {
             let src = src.get();
             src.check_alive()?;
             let (addr, _) = Self::pointed_data(src)?;
-            let mut buf = vec![0u8; n as usize];
-            src.ctx.mem.read(addr, &mut buf).py()?;
-            buf
+            src.ctx.mem.read_vec(addr, n).py()?
         } else {
             let all = pyo3::buffer::PyBuffer::<u8>::get(src)?.to_vec(py)?;
             if (all.len() as u64) < n {

@@ -458,7 +458,7 @@ fn wasm_fuel_is_a_deterministic_budget() {
     assert!(matches!(&err, Error::Timeout(m) if m.contains("fuel")), "{err:?}");
     sb.reset().unwrap();
     sb.set_limits(Limits {
-        fuel: Some(one - 1),
+        fuel: Some(one / 2),
         ..sb.limits()
     })
     .unwrap();

@@ -115,3 +115,4 @@ int count_args(void) {
     if (__wasi_args_sizes_get(&argc, &size) != 0) return -1;
     return (int)argc;
 }
+void *forged_handle(void) { return (void *)(uintptr_t)0x12345678u; }

@@ -61,6 +61,7 @@ CDEF = """
     int count_env(void);
     int print_flood(int);
     int count_args(void);
+    void *forged_handle(void);
 """
 
 #: Run in the child: `ffi`, `lib`, `sb` (its sandbox), `wasmcffi`, `hostile` (the
@@ -123,6 +124,8 @@ CASES = {
     "memmove_from_wild_pointer": (
         "dst = ffi.new('char[64]')\nffi.memmove(dst, lib.wild_string(), 64)",
         ("raise", "MemoryError", "out of bounds")),
+    "from_handle_of_forged_pointer": (
+        "result = ffi.from_handle(lib.forged_handle())", ("raise", "RuntimeError", "not a live handle")),
     "wild_global_pointer": ("result = ffi.string(lib.wild_global)", ("raise", "MemoryError", "out of bounds")),
     # ---- CPU ----
     "endless_loop_times_out": (

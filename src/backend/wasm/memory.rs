@@ -137,7 +137,10 @@ impl Memory for GuestMemory {
         };
         let lo = dst.min(src);
         let hi = dst.max(src);
-        self.with_range(lo as Addr, hi - lo + len, |span| {
+        let Some(span) = (hi - lo).checked_add(len) else {
+            bail!(Memory, "guest memory access out of bounds");
+        };
+        self.with_range(lo as Addr, span, |span| {
             span.copy_within(src - lo..src - lo + len, dst - lo);
         })
         .or_else(|e| if len == 0 { Ok(()) } else { Err(e) })
