@@ -2,9 +2,10 @@
 //!
 //! Every engine compiles guest code with epoch checks (`Config::epoch_interruption`):
 //! a load and a compare at function entries and loop back-edges. A ticker thread
-//! advances the epoch of every engine once per [`TICK`] while some guest call is
-//! running (it parks after a while without calls, so an idle process does not
-//! wake up a thousand times a second). Each call sets its deadline one tick
+//! advances the epoch of every engine once per [`TICK`] while guest calls happen
+//! (it parks after a while without calls, so an idle process does not wake up a
+//! thousand times a second; a call's only cost for this is two plain memory
+//! accesses). Each call sets its deadline one tick
 //! ahead, so a call that runs longer than a tick enters [`on_epoch`] about once
 //! per tick, which
 //! - stops the call with `Error::Timeout` once its time limit has passed, and
@@ -86,6 +87,7 @@ impl CallClock {
 /// tick hook, and extends the deadline by one tick.
 pub(crate) fn on_epoch(clock: &mut CallClock) -> wasmtime::Result<UpdateDeadline> {
     clock.ticks += 1;
+    note_activity();
     if clock.deadline.is_some_and(|d| Instant::now() >= d) {
         return Err(wasmtime::Error::new(Error::Timeout(format!(
             "the guest ran past its time limit of {:?}",
@@ -107,28 +109,31 @@ pub(crate) fn register_engine(slot: usize, engine: &Engine) {
     let _ = ENGINES[slot].set(engine.clone());
 }
 
-/// Calls currently running guest code, in all sandboxes.
-static RUNNING: AtomicU64 = AtomicU64::new(0);
+/// Changes whenever a guest call starts or an epoch callback runs (a long call is
+/// still running): the ticker parks after a while without change.
+static ACTIVITY: AtomicU64 = AtomicU64::new(0);
 /// Whether the ticker is parked (or about to park).
 static PARKED: AtomicBool = AtomicBool::new(true);
 static TICKER: OnceLock<Thread> = OnceLock::new();
 
-/// Marks a guest call as running for as long as it lives: the ticker runs.
-pub(crate) struct Running(());
+/// How long a parked ticker sleeps before looking again (bounds the delay of a
+/// call that starts just as the ticker parks, and the wake-ups of an idle process).
+const PARKED_PERIOD: Duration = Duration::from_millis(100);
 
-impl Running {
-    pub(crate) fn start() -> Running {
-        RUNNING.fetch_add(1, Ordering::SeqCst);
-        if PARKED.load(Ordering::SeqCst) {
-            ticker().unpark();
-        }
-        Running(())
-    }
+fn note_activity() {
+    // Only a change matters, so a racy increment (two plain accesses) will do:
+    // this runs on every call and must cost next to nothing.
+    ACTIVITY.store(
+        ACTIVITY.load(Ordering::Relaxed).wrapping_add(1),
+        Ordering::Relaxed,
+    );
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        RUNNING.fetch_sub(1, Ordering::SeqCst);
+/// Notes that a guest call starts: wakes the ticker if it is parked.
+pub(crate) fn call_starting() {
+    note_activity();
+    if PARKED.load(Ordering::Relaxed) {
+        ticker().unpark();
     }
 }
 
@@ -145,27 +150,31 @@ fn ticker() -> &'static Thread {
 
 fn tick_forever() {
     PARKED.store(false, Ordering::SeqCst);
+    let mut seen = ACTIVITY.load(Ordering::Relaxed);
     let mut idle = 0u32;
     loop {
         std::thread::sleep(TICK);
         for engine in ENGINES.iter().filter_map(OnceLock::get) {
             engine.increment_epoch();
         }
-        if RUNNING.load(Ordering::SeqCst) > 0 {
+        let now = ACTIVITY.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
             idle = 0;
             continue;
         }
         idle += 1;
         if idle >= IDLE_TICKS_BEFORE_PARKING {
             PARKED.store(true, Ordering::SeqCst);
-            // A call that started after the store above sees PARKED and unparks
-            // us (the token makes an early unpark count); one that started before
-            // it is seen here.
-            if RUNNING.load(Ordering::SeqCst) == 0 {
-                std::thread::park();
+            // A call starting now sees PARKED and unparks us (the token makes an
+            // early unpark count); one that raced with the store is caught by the
+            // timeout: we tick again and its epoch callback shows activity.
+            if ACTIVITY.load(Ordering::SeqCst) == seen {
+                std::thread::park_timeout(PARKED_PERIOD);
             }
             PARKED.store(false, Ordering::SeqCst);
-            idle = 0;
+            // Look again after a couple of ticks, not a full idle period.
+            idle = IDLE_TICKS_BEFORE_PARKING - 2;
         }
     }
 }

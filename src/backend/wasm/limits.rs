@@ -125,6 +125,25 @@ pub(crate) struct UsageCounters {
 }
 
 impl UsageCounters {
+    /// Counts one call (and the fuel it burnt, and whether it faulted). Only
+    /// called holding the sandbox's lock, so plain loads and stores suffice (no
+    /// read-modify-write on the call path).
+    pub(crate) fn count_call(&self, fuel: Option<u64>, faulted: bool) {
+        let bump = |counter: &AtomicU64, by: u64| {
+            counter.store(
+                counter.load(Ordering::Relaxed).wrapping_add(by),
+                Ordering::Relaxed,
+            );
+        };
+        bump(&self.calls, 1);
+        if let Some(fuel) = fuel {
+            bump(&self.fuel, fuel);
+        }
+        if faulted {
+            bump(&self.traps, 1);
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> Usage {
         Usage {
             memory: self.memory.load(Ordering::Relaxed),

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use wasmtime::{Func, Instance, Store, Trap, TypedFunc, Val, ValType, WasmBacktrace};
 
 use super::engine::{Flavor, WasmModule};
-use super::interrupt::{self, CallClock, Running};
+use super::interrupt::{self, CallClock};
 use super::limits::{Limiter, Limits, SharedLimits, Usage, UsageCounters};
 use super::memory::GuestMemory;
 use super::wasi::{self, Grants, OutputPipe, OutputSink, StoreData};
@@ -480,19 +480,13 @@ impl Live {
         &mut self,
         enter: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<R>,
     ) -> Result<R> {
-        let _running = Running::start();
+        interrupt::call_starting();
         let budget = prepare_store(&mut self.store, self.metered);
         let outcome = enter(&mut self.store);
-        let usage = Arc::clone(&self.store.data().limiter.usage);
-        usage.calls.fetch_add(1, Ordering::Relaxed);
-        if let Some(budget) = budget {
-            let left = self.store.get_fuel().unwrap_or(0);
-            usage
-                .fuel
-                .fetch_add(budget.saturating_sub(left), Ordering::Relaxed);
-        }
+        let spent = budget.map(|b| b.saturating_sub(self.store.get_fuel().unwrap_or(0)));
+        let usage = &self.store.data().limiter.usage;
+        usage.count_call(spent, outcome.is_err());
         outcome.map_err(|err| {
-            usage.traps.fetch_add(1, Ordering::Relaxed);
             let (error, why) = describe_fault(&err, budget);
             self.poisoned = Some(why);
             error
@@ -503,13 +497,13 @@ impl Live {
 /// Arms `store` for a call: its time limit starts now, its epoch deadline is one
 /// tick ahead, and a metered store gets its fuel budget (returned).
 fn prepare_store(store: &mut Store<StoreData>, metered: bool) -> Option<u64> {
-    let limits = Arc::clone(&store.data().limiter.limits);
-    store.data_mut().clock = CallClock::start(limits.timeout());
+    let limits = &store.data().limiter.limits;
+    let (timeout, budget) = (limits.timeout(), limits.fuel());
+    store.data_mut().clock = CallClock::start(timeout);
     store.set_epoch_deadline(1);
     if !metered {
         return None;
     }
-    let budget = limits.fuel();
     // Only fails on an engine without fuel, which a metered store never is.
     let _ = store.set_fuel(budget);
     Some(budget)
@@ -600,7 +594,7 @@ fn instantiate(
     store.epoch_deadline_callback(|mut ctx| interrupt::on_epoch(&mut ctx.data_mut().clock));
     // A module's start function runs guest code: under the same limits as a call.
     let instance = {
-        let _running = Running::start();
+        interrupt::call_starting();
         prepare_store(&mut store, config.metered);
         pre.instantiate(&mut store).map_err(|e| match describe_fault(&e, None).0 {
             stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
