@@ -55,7 +55,15 @@ fn build_kernels() -> Vec<u8> {
     let (src, out) = (dir.join("kernels.c"), dir.join("kernels.wasm"));
     std::fs::write(&src, KERNELS).unwrap();
     let status = Command::new(py)
-        .args(["-m", "ziglang", "cc", "--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-nostdlib"])
+        .args([
+            "-m",
+            "ziglang",
+            "cc",
+            "--target=wasm32-wasi",
+            "-mexec-model=reactor",
+            "-O2",
+            "-nostdlib",
+        ])
         .args(["-Wl,--no-entry", "-o"])
         .arg(&out)
         .arg(&src)
@@ -111,7 +119,10 @@ fn main() {
         ("matmul", 40),
         ("calls", 30),
     ];
-    println!("{:<10} {:>12} {:>12} {:>12} {:>9} {:>11}", "kernel", "plain", "epochs", "epochs+fuel", "epochs/x", "fuel/x");
+    println!(
+        "{:<10} {:>12} {:>12} {:>12} {:>9} {:>11}",
+        "kernel", "plain", "epochs", "epochs+fuel", "epochs/x", "fuel/x"
+    );
     for (name, arg) in kernels {
         // Rounds alternate between the engines, so load changes hit all of them.
         let mut times = vec![Duration::MAX; engines.len()];

@@ -66,10 +66,7 @@ fn holds_gil() -> bool {
 
 /// Installs the hooks in the core (once, at module import).
 pub fn install() {
-    set_host_hooks(HostHooks {
-        on_tick,
-        blocking,
-    });
+    set_host_hooks(HostHooks { on_tick, blocking });
 }
 
 /// Runs `f`, which calls guest code, holding the GIL at first; the tick hook

@@ -164,9 +164,9 @@ pub(crate) fn string(
             };
             let is_enum = matches!(item.kind(), CKind::Enum(_));
             match il.class {
-                PrimClass::Char | PrimClass::Int { .. } if il.size == 1 && !is_enum => Ok(
-                    StringResult::Bytes(read_until_nul(mem, addr, il, limit)?),
-                ),
+                PrimClass::Char | PrimClass::Int { .. } if il.size == 1 && !is_enum => {
+                    Ok(StringResult::Bytes(read_until_nul(mem, addr, il, limit)?))
+                }
                 PrimClass::WideChar { .. } => Ok(StringResult::Str(decode_wide(
                     &units_of(&read_until_nul(mem, addr, il, limit)?, il),
                     il.size,

@@ -430,7 +430,10 @@ fn wasm_timeout_stops_an_endless_loop_and_poisons() {
     };
     let started = Instant::now();
     let err = sb.call("spin", &[]).unwrap_err();
-    assert!(matches!(&err, Error::Timeout(m) if m.contains("time limit")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Timeout(m) if m.contains("time limit")),
+        "{err:?}"
+    );
     assert!(started.elapsed() >= Duration::from_millis(30));
     assert!(sb.poisoned().is_some());
     assert!(matches!(call_i32(&sb, "add", &[1, 2]), Err(Error::Trap(_))));
@@ -453,16 +456,26 @@ fn wasm_fuel_is_a_deterministic_budget() {
     let one = sb.usage().fuel - before;
     assert!(one > 1000, "{one}");
     assert_eq!(call_i32(&sb, "count", &[1000]).unwrap(), 499_500);
-    assert_eq!(sb.usage().fuel - before, 2 * one, "the same call burns the same fuel");
+    assert_eq!(
+        sb.usage().fuel - before,
+        2 * one,
+        "the same call burns the same fuel"
+    );
     let err = sb.call("spin", &[]).unwrap_err();
-    assert!(matches!(&err, Error::Timeout(m) if m.contains("fuel")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Timeout(m) if m.contains("fuel")),
+        "{err:?}"
+    );
     sb.reset().unwrap();
     sb.set_limits(Limits {
         fuel: Some(one / 2),
         ..sb.limits()
     })
     .unwrap();
-    assert!(matches!(call_i32(&sb, "count", &[1000]), Err(Error::Timeout(_))));
+    assert!(matches!(
+        call_i32(&sb, "count", &[1000]),
+        Err(Error::Timeout(_))
+    ));
 }
 
 #[test]

@@ -69,11 +69,10 @@ impl SharedLimits {
     }
 
     pub(crate) fn set(&self, limits: Limits) {
-        let timeout_ns = limits
-            .timeout
-            .map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX).max(1));
-        self.max_memory
-            .store(limits.max_memory, Ordering::Relaxed);
+        let timeout_ns = limits.timeout.map_or(0, |t| {
+            u64::try_from(t.as_nanos()).unwrap_or(u64::MAX).max(1)
+        });
+        self.max_memory.store(limits.max_memory, Ordering::Relaxed);
         self.timeout_ns.store(timeout_ns, Ordering::Relaxed);
         self.fuel
             .store(limits.fuel.unwrap_or(u64::MAX), Ordering::Relaxed);
@@ -170,9 +169,7 @@ impl ResourceLimiter for Limiter {
         let max = self.limits.max_memory.load(Ordering::Relaxed);
         let allowed = u64::try_from(desired).is_ok_and(|d| d <= max);
         if allowed {
-            self.usage
-                .memory
-                .store(desired as u64, Ordering::Relaxed);
+            self.usage.memory.store(desired as u64, Ordering::Relaxed);
         }
         Ok(allowed)
     }

@@ -203,7 +203,10 @@ impl Sandbox {
         let stdout = OutputPipe::new(config.stdout.clone());
         let stderr = OutputPipe::new(config.stderr.clone());
         if config.limits.fuel.is_some() && !config.metered {
-            bail!(Value, "a fuel limit needs a metered sandbox (SandboxConfig::metered)");
+            bail!(
+                Value,
+                "a fuel limit needs a metered sandbox (SandboxConfig::metered)"
+            );
         }
         let limits = SharedLimits::new(config.limits);
         let usage = Arc::new(UsageCounters::default());
@@ -519,7 +522,9 @@ fn describe_fault(err: &wasmtime::Error, budget: Option<u64>) -> (Error, String)
         );
     }
     // Raised by our epoch callback: a timeout, or the host's interrupt (Ctrl-C).
-    if let Some(stop @ (Error::Timeout(why) | Error::Interrupted(why))) = err.downcast_ref::<Error>() {
+    if let Some(stop @ (Error::Timeout(why) | Error::Interrupted(why))) =
+        err.downcast_ref::<Error>()
+    {
         return (stop.clone(), why.clone());
     }
     if let Some(Trap::OutOfFuel) = err.downcast_ref::<Trap>() {
@@ -596,12 +601,13 @@ fn instantiate(
     let instance = {
         interrupt::call_starting();
         prepare_store(&mut store, config.metered);
-        pre.instantiate(&mut store).map_err(|e| match describe_fault(&e, None).0 {
-            stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
-            _ => Error::Memory(format!(
-                "cannot instantiate the sandbox (memory limit too small?): {e:#}"
-            )),
-        })?
+        pre.instantiate(&mut store)
+            .map_err(|e| match describe_fault(&e, None).0 {
+                stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
+                _ => Error::Memory(format!(
+                    "cannot instantiate the sandbox (memory limit too small?): {e:#}"
+                )),
+            })?
     };
     let memory = instance.get_memory(&mut store, "memory");
     let malloc = instance
