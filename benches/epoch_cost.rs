@@ -7,8 +7,6 @@
 //! Needs zig (`python3 -m ziglang`, or `.venv/bin/python -m ziglang`). Prints the
 //! fastest time of each kernel per engine and the ratios to the plain engine.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use wasmtime::{Config, Engine, Instance, Module, OptLevel, Store, Strategy, TypedFunc};
@@ -38,27 +36,18 @@ static unsigned fib(unsigned n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
 EXPORT(calls) unsigned calls(unsigned n) { return fib(n); }
 "#;
 
-fn zig_python() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    [venv, PathBuf::from("python3")].into_iter().find(|py| {
-        Command::new(py)
-            .args(["-m", "ziglang", "version"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
-}
+#[path = "../tests/all/support.rs"]
+#[allow(dead_code)]
+mod support;
 
 fn build_kernels() -> Vec<u8> {
-    let py = zig_python().expect("zig (python -m ziglang) is needed");
     let dir = std::env::temp_dir().join(format!("wasmcffi-epoch-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (src, out) = (dir.join("kernels.c"), dir.join("kernels.wasm"));
     std::fs::write(&src, KERNELS).unwrap();
-    let status = Command::new(py)
+    let status = support::zig_cc()
+        .expect("zig (python -m ziglang) is needed")
         .args([
-            "-m",
-            "ziglang",
-            "cc",
             "--target=wasm32-wasi",
             "-mexec-model=reactor",
             "-O2",

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import wasmcffi
 from conftest import normalize
+from test_api_mode import load_module
 
 C_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c", "boundary.c")
 TYPES = {
@@ -41,20 +42,13 @@ values = st.one_of(
 )
 
 
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module", params=["wasm", "native"])
 def built(request, tmp_path_factory):
     ffibuilder = wasmcffi.FFI()
     ffibuilder.cdef(CDEF)
     name = f"_boundary_{request.param}"
     ffibuilder.set_source(name, SOURCE, target=request.param, include_dirs=[os.path.dirname(C_FILE)])
-    return _load(ffibuilder.compile(tmpdir=str(tmp_path_factory.mktemp(request.param))), name)
+    return load_module(ffibuilder.compile(tmpdir=str(tmp_path_factory.mktemp(request.param))))
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +57,11 @@ def reference(tmp_path_factory):
     ffibuilder = cffi.FFI()
     ffibuilder.cdef(CDEF)
     ffibuilder.set_source("_boundary_cffi", SOURCE, include_dirs=[os.path.dirname(C_FILE)])
-    return _load(ffibuilder.compile(tmpdir=str(tmp_path_factory.mktemp("cffi"))), "_boundary_cffi")
+    so = ffibuilder.compile(tmpdir=str(tmp_path_factory.mktemp("cffi")))
+    spec = importlib.util.spec_from_file_location("_boundary_cffi", so)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def outcome(fn):
