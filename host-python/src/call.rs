@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
-use wasmcffi::layout::{CKind, CType, PrimClass};
+use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 
 use crate::cdata::{Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
@@ -200,12 +200,32 @@ fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObje
 }
 
 /// The bytes of argument `arg` for a parameter of type `param`.
+/// TypeError for a cdata of another sandbox instance: its addresses mean
+/// nothing in this one (host cdata of different FFIs share one address space).
+fn check_same_sandbox(ctx: &Arc<FfiContext>, arg: &Bound<'_, PyAny>) -> PyResult<()> {
+    let Ok(cdata) = arg.downcast::<PyCData>() else {
+        return Ok(());
+    };
+    let theirs = &cdata.get().ctx;
+    if ctx.target() == Target::Wasm32
+        && theirs.target() == Target::Wasm32
+        && !Arc::ptr_eq(&theirs.mem, &ctx.mem)
+    {
+        return Err(PyTypeError::new_err(format!(
+            "cdata '{}' belongs to another sandbox instance and cannot be passed to this one",
+            cdata.get().ctype.cname()
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn encode_arg(
     ctx: &Arc<FfiContext>,
     param: &CType,
     arg: &Bound<'_, PyAny>,
     temps: &mut Vec<Arc<Allocation>>,
 ) -> PyResult<Vec<u8>> {
+    check_same_sandbox(ctx, arg)?;
     let value = to_value_for(arg, param, ctx.target())?;
     match param.kind() {
         CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, param, &value).py(),

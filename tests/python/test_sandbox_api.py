@@ -1,5 +1,5 @@
 """The sandbox control API: `wasmcffi.sandbox(lib)`, `Sandbox.set_limits`,
-`usage`, `reset`, `poisoned`, and `wasmcffi.instantiate(module, ...)`.
+`usage`, `reset`, `poisoned`, and `wasmcffi.instantiate(wasm_module, ...)`.
 
 Behaviour that exists on both targets runs on both; what a native module lacks (a
 sandbox) must be refused clearly there.
@@ -43,12 +43,20 @@ def module(request, tmp_path_factory):
     return mod
 
 
+@pytest.fixture(scope="module")
+def wasm_module(tmp_path_factory):
+    """The sandboxed build alone, for what only sandboxed modules have (on the
+    native build, `test_sandbox_of_lib_or_module` checks it is refused)."""
+    ffibuilder = wasmcffi.FFI()
+    ffibuilder.cdef(CDEF)
+    ffibuilder.set_source("_sbapi_only_wasm", SOURCE)
+    return load_module(ffibuilder.compile(tmpdir=str(tmp_path_factory.mktemp("wasm_only"))))
+
+
 @pytest.fixture
-def fresh(module):
-    """A fresh `(ffi, lib)` of the module (wasm only)."""
-    if module.target != "wasm":
-        pytest.skip("only sandboxed modules have instances")
-    return wasmcffi.instantiate(module)
+def fresh(wasm_module):
+    """A fresh `(ffi, lib)` of the sandboxed module."""
+    return wasmcffi.instantiate(wasm_module)
 
 
 def test_sandbox_of_lib_or_module(module):
@@ -99,11 +107,9 @@ def test_bad_limits_are_refused(fresh, kwargs, error):
     assert sb.limits == before
 
 
-def test_unknown_instantiate_option_is_a_type_error(module):
-    if module.target == "native":
-        pytest.skip("native modules have no instances")
+def test_unknown_instantiate_option_is_a_type_error(wasm_module):
     with pytest.raises(TypeError, match="unknown sandbox option"):
-        wasmcffi.instantiate(module, cpus=2)
+        wasmcffi.instantiate(wasm_module, cpus=2)
 
 
 def test_usage_counts_calls_and_traps(fresh):
@@ -119,10 +125,8 @@ def test_usage_counts_calls_and_traps(fresh):
     assert after["memory"] > 0 and after["fuel"] == 0
 
 
-def test_fuel_usage_of_a_metered_instance(module):
-    if module.target == "native":
-        pytest.skip("native modules have no instances")
-    ffi, lib = wasmcffi.instantiate(module, fuel=1_000_000)
+def test_fuel_usage_of_a_metered_instance(wasm_module):
+    ffi, lib = wasmcffi.instantiate(wasm_module, fuel=1_000_000)
     sb = wasmcffi.sandbox(lib)
     assert sb.metered and sb.limits["fuel"] == 1_000_000
     before = sb.usage["fuel"]
@@ -132,15 +136,16 @@ def test_fuel_usage_of_a_metered_instance(module):
     assert sb.limits["fuel"] is None and sb.metered
 
 
-def test_instances_are_isolated(module):
-    if module.target == "native":
-        pytest.skip("native modules have no instances")
-    (f1, l1), (f2, l2) = wasmcffi.instantiate(module), wasmcffi.instantiate(module)
+def test_instances_are_isolated(wasm_module):
+    (f1, l1), (f2, l2) = wasmcffi.instantiate(wasm_module), wasmcffi.instantiate(wasm_module)
     assert (l1.bump(), l1.bump(), l2.bump()) == (11, 12, 11)
     assert (l1.counter, l2.counter) == (12, 11)
     assert wasmcffi.sandbox(l1) is not wasmcffi.sandbox(l2)
     p1, p2 = f1.new("int *", 5), f2.new("int *", 6)
     assert (p1[0], p2[0]) == (5, 6)
+    with pytest.raises(TypeError, match="another sandbox instance"):
+        l2.say(f1.new("char[]", b"one"))
+    l1.say(f1.new("char[]", b"one"))
 
 
 def test_poisoned_until_reset_then_fresh(fresh):
@@ -174,10 +179,8 @@ def test_cdata_of_a_reset_instance(fresh):
     assert list(new) == [3, 4]
 
 
-def test_auto_reset(module):
-    if module.target == "native":
-        pytest.skip("native modules have no instances")
-    ffi, lib = wasmcffi.instantiate(module, auto_reset=True)
+def test_auto_reset(wasm_module):
+    ffi, lib = wasmcffi.instantiate(wasm_module, auto_reset=True)
     sb = wasmcffi.sandbox(lib)
     assert sb.auto_reset
     lib.bump()
@@ -187,19 +190,15 @@ def test_auto_reset(module):
     assert lib.bump() == 11
 
 
-def test_timeout_from_instantiate(module):
-    if module.target == "native":
-        pytest.skip("native modules have no instances")
-    ffi, lib = wasmcffi.instantiate(module, timeout=0.05)
+def test_timeout_from_instantiate(wasm_module):
+    ffi, lib = wasmcffi.instantiate(wasm_module, timeout=0.05)
     with pytest.raises(wasmcffi.Timeout):
         lib.spin()
     assert isinstance(wasmcffi.Timeout("x"), wasmcffi.SandboxError)
 
 
 @pytest.mark.parametrize("target_kind", ["callable", "binary file", "text file", "none"])
-def test_stdout_routing(module, target_kind, capfd):
-    if module.target == "native":
-        pytest.skip("native modules have no instances")
+def test_stdout_routing(wasm_module, target_kind, capfd):
     got = []
     sink = {
         "callable": got.append,
@@ -207,7 +206,7 @@ def test_stdout_routing(module, target_kind, capfd):
         "text file": io.StringIO(),
         "none": None,
     }[target_kind]
-    ffi, lib = wasmcffi.instantiate(module, stdout=sink)
+    ffi, lib = wasmcffi.instantiate(wasm_module, stdout=sink)
     lib.say(b"routed")
     if target_kind == "callable":
         assert b"".join(got) == b"routed\n"
@@ -216,15 +215,11 @@ def test_stdout_routing(module, target_kind, capfd):
     assert "routed" not in capfd.readouterr().out
 
 
-def test_bad_stdout_is_a_type_error(module):
-    if module.target == "native":
-        pytest.skip("native modules have no instances")
+def test_bad_stdout_is_a_type_error(wasm_module):
     with pytest.raises(TypeError, match="stdout"):
-        wasmcffi.instantiate(module, stdout=42)
+        wasmcffi.instantiate(wasm_module, stdout=42)
 
 
-def test_missing_granted_directory_is_an_os_error(module, tmp_path):
-    if module.target == "native":
-        pytest.skip("native modules have no instances")
+def test_missing_granted_directory_is_an_os_error(wasm_module, tmp_path):
     with pytest.raises(OSError, match="cannot grant directory"):
-        wasmcffi.instantiate(module, dirs={"/data": os.path.join(str(tmp_path), "missing")})
+        wasmcffi.instantiate(wasm_module, dirs={"/data": os.path.join(str(tmp_path), "missing")})
