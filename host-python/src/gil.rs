@@ -171,16 +171,28 @@ fn on_tick(ticks: u64) -> wasmcffi::Result<()> {
     }
 }
 
-/// The core's blocking hook: waits with the GIL released if this thread holds it.
-fn blocking(wait: &mut dyn FnMut()) {
+/// Slices of a wait for a busy sandbox between two signal checks.
+const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The core's blocking hook: waits with the GIL released if this thread holds
+/// it, checking Python's signals between slices (Ctrl-C while waiting).
+fn blocking(wait: &mut dyn FnMut(std::time::Duration) -> bool) -> wasmcffi::Result<()> {
     if !holds_gil() || matches!(STATE.get(), State::Released(_)) {
-        wait();
-        return;
+        while !wait(WAIT_SLICE) {}
+        return Ok(());
     }
-    // SAFETY: this thread holds the GIL (checked above); nothing in `wait` (a
-    // mutex wait in the core) uses Python, and the GIL is taken back right after.
-    let tstate = unsafe { ffi::PyEval_SaveThread() };
-    wait();
-    // SAFETY: `tstate` was saved just above on this thread.
-    unsafe { ffi::PyEval_RestoreThread(tstate) };
+    loop {
+        // SAFETY: this thread holds the GIL (checked above); nothing in `wait` (a
+        // timed mutex wait in the core) uses Python, and the GIL is taken back
+        // right after.
+        let tstate = unsafe { ffi::PyEval_SaveThread() };
+        let ours = wait(WAIT_SLICE);
+        // SAFETY: `tstate` was saved just above on this thread.
+        unsafe { ffi::PyEval_RestoreThread(tstate) };
+        if ours {
+            return Ok(());
+        }
+        // SAFETY: the GIL was just taken back on this thread.
+        check_signals(unsafe { Python::assume_gil_acquired() })?;
+    }
 }

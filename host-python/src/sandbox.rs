@@ -206,9 +206,8 @@ impl PySandbox {
 
     /// Why the instance refuses to run (a message), or None when it is usable.
     #[getter]
-    fn poisoned(&self, py: Python<'_>) -> Option<String> {
-        let sandbox = &self.sandbox;
-        py.allow_threads(|| sandbox.poisoned())
+    fn poisoned(&self) -> PyResult<Option<String>> {
+        self.sandbox.poisoned().py()
     }
 
     /// Whether a fault resets the instance at once (set at creation).

@@ -239,7 +239,7 @@ fn wasm_trap_carries_backtrace_and_poisons_until_reset() {
         msg.contains("backtrace") && msg.contains("do_trap"),
         "{msg}"
     );
-    assert!(sb.poisoned().is_some());
+    assert!(sb.poisoned().unwrap().is_some());
     let Err(Error::Trap(again)) = sb.call("add", &[WasmVal::I32(1), WasmVal::I32(2)]) else {
         panic!("expected the poisoned sandbox to refuse")
     };
@@ -435,7 +435,7 @@ fn wasm_timeout_stops_an_endless_loop_and_poisons() {
         "{err:?}"
     );
     assert!(started.elapsed() >= Duration::from_millis(30));
-    assert!(sb.poisoned().is_some());
+    assert!(sb.poisoned().unwrap().is_some());
     assert!(matches!(call_i32(&sb, "add", &[1, 2]), Err(Error::Trap(_))));
     sb.reset().unwrap();
     assert_eq!(call_i32(&sb, "add", &[1, 2]).unwrap(), 3);
@@ -505,7 +505,7 @@ fn wasm_auto_reset_leaves_a_fresh_instance() {
     let generation = sb.generation();
     assert!(matches!(sb.call("do_trap", &[]), Err(Error::Trap(_))));
     assert_eq!(sb.generation(), generation + 1);
-    assert!(sb.poisoned().is_none());
+    assert!(sb.poisoned().unwrap().is_none());
     assert_eq!(call_i32(&sb, "add", &[2, 2]).unwrap(), 4);
 }
 

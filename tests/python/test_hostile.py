@@ -135,6 +135,13 @@ CASES = {
     "ctrl_c_stops_an_endless_loop": (
         "threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()\nlib.spin()",
         ("raise", "KeyboardInterrupt", "")),
+    "ctrl_c_while_waiting_for_a_busy_sandbox": (
+        "sb.set_limits(timeout=3)\n"
+        "spinner = threading.Thread(target=lambda: lib.spin())\nspinner.start()\ntime.sleep(0.1)\n"
+        "threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "t = time.monotonic()\n"
+        "try:\n    lib.add(1, 2)\nexcept KeyboardInterrupt:\n    result = time.monotonic() - t < 2\n"
+        "spinner.join()", ("ok", True)),
     "deep_recursion": ("result = lib.recurse(10_000_000)", ("raise", "Trap", "call stack exhausted")),
     "c_stack_overflow": ("result = lib.big_frames(100_000)", ("raise", "Trap", "out of bounds")),
     "sleep_does_not_block_the_host": (

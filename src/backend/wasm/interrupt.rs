@@ -15,7 +15,8 @@
 //! The core has no Python in it: the host installs its hooks once with
 //! [`set_host_hooks`]. The other hook, [`HostHooks::blocking`], runs a blocking
 //! wait for a busy sandbox with the host's own lock (the GIL) released, so a
-//! thread waiting for the sandbox never holds what the running call needs.
+//! thread waiting for the sandbox never holds what the running call needs; the
+//! wait is cut in slices, between which the host may give up (Ctrl-C).
 
 #![forbid(unsafe_code)]
 
@@ -41,9 +42,11 @@ pub struct HostHooks {
     /// has run for a tick (`ticks` counts the ticks of this call, from 1). An error
     /// stops the guest (the instance is then poisoned like after a trap).
     pub on_tick: fn(ticks: u64) -> Result<()>,
-    /// Runs `wait`, a blocking wait for a sandbox that another thread is using,
-    /// with the host's own locks released (it must call `wait` exactly once).
-    pub blocking: fn(wait: &mut dyn FnMut()),
+    /// Waits for a sandbox that another thread is using: calls `wait(slice)`,
+    /// which waits at most `slice` and returns whether the sandbox is now ours,
+    /// until it returns true, with the host's own locks released while in `wait`.
+    /// Between slices it may give up with an error (Ctrl-C while waiting).
+    pub blocking: fn(wait: &mut dyn FnMut(Duration) -> bool) -> Result<()>,
 }
 
 static HOOKS: OnceLock<HostHooks> = OnceLock::new();
@@ -54,11 +57,14 @@ pub fn set_host_hooks(hooks: HostHooks) -> bool {
     HOOKS.set(hooks).is_ok()
 }
 
-/// Runs `wait` through the host's blocking hook (or directly without one).
-pub(crate) fn blocking(wait: &mut dyn FnMut()) {
+/// Runs `wait` through the host's blocking hook (or until it succeeds, without one).
+pub(crate) fn blocking(wait: &mut dyn FnMut(Duration) -> bool) -> Result<()> {
     match HOOKS.get() {
         Some(hooks) => (hooks.blocking)(wait),
-        None => wait(),
+        None => {
+            while !wait(Duration::from_secs(1)) {}
+            Ok(())
+        }
     }
 }
 

@@ -13,8 +13,9 @@
 //! `_initialize`) goes through [`Live::run`]: the per-call time limit, fuel budget,
 //! usage counters and fault handling live there once.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use wasmtime::{Func, Instance, Store, Trap, TypedFunc, Val, ValType, WasmBacktrace};
 
@@ -134,6 +135,11 @@ pub struct Sandbox {
     limits: Arc<SharedLimits>,
     usage: Arc<UsageCounters>,
     live: Mutex<Live>,
+    /// Threads waiting for `live`; when there are some, leaving the sandbox
+    /// notifies `idle` (under `idle_lock`).
+    waiters: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle: Condvar,
     /// The token of the thread inside the sandbox (0: none). See the module docs.
     owner: AtomicU64,
     /// Bumped by every reset; a [`GuestMemory`] of an older generation is dead.
@@ -186,6 +192,7 @@ impl Drop for Entered<'_> {
             self.sandbox.run_deferred_frees(&mut live);
             self.sandbox.owner.store(0, Ordering::Release);
             drop(live);
+            self.sandbox.wake_waiters();
         }
         self.sandbox.stdout.flush();
         self.sandbox.stderr.flush();
@@ -217,6 +224,9 @@ impl Sandbox {
             limits,
             usage,
             live: Mutex::new(live),
+            waiters: AtomicUsize::new(0),
+            idle_lock: Mutex::new(()),
+            idle: Condvar::new(),
             owner: AtomicU64::new(0),
             generation: AtomicU64::new(1),
             deferred_frees: Mutex::new(Vec::new()),
@@ -271,8 +281,11 @@ impl Sandbox {
 
     /// Why the sandbox refuses to run guest code, if it does (an earlier fault).
     /// Waits for a running call to finish.
-    pub fn poisoned(&self) -> Option<String> {
-        self.lock_live().poisoned.clone()
+    ///
+    /// # Errors
+    /// `Error::Interrupted` if the host's blocking hook gives up waiting.
+    pub fn poisoned(&self) -> Result<Option<String>> {
+        Ok(self.lock_live()?.poisoned.clone())
     }
 
     /// The limits in force.
@@ -383,7 +396,7 @@ impl Sandbox {
         if self.is_entered_by_current_thread() {
             bail!(Runtime, "re-entrant use of a sandbox from inside a call into it (e.g. from an output sink) is not supported");
         }
-        let guard = self.lock_live();
+        let guard = self.lock_live()?;
         self.owner.store(thread_token(), Ordering::Release);
         Ok(Entered {
             sandbox: self,
@@ -393,17 +406,55 @@ impl Sandbox {
 
     /// Locks the store; if another thread holds it, waits through the host's
     /// blocking hook (never holding the host's locks while waiting).
-    fn lock_live(&self) -> MutexGuard<'_, Live> {
+    fn lock_live(&self) -> Result<MutexGuard<'_, Live>> {
         match self.live.try_lock() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                let mut guard = None;
-                interrupt::blocking(&mut || {
-                    guard = Some(self.live.lock().unwrap_or_else(PoisonError::into_inner));
-                });
-                guard.unwrap_or_else(|| self.live.lock().unwrap_or_else(PoisonError::into_inner))
+            Ok(guard) => return Ok(guard),
+            Err(TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => {}
+        }
+        let mut guard = None;
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let outcome = interrupt::blocking(&mut |slice| {
+            guard = self.wait_for_live(slice);
+            guard.is_some()
+        });
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        outcome?;
+        guard.ok_or_else(|| Error::Internal("a sandbox wait ended without the sandbox".into()))
+    }
+
+    /// The store's lock if it comes free within `slice`.
+    fn wait_for_live(&self, slice: Duration) -> Option<MutexGuard<'_, Live>> {
+        let deadline = Instant::now() + slice;
+        let mut idle = self
+            .idle_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match self.live.try_lock() {
+                Ok(guard) => return Some(guard),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
             }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            idle = self
+                .idle
+                .wait_timeout(idle, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Wakes the threads waiting for the store (after it was released). Holding
+    /// `idle_lock` orders this after a waiter's failed `try_lock`, so no wake-up is
+    /// lost; without waiters it costs one atomic load.
+    fn wake_waiters(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _idle = self
+                .idle_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.idle.notify_all();
         }
     }
 
