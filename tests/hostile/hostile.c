@@ -116,3 +116,20 @@ int count_args(void) {
     return (int)argc;
 }
 void *forged_handle(void) { return (void *)(uintptr_t)0x12345678u; }
+#include <time.h>
+long long wall_clock(void) { return (long long)time(NULL); }
+long long monotonic_ns(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return -1;
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+unsigned random_word(void) {
+    unsigned word = 0;
+    if (getentropy(&word, sizeof word) != 0) return 0;
+    return word;
+}
+/* Runs when an instance starts (the reactor's _initialize). */
+__attribute__((constructor)) static void maybe_hang(void) {
+    if (getenv("HANG_IN_CONSTRUCTOR") != NULL)
+        for (volatile unsigned i = 0;; i++) {}
+}

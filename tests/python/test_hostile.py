@@ -62,6 +62,9 @@ CDEF = """
     int print_flood(int);
     int count_args(void);
     void *forged_handle(void);
+    long long wall_clock(void);
+    long long monotonic_ns(void);
+    unsigned random_word(void);
 """
 
 #: Run in the child: `ffi`, `lib`, `sb` (its sandbox), `wasmcffi`, `hostile` (the
@@ -130,6 +133,9 @@ CASES = {
     # ---- CPU ----
     "endless_loop_times_out": (
         "sb.set_limits(timeout=0.2)\nlib.spin()", ("raise", "Timeout", "time limit")),
+    "endless_constructor_times_out": (
+        "wasmcffi.instantiate(hostile, env={'HANG_IN_CONSTRUCTOR': '1'}, timeout=0.2)",
+        ("raise", "Timeout", "time limit")),
     "endless_loop_out_of_fuel": (
         "f2, l2 = wasmcffi.instantiate(hostile, fuel=10_000_000)\nl2.spin()", ("raise", "Timeout", "fuel")),
     "ctrl_c_stops_an_endless_loop": (
@@ -239,6 +245,10 @@ CASES = {
         "os.environ['WASMCFFI_SECRET'] = 'x'\nresult = lib.read_env(b'HOME') == ffi.NULL and lib.count_env()",
         ("ok", 0)),
     "args_without_grant": ("result = lib.count_args()", ("ok", 0)),
+    "clocks_are_frozen": (
+        "time.sleep(0.01)\nresult = (lib.wall_clock(), lib.monotonic_ns())", ("ok", [0, 0])),
+    "randomness_is_not_host_entropy": (
+        "result = len({wasmcffi.instantiate(hostile)[1].random_word() for _ in range(3)})", ("ok", 1)),
     "open_file_with_grant": (
         "open(os.path.join(tmp, 'data.txt'), 'w').write('hello')\n"
         "f2, l2 = wasmcffi.instantiate(hostile, dirs={'/data': tmp})\n"
