@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
-use wasmcffi::layout::{CKind, CType, FuncInfo, PrimClass};
+use wasmcffi::layout::{CKind, CType, FuncInfo, PrimClass, Target};
 
 use crate::cdata::{Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
@@ -261,12 +261,32 @@ pub(crate) fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyRe
 }
 
 /// The bytes of argument `arg` for a parameter of type `param`.
+/// TypeError for a cdata of another sandbox instance: its addresses mean
+/// nothing in this one (host cdata of different FFIs share one address space).
+fn check_same_sandbox(ctx: &Arc<FfiContext>, arg: &Bound<'_, PyAny>) -> PyResult<()> {
+    let Ok(cdata) = arg.downcast::<PyCData>() else {
+        return Ok(());
+    };
+    let theirs = &cdata.get().ctx;
+    if ctx.target() == Target::Wasm32
+        && theirs.target() == Target::Wasm32
+        && !Arc::ptr_eq(&theirs.mem, &ctx.mem)
+    {
+        return Err(PyTypeError::new_err(format!(
+            "cdata '{}' belongs to another sandbox instance and cannot be passed to this one",
+            cdata.get().ctype.cname()
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn encode_arg(
     ctx: &Arc<FfiContext>,
     param: &CType,
     arg: &Bound<'_, PyAny>,
     temps: &mut CallTemps,
 ) -> PyResult<Vec<u8>> {
+    check_same_sandbox(ctx, arg)?;
     if let Ok(cdata) = arg.downcast::<PyCData>() {
         if cdata.get().is_mirror() {
             cdata.get().refresh_mirror(arg.py())?;

@@ -25,7 +25,11 @@ use crate::handles;
 /// A block of memory that cdata own, freed when the last of them is gone
 /// (or at once by `ffi.release`).
 pub struct Allocation {
+    /// The memory to free through: bound to the generation the block was made in
+    /// (`Memory::pinned`), so a block of a reset sandbox is never freed in its
+    /// new instance.
     mem: SharedMemory,
+    generation: u64,
     addr: Addr,
     size: u64,
     align: u64,
@@ -35,9 +39,11 @@ pub struct Allocation {
 impl Allocation {
     /// Allocates `size` zeroed bytes in `mem`.
     pub fn new(mem: &SharedMemory, size: u64, align: u64) -> PyResult<Arc<Self>> {
+        let generation = mem.generation();
         let addr = mem.alloc_zeroed(size, align).py()?;
         Ok(Arc::new(Allocation {
-            mem: mem.clone(),
+            mem: mem.pinned().unwrap_or_else(|| mem.clone()),
+            generation,
             addr,
             size,
             align,
@@ -48,6 +54,12 @@ impl Allocation {
     /// The address of the block.
     pub fn addr(&self) -> Addr {
         self.addr
+    }
+
+    /// Whether the block belongs to the current instance of its memory (false
+    /// once its sandbox was reset).
+    pub fn is_current(&self) -> bool {
+        self.mem.generation() == self.generation
     }
 
     /// Frees the block now; later accesses through any cdata of it raise.
@@ -115,6 +127,9 @@ pub struct PyCData {
     pub keep: Option<Arc<dyn Any + Send + Sync>>,
     /// The call plan of a function pointer, made at its first call.
     pub plan: OnceLock<CallPlan>,
+    /// The generation of the FFI's memory this cdata was made in (see
+    /// `Memory::generation`): a sandbox's cdata die with its instance.
+    pub generation: u64,
 }
 
 impl Drop for PyCData {
@@ -156,6 +171,7 @@ impl PyCData {
             flavor: Flavor::Plain,
             keep: None,
             plan: OnceLock::new(),
+            generation: ctx.mem.generation(),
         }
     }
 
@@ -203,6 +219,12 @@ impl PyCData {
 
     /// Raises if the memory behind this cdata was released.
     pub fn check_alive(&self) -> PyResult<()> {
+        let host_value = matches!(self.ctype.kind(), CKind::Prim(..) | CKind::Enum(_));
+        if !host_value && self.generation != self.ctx.mem.generation() {
+            return Err(crate::exceptions::SandboxError::new_err(
+                "this cdata belongs to a sandbox instance that was reset: its memory is gone",
+            ));
+        }
         match &self.owner {
             Some(owner) => owner.check_alive(),
             None => Ok(()),
@@ -260,6 +282,7 @@ impl PyCData {
             flavor,
             keep: self.keep.clone(),
             plan: OnceLock::new(),
+            generation: self.generation,
         }
     }
 

@@ -194,7 +194,7 @@ impl PyFFI {
     ) -> PyResult<Self> {
         let mem: crate::context::SharedMemory = match (_target, _sandbox) {
             (None | Some("host"), None) => Arc::new(HostMemory),
-            (Some("wasm32"), Some(sandbox)) => Arc::new(sandbox.get().sandbox.memory()),
+            (Some("wasm32"), Some(sandbox)) => Arc::new(sandbox.get().sandbox.live_memory()),
             (Some("wasm32"), None) => Arc::new(NoMemory(Target::Wasm32)),
             (target, _) => return Err(PyValueError::new_err(format!("bad FFI target {target:?}"))),
         };
@@ -556,9 +556,7 @@ impl PyFFI {
             let src = src.get();
             src.check_alive()?;
             let (addr, _) = Self::pointed_data(src)?;
-            let mut buf = vec![0u8; n as usize];
-            src.ctx.mem.read(addr, &mut buf).py()?;
-            buf
+            src.ctx.mem.read_vec(addr, n).py()?
         } else {
             let all = pyo3::buffer::PyBuffer::<u8>::get(src)?.to_vec(py)?;
             if (all.len() as u64) < n {

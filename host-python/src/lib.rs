@@ -9,6 +9,7 @@ mod ctype;
 mod exceptions;
 mod fastcall;
 mod ffi;
+mod gil;
 mod handles;
 mod lib_object;
 mod module_lib;
@@ -20,6 +21,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    gil::install();
     m.add_class::<ffi::PyFFI>()?;
     m.add_class::<cdata::PyCData>()?;
     m.add_class::<ctype::PyCType>()?;

@@ -137,7 +137,7 @@ impl Backend {
                         WasmVal::I32(base as i32),
                         WasmVal::I32((base + result_at) as i32),
                     ];
-                    py.allow_threads(|| sandbox.call_function(function, &call_args))
+                    crate::gil::run_guest(py, || sandbox.call_function(function, &call_args))
                         .py()?;
                     let mut out = vec![0u8; ret_len];
                     ctx.mem.read(base + result_at, &mut out).py()?;
@@ -431,7 +431,7 @@ impl PyModuleFunction {
         {
             values[i] = to_wasm(&self.ctx, param, *ty, arg, &mut temps)?;
         }
-        let result = sandbox.call_function(function, values).py()?;
+        let result = crate::gil::run_guest(py, || sandbox.call_function(function, values)).py()?;
         temps.finish(py)?;
         from_wasm(py, &self.ctx, &sig.ret, result)
     }

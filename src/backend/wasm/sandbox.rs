@@ -2,36 +2,53 @@
 //! and the call path into it.
 //!
 //! Concurrency: the store sits behind a `Mutex`, so calls from several threads are
-//! serialized. A thread that is running guest code owns the sandbox; if it tries to
-//! enter again (a host callback, an output sink, a finalizer calling into the same
-//! sandbox) it gets an error instead of a deadlock, and a `free` it asks for is
-//! deferred until the running call returns.
+//! serialized. A thread that finds the sandbox busy waits through the host's
+//! blocking hook (the Python layer releases the GIL for the wait, see
+//! `interrupt`). A thread that is running guest code owns the sandbox; if it tries
+//! to enter again (a host callback, an output sink, a finalizer calling into the
+//! same sandbox) it gets an error instead of a deadlock, and a `free` it asks for
+//! is deferred until the running call returns.
+//!
+//! Every entry into guest code (calls, `malloc`/`free` on the host's behalf,
+//! `_initialize`) goes through [`Live::run`]: the per-call time limit, fuel budget,
+//! usage counters and fault handling live there once.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
-use wasmtime::{
-    Func, Instance, Store, StoreLimitsBuilder, Trap, TypedFunc, Val, ValType, WasmBacktrace,
-};
+use wasmtime::{Func, Instance, Store, Trap, TypedFunc, Val, ValType, WasmBacktrace};
 
-use super::engine::WasmModule;
+use super::engine::{Flavor, WasmModule};
+use super::interrupt::{self, CallClock};
+use super::limits::{Limiter, Limits, SharedLimits, Usage, UsageCounters};
 use super::memory::GuestMemory;
 use super::raw_call;
-use super::wasi::{self, OutputPipe, OutputSink, StoreData};
+use super::wasi::{self, Grants, OutputPipe, OutputSink, StoreData};
 use crate::bail;
 use crate::error::{Error, Result};
 
-/// How a sandbox is set up. `Default` grants nothing: output is dropped and memory
-/// may grow to the 4 GiB a wasm32 module can address.
+/// How a sandbox is set up. `Default` grants nothing: output is dropped, memory
+/// may grow to [`super::DEFAULT_MAX_MEMORY`], calls have no time limit (Ctrl-C
+/// still stops them), no fuel metering, no automatic reset.
 #[derive(Clone, Default)]
 pub struct SandboxConfig {
     /// Receives what the guest writes to stdout (dropped if `None`).
     pub stdout: Option<OutputSink>,
     /// Receives what the guest writes to stderr (dropped if `None`).
     pub stderr: Option<OutputSink>,
-    /// Bytes of linear memory the guest may grow to. Growing past it fails inside
-    /// the guest (`memory.grow` returns -1, so `malloc` returns NULL): no host error.
-    pub max_memory: Option<u64>,
+    /// Memory, time and fuel limits (changeable later with [`Sandbox::set_limits`]).
+    /// Growing memory past the limit fails inside the guest (`memory.grow` returns
+    /// -1, so `malloc` returns NULL): no host error.
+    pub limits: Limits,
+    /// Run on the fuel-metering engine, so `limits.fuel` can be set. Metered guest
+    /// code is slower, so only sandboxes that ask for it are metered.
+    pub metered: bool,
+    /// Start a fresh instance right after a fault instead of staying poisoned
+    /// until [`Sandbox::reset`] (the faulting call still reports its error).
+    pub auto_reset: bool,
+    /// Files, environment variables and arguments granted to the guest.
+    pub grants: Grants,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -39,7 +56,10 @@ impl std::fmt::Debug for SandboxConfig {
         f.debug_struct("SandboxConfig")
             .field("stdout", &self.stdout.is_some())
             .field("stderr", &self.stderr.is_some())
-            .field("max_memory", &self.max_memory)
+            .field("limits", &self.limits)
+            .field("metered", &self.metered)
+            .field("auto_reset", &self.auto_reset)
+            .field("grants", &self.grants)
             .finish()
     }
 }
@@ -155,17 +175,27 @@ pub(crate) struct Live {
     pub(crate) poisoned: Option<String>,
     /// The functions of [`Sandbox::function`] in this instance, by slot, found on first use.
     functions: Vec<Option<Func>>,
+    /// Whether the store burns fuel (it was made by the metered engine).
+    metered: bool,
 }
 
 /// One instance of a module with its own store and linear memory.
 ///
-/// Thread-safe: calls are serialized by an internal mutex. After a trap or a guest
-/// `exit()` the instance is *poisoned* (its stack pointer and heap may be
-/// inconsistent): further calls fail with `Error::Trap` until [`Sandbox::reset`].
+/// Thread-safe: calls are serialized by an internal mutex. After a fault (a trap, a
+/// timeout, an interrupt or a guest `exit()`) the instance is *poisoned* (its stack
+/// pointer and heap may be inconsistent): further calls fail with `Error::Trap`
+/// until [`Sandbox::reset`] (or at once, with [`SandboxConfig::auto_reset`]).
 pub struct Sandbox {
     module: WasmModule,
     config: SandboxConfig,
+    limits: Arc<SharedLimits>,
+    usage: Arc<UsageCounters>,
     live: Mutex<Live>,
+    /// Threads waiting for `live`; when there are some, leaving the sandbox
+    /// notifies `idle` (under `idle_lock`).
+    waiters: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle: Condvar,
     /// The token of the thread inside the sandbox (0: none). See the module docs.
     owner: AtomicU64,
     /// Bumped by every reset; a [`GuestMemory`] of an older generation is dead.
@@ -222,6 +252,7 @@ impl Drop for Entered<'_> {
             self.sandbox.run_deferred_frees(&mut live);
             self.sandbox.owner.store(0, Ordering::Release);
             drop(live);
+            self.sandbox.wake_waiters();
         }
         self.sandbox.stdout.flush();
         self.sandbox.stderr.flush();
@@ -238,11 +269,24 @@ impl Sandbox {
     pub fn new(module: &WasmModule, config: SandboxConfig) -> Result<Arc<Sandbox>> {
         let stdout = OutputPipe::new(config.stdout.clone());
         let stderr = OutputPipe::new(config.stderr.clone());
-        let live = instantiate(module, &config, &stdout, &stderr)?;
+        if config.limits.fuel.is_some() && !config.metered {
+            bail!(
+                Value,
+                "a fuel limit needs a metered sandbox (SandboxConfig::metered)"
+            );
+        }
+        let limits = SharedLimits::new(config.limits);
+        let usage = Arc::new(UsageCounters::default());
+        let live = instantiate(module, &config, &limits, &usage, &stdout, &stderr)?;
         let sandbox = Arc::new(Sandbox {
             module: module.clone(),
             config,
+            limits,
+            usage,
             live: Mutex::new(live),
+            waiters: AtomicUsize::new(0),
+            idle_lock: Mutex::new(()),
+            idle: Condvar::new(),
             owner: AtomicU64::new(0),
             generation: AtomicU64::new(1),
             deferred_frees: Mutex::new(Vec::new()),
@@ -271,7 +315,14 @@ impl Sandbox {
     pub fn reset(&self) -> Result<()> {
         {
             let mut entered = self.enter()?;
-            *entered = instantiate(&self.module, &self.config, &self.stdout, &self.stderr)?;
+            *entered = instantiate(
+                &self.module,
+                &self.config,
+                &self.limits,
+                &self.usage,
+                &self.stdout,
+                &self.stderr,
+            )?;
             self.generation.fetch_add(1, Ordering::AcqRel);
             self.deferred_frees
                 .lock()
@@ -290,18 +341,57 @@ impl Sandbox {
             .is_some_and(|ty| ty.func().is_some())
     }
 
-    /// Why the sandbox refuses to run guest code, if it does (an earlier trap or exit).
-    pub fn poisoned(&self) -> Option<String> {
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .poisoned
-            .clone()
+    /// Why the sandbox refuses to run guest code, if it does (an earlier fault).
+    /// Waits for a running call to finish.
+    ///
+    /// # Errors
+    /// `Error::Interrupted` if the host's blocking hook gives up waiting.
+    pub fn poisoned(&self) -> Result<Option<String>> {
+        Ok(self.lock_live()?.poisoned.clone())
     }
 
-    /// The sandbox's linear memory as a cdata `Memory`.
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits.get()
+    }
+
+    /// Changes the limits; they apply from the next call (memory: from the next
+    /// growth; memory already grown past a lowered limit is kept, it cannot shrink).
+    ///
+    /// # Errors
+    /// `Error::Value` for a fuel limit on a sandbox that is not metered.
+    pub fn set_limits(&self, limits: Limits) -> Result<()> {
+        if limits.fuel.is_some() && !self.config.metered {
+            bail!(
+                Value,
+                "fuel limits need a metered sandbox: choose fuel when the instance is created"
+            );
+        }
+        self.limits.set(limits);
+        Ok(())
+    }
+
+    /// What the sandbox has consumed so far.
+    pub fn usage(&self) -> Usage {
+        self.usage.snapshot()
+    }
+
+    /// How the sandbox was set up (its limits are [`Sandbox::limits`]).
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// The sandbox's linear memory as a cdata `Memory`, bound to the current
+    /// instance: after a reset it fails (see [`GuestMemory`]).
     pub fn memory(self: &Arc<Self>) -> GuestMemory {
-        GuestMemory::new(Arc::clone(self), self.generation())
+        GuestMemory::new(Arc::clone(self), Some(self.generation()))
+    }
+
+    /// The sandbox's linear memory as a cdata `Memory` that follows resets: it
+    /// always addresses the current instance (an FFI's memory; its cdata record
+    /// the [`Sandbox::generation`] they were made in).
+    pub fn live_memory(self: &Arc<Self>) -> GuestMemory {
+        GuestMemory::new(Arc::clone(self), None)
     }
 
     /// The module this sandbox instantiates.
@@ -338,10 +428,21 @@ impl Sandbox {
         }
         let params: Vec<Val> = args.iter().map(|a| a.to_val()).collect();
         let mut results = vec![Val::I32(0); ty.results().len()];
-        match func.call(&mut live.store, &params, &mut results) {
+        match live.run(|store| func.call(store, &params, &mut results)) {
             Ok(()) => results.iter().map(WasmVal::from_val).collect(),
-            Err(err) => Err(live.fault(err)),
+            Err(err) => Err(self.after_fault(entered, err)),
         }
+    }
+
+    /// Leaves the sandbox after a call failed with `err`, resetting it if the
+    /// configuration asks for that; returns `err`, which the caller must see.
+    fn after_fault(&self, entered: Entered<'_>, err: Error) -> Error {
+        drop(entered);
+        if self.config.auto_reset {
+            // A failed reset leaves the instance poisoned, which the next call reports.
+            let _ = self.reset();
+        }
+        err
     }
 
     /// Looks up the exported function `name` once, for [`Sandbox::call_function`].
@@ -408,13 +509,11 @@ impl Sandbox {
             Some(func) => func,
             None => self.find_function(live, function)?,
         };
-        raw_call::call_checked_func(
-            &func,
-            &mut live.store,
-            args,
-            function.results.first().copied(),
-        )
-        .map_err(|err| live.fault(err))
+        let result = function.results.first().copied();
+        match live.run(|store| raw_call::call_checked_func(&func, store, args, result)) {
+            Ok(value) => Ok(value),
+            Err(err) => Err(self.after_fault(entered, err)),
+        }
     }
 
     /// Finds `function` in the live instance, checks its type, and remembers it there.
@@ -452,8 +551,8 @@ impl Sandbox {
         Ok(func)
     }
 
-    /// The instance's generation: bumped by every [`Sandbox::reset`], so callers
-    /// caching guest addresses can tell that they died.
+    /// Which instance the sandbox runs: starts at 1 and grows by one at every
+    /// reset. Guest addresses taken in an older generation are meaningless now.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -468,12 +567,66 @@ impl Sandbox {
         if self.is_entered_by_current_thread() {
             bail!(Runtime, "re-entrant use of a sandbox from inside a call into it (e.g. from an output sink) is not supported");
         }
-        let guard = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let guard = self.lock_live()?;
         self.owner.store(thread_token(), Ordering::Release);
         Ok(Entered {
             sandbox: self,
             guard: Some(guard),
         })
+    }
+
+    /// Locks the store; if another thread holds it, waits through the host's
+    /// blocking hook (never holding the host's locks while waiting).
+    fn lock_live(&self) -> Result<MutexGuard<'_, Live>> {
+        match self.live.try_lock() {
+            Ok(guard) => return Ok(guard),
+            Err(TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => {}
+        }
+        let mut guard = None;
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let outcome = interrupt::blocking(&mut |slice| {
+            guard = self.wait_for_live(slice);
+            guard.is_some()
+        });
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        outcome?;
+        guard.ok_or_else(|| Error::Internal("a sandbox wait ended without the sandbox".into()))
+    }
+
+    /// The store's lock if it comes free within `slice`.
+    fn wait_for_live(&self, slice: Duration) -> Option<MutexGuard<'_, Live>> {
+        let deadline = Instant::now() + slice;
+        let mut idle = self
+            .idle_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match self.live.try_lock() {
+                Ok(guard) => return Some(guard),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            idle = self
+                .idle
+                .wait_timeout(idle, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Wakes the threads waiting for the store (after it was released). Holding
+    /// `idle_lock` orders this after a waiter's failed `try_lock`, so no wake-up is
+    /// lost; without waiters it costs one atomic load.
+    fn wake_waiters(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _idle = self
+                .idle_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.idle.notify_all();
+        }
     }
 
     /// Locks the store only if nobody is in: `None` when busy (never blocks).
@@ -548,25 +701,66 @@ impl Live {
         let Some(free) = self.free.clone() else {
             return Ok(());
         };
-        free.call(&mut self.store, addr as i32)
-            .map_err(|e| self.fault(e))
+        self.run(|store| free.call(store, addr as i32))
     }
 
-    /// Turns an error out of guest code into ours and poisons the instance.
-    pub(crate) fn fault(&mut self, err: wasmtime::Error) -> Error {
-        let (error, why) = describe_fault(&err);
-        self.poisoned = Some(why);
-        error
+    /// Runs guest code: `enter` calls into the instance under the current limits
+    /// (time limit, fuel budget, the ticker running), counts the call and its fuel,
+    /// and turns a fault into our error, poisoning the instance.
+    pub(crate) fn run<R>(
+        &mut self,
+        enter: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        interrupt::call_starting();
+        let budget = prepare_store(&mut self.store, self.metered);
+        let outcome = enter(&mut self.store);
+        let spent = budget.map(|b| b.saturating_sub(self.store.get_fuel().unwrap_or(0)));
+        let usage = &self.store.data().limiter.usage;
+        usage.count_call(spent, outcome.is_err());
+        outcome.map_err(|err| {
+            let (error, why) = describe_fault(&err, budget);
+            self.poisoned = Some(why);
+            error
+        })
     }
 }
 
-/// The error for a guest fault, and a one-line reason for poisoning.
-fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
+/// Arms `store` for a call: its time limit starts now, its epoch deadline is one
+/// tick ahead, and a metered store gets its fuel budget (returned).
+fn prepare_store(store: &mut Store<StoreData>, metered: bool) -> Option<u64> {
+    let limits = &store.data().limiter.limits;
+    let (timeout, budget) = (limits.timeout(), limits.fuel());
+    store.data_mut().clock = CallClock::start(timeout);
+    store.set_epoch_deadline(1);
+    if !metered {
+        return None;
+    }
+    // Only fails on an engine without fuel, which a metered store never is.
+    let _ = store.set_fuel(budget);
+    Some(budget)
+}
+
+/// The error for a guest fault, and a one-line reason for poisoning. `budget` is
+/// the call's fuel budget on a metered store.
+fn describe_fault(err: &wasmtime::Error, budget: Option<u64>) -> (Error, String) {
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return (
             Error::GuestExit(exit.0),
             format!("the guest exited with code {}", exit.0),
         );
+    }
+    // Raised by our epoch callback: a timeout, or the host's interrupt (Ctrl-C).
+    if let Some(stop @ (Error::Timeout(why) | Error::Interrupted(why))) =
+        err.downcast_ref::<Error>()
+    {
+        return (stop.clone(), why.clone());
+    }
+    if let Some(Trap::OutOfFuel) = err.downcast_ref::<Trap>() {
+        let why = format!(
+            "the guest ran out of fuel (its budget is {} per call)",
+            budget.unwrap_or(0)
+        );
+        return (Error::Timeout(why.clone()), why);
     }
     let what = match err.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
@@ -609,28 +803,40 @@ fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
 fn instantiate(
     module: &WasmModule,
     config: &SandboxConfig,
+    limits: &Arc<SharedLimits>,
+    usage: &Arc<UsageCounters>,
     stdout: &OutputPipe,
     stderr: &OutputPipe,
 ) -> Result<Live> {
-    let mut limits = StoreLimitsBuilder::new()
-        .instances(1)
-        .memories(1)
-        .tables(1)
-        .trap_on_grow_failure(false);
-    if let Some(max) = config.max_memory {
-        limits = limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));
-    }
-    let data = StoreData {
-        wasi: wasi::wasi_ctx(stdout, stderr),
-        limits: limits.build(),
+    let flavor = if config.metered {
+        Flavor::Metered
+    } else {
+        Flavor::Plain
     };
-    let mut store = Store::new(module.pre.module().engine(), data);
-    store.limiter(|data| &mut data.limits);
-    let instance = module.pre.instantiate(&mut store).map_err(|e| {
-        Error::Memory(format!(
-            "cannot instantiate the sandbox (memory limit too small?): {e:#}"
-        ))
-    })?;
+    let pre = module.pre(flavor)?;
+    let data = StoreData {
+        wasi: wasi::wasi_ctx(stdout, stderr, &config.grants)?,
+        limiter: Limiter {
+            limits: Arc::clone(limits),
+            usage: Arc::clone(usage),
+        },
+        clock: CallClock::default(),
+    };
+    let mut store = Store::new(pre.module().engine(), data);
+    store.limiter(|data| &mut data.limiter);
+    store.epoch_deadline_callback(|mut ctx| interrupt::on_epoch(&mut ctx.data_mut().clock));
+    // A module's start function runs guest code: under the same limits as a call.
+    let instance = {
+        interrupt::call_starting();
+        prepare_store(&mut store, config.metered);
+        pre.instantiate(&mut store)
+            .map_err(|e| match describe_fault(&e, None).0 {
+                stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
+                _ => Error::Memory(format!(
+                    "cannot instantiate the sandbox (memory limit too small?): {e:#}"
+                )),
+            })?
+    };
     let memory = instance.get_memory(&mut store, "memory");
     let malloc = instance
         .get_typed_func::<(i32, i32), i32>(&mut store, "wasmcffi_malloc")
@@ -646,5 +852,6 @@ fn instantiate(
         free,
         poisoned: None,
         functions: Vec::new(),
+        metered: config.metered,
     })
 }
