@@ -8,6 +8,8 @@ VENV_ENV := VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH
 # Zig builds wasi-libc once per machine (about 30 s); keep its cache between runs.
 export ZIG_GLOBAL_CACHE_DIR ?= $(HOME)/.cache/wasmcffi-zig
 PY_DEPS := "maturin>=1.5,<2" "pytest>=8" "cffi>=1.17" "hypothesis>=6" "ziglang==0.17.1"
+# Only `make bench` needs these: charts, and wasmtime-py as a point of comparison.
+BENCH_DEPS := "matplotlib>=3.7" "wasmtime>=30"
 
 .PHONY: help setup build-dev build-release demo test test-rust test-python bench lint clean
 
@@ -28,9 +30,12 @@ build-dev: setup ## Build the extension and install it into .venv (debug build)
 build-release: setup ## Build the extension optimised and install it into .venv
 	$(VENV_ENV) maturin develop --release -q -m host-python/Cargo.toml
 
-bench: build-release ## Run the call benchmarks (ns per call, ratios against cffi and ctypes)
-	$(PY) benches/bench_abi_calls.py
-	$(PY) benches/bench_api_calls.py
+$(VENV)/.bench-stamp: $(VENV)/.stamp
+	$(PY) -m pip install -q $(BENCH_DEPS)
+	touch $@
+
+bench: build-release $(VENV)/.bench-stamp ## Run the benchmarks (BENCH="calls compute bandwidth startup --quick" picks)
+	$(PY) benches/run.py $(BENCH)
 	$(PY) benches/bench_callbacks.py
 
 demo: build-dev ## Run the demo (examples/demo.py)

@@ -56,6 +56,13 @@ pub enum Error {
     /// trap's description and the guest backtrace.
     #[error("{0}")]
     Trap(String),
+    /// Sandboxed code ran past its time limit or its fuel budget (`wasmcffi.Timeout`).
+    #[error("{0}")]
+    Timeout(String),
+    /// Sandboxed code was stopped because the host asked (a signal such as Ctrl-C,
+    /// seen by the host's tick hook, which keeps the matching host exception).
+    #[error("{0}")]
+    Interrupted(String),
     /// Sandboxed code called `exit(code)` (`wasmcffi.GuestExit`).
     #[error("guest exited with code {0}")]
     GuestExit(i32),

@@ -31,10 +31,8 @@ impl PyBuffer {
     fn read(&self, py: Python<'_>, start: u64, len: u64) -> PyResult<Vec<u8>> {
         let cdata = self.cdata.get();
         cdata.check_alive()?;
-        let mut out = vec![0u8; len as usize];
-        cdata.ctx.mem.read(self.addr + start, &mut out).py()?;
         let _ = py;
-        Ok(out)
+        cdata.ctx.mem.read_vec(self.addr + start, len).py()
     }
 
     fn write(&self, start: u64, data: &[u8]) -> PyResult<()> {

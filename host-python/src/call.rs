@@ -14,7 +14,7 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
-use wasmcffi::layout::{CKind, CType, PrimClass};
+use wasmcffi::layout::{CKind, CType, FuncInfo, PrimClass, Target};
 
 use crate::cdata::{Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
@@ -30,11 +30,66 @@ fn plan_of<'a>(cdata: &'a PyCData, ret: &CType, params: &[CType]) -> PyResult<&'
     Ok(cdata.plan.get_or_init(|| plan))
 }
 
+/// What a call keeps until it returns: temporary arrays made for bytes, str
+/// and list arguments, and sandboxed `from_buffer` cdata whose guest copies go
+/// back to their Python objects afterwards.
+#[derive(Default)]
+pub struct CallTemps {
+    blocks: Vec<Arc<Allocation>>,
+    write_backs: Vec<Py<PyCData>>,
+}
+
+impl CallTemps {
+    /// Keeps `block` alive until the call returns.
+    pub fn keep(&mut self, block: Arc<Allocation>) {
+        self.blocks.push(block);
+    }
+
+    /// After a call that returned normally: writes the `from_buffer` copies back,
+    /// then frees the temporaries.
+    pub fn finish(self, py: Python<'_>) -> PyResult<()> {
+        for cdata in &self.write_backs {
+            cdata.get().write_back_mirror(py)?;
+        }
+        Ok(())
+    }
+}
+
+/// The positional arguments of a call: a tuple (`tp_call`) or the caller's
+/// array (vectorcall, see `fastcall`).
+#[derive(Clone, Copy)]
+pub enum Args<'a, 'py> {
+    Tuple(&'a Bound<'py, PyTuple>),
+    Slice(&'a [&'a Bound<'py, PyAny>]),
+}
+
+impl<'a, 'py> Args<'a, 'py> {
+    /// The number of arguments.
+    pub fn len(self) -> usize {
+        match self {
+            Args::Tuple(t) => t.len(),
+            Args::Slice(s) => s.len(),
+        }
+    }
+
+    /// The arguments in order.
+    pub fn iter(self) -> impl Iterator<Item = Bound<'py, PyAny>> + 'a {
+        let (tuple, slice) = match self {
+            Args::Tuple(t) => (Some(t.iter()), None),
+            Args::Slice(s) => (None, Some(s.iter().map(|a| (*a).clone()))),
+        };
+        tuple
+            .into_iter()
+            .flatten()
+            .chain(slice.into_iter().flatten())
+    }
+}
+
 /// Calls the function-pointer cdata `func` with Python arguments.
 pub fn call_function(
     py: Python<'_>,
     func: &PyCData,
-    args: &Bound<'_, PyTuple>,
+    args: Args<'_, '_>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyObject> {
     let CKind::Function(sig) = func.ctype.kind() else {
@@ -55,15 +110,8 @@ pub fn call_function(
             func.ctype.cname()
         )));
     }
+    check_arity(&func.ctype, sig, args.len())?;
     let fixed = sig.params.len();
-    if args.len() < fixed || (!sig.variadic && args.len() != fixed) {
-        return Err(PyTypeError::new_err(format!(
-            "'{}' expects {}{fixed} arguments, got {}",
-            func.ctype.cname(),
-            if sig.variadic { "at least " } else { "" },
-            args.len()
-        )));
-    }
     let ctx = &func.ctx;
     if ctx.target() != wasmcffi::layout::Target::Host {
         // A guest function pointer is a table index: never called as a host address.
@@ -75,7 +123,7 @@ pub fn call_function(
             ))),
         };
     }
-    let mut temps = Vec::new();
+    let mut temps = CallTemps::default();
     let mut buffer = PooledArgs::take();
     for (param, arg) in sig.params.iter().zip(args.iter()) {
         match fast_word(param, &arg) {
@@ -108,7 +156,7 @@ pub fn call_function(
     };
     py.allow_threads(|| plan.call_into(addr, &buffer, ret))
         .py()?;
-    drop(temps);
+    temps.finish(py)?;
     if let Some(value) = fast_result(py, &sig.ret, ret[0]) {
         return value;
     }
@@ -118,6 +166,19 @@ pub fn call_function(
         .take(plan.ret_len())
         .collect();
     value_from_bytes(py, ctx, &sig.ret, &bytes)
+}
+
+/// CFFI's error for a call of function-pointer type `ctype` with `given` arguments.
+pub(crate) fn check_arity(ctype: &CType, sig: &FuncInfo, given: usize) -> PyResult<()> {
+    let fixed = sig.params.len();
+    if given < fixed || (!sig.variadic && given != fixed) {
+        return Err(PyTypeError::new_err(format!(
+            "'{}' expects {}{fixed} arguments, got {given}",
+            ctype.cname(),
+            if sig.variadic { "at least " } else { "" },
+        )));
+    }
+    Ok(())
 }
 
 /// An argument buffer reused by this thread's calls (calls nest through
@@ -162,7 +223,7 @@ impl Drop for PooledArgs {
 /// The one-word value of the most common arguments — a Python `int` in range
 /// for an integer parameter, a Python `float` for a floating one — or `None`
 /// to take the general path (which also makes every error message).
-fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
+pub(crate) fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
     let CKind::Prim(_, layout) = param.kind() else {
         return None;
     };
@@ -190,7 +251,7 @@ fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
 
 /// The Python value of an integer or floating result held in `word`, or `None`
 /// for other result types.
-fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObject>> {
+pub(crate) fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObject>> {
     let CKind::Prim(_, layout) = ret.kind() else {
         return None;
     };
@@ -211,19 +272,44 @@ fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObje
 }
 
 /// The bytes of argument `arg` for a parameter of type `param`.
+/// TypeError for a cdata of another sandbox instance: its addresses mean
+/// nothing in this one (host cdata of different FFIs share one address space).
+fn check_same_sandbox(ctx: &Arc<FfiContext>, arg: &Bound<'_, PyAny>) -> PyResult<()> {
+    let Ok(cdata) = arg.downcast::<PyCData>() else {
+        return Ok(());
+    };
+    let theirs = &cdata.get().ctx;
+    if ctx.target() == Target::Wasm32
+        && theirs.target() == Target::Wasm32
+        && !Arc::ptr_eq(&theirs.mem, &ctx.mem)
+    {
+        return Err(PyTypeError::new_err(format!(
+            "cdata '{}' belongs to another sandbox instance and cannot be passed to this one",
+            cdata.get().ctype.cname()
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn encode_arg(
     ctx: &Arc<FfiContext>,
     param: &CType,
     arg: &Bound<'_, PyAny>,
-    temps: &mut Vec<Arc<Allocation>>,
+    temps: &mut CallTemps,
 ) -> PyResult<Vec<u8>> {
-    if let (CKind::Function(_), Ok(function)) = (
-        param.kind(),
-        arg.downcast::<crate::module_lib::PyModuleFunction>(),
-    ) {
+    if let (CKind::Function(_), Some(function)) =
+        (param.kind(), crate::module_lib::module_function_of(arg))
+    {
         // `lib.f` where C expects a function pointer: the address of `f`.
         let pointer = function.get().function_pointer(arg.py())?;
         return encode_arg(ctx, param, pointer.bind(arg.py()), temps);
+    }
+    check_same_sandbox(ctx, arg)?;
+    if let Ok(cdata) = arg.downcast::<PyCData>() {
+        if cdata.get().is_mirror() {
+            cdata.get().refresh_mirror(arg.py())?;
+            temps.write_backs.push(cdata.clone().unbind());
+        }
     }
     let value = to_value_for(arg, param, ctx.target())?;
     match param.kind() {
@@ -243,7 +329,7 @@ pub(crate) fn encode_arg(
                     let array = ctx.open_array_of(item).py()?;
                     let block = temporary(ctx, &array, &value)?;
                     let addr = block.addr();
-                    temps.push(block);
+                    temps.blocks.push(block);
                     addr
                 }
                 // CFFI names the forms a `char *` takes when it gets none of them.
@@ -295,7 +381,7 @@ fn pointer_bytes(ctx: &FfiContext, addr: Addr) -> Vec<u8> {
 
 /// The C type and bytes of argument `index` in the variadic part of a call:
 /// it must be a cdata, and gets C's default argument promotions.
-fn encode_vararg(
+pub(crate) fn encode_vararg(
     ctx: &Arc<FfiContext>,
     index: usize,
     arg: &Bound<'_, PyAny>,

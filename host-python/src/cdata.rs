@@ -25,7 +25,11 @@ use crate::handles;
 /// A block of memory that cdata own, freed when the last of them is gone
 /// (or at once by `ffi.release`).
 pub struct Allocation {
+    /// The memory to free through: bound to the generation the block was made in
+    /// (`Memory::pinned`), so a block of a reset sandbox is never freed in its
+    /// new instance.
     mem: SharedMemory,
+    generation: u64,
     addr: Addr,
     size: u64,
     align: u64,
@@ -35,9 +39,11 @@ pub struct Allocation {
 impl Allocation {
     /// Allocates `size` zeroed bytes in `mem`.
     pub fn new(mem: &SharedMemory, size: u64, align: u64) -> PyResult<Arc<Self>> {
+        let generation = mem.generation();
         let addr = mem.alloc_zeroed(size, align).py()?;
         Ok(Arc::new(Allocation {
-            mem: mem.clone(),
+            mem: mem.pinned().unwrap_or_else(|| mem.clone()),
+            generation,
             addr,
             size,
             align,
@@ -48,6 +54,12 @@ impl Allocation {
     /// The address of the block.
     pub fn addr(&self) -> Addr {
         self.addr
+    }
+
+    /// Whether the block belongs to the current instance of its memory (false
+    /// once its sandbox was reset).
+    pub fn is_current(&self) -> bool {
+        self.mem.generation() == self.generation
     }
 
     /// Frees the block now; later accesses through any cdata of it raise.
@@ -84,9 +96,14 @@ pub enum Flavor {
     /// `ffi.new_handle(obj)`: the handle's key in the handle table.
     Handle(u64),
     /// `ffi.from_buffer(obj)`: keeps the exported buffer until released.
+    /// On a host ffi the cdata is the buffer's memory; on a sandboxed one
+    /// (`mirror`) it is a copy in guest memory, refreshed from the object before
+    /// each read through the cdata and each call taking it, and written back
+    /// (writable objects) after each write through it and each such call.
     FromBuffer {
         type_name: String,
         buffer: Mutex<Option<pyo3::buffer::PyBuffer<u8>>>,
+        mirror: bool,
     },
     /// `ffi.gc(cdata, destructor)`: calls `destructor(original)` once.
     Gc(Mutex<Option<(PyObject, PyObject)>>),
@@ -110,6 +127,9 @@ pub struct PyCData {
     pub keep: Option<Arc<dyn Any + Send + Sync>>,
     /// The call plan of a function pointer, made at its first call.
     pub plan: OnceLock<CallPlan>,
+    /// The generation of the FFI's memory this cdata was made in (see
+    /// `Memory::generation`): a sandbox's cdata die with its instance.
+    pub generation: u64,
 }
 
 impl Drop for PyCData {
@@ -151,6 +171,7 @@ impl PyCData {
             flavor: Flavor::Plain,
             keep: None,
             plan: OnceLock::new(),
+            generation: ctx.mem.generation(),
         }
     }
 
@@ -198,6 +219,12 @@ impl PyCData {
 
     /// Raises if the memory behind this cdata was released.
     pub fn check_alive(&self) -> PyResult<()> {
+        let host_value = matches!(self.ctype.kind(), CKind::Prim(..) | CKind::Enum(_));
+        if !host_value && self.generation != self.ctx.mem.generation() {
+            return Err(crate::exceptions::SandboxError::new_err(
+                "this cdata belongs to a sandbox instance that was reset: its memory is gone",
+            ));
+        }
         match &self.owner {
             Some(owner) => owner.check_alive(),
             None => Ok(()),
@@ -255,6 +282,7 @@ impl PyCData {
             flavor,
             keep: self.keep.clone(),
             plan: OnceLock::new(),
+            generation: self.generation,
         }
     }
 
@@ -369,6 +397,7 @@ impl PyCData {
     /// Reads the value of type `ty` at `addr` as Python sees it: a Python value
     /// for primitives, a new cdata for pointers, a view for arrays and records.
     pub fn load(&self, py: Python<'_>, ty: &CType, addr: Addr) -> PyResult<PyObject> {
+        self.refresh_mirror(py)?;
         let mem = &*self.ctx.mem;
         match ty.kind() {
             CKind::Prim(_, layout) if layout.class == PrimClass::LongDouble => {
@@ -392,8 +421,57 @@ impl PyCData {
 
     /// Writes `value` into the object of type `ty` at `addr` (assignment rules).
     pub fn store(&self, ty: &CType, addr: Addr, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = value.py();
         let value = to_value_for(value, ty, self.ctx.target())?;
-        core::write_init(&*self.ctx.mem, addr, ty, &value).py()
+        self.refresh_mirror(py)?;
+        core::write_init(&*self.ctx.mem, addr, ty, &value).py()?;
+        self.write_back_mirror(py)
+    }
+
+    /// The Python buffer behind a sandboxed `from_buffer` cdata (see [`Flavor::FromBuffer`]).
+    fn mirrored(&self) -> Option<&Mutex<Option<pyo3::buffer::PyBuffer<u8>>>> {
+        match &self.flavor {
+            Flavor::FromBuffer {
+                buffer,
+                mirror: true,
+                ..
+            } => Some(buffer),
+            _ => None,
+        }
+    }
+
+    /// Whether this cdata is a guest copy of a Python buffer.
+    pub fn is_mirror(&self) -> bool {
+        self.mirrored().is_some()
+    }
+
+    /// Copies the Python object's bytes into a sandboxed `from_buffer` cdata's
+    /// guest copy (nothing for other cdata, or once released).
+    pub fn refresh_mirror(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(buffer) = self.mirrored() else {
+            return Ok(());
+        };
+        let guard = buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(buf) = guard.as_ref() else {
+            return Ok(());
+        };
+        let bytes = buf.to_vec(py)?;
+        self.ctx.mem.write(self.addr, &bytes).py()
+    }
+
+    /// Copies a sandboxed `from_buffer` cdata's guest copy back into its Python
+    /// object, if the object is writable (nothing for other cdata).
+    pub fn write_back_mirror(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(buffer) = self.mirrored() else {
+            return Ok(());
+        };
+        let guard = buffer.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(buf) = guard.as_ref().filter(|b| !b.readonly()) else {
+            return Ok(());
+        };
+        let mut bytes = vec![0u8; buf.len_bytes()];
+        self.ctx.mem.read(self.addr, &mut bytes).py()?;
+        buf.copy_from_slice(py, &bytes)
     }
 
     fn read_field(&self, py: Python<'_>, base: Addr, field: &FieldLayout) -> PyResult<PyObject> {
@@ -426,6 +504,9 @@ impl PyCData {
             Flavor::FromBuffer { buffer, .. } => {
                 if let Some(buf) = buffer.lock().unwrap_or_else(|p| p.into_inner()).take() {
                     buf.release(py);
+                }
+                if let Some(owner) = &self.owner {
+                    owner.release();
                 }
             }
             Flavor::Gc(pending) => {
@@ -808,7 +889,7 @@ impl PyCData {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<PyObject> {
-        crate::call::call_function(py, self, args, kwargs)
+        crate::call::call_function(py, self, crate::call::Args::Tuple(args), kwargs)
     }
 }
 

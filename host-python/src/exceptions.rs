@@ -1,8 +1,8 @@
 //! The Python exceptions wasmcffi raises, and the one mapping from core errors to them.
 
 use pyo3::exceptions::{
-    PyAttributeError, PyException, PyIndexError, PyKeyError, PyMemoryError, PyNotImplementedError,
-    PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
+    PyAttributeError, PyException, PyIndexError, PyKeyError, PyKeyboardInterrupt, PyMemoryError,
+    PyNotImplementedError, PyOSError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use wasmcffi::Error;
@@ -69,6 +69,11 @@ pub fn to_py_err(err: Error) -> PyErr {
         Error::Memory(m) => PyMemoryError::new_err(m),
         Error::Os(m) => PyOSError::new_err(m),
         Error::Trap(m) => Trap::new_err(m),
+        Error::Timeout(m) => Timeout::new_err(m),
+        // The exception a signal handler raised (KeyboardInterrupt for Ctrl-C).
+        Error::Interrupted(m) => {
+            crate::gil::take_interrupt().unwrap_or_else(|| PyKeyboardInterrupt::new_err(m))
+        }
         Error::GuestExit(code) => {
             let err = GuestExit::new_err(format!("guest exited with code {code}"));
             Python::with_gil(|py| {

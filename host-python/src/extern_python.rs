@@ -192,7 +192,7 @@ extern "C" fn native_entry(token: usize, index: c_int, args: usize, result: usiz
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let index = index as u32;
         let mut bytes = vec![0u8; table.args_size_of(index)];
-        Python::with_gil(|py| {
+        crate::gil::with_gil(|py| {
             if !bytes.is_empty() {
                 if let Err(err) = HostMemory.read(args as Addr, &mut bytes).py() {
                     return err.write_unraisable(py, None);
@@ -214,7 +214,7 @@ impl ExternPythonHandler for ExternPython {
     }
 
     fn call(&self, index: u32, args: &[u8]) -> Vec<u8> {
-        Python::with_gil(|py| self.dispatch(py, index, args))
+        crate::gil::with_gil(|py| self.dispatch(py, index, args))
     }
 }
 

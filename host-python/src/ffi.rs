@@ -5,9 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use pyo3::exceptions::{
-    PyBufferError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -198,7 +196,7 @@ impl PyFFI {
             (None | Some("host"), None) => (Arc::new(HostMemory), None),
             (Some("wasm32"), Some(sandbox)) => {
                 let sandbox = sandbox.get().sandbox.clone();
-                (Arc::new(sandbox.memory()), Some(sandbox))
+                (Arc::new(sandbox.live_memory()), Some(sandbox))
             }
             (Some("wasm32"), None) => (Arc::new(NoMemory(Target::Wasm32)), None),
             (target, _) => return Err(PyValueError::new_err(format!("bad FFI target {target:?}"))),
@@ -500,17 +498,21 @@ impl PyFFI {
             Some(obj) => (self.ctype_arg(cdecl)?, obj.clone()),
             None => (self.ctx.parse_ctype("char[]").py()?, cdecl.clone()),
         };
-        if self.ctx.target() != Target::Host {
-            return Err(PyNotImplementedError::new_err(
-                "ffi.from_buffer() on a sandboxed module's ffi",
-            ));
-        }
         let buf = pyo3::buffer::PyBuffer::<u8>::get(&obj)?;
         if require_writable && buf.readonly() {
             return Err(PyBufferError::new_err("Object is not writable."));
         }
         let nbytes = buf.len_bytes() as u64;
-        let addr = buf.buf_ptr() as usize as u64;
+        // A sandbox never sees host memory: it gets a copy, kept in step with the
+        // object (see `Flavor::FromBuffer`).
+        let mirror = self.ctx.target() != Target::Host;
+        let (addr, owner) = if mirror {
+            let block = Allocation::new(&self.ctx.mem, nbytes.max(1), 16)?;
+            self.ctx.mem.write(block.addr(), &buf.to_vec(py)?).py()?;
+            (block.addr(), Some(block))
+        } else {
+            (buf.buf_ptr() as usize as u64, None)
+        };
         let length = match ty.kind() {
             CKind::Array { item, len } => {
                 let item_size = item
@@ -540,8 +542,10 @@ impl PyFFI {
         let flavor = Flavor::FromBuffer {
             type_name: type_name(&obj),
             buffer: Mutex::new(Some(buf)),
+            mirror,
         };
         PyCData::plain(&self.ctx, ty, addr)
+            .with_owner(owner)
             .with_length(length)
             .with_flavor(flavor)
             .into_py_any(py)
@@ -559,9 +563,7 @@ impl PyFFI {
             let src = src.get();
             src.check_alive()?;
             let (addr, _) = Self::pointed_data(src)?;
-            let mut buf = vec![0u8; n as usize];
-            src.ctx.mem.read(addr, &mut buf).py()?;
-            buf
+            src.ctx.mem.read_vec(addr, n).py()?
         } else {
             let all = pyo3::buffer::PyBuffer::<u8>::get(src)?.to_vec(py)?;
             if (all.len() as u64) < n {

@@ -10,12 +10,11 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyNotImplementedError;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::wasm::{abi, Sandbox, TableCallback, WasmVal};
 use wasmcffi::layout::{CType, FuncInfo};
 
-use crate::call::{encode_arg, value_from_bytes, CallbackTarget};
+use crate::call::{encode_arg, value_from_bytes, Args, CallTemps, CallbackTarget};
 use crate::cdata::{Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::exceptions::CoreResultExt;
@@ -53,7 +52,7 @@ pub(crate) fn make(
             (true, Some((&WasmVal::I32(at), rest))) => (Some(u64::from(at as u32)), rest),
             _ => (None, args),
         };
-        Python::with_gil(|py| {
+        crate::gil::with_gil(|py| {
             let bytes = target.invoke(py, |i, ty| match args.get(i) {
                 Some(&WasmVal::I32(at)) if abi::is_indirect(ty) => {
                     let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
@@ -92,7 +91,7 @@ pub(crate) fn call(
     sandbox: &Arc<Sandbox>,
     func: &PyCData,
     sig: &FuncInfo,
-    args: &Bound<'_, PyTuple>,
+    args: Args<'_, '_>,
 ) -> PyResult<PyObject> {
     if sig.variadic {
         return Err(PyNotImplementedError::new_err(format!(
@@ -108,7 +107,7 @@ pub(crate) fn call(
             func.addr
         ))
     })?;
-    let mut temps = Vec::new();
+    let mut temps = CallTemps::default();
     let mut values = Vec::with_capacity(sig.params.len() + 1);
     // A struct result: room for it, its address as the hidden first argument.
     let sret = if abi::is_indirect(&sig.ret) {
@@ -129,15 +128,14 @@ pub(crate) fn call(
             let copy = Allocation::new(&ctx.mem, bytes.len() as u64, param.align().unwrap_or(1))?;
             ctx.mem.write(copy.addr(), &bytes).py()?;
             values.push(WasmVal::I32(copy.addr() as i32));
-            temps.push(copy);
+            temps.keep(copy);
         } else if let Some(value) = abi::to_wasm(param, &bytes).py()? {
             values.push(value);
         }
     }
-    let out = py
-        .allow_threads(|| sandbox.call_indirect(index, &signature, &values))
-        .py()?;
-    drop(temps);
+    let out =
+        crate::gil::run_guest(py, || sandbox.call_indirect(index, &signature, &values)).py()?;
+    temps.finish(py)?;
     let bytes = match &sret {
         Some(block) => {
             let mut bytes = vec![0u8; sig.ret.size().unwrap_or(0) as usize];

@@ -1,6 +1,5 @@
 //! The `wasmcffi._wasmcffi` extension module: PyO3 bindings of the core crate.
 
-mod blocking;
 mod buffer;
 mod call;
 mod cdata;
@@ -9,19 +8,22 @@ mod convert;
 mod ctype;
 mod exceptions;
 mod extern_python;
+mod fastcall;
 mod ffi;
+mod gil;
 mod guest_callback;
 mod handles;
 mod lib_object;
 mod module_lib;
 mod sandbox;
+mod wasm_values;
 
 use pyo3::prelude::*;
 
 #[pymodule]
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    blocking::install();
+    gil::install();
     m.add_class::<ffi::PyFFI>()?;
     m.add_class::<cdata::PyCData>()?;
     m.add_class::<ctype::PyCType>()?;

@@ -1,31 +1,41 @@
 //! The `lib` of a compiled `set_source()` module, and its functions.
 //!
-//! Every cdef function `f` is called through its glue wrapper
-//! `void _cffi_f_f(void **args, void *result)`: the arguments are written as
-//! values of their C types (in the sandbox's memory for the wasm target), an
-//! array of pointers to them is passed, and the result is read back. One
-//! convention covers every signature, structs by value included.
+//! A function is called by one of two routes, chosen once when `lib.f` is
+//! first looked up:
+//!
+//! - **direct**: functions whose parameters and result are scalars go through
+//!   the glue's `RET _cffi_d_NAME(T0, …)`, which has the function's own
+//!   signature: in the sandbox, a cached guest function called with wasm values
+//!   (no guest memory traffic); natively, a function-pointer cdata called
+//!   through libffi exactly as in ABI mode.
+//! - **glue**: every other signature (structs by value) goes through
+//!   `void _cffi_f_NAME(void **args, void *result)`: the arguments are written as
+//!   values of their C types (in the sandbox's memory for the wasm target), an
+//!   array of pointers to them is passed, and the result is read back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use pyo3::exceptions::{PyAttributeError, PyNotImplementedError, PyTypeError};
+use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
-use wasmcffi::backend::wasm::{ExternPythonHandler, Sandbox, WasmVal};
+use wasmcffi::backend::wasm::{ExternPythonHandler, GuestFunc, Sandbox, WasmVal};
 use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
-use crate::call::{encode_arg, value_from_bytes};
+use crate::call::{
+    call_function, check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps,
+};
 use crate::cdata::{Allocation, PyCData};
 use crate::context::FfiContext;
 use crate::convert::to_value;
 use crate::exceptions::CoreResultExt;
 use crate::extern_python::{self, ExternPython};
+use crate::fastcall::{self, FastCall, MethodDef};
 use crate::ffi::PyFFI;
 use crate::sandbox::PySandbox;
+use crate::wasm_values::{direct_signature, from_wasm, to_wasm};
 
 /// Where a module's code runs.
 #[derive(Clone)]
@@ -40,12 +50,14 @@ enum Backend {
     },
 }
 
-/// A block of guest memory reused for the arguments of calls that fit in it,
-/// so a call does not have to allocate in the guest (taken by one call at a
-/// time; nested or concurrent calls allocate their own).
+/// A block of guest memory reused for the arguments of glue calls that fit in
+/// it, so such a call does not have to allocate in the guest (taken by one call
+/// at a time; nested or concurrent calls allocate their own). Made again after
+/// the sandbox is reset.
 #[derive(Default)]
 struct Scratch {
-    block: std::sync::OnceLock<Arc<Allocation>>,
+    /// The block and the sandbox generation it was allocated in.
+    block: Mutex<Option<(u64, Arc<Allocation>)>>,
     busy: std::sync::atomic::AtomicBool,
 }
 
@@ -53,23 +65,23 @@ impl Scratch {
     const SIZE: u64 = 1024;
 
     /// The scratch block if it is free and `size` fits, marked busy until `release`.
-    fn take(&self, ctx: &FfiContext, size: u64) -> Option<Addr> {
+    fn take(&self, ctx: &FfiContext, sandbox: &Sandbox, size: u64) -> Option<Addr> {
         use std::sync::atomic::Ordering;
         if size > Self::SIZE || self.busy.swap(true, Ordering::Acquire) {
             return None;
         }
-        if self.block.get().is_none() {
+        let generation = sandbox.generation();
+        let mut block = self.block.lock().unwrap_or_else(PoisonError::into_inner);
+        if !matches!(&*block, Some((g, _)) if *g == generation) {
             match Allocation::new(&ctx.mem, Self::SIZE, 8) {
-                Ok(block) => {
-                    let _ = self.block.set(block);
-                }
+                Ok(fresh) => *block = Some((generation, fresh)),
                 Err(_) => {
                     self.busy.store(false, Ordering::Release);
                     return None;
                 }
             }
         }
-        self.block.get().map(|b| b.addr())
+        block.as_ref().map(|(_, b)| b.addr())
     }
 
     fn release(&self) {
@@ -77,9 +89,9 @@ impl Scratch {
     }
 }
 
-/// What a function call enters: a wasm export by name, or a native address.
+/// What a glue call enters: a guest function, or a native address.
 enum Entry<'a> {
-    Export(&'a str),
+    Guest(&'a GuestFunc),
     Address(Addr),
 }
 
@@ -96,9 +108,9 @@ impl Backend {
     ) -> PyResult<Vec<u8>> {
         match self {
             Backend::Wasm { sandbox, scratch } => {
-                let Entry::Export(symbol) = entry else {
+                let Entry::Guest(function) = entry else {
                     return Err(PyTypeError::new_err(
-                        "a sandboxed function is entered by its export name",
+                        "a sandboxed function is entered by its export",
                     ));
                 };
                 // One guest block: [pointer table | result | argument values], 8-aligned.
@@ -111,7 +123,7 @@ impl Backend {
                     at += (value.len().max(1) as u64).div_ceil(8) * 8;
                 }
                 let mut own_block = None;
-                let base = match scratch.take(ctx, at) {
+                let base = match scratch.take(ctx, sandbox, at) {
                     Some(base) => base,
                     None => own_block.insert(Allocation::new(&ctx.mem, at, 8)?).addr(),
                 };
@@ -126,7 +138,8 @@ impl Backend {
                         WasmVal::I32(base as i32),
                         WasmVal::I32((base + result_at) as i32),
                     ];
-                    py.allow_threads(|| sandbox.call(symbol, &call_args)).py()?;
+                    crate::gil::run_guest(py, || sandbox.call_function(function, &call_args))
+                        .py()?;
                     let mut out = vec![0u8; ret_len];
                     ctx.mem.read(base + result_at, &mut out).py()?;
                     Ok(out)
@@ -182,18 +195,51 @@ impl Backend {
                 Some(WasmVal::I32(addr)) => Ok(u64::from(*addr as u32)),
                 other => Err(PyTypeError::new_err(format!("{symbol} returned {other:?}"))),
             },
-            Backend::Native { library, .. } => {
-                let void_ptr = ctx.parse_ctype("void *").py()?;
-                let accessor = CallPlan::new(&void_ptr, &[], None).py()?;
-                let bytes = accessor
-                    .call(library.symbol(symbol).py()?, &ArgBuffer::new())
-                    .py()?;
-                let mut word = [0u8; 8];
-                word[..bytes.len()].copy_from_slice(&bytes);
-                Ok(u64::from_le_bytes(word))
-            }
+            Backend::Native { library, .. } => native_pointer(ctx, library, symbol),
         }
     }
+}
+
+/// How a module function is entered (see the module docs).
+enum Route {
+    /// `_cffi_d_NAME` in the sandbox, called with wasm values.
+    WasmDirect(GuestFunc),
+    /// `_cffi_d_NAME` in the native library, as an ABI-mode function pointer.
+    NativeDirect(Py<PyCData>),
+    /// `_cffi_f_NAME` in the sandbox.
+    WasmGlue(GuestFunc),
+    /// `_cffi_f_NAME` in the native library, at this address.
+    NativeGlue(Addr),
+    /// A variadic function in the sandbox: `_cffi_f_NAME` with the variadic buffer last.
+    WasmVariadic(GuestFunc),
+}
+
+/// The module function behind `obj`: `lib.f` is a builtin whose `__self__` is it.
+pub(crate) fn module_function_of<'py>(
+    obj: &Bound<'py, PyAny>,
+) -> Option<Bound<'py, PyModuleFunction>> {
+    if let Ok(function) = obj.downcast::<PyModuleFunction>() {
+        return Some(function.clone());
+    }
+    if !obj.is_instance_of::<pyo3::types::PyCFunction>() {
+        return None;
+    }
+    obj.getattr("__self__")
+        .ok()?
+        .downcast_into::<PyModuleFunction>()
+        .ok()
+}
+
+/// The pointer returned by the native glue accessor `void *symbol(void)`.
+fn native_pointer(ctx: &FfiContext, library: &Library, symbol: &str) -> PyResult<Addr> {
+    let void_ptr = ctx.parse_ctype("void *").py()?;
+    let accessor = CallPlan::new(&void_ptr, &[], None).py()?;
+    let bytes = accessor
+        .call(library.symbol(symbol).py()?, &ArgBuffer::new())
+        .py()?;
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(&bytes);
+    Ok(u64::from_le_bytes(word))
 }
 
 /// A compiled module's `lib`.
@@ -210,14 +256,51 @@ pub struct PyModuleFunction {
     ctx: Arc<FfiContext>,
     backend: Backend,
     name: String,
-    /// The glue wrapper's export name (wasm).
-    symbol: String,
-    /// The glue wrapper's address, found once (native).
-    address: Addr,
+    route: Route,
     sig: CType,
+    /// The definition of the builtin that `lib.NAME` is (see `fastcall`).
+    def: Box<MethodDef>,
 }
 
 impl PyModuleLib {
+    /// How function `name` of signature `sig` (a function-pointer type) is entered.
+    fn route(&self, py: Python<'_>, name: &str, sig: &CType) -> PyResult<Route> {
+        let CKind::Function(info) = sig.kind() else {
+            return Err(PyTypeError::new_err(format!(
+                "lib.{name} is not a function"
+            )));
+        };
+        let direct = format!("_cffi_d_{name}");
+        let glue = format!("_cffi_f_{name}");
+        if info.variadic {
+            return Ok(match &self.backend {
+                Backend::Wasm { sandbox, .. } => Route::WasmVariadic(sandbox.function(&glue).py()?),
+                Backend::Native { library, .. } => {
+                    let addr = native_pointer(&self.ctx, library, &format!("_cffi_v_{name}"))?;
+                    let mut cdata = PyCData::plain(&self.ctx, sig.clone(), addr);
+                    cdata.keep = Some(library.clone());
+                    Route::NativeDirect(Py::new(py, cdata)?)
+                }
+            });
+        }
+        Ok(match &self.backend {
+            Backend::Wasm { sandbox, .. } => match sandbox.function(&direct) {
+                Ok(f) if direct_signature(&info.params, &info.ret, f.params(), f.results()) => {
+                    Route::WasmDirect(f)
+                }
+                _ => Route::WasmGlue(sandbox.function(&glue).py()?),
+            },
+            Backend::Native { library, .. } => match library.symbol(&direct) {
+                Ok(addr) => {
+                    let mut cdata = PyCData::plain(&self.ctx, sig.clone(), addr);
+                    cdata.keep = Some(library.clone());
+                    Route::NativeDirect(Py::new(py, cdata)?)
+                }
+                Err(_) => Route::NativeGlue(library.symbol(&glue).py()?),
+            },
+        })
+    }
+
     /// The address of global `name`, from its glue accessor `void *_cffi_g_NAME(void)`.
     fn item_addr(&self, name: &str) -> PyResult<Addr> {
         self.backend.accessor(&self.ctx, &format!("_cffi_g_{name}"))
@@ -259,6 +342,14 @@ fn address_of(
         _ => Err(PyAttributeError::new_err(format!(
             "cannot take the address of lib.{name}: not a function or global variable"
         ))),
+    }
+}
+
+/// The size of a function's result (0 for `void`).
+fn result_len(sig: &FuncInfo) -> usize {
+    match sig.ret.kind() {
+        CKind::Void => 0,
+        _ => sig.ret.size().unwrap_or(0) as usize,
     }
 }
 
@@ -321,25 +412,16 @@ impl PyModuleLib {
             Some(Decl::Function { ty }) => {
                 let pointer = this.ctx.types().decls.types.intern(Type::Pointer(ty));
                 let sig = this.ctx.resolve(pointer).py()?;
-                if matches!(sig.kind(), CKind::Function(FuncInfo { variadic: true, .. })) {
-                    return Err(PyNotImplementedError::new_err(format!(
-                        "lib.{name}: calling variadic functions of a compiled module is not implemented yet"
-                    )));
-                }
-                let symbol = format!("_cffi_f_{name}");
-                let address = match &this.backend {
-                    Backend::Native { library, .. } => library.symbol(&symbol).py()?,
-                    Backend::Wasm { .. } => 0,
-                };
                 let function = PyModuleFunction {
                     ctx: this.ctx.clone(),
                     backend: this.backend.clone(),
                     name: name.to_owned(),
-                    symbol,
-                    address,
+                    route: this.route(py, name, &sig)?,
                     sig,
-                }
-                .into_py_any(py)?;
+                    def: MethodDef::new::<PyModuleFunction>(name)?,
+                };
+                let function = Bound::new(py, function)?;
+                let function = fastcall::builtin(py, &function, &function.get().def)?;
                 slf.as_any()
                     .getattr("__dict__")?
                     .set_item(name, function.clone_ref(py))?;
@@ -404,33 +486,124 @@ impl PyModuleFunction {
         address_of(py, &self.ctx, &self.backend, &self.name)
     }
 
-    fn entry(&self) -> Entry<'_> {
-        match self.backend {
-            Backend::Wasm { .. } => Entry::Export(&self.symbol),
-            Backend::Native { .. } => Entry::Address(self.address),
+    /// A call of `_cffi_d_NAME` in the sandbox: arguments as wasm values.
+    fn call_direct(
+        &self,
+        py: Python<'_>,
+        function: &GuestFunc,
+        sig: &FuncInfo,
+        args: &[&Bound<'_, PyAny>],
+    ) -> PyResult<PyObject> {
+        let Backend::Wasm { sandbox, .. } = &self.backend else {
+            return Err(PyTypeError::new_err("a direct wasm call needs a sandbox"));
+        };
+        const INLINE: usize = 8;
+        let mut temps = CallTemps::default();
+        let mut inline = [WasmVal::I32(0); INLINE];
+        let mut spilled = Vec::new();
+        let values: &mut [WasmVal] = if args.len() <= INLINE {
+            &mut inline[..args.len()]
+        } else {
+            spilled.resize(args.len(), WasmVal::I32(0));
+            &mut spilled
+        };
+        for (i, ((param, ty), arg)) in sig
+            .params
+            .iter()
+            .zip(function.params())
+            .zip(args)
+            .enumerate()
+        {
+            values[i] = to_wasm(&self.ctx, param, *ty, arg, &mut temps)?;
         }
+        let result = crate::gil::run_guest(py, || sandbox.call_function(function, values)).py()?;
+        temps.finish(py)?;
+        from_wasm(py, &self.ctx, &sig.ret, result)
+    }
+
+    /// A call of a variadic function's `_cffi_f_NAME` in the sandbox: the fixed
+    /// arguments as for [`Self::call_glue`], then the variadic values laid out as
+    /// the wasm32 C ABI passes them (promoted, each at its alignment and at least
+    /// 4-byte slots, aggregates by pointer to a copy), behind one pointer.
+    fn call_variadic(
+        &self,
+        py: Python<'_>,
+        function: &GuestFunc,
+        sig: &FuncInfo,
+        args: &[&Bound<'_, PyAny>],
+    ) -> PyResult<PyObject> {
+        let mut temps = CallTemps::default();
+        let fixed = sig.params.len();
+        let mut values = self.encode_fixed(sig, args, &mut temps)?;
+        let mut area = Vec::new();
+        for (i, arg) in args.iter().enumerate().skip(fixed) {
+            let (ty, mut bytes) = encode_vararg(&self.ctx, i, arg)?;
+            let mut align = ty.align().unwrap_or(4).max(4) as usize;
+            if matches!(ty.kind(), CKind::Record(_)) {
+                let copy = Allocation::new(&self.ctx.mem, bytes.len() as u64, align as u64)?;
+                self.ctx.mem.write(copy.addr(), &bytes).py()?;
+                bytes = (copy.addr() as u32).to_le_bytes().to_vec();
+                align = 4;
+                temps.keep(copy);
+            }
+            area.resize(area.len().next_multiple_of(align), 0);
+            area.extend_from_slice(&bytes);
+        }
+        let block = Allocation::new(&self.ctx.mem, area.len().max(1) as u64, 16)?;
+        self.ctx.mem.write(block.addr(), &area).py()?;
+        values.push((block.addr() as u32).to_le_bytes().to_vec());
+        temps.keep(block);
+        let bytes = self.backend.call(
+            py,
+            &self.ctx,
+            &Entry::Guest(function),
+            &values,
+            result_len(sig),
+        )?;
+        temps.finish(py)?;
+        value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
+    }
+
+    /// The bytes of the fixed arguments of a glue call.
+    fn encode_fixed(
+        &self,
+        sig: &FuncInfo,
+        args: &[&Bound<'_, PyAny>],
+        temps: &mut CallTemps,
+    ) -> PyResult<Vec<Vec<u8>>> {
+        sig.params
+            .iter()
+            .zip(args)
+            .map(|(param, arg)| encode_arg(&self.ctx, param, arg, temps))
+            .collect()
+    }
+
+    /// A call of `_cffi_f_NAME`: arguments and result through memory.
+    fn call_glue(
+        &self,
+        py: Python<'_>,
+        entry: &Entry<'_>,
+        sig: &FuncInfo,
+        args: &[&Bound<'_, PyAny>],
+    ) -> PyResult<PyObject> {
+        let mut temps = CallTemps::default();
+        let values = self.encode_fixed(sig, args, &mut temps)?;
+        let bytes = self
+            .backend
+            .call(py, &self.ctx, entry, &values, result_len(sig))?;
+        temps.finish(py)?;
+        value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
     }
 }
 
-#[pymethods]
-impl PyModuleFunction {
-    #[pyo3(signature = (*args, **kwargs))]
-    fn __call__(
-        &self,
-        py: Python<'_>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<PyObject> {
+impl FastCall for PyModuleFunction {
+    fn call_fast(&self, py: Python<'_>, args: &[&Bound<'_, PyAny>]) -> PyResult<PyObject> {
         let CKind::Function(sig) = self.sig.kind() else {
             return Err(PyTypeError::new_err("not a function"));
         };
-        if kwargs.is_some_and(|k| !k.is_empty()) {
-            return Err(PyTypeError::new_err(format!(
-                "{}() takes no keyword arguments",
-                self.name
-            )));
-        }
-        if args.len() != sig.params.len() {
+        if sig.variadic {
+            check_arity(&self.sig, sig, args.len())?;
+        } else if args.len() != sig.params.len() {
             return Err(PyTypeError::new_err(format!(
                 "{}() takes exactly {} arguments ({} given)",
                 self.name,
@@ -438,25 +611,20 @@ impl PyModuleFunction {
                 args.len()
             )));
         }
-        let mut temps = Vec::new();
-        let values = sig
-            .params
-            .iter()
-            .zip(args.iter())
-            .map(|(param, arg)| encode_arg(&self.ctx, param, &arg, &mut temps))
-            .collect::<PyResult<Vec<_>>>()?;
-        let ret_len = if matches!(sig.ret.kind(), CKind::Void) {
-            0
-        } else {
-            sig.ret.size().unwrap_or(0) as usize
-        };
-        let bytes = self
-            .backend
-            .call(py, &self.ctx, &self.entry(), &values, ret_len)?;
-        drop(temps);
-        value_from_bytes(py, &self.ctx, &sig.ret, &bytes)
+        match &self.route {
+            Route::WasmDirect(function) => self.call_direct(py, function, sig, args),
+            Route::WasmGlue(function) => self.call_glue(py, &Entry::Guest(function), sig, args),
+            Route::NativeGlue(address) => self.call_glue(py, &Entry::Address(*address), sig, args),
+            Route::NativeDirect(function) => {
+                call_function(py, function.get(), Args::Slice(args), None)
+            }
+            Route::WasmVariadic(function) => self.call_variadic(py, function, sig, args),
+        }
     }
+}
 
+#[pymethods]
+impl PyModuleFunction {
     fn __repr__(&self) -> String {
         format!(
             "<wasmcffi function '{}' of type '{}'>",

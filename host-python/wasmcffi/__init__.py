@@ -24,6 +24,40 @@ from ._wasmcffi import (
     buffer,
 )
 from .api import FFI
+from ._wasmcffi import Sandbox
+from . import _loader
+
+
+def sandbox(lib):
+    """The `Sandbox` running a sandboxed module's instance (pass its `lib`, or the
+    module itself): `set_limits(memory=, timeout=, fuel=)`, `reset()`, `usage`,
+    `limits`, `poisoned`, `generation`."""
+    return _loader.instance_of(lib)[0]
+
+
+def instantiate(module, **options):
+    """A fresh `(ffi, lib)` of a sandboxed module, isolated from every other
+    instance (its own linear memory, globals and heap). Options, all optional:
+
+    - `memory`: bytes of linear memory the guest may grow to (default 1 GiB;
+      None: 4 GiB, all a wasm32 guest can address);
+    - `timeout`: seconds one call may run (default None: no limit, Ctrl-C still
+      interrupts); past it the call raises `wasmcffi.Timeout`;
+    - `fuel`: instructions one call may run, deterministic (default None: not
+      metered; metered instances run guest code more slowly);
+    - `auto_reset`: start a fresh instance right after a fault (default False:
+      the instance stays poisoned until `sandbox(lib).reset()`);
+    - `stdout`, `stderr`: where the guest's output goes: Python's `sys.stdout` /
+      `sys.stderr` (default), None (dropped), a callable taking bytes, or a file;
+    - `dirs`, `writable_dirs`: `{guest_path: host_path}` directories granted
+      read-only / read-write (default: no file system at all);
+    - `env`: `{name: value}` environment variables (default: none);
+    - `args`: the guest's argument strings (default: none).
+    """
+    sandbox, cdefs, table, name = _loader.instance_of(module)
+    streams, options = _loader.sandbox_options(**options)
+    return _loader.sandboxed_pair(sandbox.spawn(*streams, **options), cdefs, table, name)
+
 
 __all__ = [
     "FFI",
@@ -40,5 +74,8 @@ __all__ = [
     "Trap",
     "Timeout",
     "GuestExit",
+    "Sandbox",
+    "sandbox",
+    "instantiate",
 ]
 __version__ = "0.1.0"

@@ -1,10 +1,14 @@
 """Loading a compiled `set_source()` module: its `ffi` (bound to the module's
 target) and its `lib` (calls into the sandbox, or into the native library)."""
 
+import io
 import os
 import sys
 
 from . import _wasmcffi
+
+#: Where a sandbox's stdout/stderr go unless told otherwise: Python's streams.
+DEFAULT_OUTPUT = object()
 
 
 def _output(stream_name):
@@ -23,9 +27,40 @@ def _output(stream_name):
     return write
 
 
-def open_sandbox(wasm_path, **limits):
-    """A fresh sandbox running the module at `wasm_path`."""
-    return _wasmcffi.Sandbox(wasm_path, _output("stdout"), _output("stderr"), **limits)
+def _sink(target, stream_name):
+    """The sink for one output stream: Python's `sys.<stream_name>` by default, None
+    to drop the bytes, a callable taking bytes, or a file-like object."""
+    if target is DEFAULT_OUTPUT:
+        return _output(stream_name)
+    if target is None or callable(target):
+        return target
+    if not hasattr(target, "write"):
+        raise TypeError(f"{stream_name}= must be None, a callable taking bytes or a file-like object")
+    if isinstance(target, io.TextIOBase):
+        return lambda data: target.write(data.decode("utf-8", "replace"))
+    return target.write
+
+
+def sandbox_options(stdout=DEFAULT_OUTPUT, stderr=DEFAULT_OUTPUT, dirs=None, writable_dirs=None,
+                    env=None, args=None, **limits):
+    """The positional and keyword arguments of `_wasmcffi.Sandbox` for the options
+    of `wasmcffi.instantiate()` (see there)."""
+    grants = [(os.fspath(host), str(guest), False) for guest, host in (dirs or {}).items()]
+    grants += [(os.fspath(host), str(guest), True) for guest, host in (writable_dirs or {}).items()]
+    options = dict(limits)
+    options.update(
+        dirs=grants,
+        env=[(str(k), str(v)) for k, v in (env or {}).items()],
+        args=[str(a) for a in (args or ())],
+    )
+    return (_sink(stdout, "stdout"), _sink(stderr, "stderr")), options
+
+
+def open_sandbox(wasm_path, **options):
+    """A fresh sandbox running the module at `wasm_path` (options as for
+    `wasmcffi.instantiate()`)."""
+    streams, options = sandbox_options(**options)
+    return _wasmcffi.Sandbox(wasm_path, *streams, **options)
 
 
 def read_layout_table(target, artifact):
@@ -62,10 +97,34 @@ def load(loader_file, target, artifact, cdefs, table):
     path = os.path.join(here, artifact)
     if target == "wasm":
         sandbox = open_sandbox(path)
-        ffi = make_ffi(target, path, cdefs, table, sandbox=sandbox)
-        lib = _wasmcffi.ModuleLib(ffi, sandbox, None, name)
+        ffi, lib = sandboxed_pair(sandbox, cdefs, table, name)
     else:
         ffi = make_ffi(target, path, cdefs, table)
         lib = _wasmcffi.ModuleLib(ffi, None, path, name)
     ffi._lib = lib  # for @ffi.def_extern()
     return ffi, lib
+
+
+#: The key under which a sandboxed `lib` keeps its sandbox and what re-making it takes.
+_INSTANCE_KEY = "_wasmcffi_instance"
+
+
+def sandboxed_pair(sandbox, cdefs, table, name=""):
+    """`(ffi, lib)` for an instance of module `name` running in `sandbox`."""
+    ffi = make_ffi("wasm", None, cdefs, table, sandbox=sandbox)
+    lib = _wasmcffi.ModuleLib(ffi, sandbox, None, name)
+    lib.__dict__[_INSTANCE_KEY] = (sandbox, cdefs, table, name)
+    ffi._lib = lib  # for @ffi.def_extern()
+    return ffi, lib
+
+
+def instance_of(module_or_lib):
+    """(sandbox, cdefs, table, name) of a sandboxed module (its module object or its lib)."""
+    lib = getattr(module_or_lib, "lib", module_or_lib)
+    state = getattr(lib, "__dict__", {}).get(_INSTANCE_KEY) if isinstance(lib, _wasmcffi.ModuleLib) else None
+    if state is None:
+        raise TypeError(
+            f"expected a sandboxed module compiled by wasmcffi (its module or its lib), "
+            f"not {type(module_or_lib).__name__}: native modules and dlopen() libraries have no sandbox"
+        )
+    return state

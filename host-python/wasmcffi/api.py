@@ -1,6 +1,5 @@
 """The user-facing `FFI` class: the Rust core plus CFFI's pure-Python conveniences."""
 
-import ctypes.util
 import os
 import threading
 
@@ -82,6 +81,8 @@ class FFI(_wasmcffi._FFI):
         try:
             return super().dlopen(name, flags)
         except OSError:
+            import ctypes.util  # only here: it costs ~30 ms of import time
+
             found = None if name is None or "/" in name else ctypes.util.find_library(name)
             if found is None:
                 raise

@@ -116,7 +116,46 @@ def build_artifact(spec, c_path, out_dir, verbose):
         args += [f"-L{d}" for d in spec.library_dirs] + [f"-l{lib}" for lib in spec.libraries]
         args += spec.extra_link_args
     run_compiler(args, verbose)
+    if spec.target == "wasm":
+        strip_debug_sections(artifact)
     return artifact
+
+
+def _leb128(data, at):
+    """The unsigned LEB128 number at `data[at:]`, and the offset after it."""
+    value = shift = 0
+    while True:
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
+
+
+def strip_debug_sections(path):
+    """Drops the DWARF custom sections (`.debug_*`) from the wasm module at `path`.
+
+    wasi-libc comes with debug information that makes a small module close to
+    1 MB; the `name` section, which trap backtraces use, is kept."""
+    with open(path, "rb") as f:
+        data = f.read()
+    kept = [data[:8]]  # magic and version
+    at = 8
+    while at < len(data):
+        start = at
+        section_id = data[at]
+        size, payload = _leb128(data, at + 1)
+        at = payload + size
+        if section_id == 0:
+            name_len, name_at = _leb128(data, payload)
+            if data[name_at:name_at + name_len].startswith(b".debug"):
+                continue
+        kept.append(data[start:at])
+    stripped = b"".join(kept)
+    if len(stripped) != len(data):
+        with open(path, "wb") as f:
+            f.write(stripped)
 
 
 LOADER = '''\

@@ -24,8 +24,17 @@
 //!   function: `args[i]` points at argument `i` (a value of the declared
 //!   parameter type, structs by value included), and the result (if not `void`)
 //!   is stored at `result`, which must have room and alignment for it. One
-//!   convention for every signature, on both targets. Variadic functions get no
-//!   wrapper ([`LayoutPlan::variadic`]).
+//!   convention for every signature, on both targets.
+//! - For each variadic function ([`LayoutPlan::variadic`]): on wasm32 the same
+//!   `_cffi_f_NAME`, with one more argument after the `N` fixed ones: `args[N]`
+//!   points at the `void *` the wasm C ABI passes for the variadic part (a
+//!   buffer of the promoted values);
+//!   natively `void *_cffi_v_NAME(void)`, the function's address, called through
+//!   libffi.
+//! - `RET _cffi_d_NAME(T0, …)` for each non-variadic function whose parameters
+//!   and result are scalars (no struct, union or array by value): `NAME` with
+//!   its own signature, a direct entry the host calls with plain wasm values (or
+//!   through libffi natively), skipping the memory traffic of `_cffi_f_NAME`.
 //! - `extern "Python"` functions and `void *_cffi_fp_NAME(void)` (a function's
 //!   address): see `callbacks`.
 //! - `void *_cffi_g_NAME(void)` for each global: `&NAME`.
@@ -149,6 +158,10 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
     let mut c = String::from(PRELUDE);
     for name in &plan.functions {
         function_wrapper(&mut c, table, decls, name)?;
+        direct_wrapper(&mut c, table, decls, name)?;
+    }
+    for name in &plan.variadic {
+        variadic_wrapper(&mut c, table, decls, name)?;
     }
     callbacks::emit(&mut c, decls, plan)?;
     for name in &plan.globals {
@@ -184,6 +197,21 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
     Ok(c)
 }
 
+/// The signature of cdef function `name`.
+fn function_type<'a>(
+    table: &'a TypeTable,
+    decls: &Declarations,
+    name: &str,
+) -> Result<&'a crate::model::FuncType> {
+    let Some(Decl::Function { ty }) = decls.lib_items.get(name) else {
+        return Err(Error::Internal(format!("function '{name}' vanished")));
+    };
+    match table.get(*ty) {
+        Type::Function(f) => Ok(f),
+        _ => Err(Error::Internal(format!("'{name}' is not a function type"))),
+    }
+}
+
 /// `void _cffi_f_NAME(void **args, void *result)`: calls `NAME` with
 /// `*(Ti *)args[i]` and stores a non-void result through `result`.
 fn function_wrapper(
@@ -192,17 +220,26 @@ fn function_wrapper(
     decls: &Declarations,
     name: &str,
 ) -> Result<()> {
-    let Some(Decl::Function { ty }) = decls.lib_items.get(name) else {
-        return Err(Error::Internal(format!("function '{name}' vanished")));
-    };
-    let Type::Function(f) = table.get(*ty) else {
-        return Err(Error::Internal(format!("'{name}' is not a function type")));
-    };
+    let f = function_type(table, decls, name)?;
+    pointer_table_wrapper(c, table, f, name, name, None);
+    Ok(())
+}
+
+/// The body of `_cffi_f_NAME` calling `callee` (an expression naming the
+/// function) with `*(Ti *)args[i]`, then `extra_arg` if any.
+fn pointer_table_wrapper(
+    c: &mut String,
+    table: &TypeTable,
+    f: &crate::model::FuncType,
+    name: &str,
+    callee: &str,
+    extra_arg: Option<&str>,
+) {
     let _ = writeln!(
         c,
         "void _CFFI_EXPORT(_cffi_f_{name})(void **args, void *result) {{"
     );
-    let mut call_args = Vec::with_capacity(f.params.len());
+    let mut call_args = Vec::with_capacity(f.params.len() + 1);
     for (i, &p) in f.params.iter().enumerate() {
         // Function pointers travel as `void *`: the model drops qualifiers
         // (`const void *` parameters of a comparator), which C would reject.
@@ -214,7 +251,8 @@ fn function_wrapper(
         let _ = writeln!(c, "  {decl} = args[{i}];");
         call_args.push(format!("*_a{i}"));
     }
-    let call = format!("{name}({})", call_args.join(", "));
+    call_args.extend(extra_arg.map(str::to_owned));
+    let call = format!("{callee}({})", call_args.join(", "));
     if matches!(table.get(f.ret), Type::Void) {
         let _ = writeln!(c, "  (void)result;\n  {call};");
     } else if is_function_pointer(table, f.ret) {
@@ -226,10 +264,106 @@ fn function_wrapper(
             table.c_decl(f.ret, "*_r")
         );
     }
-    if f.params.is_empty() {
+    if call_args.is_empty() {
         c.push_str("  (void)args;\n");
     }
     c.push_str("}\n");
+}
+
+/// A variadic function `NAME(T0, …, ...)`. On wasm32, where the C ABI passes the
+/// variadic part as one pointer to a buffer of the promoted values (each at its
+/// alignment), `_cffi_f_NAME` takes that pointer as one more argument (`args[N]`
+/// points at it, after the fixed arguments) and calls `NAME` through a non-variadic function type with a final
+/// `void *`, which is the same wasm function type. Natively the host calls `NAME`
+/// itself through libffi: `void *_cffi_v_NAME(void)` returns its address.
+fn variadic_wrapper(
+    c: &mut String,
+    table: &TypeTable,
+    decls: &Declarations,
+    name: &str,
+) -> Result<()> {
+    let f = function_type(table, decls, name)?;
+    let mut params: Vec<String> = f.params.iter().map(|&p| table.c_decl(p, "")).collect();
+    params.push("void *".to_owned());
+    let fixed = f.params.len();
+    let _ = writeln!(
+        c,
+        "#ifdef __wasm__\ntypedef {};",
+        table.c_decl(f.ret, &format!("(*_cffi_vt_{name})({})", params.join(", ")))
+    );
+    // Through a volatile pointer: were the compiler to see which function is
+    // called, it could turn the call back into a variadic one.
+    let _ = writeln!(
+        c,
+        "static _cffi_vt_{name} volatile _cffi_vp_{name} = (_cffi_vt_{name})&{name};"
+    );
+    let callee = format!("_cffi_vp_{name}");
+    pointer_table_wrapper(
+        c,
+        table,
+        f,
+        name,
+        &callee,
+        Some(&format!("*(void **)args[{fixed}]")),
+    );
+    let _ = writeln!(
+        c,
+        "#else\n_cffi_voidp _CFFI_EXPORT(_cffi_v_{name})(void) {{ return (_cffi_voidp)&{name}; }}\n#endif"
+    );
+    Ok(())
+}
+
+/// `RET _cffi_d_NAME(T0 a0, …) { return NAME(a0, …); }` for a function whose
+/// parameters and result are all scalars (no struct, union or array by value):
+/// its natural signature, which the wasm C ABI maps to plain wasm values, so the
+/// host can call it with no memory traffic. Other functions get none.
+fn direct_wrapper(
+    c: &mut String,
+    table: &TypeTable,
+    decls: &Declarations,
+    name: &str,
+) -> Result<()> {
+    let f = function_type(table, decls, name)?;
+    // Array parameters are pointers in C; only records travel by value.
+    let by_value_record = |t| matches!(table.get(t), Type::Record(_));
+    if std::iter::once(f.ret)
+        .chain(f.params.iter().copied())
+        .any(by_value_record)
+    {
+        return Ok(());
+    }
+    // Function pointers travel as `void *`, as in `_cffi_f_NAME` (the model drops
+    // the qualifiers of their parameter types, which C would reject).
+    let spell = |ty, name: &str| {
+        if is_function_pointer(table, ty) {
+            format!("void *{name}")
+        } else {
+            table.c_decl(ty, name)
+        }
+    };
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| spell(p, &format!("_a{i}")))
+        .collect();
+    let args: Vec<String> = (0..f.params.len()).map(|i| format!("_a{i}")).collect();
+    let params = if params.is_empty() {
+        "void".to_owned()
+    } else {
+        params.join(", ")
+    };
+    let call = format!("{name}({})", args.join(", "));
+    let body = match table.get(f.ret) {
+        Type::Void => format!("{call};"),
+        _ if is_function_pointer(table, f.ret) => format!("return (void *){call};"),
+        _ => format!("return {call};"),
+    };
+    let _ = writeln!(
+        c,
+        "typedef {};\n_cffi_dr_{name} _CFFI_EXPORT(_cffi_d_{name})({params}) {{ {body} }}",
+        spell(f.ret, &format!("_cffi_dr_{name}")),
+    );
     Ok(())
 }
 

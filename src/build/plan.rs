@@ -21,7 +21,8 @@ pub struct LayoutPlan {
     pub questions: Vec<Question>,
     /// Functions with a wrapper `_cffi_f_NAME(void **args, void *result)`.
     pub functions: Vec<String>,
-    /// Variadic functions: no wrapper; calling them is `NotImplementedError`.
+    /// Variadic functions: a wasm32 wrapper taking the variadic buffer, or the
+    /// function's address natively (see the glue conventions in `build`).
     pub variadic: Vec<String>,
     /// Globals with an accessor `void *_cffi_g_NAME(void)` returning `&NAME`.
     pub globals: Vec<String>,

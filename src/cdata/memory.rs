@@ -38,6 +38,46 @@ pub trait Memory {
     /// Frees a block returned by [`Memory::alloc_zeroed`] with the same `size` and `align`.
     fn free(&self, addr: Addr, size: u64, align: u64);
 
+    /// Which incarnation of the address space is current. A sandbox reset starts a
+    /// new one, in which addresses taken earlier mean nothing; spaces that are never
+    /// replaced (the host's) stay at 0.
+    fn generation(&self) -> u64 {
+        0
+    }
+
+    /// A handle bound to the current generation, through which a block allocated
+    /// now must be freed (so a block of an earlier generation is never freed in a
+    /// later one). `None` for spaces with one generation.
+    fn pinned(&self) -> Option<std::sync::Arc<dyn Memory + Send + Sync>> {
+        None
+    }
+
+    /// Checks that `len` bytes at `addr` could be accessed, before the caller
+    /// allocates host memory for them. Only a sandbox's memory can tell (the host's
+    /// is trusted, as in CFFI).
+    ///
+    /// # Errors
+    /// `Error::Memory` when the range lies outside the address space.
+    fn check_range(&self, _addr: Addr, _len: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// `len` bytes from `addr` in a new vector, the range checked before any host
+    /// memory is allocated for it (a length supplied by a guest cannot make the
+    /// host allocate more than the guest's memory holds).
+    ///
+    /// # Errors
+    /// As [`Memory::check_range`] and [`Memory::read`]; `Error::Memory` for a length
+    /// beyond the host's address space.
+    fn read_vec(&self, addr: Addr, len: u64) -> Result<Vec<u8>> {
+        self.check_range(addr, len)?;
+        let len = usize::try_from(len)
+            .map_err(|_| crate::error::Error::Memory(format!("{len} bytes is too large")))?;
+        let mut buf = vec![0u8; len];
+        self.read(addr, &mut buf)?;
+        Ok(buf)
+    }
+
     /// Copies `len` bytes from `src` to `dst`; the ranges may overlap (`memmove`).
     ///
     /// # Errors

@@ -57,58 +57,72 @@ pub fn decode_wide(units: &[i128], unit_size: u64) -> Result<Vec<u32>> {
     Ok(out)
 }
 
-/// Reads units of `size` bytes from `addr` until a zero unit or `limit` units.
+/// The value of one code unit of layout `l` (little-endian bytes).
+fn unit_value(unit: &[u8], l: PrimLayout) -> i128 {
+    let mut b = [0u8; 16];
+    b[..unit.len()].copy_from_slice(unit);
+    let raw = u128::from_le_bytes(b);
+    match l.class {
+        PrimClass::WideChar { signed: true } => {
+            let shift = 128 - 8 * l.size as u32;
+            ((raw << shift) as i128) >> shift
+        }
+        _ => raw as i128,
+    }
+}
+
+/// The bytes of the units of `size` bytes from `addr` up to (not including) the
+/// first zero unit, at most `limit` units. The host keeps the raw bytes only (no
+/// wider copy), so a string as long as a sandbox's memory costs the host that
+/// much, not a multiple of it.
 fn read_until_nul(
     mem: &dyn Memory,
     addr: Addr,
     l: PrimLayout,
     limit: Option<u64>,
-) -> Result<Vec<i128>> {
+) -> Result<Vec<u8>> {
     const CHUNK: u64 = 256;
     const PAGE: u64 = 4096;
-    let mut units = Vec::new();
+    let size = l.size as usize;
+    let mut out: Vec<u8> = Vec::new();
     let mut at = addr;
     loop {
-        let room = limit.map_or(CHUNK, |m| m.saturating_sub(units.len() as u64).min(CHUNK));
+        let count = (out.len() / size) as u64;
+        let room = limit.map_or(CHUNK, |m| m.saturating_sub(count).min(CHUNK));
         if room == 0 {
-            return Ok(units);
+            return Ok(out);
         }
         // Never read past the page holding the next unit: bytes after the NUL may be
         // unmapped in host memory.
         let room = room.min(((PAGE - at % PAGE) / l.size).max(1));
-        let bytes = room * l.size;
-        let mut buf = vec![0u8; bytes as usize];
+        let mut buf = vec![0u8; (room * l.size) as usize];
         // A chunk may run past the end of a sandbox's memory although the string ends
         // before it: fall back to one unit at a time.
         let got = if mem.read(at, &mut buf).is_ok() {
             room
         } else {
+            buf.truncate(size);
+            mem.read(at, &mut buf)?;
             1
         };
-        if got == 1 {
-            buf.truncate(l.size as usize);
-            mem.read(at, &mut buf)?;
-        }
-        for unit in buf.chunks(l.size as usize) {
-            let mut b = [0u8; 16];
-            b[..unit.len()].copy_from_slice(unit);
-            let raw = u128::from_le_bytes(b);
-            let v = match l.class {
-                PrimClass::WideChar { signed: true } => {
-                    let shift = 128 - 8 * l.size as u32;
-                    ((raw << shift) as i128) >> shift
-                }
-                _ => raw as i128,
-            };
-            if v == 0 {
-                return Ok(units);
+        for unit in buf.chunks(size) {
+            if unit_value(unit, l) == 0 {
+                return Ok(out);
             }
-            units.push(v);
+            out.extend_from_slice(unit);
         }
         at = at
             .checked_add(got * l.size)
             .ok_or_else(|| Error::Memory("string runs past the end of memory".into()))?;
     }
+}
+
+/// The code units of `bytes` (whole units of layout `l`).
+fn units_of(bytes: &[u8], l: PrimLayout) -> Vec<i128> {
+    bytes
+        .chunks(l.size as usize)
+        .map(|unit| unit_value(unit, l))
+        .collect()
 }
 
 /// `ffi.string()` (see [`super::string`]).
@@ -151,13 +165,10 @@ pub(crate) fn string(
             let is_enum = matches!(item.kind(), CKind::Enum(_));
             match il.class {
                 PrimClass::Char | PrimClass::Int { .. } if il.size == 1 && !is_enum => {
-                    let units = read_until_nul(mem, addr, il, limit)?;
-                    Ok(StringResult::Bytes(
-                        units.into_iter().map(|u| u as u8).collect(),
-                    ))
+                    Ok(StringResult::Bytes(read_until_nul(mem, addr, il, limit)?))
                 }
                 PrimClass::WideChar { .. } => Ok(StringResult::Str(decode_wide(
-                    &read_until_nul(mem, addr, il, limit)?,
+                    &units_of(&read_until_nul(mem, addr, il, limit)?, il),
                     il.size,
                 )?)),
                 _ => Err(unexpected()),
@@ -200,18 +211,12 @@ pub(crate) fn unpack(mem: &dyn Memory, item: &CType, addr: Addr, length: u64) ->
     let total = length
         .checked_mul(size)
         .ok_or_else(|| Error::Overflow("unpack() length is too large".into()))?;
+    // Before building anything: a length from a guest must not make the host
+    // allocate more than the guest's memory holds.
+    mem.check_range(addr, total)?;
     if let CKind::Prim(_, l) = item.kind() {
         match l.class {
-            PrimClass::Char => {
-                let mut buf = vec![
-                    0u8;
-                    usize::try_from(total).map_err(|_| Error::Overflow(
-                        "unpack() length is too large".into()
-                    ))?
-                ];
-                mem.read(addr, &mut buf)?;
-                return Ok(Value::Bytes(buf));
-            }
+            PrimClass::Char => return Ok(Value::Bytes(mem.read_vec(addr, total)?)),
             PrimClass::WideChar { .. } => {
                 let mut units = Vec::new();
                 for i in 0..length {

@@ -11,7 +11,7 @@ use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::build::{self, Glue};
 use wasmcffi::cdata::{Addr, HostMemory, Memory};
 use wasmcffi::cdecl::{parse_cdef, parse_type, CdefOptions};
-use wasmcffi::layout::{CType, Target, TypeResolver};
+use wasmcffi::layout::{CKind, CType, Target, TypeResolver};
 use wasmcffi::model::{ConstValue, Decl, Declarations};
 use wasmcffi::Error;
 
@@ -394,8 +394,54 @@ fn build_glue_wrappers_take_pointers_to_arguments() {
     assert_eq!(i32::from_le_bytes(word), 100);
     assert!(
         b.lib.symbol("_cffi_f_sum_va").is_err(),
-        "variadic functions get no wrapper"
+        "natively, variadic functions are called by address, not through a wrapper"
     );
+    let sum_va = u64_of(&b.call("_cffi_v_sum_va", "void *", &[], &[]));
+    let sig = b.ctype("int(*)(int, ...)");
+    let CKind::Function(info) = sig.kind() else {
+        panic!()
+    };
+    let int = b.ctype("int");
+    let plan = CallPlan::new(&info.ret, &[int.clone(), int.clone(), int], Some(1)).unwrap();
+    let mut args = ArgBuffer::new();
+    for w in [2u64, 40, 2] {
+        args.push_word(w);
+    }
+    assert_eq!(plan.call(sum_va, &args).unwrap()[..4], 42i32.to_le_bytes());
+}
+
+#[test]
+fn build_glue_direct_wrappers_have_the_natural_signature() {
+    let mut b = build_native("direct", CDEF, SOURCE);
+    b.complete().unwrap();
+    let int_of = |bytes: Vec<u8>| i32::from_le_bytes(bytes[..4].try_into().unwrap());
+    assert_eq!(
+        int_of(b.call("_cffi_d_add", "int", &["int", "int"], &[40, 2])),
+        42
+    );
+    let twice = b.call("_cffi_d_twice", "double", &["double"], &[1.25f64.to_bits()]);
+    assert_eq!(f64::from_le_bytes(twice[..8].try_into().unwrap()), 2.5);
+    let three = [1i32, 2, 3];
+    let sum = b.call("_cffi_d_sum3", "int", &["int *"], &[three.as_ptr() as u64]);
+    assert_eq!(int_of(sum), 6);
+    let mut buf = [0i32; 3];
+    b.call(
+        "_cffi_d_fill",
+        "void",
+        &["int *", "int"],
+        &[buf.as_mut_ptr() as u64, 3],
+    );
+    assert_eq!(buf, [0, 1, 4]);
+    let f = b.call("_cffi_d_pick", "void *", &["int"], &[1]);
+    let f = u64::from_le_bytes(f[..8].try_into().unwrap());
+    let applied = b.call("_cffi_d_apply", "int", &["void *", "int"], &[f, 5]);
+    assert_eq!(int_of(applied), -5);
+    for by_value in ["_cffi_d_make_rect", "_cffi_d_area", "_cffi_d_sum_va"] {
+        assert!(
+            b.lib.symbol(by_value).is_err(),
+            "{by_value}: structs by value and variadic functions get no direct wrapper"
+        );
+    }
 }
 
 #[test]

@@ -156,7 +156,7 @@ fn guest_fault_in_a_nested_call_fails_the_outer_call() {
         matches!(seen.as_slice(), [Err(m)] if m.contains("trap")),
         "{seen:?}"
     );
-    assert!(sandbox.poisoned().is_some());
+    assert!(sandbox.poisoned().unwrap().is_some());
     sandbox.reset().unwrap();
     assert_eq!(
         sandbox.call("twice", &[WasmVal::I32(4)]).unwrap(),
@@ -226,7 +226,7 @@ fn guest_function_pointers_are_checked_before_calls() {
         sandbox.call_indirect(u32::MAX, &sig, &args),
         Err(Error::Runtime(_))
     ));
-    assert!(sandbox.poisoned().is_none());
+    assert!(sandbox.poisoned().unwrap().is_none());
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use wasmcffi::backend::wasm::{Sandbox, SandboxConfig, WasmModule, WasmVal};
+use std::time::{Duration, Instant};
+
+use wasmcffi::backend::wasm::{Limits, Sandbox, SandboxConfig, WasmModule, WasmVal};
 use wasmcffi::cdata::Memory;
 use wasmcffi::Error;
 
@@ -44,6 +46,8 @@ EXPORT(grab_megabytes) int grab_megabytes(int max) {
     return n;
 }
 EXPORT(read_at) int read_at(int addr) { return *(volatile int *)addr; }
+EXPORT(spin) void spin(void) { for (volatile int i = 0;; i++) {} }
+EXPORT(count) int count(int n) { volatile int s = 0; for (int i = 0; i < n; i++) s += i; return s; }
 "#;
 
 /// The test module, compiled once per test run (None: no zig here).
@@ -235,7 +239,7 @@ fn wasm_trap_carries_backtrace_and_poisons_until_reset() {
         msg.contains("backtrace") && msg.contains("do_trap"),
         "{msg}"
     );
-    assert!(sb.poisoned().is_some());
+    assert!(sb.poisoned().unwrap().is_some());
     let Err(Error::Trap(again)) = sb.call("add", &[WasmVal::I32(1), WasmVal::I32(2)]) else {
         panic!("expected the poisoned sandbox to refuse")
     };
@@ -315,7 +319,7 @@ fn wasm_stdout_and_stderr_reach_the_sinks() {
     let config = SandboxConfig {
         stdout: Some(out_sink),
         stderr: Some(err_sink),
-        max_memory: None,
+        ..SandboxConfig::default()
     };
     let Some(sb) = sandbox(config) else { return };
     sb.call("hello", &[]).unwrap();
@@ -333,7 +337,10 @@ fn wasm_stdout_and_stderr_reach_the_sinks() {
 #[test]
 fn wasm_memory_limit_fails_inside_the_guest() {
     let config = SandboxConfig {
-        max_memory: Some(4 << 20),
+        limits: Limits {
+            max_memory: 4 << 20,
+            ..Default::default()
+        },
         ..SandboxConfig::default()
     };
     let Some(sb) = sandbox(config) else { return };
@@ -396,4 +403,125 @@ fn wasm_sinks_cannot_reenter_the_sandbox() {
     // The sink runs after the call released the sandbox, so it may call in.
     assert_eq!(seen.lock().unwrap().take(), Some(Ok(vec![WasmVal::I32(2)])));
     slot.lock().unwrap().take();
+}
+
+/// A sandbox on the metered engine with `fuel` per call.
+fn metered(fuel: Option<u64>) -> Option<Arc<Sandbox>> {
+    sandbox(SandboxConfig {
+        metered: true,
+        limits: Limits {
+            fuel,
+            ..Limits::default()
+        },
+        ..SandboxConfig::default()
+    })
+}
+
+#[test]
+fn wasm_timeout_stops_an_endless_loop_and_poisons() {
+    let Some(sb) = sandbox(SandboxConfig {
+        limits: Limits {
+            timeout: Some(Duration::from_millis(30)),
+            ..Limits::default()
+        },
+        ..SandboxConfig::default()
+    }) else {
+        return;
+    };
+    let started = Instant::now();
+    let err = sb.call("spin", &[]).unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout(m) if m.contains("time limit")),
+        "{err:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(30));
+    assert!(sb.poisoned().unwrap().is_some());
+    assert!(matches!(call_i32(&sb, "add", &[1, 2]), Err(Error::Trap(_))));
+    sb.reset().unwrap();
+    assert_eq!(call_i32(&sb, "add", &[1, 2]).unwrap(), 3);
+    // A short call under the same limit is unaffected.
+    assert_eq!(call_i32(&sb, "count", &[1000]).unwrap(), 499_500);
+    let usage = sb.usage();
+    assert_eq!(usage.traps, 1);
+    assert!(usage.calls >= 3, "{usage:?}");
+}
+
+#[test]
+fn wasm_fuel_is_a_deterministic_budget() {
+    let Some(sb) = metered(Some(1_000_000)) else {
+        return;
+    };
+    let before = sb.usage().fuel; // `_initialize` burnt some
+    assert_eq!(call_i32(&sb, "count", &[1000]).unwrap(), 499_500);
+    let one = sb.usage().fuel - before;
+    assert!(one > 1000, "{one}");
+    assert_eq!(call_i32(&sb, "count", &[1000]).unwrap(), 499_500);
+    assert_eq!(
+        sb.usage().fuel - before,
+        2 * one,
+        "the same call burns the same fuel"
+    );
+    let err = sb.call("spin", &[]).unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout(m) if m.contains("fuel")),
+        "{err:?}"
+    );
+    sb.reset().unwrap();
+    sb.set_limits(Limits {
+        fuel: Some(one / 2),
+        ..sb.limits()
+    })
+    .unwrap();
+    assert!(matches!(
+        call_i32(&sb, "count", &[1000]),
+        Err(Error::Timeout(_))
+    ));
+}
+
+#[test]
+fn wasm_fuel_needs_a_metered_sandbox() {
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
+    let limits = Limits {
+        fuel: Some(10),
+        ..Limits::default()
+    };
+    assert!(matches!(sb.set_limits(limits), Err(Error::Value(_))));
+    let Some(unlimited) = metered(None) else {
+        return;
+    };
+    assert_eq!(call_i32(&unlimited, "count", &[100]).unwrap(), 4950);
+}
+
+#[test]
+fn wasm_auto_reset_leaves_a_fresh_instance() {
+    let Some(sb) = sandbox(SandboxConfig {
+        auto_reset: true,
+        ..SandboxConfig::default()
+    }) else {
+        return;
+    };
+    let generation = sb.generation();
+    assert!(matches!(sb.call("do_trap", &[]), Err(Error::Trap(_))));
+    assert_eq!(sb.generation(), generation + 1);
+    assert!(sb.poisoned().unwrap().is_none());
+    assert_eq!(call_i32(&sb, "add", &[2, 2]).unwrap(), 4);
+}
+
+#[test]
+fn wasm_live_memory_follows_resets_and_pinned_memory_dies() {
+    let Some(sb) = sandbox(SandboxConfig::default()) else {
+        return;
+    };
+    let live = sb.live_memory();
+    let pinned = live.pinned().unwrap();
+    let p = live.alloc_zeroed(8, 8).unwrap();
+    sb.reset().unwrap();
+    assert!(matches!(pinned.read(p, &mut [0; 8]), Err(Error::Memory(_))));
+    pinned.free(p, 8, 8); // ignored: an address of the old instance
+    let q = live.alloc_zeroed(8, 8).unwrap();
+    live.write(q, &[7; 8]).unwrap();
+    assert_eq!(live.generation(), sb.generation());
+    assert!(matches!(live.read_vec(q, 1 << 40), Err(Error::Memory(_))));
 }

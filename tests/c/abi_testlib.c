@@ -1,5 +1,4 @@
-/* A small C library for the ABI-mode tests (tests/python/test_abi_mode.py)
- * and the call benchmark (benches/bench_abi_calls.py).
+/* A small C library for the ABI-mode tests (tests/python/test_abi_mode.py).
  *
  * Built with the host compiler: cc -shared -fPIC -O2 abi_testlib.c -o libabi_testlib.so
  * Every function is plain C with external linkage, so that both wasmcffi and

@@ -33,3 +33,33 @@ int divide(int a, int b) { return a / b; }
 void crash(void) { __builtin_trap(); }
 void leave(int code) { exit(code); }
 int recurse(int n) { volatile char pad[256]; pad[0] = (char)n; return n <= 0 ? pad[0] : recurse(n - 1) + pad[0]; }
+/* Narrow and mixed scalars: each travels as a plain wasm value on the direct route. */
+signed char negate_schar(signed char c) { return (signed char)-c; }
+unsigned char flip_uchar(unsigned char c) { return (unsigned char)~c; }
+short twice_short(short s) { return (short)(s * 2); }
+unsigned short ushort_max(void) { return 0xffff; }
+float halve(float f) { return f / 2; }
+_Bool is_even(long v) { return v % 2 == 0; }
+char upper(char c) { return (char)(c >= 'a' && c <= 'z' ? c - 32 : c); }
+unsigned long long mix(int a, long long b, float c, double d, unsigned char e) {
+    return (unsigned long long)(a + b + (long long)c + (long long)d + e);
+}
+int *nth(int *base, int i) { return base + i; }
+enum color next_color(enum color c) { return c == RED ? GREEN : BLUE; }
+/* Variadic functions: the variadic part travels as CFFI passes it (cdata only, promoted). */
+#include <stdarg.h>
+int sum_ints(int n, ...) {
+    va_list ap; va_start(ap, n);
+    int s = 0; for (int i = 0; i < n; i++) s += va_arg(ap, int);
+    va_end(ap); return s;
+}
+double avg(int n, ...) {
+    va_list ap; va_start(ap, n);
+    double s = 0; for (int i = 0; i < n; i++) s += va_arg(ap, double);
+    va_end(ap); return n ? s / n : 0;
+}
+int format(char *out, size_t size, const char *fmt, ...) {
+    va_list ap; va_start(ap, fmt);
+    int r = vsnprintf(out, size, fmt, ap);
+    va_end(ap); return r;
+}

@@ -8,37 +8,71 @@ use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Strategy};
 use super::wasi::StoreData;
 use crate::error::{Error, Result};
 
-/// The one engine every module and sandbox of this process uses.
+/// Which engine a module is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Flavor {
+    /// The default engine: epoch checks only.
+    Plain,
+    /// Fuel metering on top (`Config::consume_fuel`): deterministic budgets, at the
+    /// cost of slower guest code, so only instances that ask for fuel use it.
+    Metered,
+}
+
+impl Flavor {
+    fn slot(self) -> usize {
+        match self {
+            Flavor::Plain => 0,
+            Flavor::Metered => 1,
+        }
+    }
+}
+
+/// The engine of `flavor`, made once per process.
 ///
-/// Cranelift at `OptLevel::Speed`; wasm backtraces on (up to 32 frames) (they go into `Error::Trap`
-/// messages); the default 64-bit memory strategy (a 4 GiB reservation plus guard
-/// pages per memory, so bounds checks are done by the MMU); the default guest stack
-/// limit for wasm frames (`max_wasm_stack`, 512 KiB of host stack), past which the
-/// guest traps with a stack-overflow trap instead of crashing the host.
+/// Cranelift at `OptLevel::Speed`; epoch interruption (timeouts, Ctrl-C and GIL
+/// hand-back, see `interrupt`); wasm backtraces on (up to 32 frames) (they go into
+/// `Error::Trap` messages); the default 64-bit memory strategy (a 4 GiB reservation
+/// plus guard pages per memory, so bounds checks are done by the MMU); the default
+/// guest stack limit for wasm frames (`max_wasm_stack`, 512 KiB of host stack),
+/// past which the guest traps with a stack-overflow trap instead of crashing the host.
 ///
 /// Compiled code is cached on disk by `module_cache` (used through
 /// [`WasmModule::cached`]) rather than by wasmtime's `Config::cache`, whose cargo
 /// feature costs ~2 min more of clean build (DESIGN §8).
-pub(crate) fn engine() -> Result<&'static Engine> {
-    static ENGINE: OnceLock<std::result::Result<Engine, String>> = OnceLock::new();
-    ENGINE
+pub(crate) fn engine_for(flavor: Flavor) -> Result<&'static Engine> {
+    static ENGINES: [OnceLock<std::result::Result<Engine, String>>; 2] =
+        [OnceLock::new(), OnceLock::new()];
+    ENGINES[flavor.slot()]
         .get_or_init(|| {
             let mut config = Config::new();
             config
                 .strategy(Strategy::Cranelift)
                 .cranelift_opt_level(OptLevel::Speed)
-                .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
-            Engine::new(&config).map_err(|e| format!("{e:#}"))
+                .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32))
+                .epoch_interruption(true)
+                .consume_fuel(flavor == Flavor::Metered);
+            let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+            super::interrupt::register_engine(flavor.slot(), &engine);
+            Ok(engine)
         })
         .as_ref()
         .map_err(|e| Error::Internal(format!("cannot create the wasmtime engine: {e}")))
 }
 
-/// The linker with the WASI preview 1 imports, made once for the engine.
-fn linker() -> Result<&'static Linker<StoreData>> {
-    static LINKER: OnceLock<std::result::Result<Linker<StoreData>, String>> = OnceLock::new();
-    let engine = engine()?;
-    LINKER
+/// WASI errno `NOSYS`: what the guest gets for functions that are not granted.
+const ERRNO_NOSYS: i32 = 52;
+
+/// The linker with the WASI preview 1 imports for `flavor`'s engine, made once.
+///
+/// `poll_oneoff` (which `sleep()` and `nanosleep()` use) is replaced by a function
+/// failing with `NOSYS`: wasmtime-wasi would block the host thread in it, where
+/// neither the time limit nor Ctrl-C can stop the guest (and the guest's clocks
+/// are frozen anyway).
+fn linker(flavor: Flavor) -> Result<&'static Linker<StoreData>> {
+    static LINKERS: [OnceLock<std::result::Result<Linker<StoreData>, String>>; 2] =
+        [OnceLock::new(), OnceLock::new()];
+    let engine = engine_for(flavor)?;
+    LINKERS[flavor.slot()]
         .get_or_init(|| {
             let mut linker = Linker::new(engine);
             wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data: &mut StoreData| {
@@ -46,6 +80,14 @@ fn linker() -> Result<&'static Linker<StoreData>> {
             })
             .map_err(|e| format!("{e:#}"))?;
             super::host_calls::define_imports(&mut linker).map_err(|e| format!("{e:#}"))?;
+            linker.allow_shadowing(true);
+            linker
+                .func_wrap(
+                    "wasi_snapshot_preview1",
+                    "poll_oneoff",
+                    |_: i32, _: i32, _: i32, _: i32| ERRNO_NOSYS,
+                )
+                .map_err(|e| format!("{e:#}"))?;
             Ok(linker)
         })
         .as_ref()
@@ -57,6 +99,11 @@ fn linker() -> Result<&'static Linker<StoreData>> {
 #[derive(Clone)]
 pub struct WasmModule {
     pub(crate) pre: Arc<InstancePre<StoreData>>,
+    /// The wasm bytes, kept to compile the metered variant on demand (`None` for a
+    /// module made from machine code alone).
+    wasm: Option<Arc<[u8]>>,
+    /// The same module compiled for the metered engine, made at first use.
+    metered: Arc<OnceLock<std::result::Result<Arc<InstancePre<StoreData>>, Error>>>,
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -75,9 +122,20 @@ impl WasmModule {
     /// `Error::Value` if the bytes are not a valid module; `Error::Os` if the module
     /// imports something other than WASI preview 1 functions.
     pub fn new(wasm_bytes: &[u8]) -> Result<WasmModule> {
-        let module = Module::new(engine()?, wasm_bytes)
+        Ok(Self::compile(wasm_bytes, Flavor::Plain)?.with_wasm(wasm_bytes))
+    }
+
+    /// Compiles `wasm_bytes` for the engine of `flavor`.
+    pub(crate) fn compile(wasm_bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
+        let module = Module::new(engine_for(flavor)?, wasm_bytes)
             .map_err(|e| Error::Value(format!("invalid WebAssembly module: {e:#}")))?;
-        Self::from_module(&module)
+        Self::from_module(&module, flavor)
+    }
+
+    /// This module remembering its wasm bytes (for the metered variant).
+    fn with_wasm(mut self, wasm_bytes: &[u8]) -> WasmModule {
+        self.wasm = Some(Arc::from(wasm_bytes));
+        self
     }
 
     /// [`WasmModule::new`], reusing machine code compiled earlier for the same
@@ -86,7 +144,33 @@ impl WasmModule {
     /// # Errors
     /// As [`WasmModule::new`].
     pub fn cached(wasm_bytes: &[u8]) -> Result<WasmModule> {
-        super::module_cache::load(wasm_bytes)
+        super::module_cache::shared(wasm_bytes, || {
+            Ok(super::module_cache::load(wasm_bytes, Flavor::Plain)?.with_wasm(wasm_bytes))
+        })
+    }
+
+    /// The instance template for `flavor`: the metered variant is compiled (or
+    /// loaded from the cache) the first time a metered sandbox asks for it.
+    ///
+    /// # Errors
+    /// `Error::NotImplemented` for a metered variant of a module made from machine
+    /// code alone; compilation errors as [`WasmModule::new`].
+    pub(crate) fn pre(&self, flavor: Flavor) -> Result<Arc<InstancePre<StoreData>>> {
+        if flavor == Flavor::Plain {
+            return Ok(Arc::clone(&self.pre));
+        }
+        self.metered
+            .get_or_init(|| {
+                let Some(wasm) = &self.wasm else {
+                    return Err(Error::NotImplemented(
+                        "fuel metering needs the module's wasm bytes (a module loaded from \
+                         machine code alone has none)"
+                            .into(),
+                    ));
+                };
+                Ok(super::module_cache::load(wasm, Flavor::Metered)?.pre)
+            })
+            .clone()
     }
 
     /// Serializes the compiled machine code, to be reloaded with [`Self::deserialize`]
@@ -111,18 +195,31 @@ impl WasmModule {
     /// cache it wrote) produced with [`Self::serialize`]; arbitrary bytes could run
     /// arbitrary native code.
     pub unsafe fn deserialize(bytes: &[u8]) -> Result<WasmModule> {
-        // SAFETY: the caller promises the bytes come from `serialize` with this engine
-        // (see the function's `# Safety`); wasmtime still checks the header and version.
-        let module = unsafe { Module::deserialize(engine()?, bytes) }
-            .map_err(|e| Error::Value(format!("cannot load compiled module: {e:#}")))?;
-        Self::from_module(&module)
+        // SAFETY: as this function's own contract.
+        unsafe { Self::deserialize_for(bytes, Flavor::Plain) }
     }
 
-    fn from_module(module: &Module) -> Result<WasmModule> {
-        let pre = linker()?
+    /// [`Self::deserialize`] for the engine of `flavor`.
+    ///
+    /// # Safety
+    /// As [`Self::deserialize`].
+    pub(crate) unsafe fn deserialize_for(bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
+        // SAFETY: the caller promises the bytes come from `serialize` with this engine
+        // (see the function's `# Safety`); wasmtime still checks the header and version.
+        let module = unsafe { Module::deserialize(engine_for(flavor)?, bytes) }
+            .map_err(|e| Error::Value(format!("cannot load compiled module: {e:#}")))?;
+        Self::from_module(&module, flavor)
+    }
+
+    fn from_module(module: &Module, flavor: Flavor) -> Result<WasmModule> {
+        let pre = linker(flavor)?
             .instantiate_pre(module)
             .map_err(|e| Error::Os(format!("cannot link the module: {e:#}")))?;
-        Ok(WasmModule { pre: Arc::new(pre) })
+        Ok(WasmModule {
+            pre: Arc::new(pre),
+            wasm: None,
+            metered: Arc::default(),
+        })
     }
 
     /// The names of the functions the module exports.

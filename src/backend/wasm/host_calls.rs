@@ -59,7 +59,7 @@ impl WasmType {
         }
     }
 
-    fn of(ty: &ValType) -> Option<WasmType> {
+    pub(crate) fn of(ty: &ValType) -> Option<WasmType> {
         Some(match ty {
             ValType::I32 => WasmType::I32,
             ValType::I64 => WasmType::I64,
@@ -345,7 +345,7 @@ pub(crate) fn with_reentered<R>(
         Ok(value) => Ok(value),
         Err(Fault::Error(e)) => Err(e),
         Err(Fault::Guest(err)) => {
-            let (error, _) = describe_fault(&err);
+            let (error, _) = describe_fault(&err, None);
             ACTIVE.with(|a| {
                 if let Some(record) = a.borrow_mut().get_mut(index) {
                     record.fault.get_or_insert(err);

@@ -19,14 +19,16 @@ use crate::layout::Target;
 
 /// A sandbox's linear memory (target [`Target::Wasm32`]). Cheap to clone.
 ///
-/// A handle belongs to one generation of its sandbox: after [`Sandbox::reset`] it
-/// fails with `Error::Memory` and its frees are ignored; take a new one with
-/// [`Sandbox::memory`].
+/// A *pinned* handle ([`Sandbox::memory`]) belongs to one generation of its
+/// sandbox: after [`Sandbox::reset`] it fails with `Error::Memory` and its frees
+/// are ignored. A *live* handle ([`Sandbox::live_memory`]) always addresses the
+/// current instance; [`Memory::pinned`] gives the pinned handle of the moment (what
+/// an allocation must free through).
 #[derive(Clone, Debug)]
-pub struct GuestMemory(Arc<Sandbox>, u64);
+pub struct GuestMemory(Arc<Sandbox>, Option<u64>);
 
 impl GuestMemory {
-    pub(crate) fn new(sandbox: Arc<Sandbox>, generation: u64) -> GuestMemory {
+    pub(crate) fn new(sandbox: Arc<Sandbox>, generation: Option<u64>) -> GuestMemory {
         GuestMemory(sandbox, generation)
     }
 
@@ -61,7 +63,7 @@ impl GuestMemory {
     }
 
     fn check_generation(&self) -> Result<()> {
-        if self.0.generation() != self.1 {
+        if self.1.is_some_and(|g| g != self.0.generation()) {
             bail!(
                 Memory,
                 "this memory belongs to a sandbox instance that was reset"
@@ -78,9 +80,42 @@ impl GuestMemory {
     }
 }
 
+/// The range `addr..addr + len` if it lies inside a memory of `size` bytes.
+fn in_bounds(addr: Addr, len: usize, size: usize) -> Result<std::ops::Range<usize>> {
+    let start = usize::try_from(addr).ok().filter(|&s| s <= size);
+    match start
+        .and_then(|s| Some(s..s.checked_add(len)?))
+        .filter(|r| r.end <= size)
+    {
+        Some(range) => Ok(range),
+        None => bail!(
+            Memory,
+            "guest memory access out of bounds: {len} bytes at {addr:#x} (memory size {size:#x})"
+        ),
+    }
+}
+
 impl Memory for GuestMemory {
     fn target(&self) -> Target {
         Target::Wasm32
+    }
+
+    fn generation(&self) -> u64 {
+        self.0.generation()
+    }
+
+    fn pinned(&self) -> Option<Arc<dyn Memory + Send + Sync>> {
+        Some(Arc::new(GuestMemory(
+            Arc::clone(&self.0),
+            Some(self.1.unwrap_or_else(|| self.0.generation())),
+        )))
+    }
+
+    fn check_range(&self, addr: Addr, len: u64) -> Result<()> {
+        let len = usize::try_from(len)
+            .map_err(|_| Error::Memory(format!("{len} bytes do not fit in a wasm32 sandbox")))?;
+        let size = usize::try_from(self.size()?).unwrap_or(usize::MAX);
+        in_bounds(addr, len, size).map(|_| ())
     }
 
     fn read(&self, addr: Addr, out: &mut [u8]) -> Result<()> {
@@ -100,7 +135,10 @@ impl Memory for GuestMemory {
         };
         let lo = dst.min(src);
         let hi = dst.max(src);
-        self.with_range(lo as Addr, hi - lo + len, |span| {
+        let Some(span) = (hi - lo).checked_add(len) else {
+            bail!(Memory, "guest memory access out of bounds");
+        };
+        self.with_range(lo as Addr, span, |span| {
             span.copy_within(src - lo..src - lo + len, dst - lo);
         })
         .or_else(|e| if len == 0 { Ok(()) } else { Err(e) })
@@ -126,6 +164,10 @@ impl Memory for GuestMemory {
         let Ok(addr) = u32::try_from(addr) else {
             return;
         };
+        // A live handle frees in the instance of the moment; allocations free
+        // through their pinned handle (see `Memory::pinned`), so a block of an
+        // earlier instance is never freed in a later one.
+        let generation = self.1.unwrap_or_else(|| self.0.generation());
         if addr == 0 || self.check_generation().is_err() {
             return;
         }
@@ -133,11 +175,11 @@ impl Memory for GuestMemory {
         // callback) or another one (which may wait for a lock our caller holds, such
         // as Python's GIL). The running call performs the free when it returns.
         match self.0.try_enter() {
-            Some(mut live) if self.check_generation().is_ok() => {
+            Some(mut live) if self.0.generation() == generation => {
                 let _ = live.free_now(addr);
             }
             Some(_) => {}
-            None => self.0.defer_free(self.1, addr),
+            None => self.0.defer_free(generation, addr),
         }
     }
 }

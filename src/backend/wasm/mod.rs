@@ -2,8 +2,11 @@
 //!
 //! - [`WasmModule`]: a compiled `.wasm` file (one process-wide Cranelift engine).
 //! - [`Sandbox`]: one instance with its own store, linear memory and WASI context
-//!   (only stdout/stderr granted, routed to [`OutputSink`]s; frozen clocks;
-//!   deterministic "randomness"; no files, environment or arguments).
+//!   (stdout/stderr routed to [`OutputSink`]s; frozen clocks; deterministic
+//!   "randomness"; files, environment and arguments only as [`Grants`] say), under
+//!   [`Limits`] (memory, time per call, fuel per call), counting its [`Usage`].
+//! - `interrupt`: epoch interruption (a ticker thread, per-call deadlines) and the
+//!   [`HostHooks`] through which the Python layer hands back the GIL and sees Ctrl-C.
 //! - [`GuestMemory`]: the instance's linear memory as a cdata [`crate::cdata::Memory`],
 //!   bounds-checked on every access, allocating with the guest's own `malloc`.
 //!
@@ -38,21 +41,27 @@
 //! # Faults
 //!
 //! A trap becomes `Error::Trap` (description + guest backtrace), a guest `exit(n)`
-//! `Error::GuestExit(n)`; both poison the instance until [`Sandbox::reset`]. Neither
-//! can take down the process: wasmtime catches traps, including guest stack overflow
+//! `Error::GuestExit(n)`, a call past its time limit or fuel `Error::Timeout`, a host
+//! interrupt `Error::Interrupted`; all poison the instance until [`Sandbox::reset`]
+//! (or [`SandboxConfig::auto_reset`]). None can take down the process: wasmtime catches traps, including guest stack overflow
 //! (wasm frames are limited to wasmtime's `max_wasm_stack`; the C stack is in linear
 //! memory).
 
 pub mod abi;
 mod engine;
 mod host_calls;
+mod interrupt;
+mod limits;
 mod memory;
 mod module_cache;
+mod raw_call;
 mod sandbox;
 mod wasi;
 
 pub use engine::WasmModule;
 pub use host_calls::{ExternPythonHandler, TableCallback, WasmSignature, WasmType};
+pub use interrupt::{set_host_hooks, HostHooks, TICK};
+pub use limits::{Limits, Usage, DEFAULT_MAX_MEMORY, MAX_TABLE_ELEMENTS};
 pub use memory::GuestMemory;
-pub use sandbox::{set_wait_hook, Sandbox, SandboxConfig, WaitHook, WasmVal};
-pub use wasi::{OutputSink, FLUSH_THRESHOLD};
+pub use sandbox::{GuestFunc, Sandbox, SandboxConfig, WasmVal};
+pub use wasi::{DirGrant, Grants, OutputSink, FLUSH_THRESHOLD};

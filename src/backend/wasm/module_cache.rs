@@ -1,5 +1,6 @@
-//! An on-disk cache of compiled machine code, so a second import of a module
-//! (in this process or a later one) does not run Cranelift again.
+//! Caches of compiled modules, so a second import of a module does not run
+//! Cranelift again: in this process, recently loaded modules are shared (by
+//! their bytes); across processes, an on-disk cache of machine code.
 //!
 //! An entry is two files named after a hash of the wasm bytes and the engine
 //! version: `<key>.wasm` (a copy of the module) and `<key>.cwasm` (its machine
@@ -11,10 +12,40 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::Result;
 
+use super::engine::Flavor;
 use super::WasmModule;
+
+/// How many modules this process keeps for sharing ([`shared`]).
+const SHARED_LIMIT: usize = 64;
+
+/// Modules loaded by this process, with their bytes, newest last.
+static SHARED: Mutex<Vec<(Arc<[u8]>, WasmModule)>> = Mutex::new(Vec::new());
+
+/// The module this process already loaded from the same `wasm_bytes` (compared in
+/// full), else the one `load` makes, remembered for next time. Re-opening a
+/// module (a second instance, a re-import) then costs no hashing or file reads.
+///
+/// # Errors
+/// As `load`.
+pub(crate) fn shared(
+    wasm_bytes: &[u8],
+    load: impl FnOnce() -> Result<WasmModule>,
+) -> Result<WasmModule> {
+    let mut modules = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, module)) = modules.iter().find(|(bytes, _)| **bytes == *wasm_bytes) {
+        return Ok(module.clone());
+    }
+    let module = load()?;
+    if modules.len() >= SHARED_LIMIT {
+        modules.remove(0);
+    }
+    modules.push((Arc::from(wasm_bytes), module.clone()));
+    Ok(module)
+}
 
 /// The cache directory, if one can be named.
 fn cache_dir() -> Option<PathBuf> {
@@ -28,11 +59,12 @@ fn cache_dir() -> Option<PathBuf> {
 }
 
 /// A name for `wasm_bytes` compiled by this build of wasmcffi.
-fn key(wasm_bytes: &[u8]) -> String {
+fn key(wasm_bytes: &[u8], flavor: Flavor) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     wasm_bytes.hash(&mut hasher);
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
-    "wasmtime-48.0.8".hash(&mut hasher);
+    "wasmtime-48.0.8 epochs".hash(&mut hasher);
+    flavor.hash(&mut hasher);
     format!("{:016x}-{}", hasher.finish(), wasm_bytes.len())
 }
 
@@ -41,11 +73,11 @@ fn key(wasm_bytes: &[u8]) -> String {
 ///
 /// # Errors
 /// As [`WasmModule::new`].
-pub fn load(wasm_bytes: &[u8]) -> Result<WasmModule> {
+pub(crate) fn load(wasm_bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
     let Some(dir) = cache_dir() else {
-        return WasmModule::new(wasm_bytes);
+        return WasmModule::compile(wasm_bytes, flavor);
     };
-    let key = key(wasm_bytes);
+    let key = key(wasm_bytes, flavor);
     let (copy, code) = (
         dir.join(format!("{key}.wasm")),
         dir.join(format!("{key}.cwasm")),
@@ -56,12 +88,12 @@ pub fn load(wasm_bytes: &[u8]) -> Result<WasmModule> {
             // user's cache directory and was written by `WasmModule::serialize` below
             // for the same wasmtime version (part of the key); wasmtime also checks
             // the header and engine settings, and a failure falls back to compiling.
-            if let Ok(module) = unsafe { WasmModule::deserialize(&machine_code) } {
+            if let Ok(module) = unsafe { WasmModule::deserialize_for(&machine_code, flavor) } {
                 return Ok(module);
             }
         }
     }
-    let module = WasmModule::new(wasm_bytes)?;
+    let module = WasmModule::compile(wasm_bytes, flavor)?;
     if let Ok(machine_code) = module.serialize() {
         // Written under temporary names and renamed, so a reader never sees half a file.
         let write = |path: &PathBuf, bytes: &[u8]| -> std::io::Result<()> {

@@ -2,39 +2,58 @@
 //! and the call path into it.
 //!
 //! Concurrency: the store sits behind a `Mutex`, so calls from several threads are
-//! serialized. A thread that is running guest code owns the sandbox; if it tries to
-//! enter again (a host callback, an output sink, a finalizer calling into the same
-//! sandbox) it gets an error instead of a deadlock, and a `free` it asks for is
-//! deferred until the running call returns.
+//! serialized. A thread that finds the sandbox busy waits through the host's
+//! blocking hook (the Python layer releases the GIL for the wait, see
+//! `interrupt`). A thread that is running guest code owns the sandbox; if it tries
+//! to enter again (a host callback, an output sink, a finalizer calling into the
+//! same sandbox) it gets an error instead of a deadlock, and a `free` it asks for
+//! is deferred until the running call returns.
+//!
+//! Every entry into guest code (calls, `malloc`/`free` on the host's behalf,
+//! `_initialize`) goes through [`Live::run`]: the per-call time limit, fuel budget,
+//! usage counters and fault handling live there once.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
+use std::time::{Duration, Instant};
 
 use wasmtime::{
-    AsContextMut, Store, StoreContextMut, StoreLimitsBuilder, Trap, TypedFunc, Val, ValType,
-    WasmBacktrace,
+    AsContextMut, Func, Store, StoreContextMut, Trap, TypedFunc, Val, ValType, WasmBacktrace,
 };
 
-use super::engine::WasmModule;
+use super::engine::{Flavor, WasmModule};
 use super::host_calls::{
-    self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature,
+    self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature, WasmType,
 };
+use super::interrupt::{self, CallClock};
+use super::limits::{Limiter, Limits, SharedLimits, Usage, UsageCounters};
 use super::memory::GuestMemory;
-use super::wasi::{self, OutputPipe, OutputSink, StoreData};
+use super::raw_call;
+use super::wasi::{self, Grants, OutputPipe, OutputSink, StoreData};
 use crate::bail;
 use crate::error::{Error, Result};
 
-/// How a sandbox is set up. `Default` grants nothing: output is dropped and memory
-/// may grow to the 4 GiB a wasm32 module can address.
+/// How a sandbox is set up. `Default` grants nothing: output is dropped, memory
+/// may grow to [`super::DEFAULT_MAX_MEMORY`], calls have no time limit (Ctrl-C
+/// still stops them), no fuel metering, no automatic reset.
 #[derive(Clone, Default)]
 pub struct SandboxConfig {
     /// Receives what the guest writes to stdout (dropped if `None`).
     pub stdout: Option<OutputSink>,
     /// Receives what the guest writes to stderr (dropped if `None`).
     pub stderr: Option<OutputSink>,
-    /// Bytes of linear memory the guest may grow to. Growing past it fails inside
-    /// the guest (`memory.grow` returns -1, so `malloc` returns NULL): no host error.
-    pub max_memory: Option<u64>,
+    /// Memory, time and fuel limits (changeable later with [`Sandbox::set_limits`]).
+    /// Growing memory past the limit fails inside the guest (`memory.grow` returns
+    /// -1, so `malloc` returns NULL): no host error.
+    pub limits: Limits,
+    /// Run on the fuel-metering engine, so `limits.fuel` can be set. Metered guest
+    /// code is slower, so only sandboxes that ask for it are metered.
+    pub metered: bool,
+    /// Start a fresh instance right after a fault instead of staying poisoned
+    /// until [`Sandbox::reset`] (the faulting call still reports its error).
+    pub auto_reset: bool,
+    /// Files, environment variables and arguments granted to the guest.
+    pub grants: Grants,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -42,7 +61,10 @@ impl std::fmt::Debug for SandboxConfig {
         f.debug_struct("SandboxConfig")
             .field("stdout", &self.stdout.is_some())
             .field("stderr", &self.stderr.is_some())
-            .field("max_memory", &self.max_memory)
+            .field("limits", &self.limits)
+            .field("metered", &self.metered)
+            .field("auto_reset", &self.auto_reset)
+            .field("grants", &self.grants)
             .finish()
     }
 }
@@ -83,6 +105,16 @@ impl WasmVal {
         })
     }
 
+    /// The wasm type of this value.
+    pub fn wasm_type(self) -> WasmType {
+        match self {
+            WasmVal::I32(_) => WasmType::I32,
+            WasmVal::I64(_) => WasmType::I64,
+            WasmVal::F32(_) => WasmType::F32,
+            WasmVal::F64(_) => WasmType::F64,
+        }
+    }
+
     pub(crate) fn matches(self, ty: &ValType) -> bool {
         matches!(
             (self, ty),
@@ -94,29 +126,65 @@ impl WasmVal {
     }
 }
 
+/// An exported guest function, looked up once by [`Sandbox::function`]: calls
+/// through [`Sandbox::call_function`] skip the lookup by name and allocate nothing.
+/// Stays valid across [`Sandbox::reset`] (it is looked up again in the new instance).
+#[derive(Clone, Debug)]
+pub struct GuestFunc {
+    slot: usize,
+    params: Vec<WasmType>,
+    results: Vec<WasmType>,
+}
+
+impl GuestFunc {
+    /// The wasm types of the parameters.
+    pub fn params(&self) -> &[WasmType] {
+        &self.params
+    }
+
+    /// The wasm types of the results (none or one for C functions).
+    pub fn results(&self) -> &[WasmType] {
+        &self.results
+    }
+}
+
 /// The guest state behind the sandbox's lock: replaced wholesale by [`Sandbox::reset`].
 pub(crate) struct Live {
     pub(crate) store: Store<StoreData>,
     pub(crate) free: Option<TypedFunc<i32, ()>>,
     /// Why the instance must not run again (an earlier trap or exit), if it must not.
     pub(crate) poisoned: Option<String>,
+    /// Whether the store burns fuel (it was made by the metered engine).
+    metered: bool,
 }
 
 /// One instance of a module with its own store and linear memory.
 ///
-/// Thread-safe: calls are serialized by an internal mutex. After a trap or a guest
-/// `exit()` the instance is *poisoned* (its stack pointer and heap may be
-/// inconsistent): further calls fail with `Error::Trap` until [`Sandbox::reset`].
+/// Thread-safe: calls are serialized by an internal mutex. After a fault (a trap, a
+/// timeout, an interrupt or a guest `exit()`) the instance is *poisoned* (its stack
+/// pointer and heap may be inconsistent): further calls fail with `Error::Trap`
+/// until [`Sandbox::reset`] (or at once, with [`SandboxConfig::auto_reset`]).
 pub struct Sandbox {
     module: WasmModule,
     config: SandboxConfig,
+    limits: Arc<SharedLimits>,
+    usage: Arc<UsageCounters>,
     live: Mutex<Live>,
+    /// Threads waiting for `live`; when there are some, leaving the sandbox
+    /// notifies `idle` (under `idle_lock`).
+    waiters: AtomicUsize,
+    idle_lock: Mutex<()>,
+    idle: Condvar,
     /// The token of the thread inside the sandbox (0: none). See the module docs.
     owner: AtomicU64,
     /// Bumped by every reset; a [`GuestMemory`] of an older generation is dead.
     generation: AtomicU64,
     /// Frees asked for while the sandbox was busy: (generation, address).
     deferred_frees: Mutex<Vec<(u64, u32)>>,
+    /// Whether `deferred_frees` may be non-empty (checked without the lock on every call).
+    frees_pending: AtomicBool,
+    /// The export names of the [`GuestFunc`]s handed out, by slot.
+    function_names: Mutex<Vec<String>>,
     stdout: OutputPipe,
     stderr: OutputPipe,
     /// Names this sandbox in the registry of active host calls (`host_calls`).
@@ -134,21 +202,6 @@ impl std::fmt::Debug for Sandbox {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-/// How a thread waits for a sandbox that another thread is running: the hook
-/// gets a function that returns once the sandbox is free (it may be taken
-/// again before the waiting thread gets it; the thread then waits again).
-pub type WaitHook = fn(&(dyn Fn() + Sync));
-
-static WAIT_HOOK: std::sync::OnceLock<WaitHook> = std::sync::OnceLock::new();
-
-/// Sets, once per process, how threads wait for a busy sandbox. An embedding
-/// with a global lock that guest code may need (Python's GIL, taken by
-/// callbacks) must release it while waiting, or the two threads deadlock.
-/// Returns `false` if a hook was already set.
-pub fn set_wait_hook(hook: WaitHook) -> bool {
-    WAIT_HOOK.set(hook).is_ok()
 }
 
 /// A small number naming the current thread (`ThreadId` has no stable integer form).
@@ -184,6 +237,7 @@ impl Drop for Entered<'_> {
             self.sandbox.run_deferred_frees(&mut live);
             self.sandbox.owner.store(0, Ordering::Release);
             drop(live);
+            self.sandbox.wake_waiters();
         }
         self.sandbox.stdout.flush();
         self.sandbox.stderr.flush();
@@ -200,15 +254,31 @@ impl Sandbox {
     pub fn new(module: &WasmModule, config: SandboxConfig) -> Result<Arc<Sandbox>> {
         let stdout = OutputPipe::new(config.stdout.clone());
         let stderr = OutputPipe::new(config.stderr.clone());
+        if config.limits.fuel.is_some() && !config.metered {
+            bail!(
+                Value,
+                "a fuel limit needs a metered sandbox (SandboxConfig::metered)"
+            );
+        }
+        let limits = SharedLimits::new(config.limits);
+        let usage = Arc::new(UsageCounters::default());
         let key = host_calls::sandbox_key();
-        let live = instantiate(module, &config, &stdout, &stderr, HostState::new(key, None))?;
+        let host = HostState::new(key, None);
+        let live = instantiate(module, &config, &limits, &usage, &stdout, &stderr, host)?;
         let sandbox = Arc::new(Sandbox {
             module: module.clone(),
             config,
+            limits,
+            usage,
             live: Mutex::new(live),
+            waiters: AtomicUsize::new(0),
+            idle_lock: Mutex::new(()),
+            idle: Condvar::new(),
             owner: AtomicU64::new(0),
             generation: AtomicU64::new(1),
             deferred_frees: Mutex::new(Vec::new()),
+            frees_pending: AtomicBool::new(false),
+            function_names: Mutex::new(Vec::new()),
             stdout,
             stderr,
             key,
@@ -236,7 +306,15 @@ impl Sandbox {
         {
             let mut entered = self.enter()?;
             let host = HostState::new(self.key, self.extern_python_handler());
-            *entered = instantiate(&self.module, &self.config, &self.stdout, &self.stderr, host)?;
+            *entered = instantiate(
+                &self.module,
+                &self.config,
+                &self.limits,
+                &self.usage,
+                &self.stdout,
+                &self.stderr,
+                host,
+            )?;
             self.generation.fetch_add(1, Ordering::AcqRel);
             self.deferred_frees
                 .lock()
@@ -255,18 +333,57 @@ impl Sandbox {
             .is_some_and(|ty| ty.func().is_some())
     }
 
-    /// Why the sandbox refuses to run guest code, if it does (an earlier trap or exit).
-    pub fn poisoned(&self) -> Option<String> {
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .poisoned
-            .clone()
+    /// Why the sandbox refuses to run guest code, if it does (an earlier fault).
+    /// Waits for a running call to finish.
+    ///
+    /// # Errors
+    /// `Error::Interrupted` if the host's blocking hook gives up waiting.
+    pub fn poisoned(&self) -> Result<Option<String>> {
+        Ok(self.lock_live()?.poisoned.clone())
     }
 
-    /// The sandbox's linear memory as a cdata `Memory`.
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits.get()
+    }
+
+    /// Changes the limits; they apply from the next call (memory: from the next
+    /// growth; memory already grown past a lowered limit is kept, it cannot shrink).
+    ///
+    /// # Errors
+    /// `Error::Value` for a fuel limit on a sandbox that is not metered.
+    pub fn set_limits(&self, limits: Limits) -> Result<()> {
+        if limits.fuel.is_some() && !self.config.metered {
+            bail!(
+                Value,
+                "fuel limits need a metered sandbox: choose fuel when the instance is created"
+            );
+        }
+        self.limits.set(limits);
+        Ok(())
+    }
+
+    /// What the sandbox has consumed so far.
+    pub fn usage(&self) -> Usage {
+        self.usage.snapshot()
+    }
+
+    /// How the sandbox was set up (its limits are [`Sandbox::limits`]).
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// The sandbox's linear memory as a cdata `Memory`, bound to the current
+    /// instance: after a reset it fails (see [`GuestMemory`]).
     pub fn memory(self: &Arc<Self>) -> GuestMemory {
-        GuestMemory::new(Arc::clone(self), self.generation())
+        GuestMemory::new(Arc::clone(self), Some(self.generation()))
+    }
+
+    /// The sandbox's linear memory as a cdata `Memory` that follows resets: it
+    /// always addresses the current instance (an FFI's memory; its cdata record
+    /// the [`Sandbox::generation`] they were made in).
+    pub fn live_memory(self: &Arc<Self>) -> GuestMemory {
+        GuestMemory::new(Arc::clone(self), None)
     }
 
     /// The module this sandbox instantiates.
@@ -299,9 +416,11 @@ impl Sandbox {
 
     /// Runs `f` on the store: locked for the current thread, or, when the thread
     /// is already inside this sandbox (a host function called by the guest is
-    /// running), through that host call (see `host_calls`). With `run_guest`, a
-    /// poisoned instance is refused first. A guest fault `f` reports poisons the
-    /// instance (or, nested, fails the host call it came through).
+    /// running), through that host call (see `host_calls`). With `run_guest`, `f`
+    /// runs guest code: a poisoned instance is refused first, and the outermost
+    /// such call is armed by [`Live::run`] (time limit, fuel, usage). A guest
+    /// fault `f` reports poisons the instance (or, nested, fails the host call it
+    /// came through).
     pub(crate) fn with_store<R>(
         &self,
         run_guest: bool,
@@ -313,14 +432,30 @@ impl Sandbox {
             });
         }
         let mut entered = self.enter()?;
-        if run_guest {
-            entered.check_usable()?;
+        if !run_guest {
+            return match f(entered.store.as_context_mut()) {
+                Ok(value) => Ok(value),
+                Err(Fault::Error(e)) => Err(e),
+                Err(Fault::Guest(err)) => Err(entered.fault(err)),
+            };
         }
-        let live = &mut *entered;
-        match f(live.store.as_context_mut()) {
-            Ok(value) => Ok(value),
-            Err(Fault::Error(e)) => Err(e),
-            Err(Fault::Guest(err)) => Err(live.fault(err)),
+        entered.check_usable()?;
+        let mut own_error = None;
+        let outcome = entered.run(|store| match f(store.as_context_mut()) {
+            Ok(value) => Ok(Some(value)),
+            Err(Fault::Guest(err)) => Err(err),
+            Err(Fault::Error(e)) => {
+                own_error = Some(e);
+                Ok(None)
+            }
+        });
+        match outcome {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => {
+                Err(own_error
+                    .unwrap_or_else(|| Error::Internal("a failed call lost its error".into())))
+            }
+            Err(err) => Err(self.after_fault(entered, err)),
         }
     }
 
@@ -420,7 +555,133 @@ impl Sandbox {
         })
     }
 
-    pub(crate) fn generation(&self) -> u64 {
+    /// Leaves the sandbox after a call failed with `err`, resetting it if the
+    /// configuration asks for that; returns `err`, which the caller must see.
+    fn after_fault(&self, entered: Entered<'_>, err: Error) -> Error {
+        drop(entered);
+        if self.config.auto_reset {
+            // A failed reset leaves the instance poisoned, which the next call reports.
+            let _ = self.reset();
+        }
+        err
+    }
+
+    /// Looks up the exported function `name` once, for [`Sandbox::call_function`].
+    ///
+    /// # Errors
+    /// `Error::Attribute` if there is no such exported function; `Error::Type` if
+    /// its signature uses wasm types other than numbers.
+    pub fn function(&self, name: &str) -> Result<GuestFunc> {
+        let Some(ty) = self
+            .module
+            .pre
+            .module()
+            .get_export(name)
+            .and_then(|e| e.func().cloned())
+        else {
+            bail!(Attribute, "the sandboxed module has no function '{name}'");
+        };
+        let types = |list: &mut dyn Iterator<Item = ValType>| {
+            list.map(|t| WasmType::of(&t))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| Error::Type(format!("'{name}' has a non-numeric wasm signature")))
+        };
+        let params = types(&mut ty.params())?;
+        let results = types(&mut ty.results())?;
+        let mut names = self
+            .function_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let slot = match names.iter().position(|n| n == name) {
+            Some(slot) => slot,
+            None => {
+                names.push(name.to_owned());
+                names.len() - 1
+            }
+        };
+        Ok(GuestFunc {
+            slot,
+            params,
+            results,
+        })
+    }
+
+    /// Calls `function` with `args`, which must match its parameter types.
+    ///
+    /// # Errors
+    /// `Error::Type` if `args` do not match; otherwise as [`Sandbox::call`].
+    pub fn call_function(&self, function: &GuestFunc, args: &[WasmVal]) -> Result<Option<WasmVal>> {
+        let matching = args.len() == function.params.len()
+            && args
+                .iter()
+                .zip(&function.params)
+                .all(|(a, t)| a.wasm_type() == *t);
+        if !matching || function.results.len() > 1 {
+            bail!(
+                Type,
+                "wasm arguments {args:?} do not fit parameters {:?}",
+                function.params
+            );
+        }
+        let result = function.results.first().copied();
+        self.with_store(true, |mut store| {
+            let func = match store.data().functions.get(function.slot).copied().flatten() {
+                Some(func) => func,
+                None => self
+                    .find_function(&mut store, function)
+                    .map_err(Fault::Error)?,
+            };
+            raw_call::call_checked_func(&func, store, args, result).map_err(Fault::Guest)
+        })
+    }
+
+    /// Finds `function` in the live instance, checks its type, and remembers it there.
+    fn find_function(
+        &self,
+        store: &mut StoreContextMut<'_, StoreData>,
+        function: &GuestFunc,
+    ) -> Result<Func> {
+        let slot = function.slot;
+        let name = self
+            .function_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(slot)
+            .cloned()
+            .ok_or_else(|| Error::Internal("unknown guest function slot".into()))?;
+        let func = store
+            .data()
+            .host
+            .handles
+            .as_ref()
+            .map(|h| h.instance)
+            .and_then(|instance| instance.get_func(&mut *store, &name))
+            .ok_or_else(|| {
+                Error::Attribute(format!("the sandboxed module has no function '{name}'"))
+            })?;
+        // `raw_call` relies on this check: the exact wasm type, once per instance.
+        let ty = func.ty(&*store);
+        let same = |types: &mut dyn ExactSizeIterator<Item = ValType>, expected: &[WasmType]| {
+            types.len() == expected.len()
+                && types
+                    .zip(expected)
+                    .all(|(t, e)| WasmType::of(&t) == Some(*e))
+        };
+        if !same(&mut ty.params(), &function.params) || !same(&mut ty.results(), &function.results)
+        {
+            bail!(Internal, "guest function '{name}' changed type");
+        }
+        let functions = &mut store.data_mut().functions;
+        if functions.len() <= slot {
+            functions.resize(slot + 1, None);
+        }
+        functions[slot] = Some(func);
+        Ok(func)
+    }
+
+    /// Which instance the sandbox runs: starts at 1 and grows by one at every
+    /// reset. Guest addresses taken in an older generation are meaningless now.
+    pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
@@ -429,27 +690,71 @@ impl Sandbox {
         self.owner.load(Ordering::Acquire) == thread_token()
     }
 
-    /// Locks the store for the current thread (blocking while another thread is
-    /// in, through the [`set_wait_hook`] hook if one is set).
+    /// Locks the store for the current thread (blocking while another thread is in).
     pub(crate) fn enter(&self) -> Result<Entered<'_>> {
         if self.is_entered_by_current_thread() {
             bail!(Runtime, "re-entrant use of a sandbox from inside a call into it (e.g. from an output sink) is not supported");
         }
-        let guard = loop {
-            match self.live.try_lock() {
-                Ok(guard) => break guard,
-                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => match WAIT_HOOK.get() {
-                    Some(hook) => hook(&|| drop(self.live.lock())),
-                    None => break self.live.lock().unwrap_or_else(PoisonError::into_inner),
-                },
-            }
-        };
+        let guard = self.lock_live()?;
         self.owner.store(thread_token(), Ordering::Release);
         Ok(Entered {
             sandbox: self,
             guard: Some(guard),
         })
+    }
+
+    /// Locks the store; if another thread holds it, waits through the host's
+    /// blocking hook (never holding the host's locks while waiting).
+    fn lock_live(&self) -> Result<MutexGuard<'_, Live>> {
+        match self.live.try_lock() {
+            Ok(guard) => return Ok(guard),
+            Err(TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+            Err(TryLockError::WouldBlock) => {}
+        }
+        let mut guard = None;
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let outcome = interrupt::blocking(&mut |slice| {
+            guard = self.wait_for_live(slice);
+            guard.is_some()
+        });
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        outcome?;
+        guard.ok_or_else(|| Error::Internal("a sandbox wait ended without the sandbox".into()))
+    }
+
+    /// The store's lock if it comes free within `slice`.
+    fn wait_for_live(&self, slice: Duration) -> Option<MutexGuard<'_, Live>> {
+        let deadline = Instant::now() + slice;
+        let mut idle = self
+            .idle_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match self.live.try_lock() {
+                Ok(guard) => return Some(guard),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            idle = self
+                .idle
+                .wait_timeout(idle, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Wakes the threads waiting for the store (after it was released). Holding
+    /// `idle_lock` orders this after a waiter's failed `try_lock`, so no wake-up is
+    /// lost; without waiters it costs one atomic load.
+    fn wake_waiters(&self) {
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _idle = self
+                .idle_lock
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.idle.notify_all();
+        }
     }
 
     /// Locks the store only if nobody is in: `None` when busy (never blocks).
@@ -475,9 +780,15 @@ impl Sandbox {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((generation, addr));
+        self.frees_pending.store(true, Ordering::Release);
     }
 
     fn run_deferred_frees(&self, live: &mut Live) {
+        if !self.frees_pending.load(Ordering::Acquire)
+            || !self.frees_pending.swap(false, Ordering::AcqRel)
+        {
+            return;
+        }
         loop {
             let batch = std::mem::take(
                 &mut *self
@@ -499,6 +810,13 @@ impl Sandbox {
 }
 
 impl Live {
+    /// Turns an error out of guest code into ours and poisons the instance.
+    pub(crate) fn fault(&mut self, err: wasmtime::Error) -> Error {
+        let (error, why) = describe_fault(&err, None);
+        self.poisoned = Some(why);
+        error
+    }
+
     /// `Error::Trap` if the instance must not run guest code any more.
     pub(crate) fn check_usable(&self) -> Result<()> {
         match &self.poisoned {
@@ -518,25 +836,66 @@ impl Live {
         let Some(free) = self.free.clone() else {
             return Ok(());
         };
-        free.call(&mut self.store, addr as i32)
-            .map_err(|e| self.fault(e))
+        self.run(|store| free.call(store, addr as i32))
     }
 
-    /// Turns an error out of guest code into ours and poisons the instance.
-    pub(crate) fn fault(&mut self, err: wasmtime::Error) -> Error {
-        let (error, why) = describe_fault(&err);
-        self.poisoned = Some(why);
-        error
+    /// Runs guest code: `enter` calls into the instance under the current limits
+    /// (time limit, fuel budget, the ticker running), counts the call and its fuel,
+    /// and turns a fault into our error, poisoning the instance.
+    pub(crate) fn run<R>(
+        &mut self,
+        enter: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        interrupt::call_starting();
+        let budget = prepare_store(&mut self.store, self.metered);
+        let outcome = enter(&mut self.store);
+        let spent = budget.map(|b| b.saturating_sub(self.store.get_fuel().unwrap_or(0)));
+        let usage = &self.store.data().limiter.usage;
+        usage.count_call(spent, outcome.is_err());
+        outcome.map_err(|err| {
+            let (error, why) = describe_fault(&err, budget);
+            self.poisoned = Some(why);
+            error
+        })
     }
 }
 
-/// The error for a guest fault, and a one-line reason for poisoning.
-pub(crate) fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
+/// Arms `store` for a call: its time limit starts now, its epoch deadline is one
+/// tick ahead, and a metered store gets its fuel budget (returned).
+fn prepare_store(store: &mut Store<StoreData>, metered: bool) -> Option<u64> {
+    let limits = &store.data().limiter.limits;
+    let (timeout, budget) = (limits.timeout(), limits.fuel());
+    store.data_mut().clock = CallClock::start(timeout);
+    store.set_epoch_deadline(1);
+    if !metered {
+        return None;
+    }
+    // Only fails on an engine without fuel, which a metered store never is.
+    let _ = store.set_fuel(budget);
+    Some(budget)
+}
+
+/// The error for a guest fault, and a one-line reason for poisoning. `budget` is
+/// the call's fuel budget on a metered store.
+pub(crate) fn describe_fault(err: &wasmtime::Error, budget: Option<u64>) -> (Error, String) {
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return (
             Error::GuestExit(exit.0),
             format!("the guest exited with code {}", exit.0),
         );
+    }
+    // Raised by our epoch callback: a timeout, or the host's interrupt (Ctrl-C).
+    if let Some(stop @ (Error::Timeout(why) | Error::Interrupted(why))) =
+        err.downcast_ref::<Error>()
+    {
+        return (stop.clone(), why.clone());
+    }
+    if let Some(Trap::OutOfFuel) = err.downcast_ref::<Trap>() {
+        let why = format!(
+            "the guest ran out of fuel (its budget is {} per call)",
+            budget.unwrap_or(0)
+        );
+        return (Error::Timeout(why.clone()), why);
     }
     let what = match err.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
@@ -579,30 +938,43 @@ pub(crate) fn describe_fault(err: &wasmtime::Error) -> (Error, String) {
 fn instantiate(
     module: &WasmModule,
     config: &SandboxConfig,
+    limits: &Arc<SharedLimits>,
+    usage: &Arc<UsageCounters>,
     stdout: &OutputPipe,
     stderr: &OutputPipe,
     host: HostState,
 ) -> Result<Live> {
-    let mut limits = StoreLimitsBuilder::new()
-        .instances(1)
-        .memories(1)
-        .tables(1)
-        .trap_on_grow_failure(false);
-    if let Some(max) = config.max_memory {
-        limits = limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));
-    }
-    let data = StoreData {
-        wasi: wasi::wasi_ctx(stdout, stderr),
-        limits: limits.build(),
-        host,
+    let flavor = if config.metered {
+        Flavor::Metered
+    } else {
+        Flavor::Plain
     };
-    let mut store = Store::new(module.pre.module().engine(), data);
-    store.limiter(|data| &mut data.limits);
-    let instance = module.pre.instantiate(&mut store).map_err(|e| {
-        Error::Memory(format!(
-            "cannot instantiate the sandbox (memory limit too small?): {e:#}"
-        ))
-    })?;
+    let pre = module.pre(flavor)?;
+    let data = StoreData {
+        wasi: wasi::wasi_ctx(stdout, stderr, &config.grants)?,
+        limiter: Limiter {
+            limits: Arc::clone(limits),
+            usage: Arc::clone(usage),
+        },
+        clock: CallClock::default(),
+        host,
+        functions: Vec::new(),
+    };
+    let mut store = Store::new(pre.module().engine(), data);
+    store.limiter(|data| &mut data.limiter);
+    store.epoch_deadline_callback(|mut ctx| interrupt::on_epoch(&mut ctx.data_mut().clock));
+    // A module's start function runs guest code: under the same limits as a call.
+    let instance = {
+        interrupt::call_starting();
+        prepare_store(&mut store, config.metered);
+        pre.instantiate(&mut store)
+            .map_err(|e| match describe_fault(&e, None).0 {
+                stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
+                _ => Error::Memory(format!(
+                    "cannot instantiate the sandbox (memory limit too small?): {e:#}"
+                )),
+            })?
+    };
     store.data_mut().host.handles = Some(host_calls::find_handles(&mut store, instance));
     let free = instance
         .get_typed_func::<i32, ()>(&mut store, "wasmcffi_free")
@@ -611,5 +983,6 @@ fn instantiate(
         store,
         free,
         poisoned: None,
+        metered: config.metered,
     })
 }

@@ -1,19 +1,26 @@
 //! The WASI preview 1 world a sandbox sees: stdout and stderr routed to host sinks,
-//! no stdin, files, environment, arguments or sockets; frozen clocks and a
-//! deterministic random source (a guest cannot use time or randomness to fingerprint
-//! the host). Also [`StoreData`], what each wasmtime store carries.
+//! no stdin or sockets; files, environment variables and arguments only as the
+//! user's [`Grants`] say; frozen clocks and a deterministic random source (a guest
+//! cannot use time or randomness to fingerprint the host). Also [`StoreData`], what
+//! each wasmtime store carries.
 
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::AsyncWrite;
-use wasmtime::StoreLimits;
+
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+
+use super::interrupt::CallClock;
+use super::limits::Limiter;
+use crate::error::{Error, Result};
 
 /// Where guest stdout/stderr bytes go (the Python layer routes them to
 /// `sys.stdout`/`sys.stderr`).
@@ -33,9 +40,35 @@ pub(crate) struct StoreData {
     /// The WASI preview 1 state.
     pub(crate) wasi: WasiP1Ctx,
     /// The memory / table / instance limits enforced through `Store::limiter`.
-    pub(crate) limits: StoreLimits,
+    pub(crate) limiter: Limiter,
+    /// The running call's time limit and tick count (read by the epoch callback).
+    pub(crate) clock: CallClock,
     /// Host calls: `extern "Python"`, callbacks in the function table, re-entry.
     pub(crate) host: super::host_calls::HostState,
+    /// The guest functions of `Sandbox::function`, by slot, found on first use.
+    pub(crate) functions: Vec<Option<wasmtime::Func>>,
+}
+
+/// A host directory the guest may use, under the name `guest_path`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirGrant {
+    /// The directory on the host.
+    pub host_path: PathBuf,
+    /// Its name inside the guest (e.g. `"/data"` or `"."`).
+    pub guest_path: String,
+    /// Whether the guest may create, write and delete files in it (else read only).
+    pub writable: bool,
+}
+
+/// What a sandbox is granted beyond stdout/stderr. `Default` grants nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Preopened directories (the guest sees nothing else of the file system).
+    pub dirs: Vec<DirGrant>,
+    /// Environment variables the guest's `getenv` sees.
+    pub env: Vec<(String, String)>,
+    /// The guest's `argv` (for a reactor, only what it reads through WASI).
+    pub args: Vec<String>,
 }
 
 /// One output stream of the guest (stdout or stderr): a buffer in front of a sink.
@@ -47,6 +80,8 @@ pub(crate) struct OutputPipe {
 
 struct PipeInner {
     pending: Mutex<Vec<u8>>,
+    /// Whether `pending` may hold bytes (read without the lock after every call).
+    has_pending: AtomicBool,
     sink: Option<OutputSink>,
 }
 
@@ -56,6 +91,7 @@ impl OutputPipe {
         OutputPipe {
             inner: Arc::new(PipeInner {
                 pending: Mutex::new(Vec::new()),
+                has_pending: AtomicBool::new(false),
                 sink,
             }),
         }
@@ -72,6 +108,7 @@ impl OutputPipe {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             pending.extend_from_slice(bytes);
+            self.inner.has_pending.store(true, Ordering::Release);
             pending.len() >= FLUSH_THRESHOLD
         };
         if full {
@@ -82,6 +119,12 @@ impl OutputPipe {
     /// Hands everything pending to the sink.
     pub(crate) fn flush(&self) {
         let Some(sink) = &self.inner.sink else { return };
+        // A plain load first: most calls write nothing, and a swap is a locked write.
+        if !self.inner.has_pending.load(Ordering::Acquire)
+            || !self.inner.has_pending.swap(false, Ordering::AcqRel)
+        {
+            return;
+        }
         let taken = {
             let mut pending = self
                 .inner
@@ -171,11 +214,36 @@ impl HostMonotonicClock for FrozenClock {
     }
 }
 
-/// The WASI context of a new sandbox: only stdout and stderr are granted.
-pub(crate) fn wasi_ctx(stdout: &OutputPipe, stderr: &OutputPipe) -> WasiP1Ctx {
+/// The WASI context of a new sandbox: stdout and stderr, plus `grants`.
+///
+/// # Errors
+/// `Error::Os` if a granted directory cannot be opened.
+pub(crate) fn wasi_ctx(
+    stdout: &OutputPipe,
+    stderr: &OutputPipe,
+    grants: &Grants,
+) -> Result<WasiP1Ctx> {
     // Fixed bytes, not host entropy: randomness is not granted (DESIGN §5).
     const SEED: &[u8] = b"wasmcffi: randomness is not granted to this sandbox";
-    WasiCtxBuilder::new()
+    let mut builder = WasiCtxBuilder::new();
+    for dir in &grants.dirs {
+        let perms = if dir.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        builder
+            .preopened_dir(&dir.host_path, &dir.guest_path, perms)
+            .map_err(|e| {
+                Error::Os(format!(
+                    "cannot grant directory {}: {e:#}",
+                    dir.host_path.display()
+                ))
+            })?;
+    }
+    Ok(builder
+        .envs(&grants.env)
+        .args(&grants.args)
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .wall_clock(FrozenClock)
@@ -183,5 +251,5 @@ pub(crate) fn wasi_ctx(stdout: &OutputPipe, stderr: &OutputPipe) -> WasiP1Ctx {
         .secure_random(wasmtime_wasi::Deterministic::new(SEED.to_vec()))
         .insecure_random(wasmtime_wasi::Deterministic::new(SEED.to_vec()))
         .insecure_random_seed(0)
-        .build_p1()
+        .build_p1())
 }
