@@ -273,8 +273,9 @@ fn pointer_table_wrapper(
 /// A variadic function `NAME(T0, …, ...)`. On wasm32, where the C ABI passes the
 /// variadic part as one pointer to a buffer of the promoted values (each at its
 /// alignment), `_cffi_f_NAME` takes that pointer as one more argument (`args[N]`
-/// points at it, after the fixed arguments) and calls `NAME` through a non-variadic function type with a final
-/// `void *`, which is the same wasm function type. Natively the host calls `NAME`
+/// points at it, after the fixed arguments) and calls `NAME` through a
+/// non-variadic function type with a final `void *`, which is the same wasm
+/// function type. Natively the host calls `NAME`
 /// itself through libffi: `void *_cffi_v_NAME(void)` returns its address.
 fn variadic_wrapper(
     c: &mut String,

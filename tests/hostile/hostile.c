@@ -133,3 +133,6 @@ __attribute__((constructor)) static void maybe_hang(void) {
     if (getenv("HANG_IN_CONSTRUCTOR") != NULL)
         for (volatile unsigned i = 0;; i++) {}
 }
+/* Callbacks: guest code calling back into Python, which attacks in turn. */
+int call_back(int (*cb)(int), int x) { return cb(x) + 1; }
+int read_through(char *(*cb)(void)) { return *cb(); }

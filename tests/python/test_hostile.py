@@ -65,6 +65,8 @@ CDEF = """
     long long wall_clock(void);
     long long monotonic_ns(void);
     unsigned random_word(void);
+    int call_back(int (*)(int), int);
+    int read_through(char *(*)(void));
 """
 
 #: Run in the child: `ffi`, `lib`, `sb` (its sandbox), `wasmcffi`, `hostile` (the
@@ -187,6 +189,27 @@ CASES = {
     "trap_in_free_during_gc": (
         "p = ffi.new('char[64]')\nlib.smash_heap(p)\ndel p\ngc.collect()\nresult = sb.poisoned is not None",
         ("ok", True)),
+    "trap_inside_a_callback": (
+        "cb = ffi.callback('int(int)', lambda x: lib.do_trap())\nresult = lib.call_back(cb, 1)",
+        ("raise", "Trap", "unreachable")),
+    "trap_inside_a_callback_caught_by_python": (
+        "def hook(x):\n    try:\n        lib.do_trap()\n    except wasmcffi.Trap:\n        return 41\n"
+        "cb = ffi.callback('int(int)', hook)\nresult = lib.call_back(cb, 1)",
+        ("raise", "Trap", "unreachable")),
+    "exit_inside_a_callback": (
+        "cb = ffi.callback('int(int)', lambda x: lib.do_exit(9))\nresult = lib.call_back(cb, 1)",
+        ("raise", "GuestExit", "code 9", 9)),
+    "endless_loop_inside_a_callback_times_out": (
+        "sb.set_limits(timeout=0.2)\ncb = ffi.callback('int(int)', lambda x: lib.spin())\n"
+        "result = lib.call_back(cb, 1)",
+        ("raise", "Timeout", "")),
+    "callback_returning_a_wild_pointer": (
+        "cb = ffi.callback('char *(void)', lambda: ffi.cast('char *', 0x7ffffff0))\n"
+        "result = lib.read_through(cb)",
+        ("raise", "Trap", "out of bounds")),
+    "callback_raising_returns_the_error_value": (
+        "cb = ffi.callback('int(int)', lambda x: 1 / 0, error=-8)\nresult = lib.call_back(cb, 1)",
+        ("ok", -7)),
     "hundreds_of_trap_reset_cycles": (
         "for i in range(300):\n"
         "    try:\n        lib.do_trap()\n    except wasmcffi.Trap:\n        pass\n    sb.reset()\n"

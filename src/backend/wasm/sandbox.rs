@@ -400,16 +400,7 @@ impl Sandbox {
     /// the guest calls `exit()`; `Error::Runtime` if called from inside a guest call.
     pub fn call(&self, export: &str, args: &[WasmVal]) -> Result<Vec<WasmVal>> {
         self.with_store(true, |mut store| {
-            let func = store
-                .data()
-                .host
-                .handles
-                .as_ref()
-                .map(|h| h.instance)
-                .and_then(|instance| instance.get_func(&mut store, export))
-                .ok_or_else(|| {
-                    Error::Attribute(format!("the sandboxed module has no function '{export}'"))
-                })?;
+            let func = exported_func(&mut store, export)?;
             host_calls::call_func(store, &func, args, export)
         })
     }
@@ -649,16 +640,7 @@ impl Sandbox {
             .get(slot)
             .cloned()
             .ok_or_else(|| Error::Internal("unknown guest function slot".into()))?;
-        let func = store
-            .data()
-            .host
-            .handles
-            .as_ref()
-            .map(|h| h.instance)
-            .and_then(|instance| instance.get_func(&mut *store, &name))
-            .ok_or_else(|| {
-                Error::Attribute(format!("the sandboxed module has no function '{name}'"))
-            })?;
+        let func = exported_func(store, &name)?;
         // `raw_call` relies on this check: the exact wasm type, once per instance.
         let ty = func.ty(&*store);
         let same = |types: &mut dyn ExactSizeIterator<Item = ValType>, expected: &[WasmType]| {
@@ -858,6 +840,18 @@ impl Live {
             error
         })
     }
+}
+
+/// The function the instance in `store` exports as `name`.
+fn exported_func(store: &mut StoreContextMut<'_, StoreData>, name: &str) -> Result<Func> {
+    store
+        .data()
+        .host
+        .handles
+        .as_ref()
+        .map(|h| h.instance)
+        .and_then(|instance| instance.get_func(&mut *store, name))
+        .ok_or_else(|| Error::Attribute(format!("the sandboxed module has no function '{name}'")))
 }
 
 /// Arms `store` for a call: its time limit starts now, its epoch deadline is one
