@@ -4,7 +4,7 @@
 - `<name>.c`: the user's source followed by the generated glue (wrappers for
   every cdef function, accessors for globals, a table of sizes, offsets and
   constant values measured by the compiler);
-- `<name>.wasm` (target "wasm") or `<name>.so` (target "native");
+- `<name>.wasm` (target "wasm") or `<name>.native.so` (target "native");
 - `<name>.py`: the loader: `from <name> import ffi, lib`, no compiler needed.
 """
 
@@ -110,7 +110,9 @@ def build_artifact(spec, c_path, out_dir, verbose):
             args += WASM_LD_FLAGS
         args += spec.extra_link_args
     else:
-        artifact = os.path.join(out_dir, spec.module_name + ".so")
+        # Not `<name>.so`: next to `<name>.py`, Python's import would take that
+        # for an extension module and fail to find `PyInit_<name>` in it.
+        artifact = os.path.join(out_dir, spec.module_name + ".native.so")
         args = compiler_command("native") + ["-shared", "-fPIC", "-O2"] + _flags(spec)
         args += ["-o", artifact, c_path] + sources
         args += [f"-L{d}" for d in spec.library_dirs] + [f"-l{lib}" for lib in spec.libraries]

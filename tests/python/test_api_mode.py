@@ -266,6 +266,17 @@ def test_import_needs_no_compiler(tmp_path):
     assert done.stdout.strip() == "5"
 
 
+@pytest.mark.parametrize("target", ["wasm", "native"])
+def test_plain_import_from_sys_path(tmp_path, target):
+    # `import name` must find the loader `name.py`, not take the artifact beside
+    # it for an extension module.
+    build(tmp_path, target, f"_plain_{target}")
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import _plain_{target} as m; print(m.lib.add(2, 3))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "5"
+
+
 def test_compiled_code_is_cached_between_imports(tmp_path):
     path = build(tmp_path / "mod", "wasm", "_cached")
     cache = tmp_path / "cache"
