@@ -19,3 +19,13 @@ double dot(vec2 *a, vec2 *b) { return a->x * b->x + a->y * b->y; }
 void hello(const char *who) { printf("hello, %s, from C\n", who); fflush(stdout); }
 
 int read_past_the_end(int *p) { return p[1 << 28]; }
+
+void spin_forever(void) { for (volatile unsigned i = 0;; i++) {} }
+
+/* Calls back into Python: `progress` is implemented with @ffi.def_extern(). */
+static int progress(int percent);
+int work(int steps) {
+    int seen = 0;
+    for (int i = 1; i <= steps; i++) seen += progress(100 * i / steps);
+    return seen;
+}

@@ -20,6 +20,9 @@ CDEF = """
     double dot(vec2 *a, vec2 *b);
     void hello(const char *who);
     int read_past_the_end(int *p);
+    void spin_forever(void);
+    int work(int steps);
+    extern "Python" int progress(int percent);
 """
 
 
@@ -47,14 +50,21 @@ def main():
     data = bytes(range(256)) * 16
     for target, mod in modules.items():
         ffi, lib = mod.ffi, mod.lib
+
+        @ffi.def_extern()
+        def progress(percent):
+            return 1 if percent % 50 == 0 else 0
+
         print(f"{target} module ({'sandboxed in wasmtime' if target == 'wasm' else 'host machine code'}):")
         show("sizeof(long), sizeof(void *)", (ffi.sizeof("long"), ffi.sizeof("void *")))
         show("lib.add(40, 2)", lib.add(40, 2))
         show("lib.fnv1a(4 KiB)", hex(lib.fnv1a(data, len(data))))
         a, b = ffi.new("vec2 *", [3, 4]), ffi.new("vec2 *", {"x": 0.5, "y": 2})
         show("lib.dot(a, b)", lib.dot(a, b))
+        show("lib.work(4) (C calling Python)", lib.work(4))
         lib.hello(f"{target} caller".encode())
-    print("cost of the sandbox (best of 5 x 20,000 calls):")
+    print("cost of the sandbox (best of 5 x 20,000 calls; `make demo` uses a debug build,")
+    print("`make bench` measures a release build against cffi, ctypes and wasmtime-py):")
     times = {}
     for target, mod in modules.items():
         add = mod.lib.add
@@ -71,6 +81,16 @@ def main():
         wasm.lib.add(1, 2)
     except wasmcffi.SandboxError as exc:
         show("the instance after the fault", f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    sandbox = wasmcffi.sandbox(wasm.lib)
+    sandbox.reset()
+    show("after sandbox.reset(): add(1, 2)", wasm.lib.add(1, 2))
+    sandbox.set_limits(timeout=0.2)
+    try:
+        wasm.lib.spin_forever()
+    except wasmcffi.Timeout as exc:
+        show("an endless loop, timeout=0.2 s", f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+    sandbox.reset()
+    show("usage", sandbox.usage)
 
 
 if __name__ == "__main__":
