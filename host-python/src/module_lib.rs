@@ -507,14 +507,8 @@ impl PyModuleFunction {
             spilled.resize(args.len(), WasmVal::I32(0));
             &mut spilled
         };
-        for (i, ((param, ty), arg)) in sig
-            .params
-            .iter()
-            .zip(function.params())
-            .zip(args)
-            .enumerate()
-        {
-            values[i] = to_wasm(&self.ctx, param, *ty, arg, &mut temps)?;
+        for ((slot, param), arg) in values.iter_mut().zip(&sig.params).zip(args) {
+            *slot = to_wasm(&self.ctx, param, arg, &mut temps)?;
         }
         let result = crate::gil::run_guest(py, || sandbox.call_function(function, values)).py()?;
         temps.finish(py)?;

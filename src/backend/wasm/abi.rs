@@ -123,13 +123,18 @@ pub fn to_wasm(ty: &CType, bytes: &[u8]) -> Result<Option<WasmVal>> {
 /// The bytes of a C value of type `ty` carried by `val` (truncated to `ty`'s size).
 pub fn from_wasm(ty: &CType, val: WasmVal) -> Vec<u8> {
     let size = ty.size().unwrap_or(0) as usize;
-    let word: u64 = match val {
+    word_of(val).to_le_bytes()[..size.min(8)].to_vec()
+}
+
+/// The bits of `val` as a little-endian word (an `i32` zero-extended, a float's
+/// bit pattern): the low bytes are the C value's bytes.
+pub fn word_of(val: WasmVal) -> u64 {
+    match val {
         WasmVal::I32(v) => u64::from(v as u32),
         WasmVal::I64(v) => v as u64,
         WasmVal::F32(v) => u64::from(v.to_bits()),
         WasmVal::F64(v) => v.to_bits(),
-    };
-    word.to_le_bytes()[..size.min(8)].to_vec()
+    }
 }
 
 /// Whether narrow values of `ty` are sign-extended.

@@ -442,18 +442,8 @@ pub(crate) fn with_bytes<R>(
         bail!(Memory, "the sandboxed module exports no memory");
     };
     let data = memory.data_mut(&mut store);
-    let start = usize::try_from(addr).ok().filter(|&s| s <= data.len());
-    let range = start
-        .and_then(|s| Some(s..s.checked_add(len)?))
-        .filter(|r| r.end <= data.len());
-    match range {
-        Some(range) => Ok(f(&mut data[range])),
-        None => bail!(
-            Memory,
-            "guest memory access out of bounds: {len} bytes at {addr:#x} (memory size {:#x})",
-            data.len()
-        ),
-    }
+    let range = super::memory::in_bounds(addr, len, data.len())?;
+    Ok(f(&mut data[range]))
 }
 
 /// Calls the guest's `wasmcffi_malloc(size, align)`.

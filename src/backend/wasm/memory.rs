@@ -81,7 +81,7 @@ impl GuestMemory {
 }
 
 /// The range `addr..addr + len` if it lies inside a memory of `size` bytes.
-fn in_bounds(addr: Addr, len: usize, size: usize) -> Result<std::ops::Range<usize>> {
+pub(crate) fn in_bounds(addr: Addr, len: usize, size: usize) -> Result<std::ops::Range<usize>> {
     let start = usize::try_from(addr).ok().filter(|&s| s <= size);
     match start
         .and_then(|s| Some(s..s.checked_add(len)?))
