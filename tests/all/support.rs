@@ -1,4 +1,5 @@
-//! Test support shared by the integration tests: finding the wasm32 C compiler.
+//! Test support shared by the integration tests: finding the wasm32 C compiler
+//! and building guest modules with it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,4 +41,41 @@ pub fn zig_cc() -> Option<Command> {
         }
     }
     Some(cmd)
+}
+
+/// `c_source` with `guest/runtime.c` built into a wasm32-wasi reactor module
+/// (`-O2` plus `extra_args`) and compiled; `None` (with a message naming `what`)
+/// when zig is not installed. `tag` names the scratch directory.
+pub fn build_guest_module(
+    tag: &str,
+    what: &str,
+    c_source: &str,
+    extra_args: &[&str],
+) -> Option<wasmcffi::backend::wasm::WasmModule> {
+    let Some(mut cc) = zig_cc() else {
+        eprintln!("skipping {what}: `python3 -m ziglang` is not available");
+        return None;
+    };
+    let dir = std::env::temp_dir().join(format!("wasmcffi-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, out) = (dir.join("guest.c"), dir.join("guest.wasm"));
+    std::fs::write(&src, c_source).unwrap();
+    let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/runtime.c");
+    let output = cc
+        .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-O2"])
+        .args(extra_args)
+        .arg(&src)
+        .arg(&runtime)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("run zig");
+    assert!(
+        output.status.success(),
+        "zig failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(wasmcffi::backend::wasm::WasmModule::new(&bytes).expect("compile module"))
 }

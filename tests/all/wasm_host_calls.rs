@@ -3,7 +3,6 @@
 //! function pointers, re-entrant memory access and calls, and guest faults in
 //! nested calls.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use wasmcffi::backend::wasm::{
@@ -40,33 +39,12 @@ fn module() -> Option<WasmModule> {
     static MODULE: OnceLock<Option<WasmModule>> = OnceLock::new();
     MODULE
         .get_or_init(|| {
-            let Some(mut cc) = crate::support::zig_cc() else {
-                eprintln!("skipping host-call tests: `python3 -m ziglang` is not available");
-                return None;
-            };
-            let dir =
-                std::env::temp_dir().join(format!("wasmcffi-host-calls-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let (src, out) = (dir.join("guest.c"), dir.join("guest.wasm"));
-            std::fs::write(&src, GUEST_C).unwrap();
-            let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/runtime.c");
-            let output = cc
-                .args(["--target=wasm32-wasi", "-mexec-model=reactor", "-O2"])
-                .args(["-Wl,--export-table", "-Wl,--growable-table"])
-                .arg(&src)
-                .arg(&runtime)
-                .arg("-o")
-                .arg(&out)
-                .output()
-                .expect("run zig");
-            assert!(
-                output.status.success(),
-                "zig failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let bytes = std::fs::read(&out).unwrap();
-            let _ = std::fs::remove_dir_all(&dir);
-            Some(WasmModule::new(&bytes).expect("compile module"))
+            crate::support::build_guest_module(
+                "host-calls",
+                "host-call tests",
+                GUEST_C,
+                &["-Wl,--export-table", "-Wl,--growable-table"],
+            )
         })
         .clone()
 }

@@ -3,8 +3,6 @@
 //! The guest C is compiled with zig (`python3 -m ziglang`, or the repository's
 //! `.venv`) when the tests run; without it the tests print a message and pass.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use std::time::{Duration, Instant};
@@ -55,48 +53,12 @@ fn module() -> Option<WasmModule> {
     static MODULE: OnceLock<Option<WasmModule>> = OnceLock::new();
     MODULE
         .get_or_init(|| {
-            let Some(py) = crate::support::zig_python() else {
-                eprintln!("skipping wasm sandbox tests: `python3 -m ziglang` is not available");
-                return None;
-            };
-            let dir =
-                std::env::temp_dir().join(format!("wasmcffi-wasm-tests-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).unwrap();
-            let src = dir.join("guest.c");
-            let out = dir.join("guest.wasm");
-            std::fs::write(&src, GUEST_C).unwrap();
-            let runtime = Path::new(env!("CARGO_MANIFEST_DIR")).join("guest/runtime.c");
-            let cache = std::env::var_os("ZIG_GLOBAL_CACHE_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
-                        .join(".cache/wasmcffi-zig")
-                });
-            let output = Command::new(py)
-                .args([
-                    "-m",
-                    "ziglang",
-                    "cc",
-                    "--target=wasm32-wasi",
-                    "-mexec-model=reactor",
-                    "-O2",
-                ])
-                .arg("-Wl,-z,stack-size=1048576")
-                .arg(&src)
-                .arg(&runtime)
-                .arg("-o")
-                .arg(&out)
-                .env("ZIG_GLOBAL_CACHE_DIR", cache)
-                .output()
-                .expect("run zig");
-            assert!(
-                output.status.success(),
-                "zig failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            let bytes = std::fs::read(&out).unwrap();
-            let _ = std::fs::remove_dir_all(&dir);
-            Some(WasmModule::new(&bytes).expect("compile module"))
+            crate::support::build_guest_module(
+                "wasm-tests",
+                "wasm sandbox tests",
+                GUEST_C,
+                &["-Wl,-z,stack-size=1048576"],
+            )
         })
         .clone()
 }

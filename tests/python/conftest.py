@@ -4,6 +4,7 @@ CFFI is the reference for behaviour: a case passes when both libraries give
 the same value, or raise the same exception type with the same message.
 """
 
+import importlib.util
 import os
 import re
 
@@ -129,3 +130,21 @@ def libc_path():
 def libm_path():
     """The name or path of the math library, as `ffi.dlopen` accepts it."""
     return _system_library("m", "libm.so.6")
+
+
+def load_module(path, name=None):
+    """Imports the module at `path`: a compiled module's loader, or an extension.
+    The name defaults to the file name up to its first dot."""
+    name = name or os.path.basename(path).split(".")[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_cffi_reference(out_dir, name, cdef, source, include_dirs):
+    """`source` built as a real cffi API-mode extension `name`, imported."""
+    ffibuilder = cffi.FFI()
+    ffibuilder.cdef(cdef)
+    ffibuilder.set_source(name, source, include_dirs=include_dirs)
+    return load_module(ffibuilder.compile(tmpdir=str(out_dir)), name)

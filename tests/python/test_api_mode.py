@@ -5,7 +5,6 @@ natively (the `module` fixture), and where CFFI has the same API, against a real
 cffi extension built from the same C as the reference.
 """
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import sys
 import pytest
 
 import wasmcffi
+from conftest import build_cffi_reference, load_module
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_FILE = os.path.join(HERE, "..", "c", "api_module.c")
@@ -63,15 +63,6 @@ CDEF = """
 SOURCE = '#include "api_module.c"'
 
 
-def load_module(path):
-    """Imports a compiled module from its loader file."""
-    name = os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def build(tmp_path, target, name, cdef=CDEF, source=SOURCE, **kwargs):
     ffibuilder = wasmcffi.FFI()
     ffibuilder.cdef(cdef)
@@ -91,16 +82,9 @@ def module(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The same C as a real cffi API-mode extension."""
-    cffi = pytest.importorskip("cffi")
-    ffibuilder = cffi.FFI()
-    ffibuilder.cdef(CDEF)
-    ffibuilder.set_source("_apimod_cffi", SOURCE, include_dirs=[os.path.dirname(C_FILE)])
-    out = tmp_path_factory.mktemp("cffi")
-    so = ffibuilder.compile(tmpdir=str(out))
-    spec = importlib.util.spec_from_file_location("_apimod_cffi", so)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return build_cffi_reference(
+        tmp_path_factory.mktemp("cffi"), "_apimod_cffi", CDEF, SOURCE, [os.path.dirname(C_FILE)]
+    )
 
 
 CASES = {

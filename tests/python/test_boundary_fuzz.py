@@ -7,7 +7,6 @@ that of a real cffi extension built from the same C. Types are the fixed-size
 ones, whose ranges are the same on both data models.
 """
 
-import importlib.util
 import math
 import os
 
@@ -15,8 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import wasmcffi
-from conftest import normalize
-from test_api_mode import load_module
+from conftest import build_cffi_reference, load_module, normalize
 
 C_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "c", "boundary.c")
 TYPES = {
@@ -53,15 +51,9 @@ def built(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    cffi = pytest.importorskip("cffi")
-    ffibuilder = cffi.FFI()
-    ffibuilder.cdef(CDEF)
-    ffibuilder.set_source("_boundary_cffi", SOURCE, include_dirs=[os.path.dirname(C_FILE)])
-    so = ffibuilder.compile(tmpdir=str(tmp_path_factory.mktemp("cffi")))
-    spec = importlib.util.spec_from_file_location("_boundary_cffi", so)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return build_cffi_reference(
+        tmp_path_factory.mktemp("cffi"), "_boundary_cffi", CDEF, SOURCE, [os.path.dirname(C_FILE)]
+    )
 
 
 def outcome(fn):

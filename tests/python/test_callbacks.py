@@ -8,14 +8,13 @@ API-mode extension built from the same C (tests/c/callbacks.c).
 """
 
 import gc
-import importlib.util
 import os
 import sys
 
 import pytest
 
 import wasmcffi
-from conftest import outcome
+from conftest import build_cffi_reference, load_module, outcome
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 C_DIR = os.path.join(HERE, "..", "c")
@@ -61,13 +60,6 @@ CDEF = """
 SOURCE = '#include "callbacks.c"'
 
 
-def load_module(path, name):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def build(tmp_path, target, name):
     ffibuilder = wasmcffi.FFI()
     ffibuilder.cdef(CDEF)
@@ -91,12 +83,7 @@ def module(request, built):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The same C as a real cffi API-mode extension."""
-    cffi = pytest.importorskip("cffi")
-    ffibuilder = cffi.FFI()
-    ffibuilder.cdef(CDEF)
-    ffibuilder.set_source("_callbacks_cffi", SOURCE, include_dirs=[C_DIR])
-    so = ffibuilder.compile(tmpdir=str(tmp_path_factory.mktemp("cffi")))
-    return load_module(so, "_callbacks_cffi")
+    return build_cffi_reference(tmp_path_factory.mktemp("cffi"), "_callbacks_cffi", CDEF, SOURCE, [C_DIR])
 
 
 @pytest.fixture

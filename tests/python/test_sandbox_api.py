@@ -11,7 +11,7 @@ import os
 import pytest
 
 import wasmcffi
-from test_api_mode import load_module
+from conftest import load_module
 
 SOURCE = r"""
 #include <stdio.h>
