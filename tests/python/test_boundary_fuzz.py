@@ -62,9 +62,16 @@ def outcome(fn):
         value = normalize(fn())
     except Exception as exc:  # noqa: BLE001 - the exception type is the outcome
         return ("raise", type(exc).__name__)
+    return ("ok", nan_as_text(value))
+
+
+def nan_as_text(value):
+    """`value` with every NaN, also inside lists and tuples, as the text "nan"."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(nan_as_text(v) for v in value)
     if isinstance(value, float) and math.isnan(value):
-        value = "nan"
-    return ("ok", value)
+        return "nan"
+    return value
 
 
 OPERATIONS = {
