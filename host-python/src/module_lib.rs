@@ -507,8 +507,9 @@ impl PyModuleFunction {
             spilled.resize(args.len(), WasmVal::I32(0));
             &mut spilled
         };
-        for ((slot, param), arg) in values.iter_mut().zip(&sig.params).zip(args) {
-            *slot = to_wasm(&self.ctx, param, arg, &mut temps)?;
+        let params = sig.params.iter().zip(function.params());
+        for ((slot, (param, ty)), arg) in values.iter_mut().zip(params).zip(args) {
+            *slot = to_wasm(&self.ctx, param, *ty, arg, &mut temps)?;
         }
         let result = crate::gil::run_guest(py, || sandbox.call_function(function, values)).py()?;
         temps.finish(py)?;

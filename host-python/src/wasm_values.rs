@@ -30,27 +30,29 @@ pub fn direct_signature(
             .is_ok_and(|s| s.params == params && s.result.as_slice() == results)
 }
 
-/// Python argument `arg` for parameter `param` as its wasm value; pointer
-/// arguments given as bytes, str or lists become temporaries in `temps`.
+/// Python argument `arg` for parameter `param`, which travels as `ty` (checked
+/// once by [`direct_signature`]), as its wasm value; pointer arguments given as
+/// bytes, str or lists become temporaries in `temps`.
 pub fn to_wasm(
     ctx: &Arc<FfiContext>,
     param: &CType,
+    ty: WasmType,
     arg: &Bound<'_, PyAny>,
     temps: &mut CallTemps,
 ) -> PyResult<WasmVal> {
-    let value = match fast_word(param, arg) {
-        Some(word) => {
-            let size = param.size().unwrap_or(8).min(8) as usize;
-            abi::to_wasm(param, &word.to_le_bytes()[..size])
-        }
-        None => abi::to_wasm(param, &encode_arg(ctx, param, arg, temps)?),
-    };
-    value.py()?.ok_or_else(|| {
-        pyo3::exceptions::PyTypeError::new_err(format!(
-            "ctype '{}' is not a valid argument type",
-            param.cname()
-        ))
-    })
+    // The common case (an int or float in range) skips the bytes round trip:
+    // `fast_word` already extends integers to 64 bits.
+    if let Some(word) = fast_word(param, arg) {
+        return Ok(abi::from_word(word, ty));
+    }
+    abi::to_wasm(param, &encode_arg(ctx, param, arg, temps)?)
+        .py()?
+        .ok_or_else(|| {
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "ctype '{}' is not a valid argument type",
+                param.cname()
+            ))
+        })
 }
 
 /// The Python value of result `value` of C type `ret` (`None` for `void`).

@@ -112,12 +112,18 @@ pub fn to_wasm(ty: &CType, bytes: &[u8]) -> Result<Option<WasmVal>> {
     } else {
         raw
     };
-    Ok(Some(match wt {
-        WasmType::I32 => WasmVal::I32(extended as i32),
-        WasmType::I64 => WasmVal::I64(extended as i64),
-        WasmType::F32 => WasmVal::F32(f32::from_bits(raw as u32)),
-        WasmType::F64 => WasmVal::F64(f64::from_bits(raw)),
-    }))
+    Ok(Some(from_word(extended, wt)))
+}
+
+/// The wasm value of type `ty` whose bits are the low bits of `word` (an integer
+/// already extended to 64 bits, or a float's bit pattern): the inverse of [`word_of`].
+pub fn from_word(word: u64, ty: WasmType) -> WasmVal {
+    match ty {
+        WasmType::I32 => WasmVal::I32(word as i32),
+        WasmType::I64 => WasmVal::I64(word as i64),
+        WasmType::F32 => WasmVal::F32(f32::from_bits(word as u32)),
+        WasmType::F64 => WasmVal::F64(f64::from_bits(word)),
+    }
 }
 
 /// The bytes of a C value of type `ty` carried by `val` (truncated to `ty`'s size).
