@@ -1,18 +1,133 @@
-//! `ffi.buffer(cdata)`: a live, mutable bytes view of C memory.
+//! `ffi.buffer(cdata)`: a live, mutable bytes view of C memory; and the copies
+//! between C memory and Python's bytes-like objects that it and `ffi.memmove` make.
 //!
 //! Indexing and slicing copy through the FFI's memory (so they work on any
 //! address space). On the host target the buffer also exports Python's buffer
 //! protocol, which is why this file holds `unsafe` code.
+//!
+//! Copies go straight between a Python object's storage and a sandbox's linear
+//! memory (one copy, see `Memory::read_with`/`write_with`): Python's side is read
+//! and written through pyo3's cell slices, which allow for other writers.
 
 use std::os::raw::c_int;
 
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PySlice};
+use wasmcffi::cdata::{Addr, Memory};
 use wasmcffi::layout::Target;
 
 use crate::cdata::PyCData;
 use crate::exceptions::CoreResultExt;
+
+/// The bytes of a bytes-like Python object (bytes, bytearray, memoryview, …),
+/// borrowed, never copied first.
+pub enum ByteSource<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    /// A C-contiguous buffer, read in place.
+    Buffer(pyo3::buffer::PyBuffer<u8>),
+}
+
+impl<'py> ByteSource<'py> {
+    /// `obj`'s bytes; `TypeError` if it is not bytes-like, `BufferError` if it is
+    /// not C-contiguous (as CFFI).
+    pub fn of(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(bytes) = obj.downcast::<PyBytes>() {
+            return Ok(ByteSource::Bytes(bytes.clone()));
+        }
+        let Ok(buffer) = pyo3::buffer::PyBuffer::<u8>::get(obj) else {
+            return Err(PyTypeError::new_err("a bytes-like object is required"));
+        };
+        if !buffer.is_c_contiguous() {
+            return Err(PyBufferError::new_err(
+                "memoryview: underlying buffer is not C-contiguous",
+            ));
+        }
+        Ok(ByteSource::Buffer(buffer))
+    }
+
+    /// How many bytes there are.
+    pub fn len(&self) -> usize {
+        match self {
+            ByteSource::Bytes(bytes) => bytes.as_bytes().len(),
+            ByteSource::Buffer(buffer) => buffer.len_bytes(),
+        }
+    }
+
+    /// Copies the first `out.len()` bytes (at most [`Self::len`]) into `out`.
+    pub fn copy_into(&self, py: Python<'_>, out: &mut [u8]) {
+        match self {
+            ByteSource::Bytes(bytes) => out.copy_from_slice(&bytes.as_bytes()[..out.len()]),
+            ByteSource::Buffer(buffer) => {
+                // Contiguous by construction, so `as_slice` is `Some`.
+                let cells = buffer.as_slice(py).unwrap_or_default();
+                for (byte, cell) in out.iter_mut().zip(cells) {
+                    *byte = cell.get();
+                }
+            }
+        }
+    }
+
+    /// Writes the first `len` bytes (at most [`Self::len`]) to `addr` of `mem`.
+    pub fn write_to(
+        &self,
+        py: Python<'_>,
+        mem: &dyn Memory,
+        addr: Addr,
+        len: usize,
+    ) -> PyResult<()> {
+        mem.write_with(addr, len, &mut |dst| self.copy_into(py, dst))
+            .py()
+    }
+}
+
+/// A new bytes object holding the `len` bytes at `addr` of `mem` (the range is
+/// checked before anything is allocated for it).
+pub fn bytes_from<'py>(
+    py: Python<'py>,
+    mem: &dyn Memory,
+    addr: Addr,
+    len: u64,
+) -> PyResult<Bound<'py, PyBytes>> {
+    mem.check_range(addr, len).py()?;
+    let len = usize::try_from(len).map_err(|_| PyValueError::new_err("buffer too large"))?;
+    PyBytes::new_with(py, len, |out| mem.read(addr, out).py())
+}
+
+/// Copies `len` bytes at `addr` of `mem` into the writable bytes-like `dest`.
+/// `Ok(false)` when `dest` is not a C-contiguous buffer of bytes (the caller
+/// goes another way); `BufferError` if it is read-only (as CFFI), `ValueError`
+/// if it is too small.
+pub fn read_into(
+    py: Python<'_>,
+    mem: &dyn Memory,
+    addr: Addr,
+    len: usize,
+    dest: &Bound<'_, PyAny>,
+) -> PyResult<bool> {
+    let Ok(buffer) = pyo3::buffer::PyBuffer::<u8>::get(dest) else {
+        return Ok(false);
+    };
+    if buffer.readonly() {
+        return Err(PyBufferError::new_err("Object is not writable."));
+    }
+    let Some(cells) = buffer.as_mut_slice(py) else {
+        return Ok(false);
+    };
+    if cells.len() < len {
+        return Err(PyValueError::new_err(format!(
+            "buffer of {} bytes is too small to receive {len} bytes",
+            cells.len()
+        )));
+    }
+    mem.read_with(addr, len, &mut |src| {
+        for (cell, byte) in cells.iter().zip(src) {
+            cell.set(*byte);
+        }
+    })
+    .py()?;
+    Ok(true)
+}
 
 /// A view of `size` bytes at the start of a cdata's memory.
 #[pyclass(name = "buffer", module = "wasmcffi", frozen)]
@@ -28,17 +143,18 @@ impl PyBuffer {
         PyBuffer { cdata, addr, size }
     }
 
-    fn read(&self, py: Python<'_>, start: u64, len: u64) -> PyResult<Vec<u8>> {
+    /// The bytes `start..start + len` of the view, as a new bytes object.
+    fn read<'py>(&self, py: Python<'py>, start: u64, len: u64) -> PyResult<Bound<'py, PyBytes>> {
         let cdata = self.cdata.get();
         cdata.check_alive()?;
-        let _ = py;
-        cdata.ctx.mem.read_vec(self.addr + start, len).py()
+        bytes_from(py, &*cdata.ctx.mem, self.addr + start, len)
     }
 
-    fn write(&self, start: u64, data: &[u8]) -> PyResult<()> {
+    /// Copies all of `data` to the view from `start` on.
+    fn write(&self, py: Python<'_>, start: u64, data: &ByteSource<'_>) -> PyResult<()> {
         let cdata = self.cdata.get();
         cdata.check_alive()?;
-        cdata.ctx.mem.write(self.addr + start, data).py()
+        data.write_to(py, &*cdata.ctx.mem, self.addr + start, data.len())
     }
 
     /// `(start, stop)` of a step-1 slice over this buffer.
@@ -82,20 +198,15 @@ impl PyBuffer {
     ) -> PyResult<Bound<'py, PyBytes>> {
         if let Ok(slice) = key.downcast::<PySlice>() {
             let (start, stop) = self.range(slice)?;
-            return Ok(PyBytes::new(py, &self.read(py, start, stop - start)?));
+            return self.read(py, start, stop - start);
         }
         let i = self.index(key.extract()?)?;
-        Ok(PyBytes::new(py, &self.read(py, i, 1)?))
+        self.read(py, i, 1)
     }
 
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let data: Vec<u8> = if let Ok(b) = value.downcast::<PyBytes>() {
-            b.as_bytes().to_vec()
-        } else if let Ok(buf) = pyo3::buffer::PyBuffer::<u8>::get(value) {
-            buf.to_vec(value.py())?
-        } else {
-            return Err(PyTypeError::new_err("a bytes-like object is required"));
-        };
+        let py = key.py();
+        let data = ByteSource::of(value)?;
         if let Ok(slice) = key.downcast::<PySlice>() {
             let (start, stop) = self.range(slice)?;
             if data.len() as u64 != stop - start {
@@ -105,27 +216,27 @@ impl PyBuffer {
                     stop - start
                 )));
             }
-            return self.write(start, &data);
+            return self.write(py, start, &data);
         }
         let i = self.index(key.extract()?)?;
         if data.len() != 1 {
             return Err(PyTypeError::new_err("a single byte is required"));
         }
-        self.write(i, &data)
+        self.write(py, i, &data)
     }
 
     fn __bytes__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, &self.read(py, 0, self.size)?))
+        self.read(py, 0, self.size)
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
         let mine = self.read(py, 0, self.size)?;
         if let Ok(b) = other.downcast::<PyBytes>() {
-            return Ok(b.as_bytes() == mine.as_slice());
+            return Ok(b.as_bytes() == mine.as_bytes());
         }
         if let Ok(that) = other.downcast::<PyBuffer>() {
             let that = that.get();
-            return Ok(that.read(py, 0, that.size)? == mine);
+            return Ok(that.read(py, 0, that.size)?.as_bytes() == mine.as_bytes());
         }
         Ok(false)
     }

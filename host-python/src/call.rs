@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
@@ -303,6 +303,18 @@ pub(crate) fn encode_arg(
         // `lib.f` where C expects a function pointer: the address of `f`.
         let pointer = function.get().function_pointer(arg.py())?;
         return encode_arg(ctx, param, pointer.bind(arg.py()), temps);
+    }
+    if let (CKind::Pointer(item), Ok(bytes)) = (param.kind(), arg.downcast::<PyBytes>()) {
+        if is_char_item(item) {
+            // A `char *` from bytes: a NUL-terminated copy in one write (the
+            // generic path below would go through a `Value` and convert per item).
+            let data = bytes.as_bytes();
+            let block = Allocation::new(&ctx.mem, data.len() as u64 + 1, 1)?;
+            ctx.mem.write(block.addr(), data).py()?;
+            let addr = block.addr();
+            temps.blocks.push(block);
+            return Ok(pointer_bytes(ctx, addr));
+        }
     }
     check_same_sandbox(ctx, arg)?;
     if let Ok(cdata) = arg.downcast::<PyCData>() {

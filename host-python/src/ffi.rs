@@ -14,7 +14,7 @@ use wasmcffi::cdata::{self as core, HostMemory, NoMemory, Value};
 use wasmcffi::cdecl::CdefOptions;
 use wasmcffi::layout::{CKind, CType, Target};
 
-use crate::buffer::PyBuffer;
+use crate::buffer::{ByteSource, PyBuffer};
 use crate::cdata::{offset_addr, Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::convert::{plain_to_py, string_to_py, to_value, to_value_for, type_name};
@@ -559,39 +559,63 @@ impl PyFFI {
         src: &Bound<'_, PyAny>,
         n: u64,
     ) -> PyResult<()> {
-        let data: Vec<u8> = if let Ok(src) = src.downcast::<PyCData>() {
-            let src = src.get();
-            src.check_alive()?;
-            let (addr, _) = Self::pointed_data(src)?;
-            src.ctx.mem.read_vec(addr, n).py()?
-        } else {
-            let all = pyo3::buffer::PyBuffer::<u8>::get(src)?.to_vec(py)?;
-            if (all.len() as u64) < n {
+        let len = usize::try_from(n)
+            .map_err(|_| PyValueError::new_err(format!("cannot copy {n} bytes")))?;
+        let source = match src.downcast::<PyCData>() {
+            Ok(src) => {
+                let src = src.get();
+                src.check_alive()?;
+                CopySource::Memory(Arc::clone(&src.ctx.mem), Self::pointed_data(src)?.0)
+            }
+            Err(_) => CopySource::Python(ByteSource::of(src)?),
+        };
+        if let CopySource::Python(bytes) = &source {
+            if bytes.len() < len {
                 return Err(PyValueError::new_err(format!(
                     "buffer of {} bytes is too small to copy {n} bytes",
-                    all.len()
+                    bytes.len()
                 )));
             }
-            all[..n as usize].to_vec()
-        };
+        }
         if let Ok(dest) = dest.downcast::<PyCData>() {
             let dest = dest.get();
             dest.check_alive()?;
             let (addr, _) = Self::pointed_data(dest)?;
-            return dest.ctx.mem.write(addr, &data).py();
+            let mem = &*dest.ctx.mem;
+            return match source {
+                CopySource::Memory(src_mem, src_addr) if Arc::ptr_eq(&src_mem, &dest.ctx.mem) => {
+                    mem.copy(addr, src_addr, n).py()
+                }
+                CopySource::Memory(src_mem, src_addr) => {
+                    mem.write(addr, &src_mem.read_vec(src_addr, n).py()?).py()
+                }
+                CopySource::Python(bytes) => bytes.write_to(py, mem, addr, len),
+            };
         }
+        // Into a Python object: straight into its storage when it is a plain
+        // writable buffer, otherwise through a memoryview slice assignment.
+        let data = match source {
+            CopySource::Memory(src_mem, src_addr) => {
+                if crate::buffer::read_into(py, &*src_mem, src_addr, len, dest)? {
+                    return Ok(());
+                }
+                PyBytes::new(py, &src_mem.read_vec(src_addr, n).py()?)
+            }
+            CopySource::Python(bytes) => PyBytes::new_with(py, len, |out| {
+                bytes.copy_into(py, out);
+                Ok(())
+            })?,
+        };
         let view = py
             .import("builtins")?
             .getattr("memoryview")?
             .call1((dest,))?
             .call_method1("cast", ("B",))?;
         if view.getattr("readonly")?.is_truthy()? {
-            return Err(PyTypeError::new_err(
-                "memmove(): the destination buffer is read-only",
-            ));
+            return Err(PyBufferError::new_err("Object is not writable."));
         }
         let slice = pyo3::types::PySlice::new(py, 0, n as isize, 1);
-        view.set_item(slice, PyBytes::new(py, &data))
+        view.set_item(slice, data)
     }
 
     /// A copy of `cdata` that calls `destructor(cdata)` when it dies (or `ffi.release`).
@@ -764,4 +788,12 @@ impl PyFFI {
             Target::Wasm32 => "wasm32",
         }
     }
+}
+
+/// Where `ffi.memmove` copies from.
+enum CopySource<'py> {
+    /// C memory: an address in a memory.
+    Memory(crate::context::SharedMemory, wasmcffi::cdata::Addr),
+    /// A Python bytes-like object.
+    Python(ByteSource<'py>),
 }

@@ -78,6 +78,29 @@ pub trait Memory {
         Ok(buf)
     }
 
+    /// Hands the `len` bytes at `addr` to `sink` to read. A sandbox's memory lends
+    /// them in place; the default reads them into a vector first.
+    ///
+    /// # Errors
+    /// As [`Memory::read_vec`].
+    fn read_with(&self, addr: Addr, len: usize, sink: &mut dyn FnMut(&[u8])) -> Result<()> {
+        sink(&self.read_vec(addr, len as u64)?);
+        Ok(())
+    }
+
+    /// Has `fill` overwrite the `len` bytes at `addr`. A sandbox's memory lends them
+    /// in place (so big copies into it are one copy); the default fills a zeroed
+    /// vector and writes it.
+    ///
+    /// # Errors
+    /// As [`Memory::write`].
+    fn write_with(&self, addr: Addr, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<()> {
+        self.check_range(addr, len as u64)?;
+        let mut buf = vec![0u8; len];
+        fill(&mut buf);
+        self.write(addr, &buf)
+    }
+
     /// Copies `len` bytes from `src` to `dst`; the ranges may overlap (`memmove`).
     ///
     /// # Errors

@@ -144,6 +144,20 @@ CASES = {
     "from_buffer_repr_len": lambda ffi, lib: (repr(ffi.from_buffer(b"xyz")), len(ffi.from_buffer("int[]", bytearray(12)))),
     "from_buffer_too_small": lambda ffi, lib: ffi.from_buffer("int[4]", bytearray(8)),
     "from_buffer_require_writable": lambda ffi, lib: ffi.from_buffer(b"ro", require_writable=True),
+    # Copies between C memory and Python objects (one copy into a sandbox's memory).
+    "memmove_from_memoryview": lambda ffi, lib: (lambda a: (ffi.memmove(a, memoryview(b"wxyz")[1:], 3), ffi.string(a))[1])(ffi.new("char[8]")),
+    "memmove_from_strided_view": lambda ffi, lib: (lambda a: (ffi.memmove(a, memoryview(b"abcdef")[::2], 3), ffi.string(a))[1])(ffi.new("char[8]")),
+    "memmove_from_bytearray": lambda ffi, lib: (lambda a: (ffi.memmove(a, bytearray(b"\x05\0\0\0"), 4), a[0])[1])(ffi.new("int[2]")),
+    "memmove_into_memoryview": lambda ffi, lib: (lambda b: (ffi.memmove(memoryview(b)[2:], ffi.new("char[]", b"hi"), 2), bytes(b))[1])(bytearray(5)),
+    "memmove_into_bytes": lambda ffi, lib: ffi.memmove(b"xxxx", ffi.new("char[]", b"hi"), 2),
+    "memmove_between_cdata": lambda ffi, lib: (lambda a, b: (ffi.memmove(b, a, 8), list(b))[1])(ffi.new("int[2]", [7, 8]), ffi.new("int[3]")),
+    "memmove_bytes_to_bytearray": lambda ffi, lib: (lambda b: (ffi.memmove(b, b"abc", 2), bytes(b))[1])(bytearray(4)),
+    "buffer_set_from_bytearray": lambda ffi, lib: (lambda a: (ffi.buffer(a)[1:3].__len__(), ffi.buffer(a).__setitem__(slice(1, 3), bytearray(b"yz")), ffi.string(a))[1:])(ffi.new("char[4]", b"abc")),
+    "buffer_set_from_memoryview": lambda ffi, lib: (lambda a: (ffi.buffer(a).__setitem__(slice(0, 2), memoryview(b"0123")[::2]), ffi.string(a))[1])(ffi.new("char[4]", b"abc")),
+    "buffer_set_wrong_length": lambda ffi, lib: ffi.buffer(ffi.new("char[4]")).__setitem__(slice(0, 2), b"abc"),
+    "buffer_set_not_bytes": lambda ffi, lib: ffi.buffer(ffi.new("char[4]")).__setitem__(slice(0, 2), [1, 2]),
+    "buffer_big_roundtrip": lambda ffi, lib: (lambda a, data: (ffi.buffer(a)[:] == b"\0" * 300000, ffi.memmove(a, data, len(data)), ffi.buffer(a)[:] == data, bytes(ffi.buffer(a, 5)))[1:])(ffi.new("char[]", 300000), bytes(range(256)) * 1171 + b"abcd"),
+    "char_arg_big_bytes": lambda ffi, lib: lib.length(b"x" * 200000),
 }
 
 
@@ -278,3 +292,13 @@ def test_compiled_code_is_cached_between_imports(tmp_path):
     assert run() == "5"  # loaded from the cache
     machine_code[0].write_bytes(b"not machine code")
     assert run() == "5"  # a damaged entry is recompiled, never trusted
+
+
+def test_memmove_never_reads_past_its_source(module):
+    # CFFI copies n bytes whatever the source's size (reading past its end);
+    # wasmcffi refuses.
+    ffi = module.ffi
+    with pytest.raises(ValueError, match="too small"):
+        ffi.memmove(ffi.new("char[8]"), b"ab", 4)
+    with pytest.raises(ValueError, match="too small"):
+        ffi.memmove(bytearray(2), ffi.new("char[8]"), 4)

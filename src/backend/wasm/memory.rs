@@ -126,6 +126,14 @@ impl Memory for GuestMemory {
         self.with_range(addr, data.len(), |dst| dst.copy_from_slice(data))
     }
 
+    fn read_with(&self, addr: Addr, len: usize, sink: &mut dyn FnMut(&[u8])) -> Result<()> {
+        self.with_range(addr, len, |bytes| sink(bytes))
+    }
+
+    fn write_with(&self, addr: Addr, len: usize, fill: &mut dyn FnMut(&mut [u8])) -> Result<()> {
+        self.with_range(addr, len, fill)
+    }
+
     fn copy(&self, dst: Addr, src: Addr, len: u64) -> Result<()> {
         let len = usize::try_from(len)
             .map_err(|_| Error::Memory(format!("copy of {len} bytes is too large")))?;
