@@ -72,16 +72,34 @@ impl<'a, 'py> Args<'a, 'py> {
         }
     }
 
-    /// The arguments in order.
-    pub fn iter(self) -> impl Iterator<Item = Bound<'py, PyAny>> + 'a {
-        let (tuple, slice) = match self {
-            Args::Tuple(t) => (Some(t.iter()), None),
-            Args::Slice(s) => (None, Some(s.iter().map(|a| (*a).clone()))),
-        };
-        tuple
-            .into_iter()
-            .flatten()
-            .chain(slice.into_iter().flatten())
+    /// The arguments in order (borrowed: no reference counting per argument).
+    pub fn iter(self) -> ArgsIter<'a, 'py> {
+        match self {
+            Args::Tuple(t) => ArgsIter::Tuple(t, 0),
+            Args::Slice(s) => ArgsIter::Slice(s.iter()),
+        }
+    }
+}
+
+/// The iterator of [`Args::iter`].
+pub enum ArgsIter<'a, 'py> {
+    /// A tuple and the index of the next item.
+    Tuple(&'a Bound<'py, PyTuple>, usize),
+    Slice(std::slice::Iter<'a, &'a Bound<'py, PyAny>>),
+}
+
+impl<'a, 'py> Iterator for ArgsIter<'a, 'py> {
+    type Item = pyo3::Borrowed<'a, 'py, PyAny>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ArgsIter::Tuple(tuple, next) => {
+                let item = tuple.get_borrowed_item(*next).ok()?;
+                *next += 1;
+                Some(item)
+            }
+            ArgsIter::Slice(items) => items.next().map(|item| item.as_borrowed()),
+        }
     }
 }
 
@@ -228,14 +246,17 @@ pub(crate) fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
         return None;
     };
     match layout.class {
-        PrimClass::Int { signed } if arg.is_exact_instance_of::<pyo3::types::PyInt>() => {
-            let (min, max) = layout.int_range();
-            let value = if signed {
-                i128::from(arg.extract::<i64>().ok()?)
-            } else {
-                i128::from(arg.extract::<u64>().ok()?)
-            };
-            (min..=max).contains(&value).then_some(value as u64)
+        // Plain 64-bit arithmetic: this runs for every integer argument.
+        PrimClass::Int { signed: true } if arg.is_exact_instance_of::<pyo3::types::PyInt>() => {
+            let value = arg.extract::<i64>().ok()?;
+            let spare = 64u32.checked_sub(8 * layout.size as u32)?;
+            // In range when the top `spare + 1` bits are all equal.
+            (((value << spare) >> spare) == value).then_some(value as u64)
+        }
+        PrimClass::Int { signed: false } if arg.is_exact_instance_of::<pyo3::types::PyInt>() => {
+            let value = arg.extract::<u64>().ok()?;
+            let spare = 64u32.checked_sub(8 * layout.size as u32)?;
+            (((value << spare) >> spare) == value).then_some(value)
         }
         PrimClass::Float if arg.is_exact_instance_of::<pyo3::types::PyFloat>() => {
             let value: f64 = arg.extract().ok()?;

@@ -57,6 +57,22 @@ double mixed_args(char c, short s, int i, long l, long long ll, float f, double 
     return (double)c + s + i + l + ll + f + d + uc + us + ui + ul + ull + (double)ld;
 }
 float half_f(float x) { return x / 2.0f; }
+/* Integer and floating arguments interleaved: each class fills its own registers. */
+double interleaved(signed char a, double b, short c, float d, unsigned char e, double f, long g, float h) {
+    return a + b * 2 + c * 3 + d * 4 + e * 5 + f * 6 + g * 7 + h * 8;
+}
+/* Six integer and eight floating parameters (all in registers on x86-64 and
+ * AArch64), and one integer more (the seventh goes on the stack on x86-64). */
+double all_registers(int a, int b, int c, int d, int e, int f, double g, double h, double i,
+                     double j, double k, double l, double m, double n) {
+    return a - b + c - d + e - f + g - h + i - j + k - l + m - n * 2;
+}
+long seven_ints(long a, long b, long c, long d, long e, long f, long g) {
+    return a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g;
+}
+short narrow_short(int x) { return (short)x; }
+unsigned char narrow_uchar(int x) { return (unsigned char)x; }
+float float_of(double x) { return (float)x; }
 long double ld_mul(long double a, long double b) { return a * b; }
 void nothing(void) {}
 static int counter_value;

@@ -44,6 +44,13 @@ double mixed_args(char c, short s, int i, long l, long long ll, float f, double 
                   unsigned char uc, unsigned short us, unsigned int ui, unsigned long ul,
                   unsigned long long ull, long double ld);
 float half_f(float x);
+double interleaved(signed char, double, short, float, unsigned char, double, long, float);
+double all_registers(int, int, int, int, int, int, double, double, double, double, double, double,
+                     double, double);
+long seven_ints(long, long, long, long, long, long, long);
+short narrow_short(int);
+unsigned char narrow_uchar(int);
+float float_of(double);
 long double ld_mul(long double a, long double b);
 void nothing(void);
 void bump(void);
@@ -459,6 +466,21 @@ def test_primitive_float_accepts_int_and_cdata(abi):
 def test_primitive_many_mixed_arguments(abi):
     # 13 arguments of every kind: registers and stack on every ABI.
     abi.check(lambda ffi, lib: lib.mixed_args(b"\x01", 2, 3, 4, 5, 6.0, 7.0, 8, 9, 10, 11, 12, 13.0), ok=91.0)
+
+
+def test_register_placement_of_mixed_arguments(abi):
+    # Calls whose values all fit registers skip libffi (see register_call.rs):
+    # integer and floating arguments interleaved, narrow negative integers,
+    # every argument register in use, and one integer past them.
+    abi.check(lambda ffi, lib: (lib.interleaved(-3, 0.5, -2, 0.25, 200, 1.5, -7, 0.125),
+                                lib.all_registers(1, 2, 3, 4, 5, 6, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5),
+                                lib.seven_ints(1, 2, 3, 4, 5, 6, -7)),
+              ok=(-3 + 1.0 - 6 + 1.0 + 1000 + 9.0 - 49 + 1.0, -3 - 12.5, 42))
+
+
+def test_register_results_are_narrowed(abi):
+    abi.check(lambda ffi, lib: (lib.narrow_short(40000), lib.narrow_uchar(-1), lib.float_of(0.1)),
+              ok=(-25536, 255, 0.10000000149011612))
 
 
 def test_void_function_returns_none(abi):

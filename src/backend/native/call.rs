@@ -7,10 +7,11 @@ use libffi::middle::{Cif, CodePtr};
 
 use crate::cdata::Addr;
 use crate::error::{Error, Result};
-use crate::layout::{CKind, CType, PrimClass};
+use crate::layout::{CKind, CType};
 
 use super::errno;
 use super::ffi_type::{ffi_type, Position};
+use super::register_call::{int_class, RegisterCall};
 
 /// How to call functions of one signature: the prepared libffi call interface
 /// and the C types of the parameters and result.
@@ -20,6 +21,8 @@ pub struct CallPlan {
     ret: CType,
     /// Bytes the result needs: at least one full register, as libffi writes one.
     ret_size: usize,
+    /// The call without libffi, when every value travels in a register.
+    registers: Option<RegisterCall>,
 }
 
 // SAFETY: a prepared `Cif` is only read afterwards (by `ffi_call` and closures);
@@ -54,6 +57,7 @@ impl CallPlan {
             params: params.to_vec(),
             ret: ret.clone(),
             ret_size,
+            registers: fixed.map_or_else(|| RegisterCall::new(ret, params), |_| None),
         })
     }
 
@@ -121,6 +125,16 @@ impl CallPlan {
                 self.ret_words()
             )));
         }
+        if let Some(registers) = &self.registers {
+            let words = args.offsets.iter().map(|&off| args.words[off / 8]);
+            errno::restore();
+            // SAFETY: `func` is trusted to have this plan's signature (as below),
+            // which is the one `registers` was made for; `args` holds one value per
+            // parameter (checked above), each in the first word of its slot.
+            ret[0] = unsafe { registers.call(func as usize, words) };
+            errno::save();
+            return Ok(());
+        }
         const INLINE: usize = 16;
         let base = args.words.as_ptr().cast::<u8>();
         let slot = |off: usize| base.wrapping_add(off).cast_mut().cast::<c_void>();
@@ -157,15 +171,7 @@ impl CallPlan {
     /// How a result narrower than a register must be widened in place for
     /// libffi (closures return full registers): `Some((size, signed))`.
     pub(super) fn narrow_int_result(&self) -> Option<(usize, bool)> {
-        let (size, signed) = match self.ret.kind() {
-            CKind::Prim(_, l) => match l.class {
-                PrimClass::Int { signed } | PrimClass::WideChar { signed } => (l.size, signed),
-                PrimClass::Char | PrimClass::Bool => (l.size, false),
-                _ => return None,
-            },
-            CKind::Enum(e) => (e.repr.size, true),
-            _ => return None,
-        };
+        let (size, signed) = int_class(&self.ret)?;
         (size < 8).then_some((size as usize, signed))
     }
 

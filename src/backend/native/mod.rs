@@ -10,6 +10,7 @@ mod closure;
 pub mod errno;
 mod ffi_type;
 mod library;
+mod register_call;
 
 pub use call::{ArgBuffer, CallPlan};
 pub use closure::{Callback, Closure};

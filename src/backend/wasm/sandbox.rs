@@ -205,10 +205,17 @@ impl std::fmt::Debug for Sandbox {
 }
 
 /// A small number naming the current thread (`ThreadId` has no stable integer form).
+/// Every guest call asks once, so the thread-local is const-initialised (no lazy
+/// initialisation check) and the token assigned on first use.
 fn thread_token() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local!(static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
-    TOKEN.with(|t| *t)
+    thread_local!(static TOKEN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    TOKEN.with(|token| {
+        if token.get() == 0 {
+            token.set(NEXT.fetch_add(1, Ordering::Relaxed));
+        }
+        token.get()
+    })
 }
 
 /// The sandbox held by the current thread: the store is locked and `owner` names us.
@@ -417,12 +424,13 @@ impl Sandbox {
         run_guest: bool,
         f: impl FnOnce(StoreContextMut<'_, StoreData>) -> std::result::Result<R, Fault>,
     ) -> Result<R> {
-        if self.is_entered_by_current_thread() && host_calls::is_reentered(self.key) {
+        let token = thread_token();
+        if self.owner.load(Ordering::Acquire) == token && host_calls::is_reentered(self.key) {
             return host_calls::with_reentered(self.key, run_guest, |caller| {
                 f(caller.as_context_mut())
             });
         }
-        let mut entered = self.enter()?;
+        let mut entered = self.enter_as(token)?;
         if !run_guest {
             return match f(entered.store.as_context_mut()) {
                 Ok(value) => Ok(value),
@@ -674,11 +682,16 @@ impl Sandbox {
 
     /// Locks the store for the current thread (blocking while another thread is in).
     pub(crate) fn enter(&self) -> Result<Entered<'_>> {
-        if self.is_entered_by_current_thread() {
+        self.enter_as(thread_token())
+    }
+
+    /// [`Self::enter`] for the thread whose [`thread_token`] is `token`.
+    fn enter_as(&self, token: u64) -> Result<Entered<'_>> {
+        if self.owner.load(Ordering::Acquire) == token {
             bail!(Runtime, "re-entrant use of a sandbox from inside a call into it (e.g. from an output sink) is not supported");
         }
         let guard = self.lock_live()?;
-        self.owner.store(thread_token(), Ordering::Release);
+        self.owner.store(token, Ordering::Release);
         Ok(Entered {
             sandbox: self,
             guard: Some(guard),

@@ -117,12 +117,20 @@ impl OutputPipe {
     }
 
     /// Hands everything pending to the sink.
+    ///
+    /// Runs after every call: the common case (nothing written) is one inlined load.
+    #[inline]
     pub(crate) fn flush(&self) {
-        let Some(sink) = &self.inner.sink else { return };
         // A plain load first: most calls write nothing, and a swap is a locked write.
-        if !self.inner.has_pending.load(Ordering::Acquire)
-            || !self.inner.has_pending.swap(false, Ordering::AcqRel)
-        {
+        if self.inner.has_pending.load(Ordering::Acquire) {
+            self.flush_pending();
+        }
+    }
+
+    #[inline(never)]
+    fn flush_pending(&self) {
+        let Some(sink) = &self.inner.sink else { return };
+        if !self.inner.has_pending.swap(false, Ordering::AcqRel) {
             return;
         }
         let taken = {

@@ -1,0 +1,216 @@
+//! Calls whose arguments and result all travel in registers, made without libffi.
+//!
+//! On the System V x86-64 and AArch64 C ABIs, a non-variadic call passes its
+//! integer-class arguments (integers, pointers) in the integer argument registers
+//! and its floating arguments in the vector registers, each class in its own
+//! order: `f(int, double)` and `f(double, int)` use the same registers. So every
+//! scalar signature with at most [`INT_REGS`] integer and [`FLOAT_REGS`] floating
+//! parameters is callable as one and the same Rust function type taking all the
+//! registers (the callee ignores those it does not declare), returning the
+//! integer or the vector result register. libffi works out the same placement
+//! on every call ([`super::CallPlan`] falls back to it for everything else).
+//!
+//! Narrow integers are extended to 64 bits first, as libffi does (and as
+//! compilers expect of callers); a `float` travels as the low 32 bits of its
+//! register, which is what the callee reads.
+
+use crate::layout::{CKind, CType, PrimClass};
+
+#[cfg(target_arch = "x86_64")]
+const INT_REGS: usize = 6;
+#[cfg(not(target_arch = "x86_64"))]
+const INT_REGS: usize = 8;
+const FLOAT_REGS: usize = 8;
+
+/// Whether this platform's C ABI is one the register call is written for.
+const SUPPORTED: bool = cfg!(all(
+    unix,
+    any(target_arch = "x86_64", target_arch = "aarch64")
+));
+
+/// How one argument or result travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    /// In an integer register, extended from `size` bytes by `signed`.
+    Int { size: u8, signed: bool },
+    /// In a vector register (a `float` in its low 32 bits).
+    Float,
+    /// No value (`void` results only).
+    Void,
+}
+
+/// The integer class of `ty`: `(size, signed)` as libffi extends it, for
+/// integers, characters, enums and pointers (`None` for anything else).
+pub(super) fn int_class(ty: &CType) -> Option<(u64, bool)> {
+    match ty.kind() {
+        CKind::Pointer(_) | CKind::Function(_) => Some((8, false)),
+        CKind::Enum(e) => Some((e.repr.size, true)),
+        CKind::Prim(_, l) => match l.class {
+            PrimClass::Int { signed } | PrimClass::WideChar { signed } => Some((l.size, signed)),
+            PrimClass::Char | PrimClass::Bool => Some((l.size, false)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn class_of(ty: &CType) -> Option<Class> {
+    if let Some((size, signed)) = int_class(ty) {
+        return (size <= 8).then_some(Class::Int {
+            size: size as u8,
+            signed,
+        });
+    }
+    match ty.kind() {
+        CKind::Prim(_, l) if l.class == PrimClass::Float && matches!(l.size, 4 | 8) => {
+            Some(Class::Float)
+        }
+        CKind::Void => Some(Class::Void),
+        _ => None,
+    }
+}
+
+/// A signature callable in registers: the class of each parameter and of the result.
+#[derive(Clone, Debug)]
+pub(super) struct RegisterCall {
+    params: Vec<Class>,
+    ret: Class,
+}
+
+impl RegisterCall {
+    /// The register call for a non-variadic function returning `ret` with
+    /// `params`, if every value fits a register and there are registers enough.
+    pub(super) fn new(ret: &CType, params: &[CType]) -> Option<RegisterCall> {
+        if !SUPPORTED {
+            return None;
+        }
+        let params = params
+            .iter()
+            .map(|p| class_of(p).filter(|c| *c != Class::Void))
+            .collect::<Option<Vec<_>>>()?;
+        let floats = params.iter().filter(|c| **c == Class::Float).count();
+        if floats > FLOAT_REGS || params.len() - floats > INT_REGS {
+            return None;
+        }
+        Some(RegisterCall {
+            params,
+            ret: class_of(ret)?,
+        })
+    }
+
+    /// Calls `func` with `args` (one little-endian word per parameter, as
+    /// [`super::ArgBuffer::push_word`] holds them); returns the result register.
+    ///
+    /// # Safety
+    /// `func` must be a function with the signature this call was made for, and
+    /// `args` must hold one word per parameter.
+    pub(super) unsafe fn call(&self, func: usize, args: impl Iterator<Item = u64>) -> u64 {
+        let mut ints = [0u64; INT_REGS];
+        let mut floats = [0f64; FLOAT_REGS];
+        let (mut i, mut f) = (0, 0);
+        for (class, word) in self.params.iter().zip(args) {
+            match *class {
+                Class::Int { size, signed } => {
+                    ints[i] = extend(word, size, signed);
+                    i += 1;
+                }
+                // A `float`'s bits are the low half of the word: they land in the
+                // low 32 bits of the register, where the callee reads them.
+                _ => {
+                    floats[f] = f64::from_bits(word);
+                    f += 1;
+                }
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        type IntFn<R> = extern "C" fn(
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            f64,
+            f64,
+            f64,
+            f64,
+            f64,
+            f64,
+            f64,
+            f64,
+        ) -> R;
+        #[cfg(not(target_arch = "x86_64"))]
+        type IntFn<R> = extern "C" fn(
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            u64,
+            f64,
+            f64,
+            f64,
+            f64,
+            f64,
+            f64,
+            f64,
+            f64,
+        ) -> R;
+        macro_rules! call_as {
+            ($ret:ty) => {{
+                // SAFETY: the caller guarantees `func` has this call's signature; on
+                // the supported ABIs (see the module docs) that signature passes
+                // its values in exactly the registers this function type fills, and
+                // the extra registers are ignored by the callee.
+                let f: IntFn<$ret> = unsafe { std::mem::transmute::<usize, IntFn<$ret>>(func) };
+                #[cfg(target_arch = "x86_64")]
+                let r = f(
+                    ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], floats[0], floats[1],
+                    floats[2], floats[3], floats[4], floats[5], floats[6], floats[7],
+                );
+                #[cfg(not(target_arch = "x86_64"))]
+                let r = f(
+                    ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7],
+                    floats[0], floats[1], floats[2], floats[3], floats[4], floats[5], floats[6],
+                    floats[7],
+                );
+                r
+            }};
+        }
+        match self.ret {
+            Class::Float => call_as!(f64).to_bits(),
+            Class::Int { .. } | Class::Void => call_as!(u64),
+        }
+    }
+}
+
+/// `word`'s low `size` bytes extended to 64 bits.
+fn extend(word: u64, size: u8, signed: bool) -> u64 {
+    if size >= 8 {
+        return word;
+    }
+    let shift = 64 - u32::from(size) * 8;
+    if signed {
+        (((word << shift) as i64) >> shift) as u64
+    } else {
+        (word << shift) >> shift
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extend;
+
+    #[test]
+    fn narrow_integers_are_extended_by_signedness() {
+        assert_eq!(extend(0xff, 1, true), u64::MAX);
+        assert_eq!(extend(0x1ff, 1, false), 0xff);
+        assert_eq!(extend(0xffff_8000, 2, true), 0xffff_ffff_ffff_8000);
+        assert_eq!(
+            extend(0x1234_5678_9abc_def0, 8, true),
+            0x1234_5678_9abc_def0
+        );
+    }
+}
