@@ -52,6 +52,30 @@ impl FfiContext {
         })
     }
 
+    /// A context whose cdata live in `mem` (the memory of `sandbox` when given),
+    /// starting with a copy of `template`'s declarations and measured layouts:
+    /// what a new instance of a compiled module gets instead of parsing its cdefs
+    /// and layout table again.
+    pub fn forked(
+        mem: SharedMemory,
+        sandbox: Option<Arc<Sandbox>>,
+        template: &FfiContext,
+    ) -> Arc<Self> {
+        let types = {
+            let template = template.types();
+            TypeState {
+                decls: template.decls.clone(),
+                resolver: template.resolver.fork(),
+            }
+        };
+        Arc::new(FfiContext {
+            mem,
+            types: Mutex::new(types),
+            parsed: Mutex::new(HashMap::new()),
+            sandbox,
+        })
+    }
+
     /// The sandbox running this FFI's module, for a sandboxed module's ffi.
     pub fn sandbox(&self) -> Option<&Arc<Sandbox>> {
         self.sandbox.as_ref()

@@ -185,11 +185,12 @@ impl PyFFI {
     /// by default; for wasm32 code with `_target="wasm32"`, whose cdata live in
     /// `_sandbox`'s memory (or nowhere: a types-only FFI, for checking a build).
     #[new]
-    #[pyo3(signature = (*_args, _target = None, _sandbox = None, **_kwargs))]
+    #[pyo3(signature = (*_args, _target = None, _sandbox = None, _template = None, **_kwargs))]
     fn construct(
         _args: &Bound<'_, PyTuple>,
         _target: Option<&str>,
         _sandbox: Option<&Bound<'_, PySandbox>>,
+        _template: Option<&Bound<'_, PyFFI>>,
         _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Self> {
         let (mem, sandbox): (crate::context::SharedMemory, _) = match (_target, _sandbox) {
@@ -201,9 +202,11 @@ impl PyFFI {
             (Some("wasm32"), None) => (Arc::new(NoMemory(Target::Wasm32)), None),
             (target, _) => return Err(PyValueError::new_err(format!("bad FFI target {target:?}"))),
         };
-        Ok(PyFFI {
-            ctx: FfiContext::with_sandbox(mem, sandbox),
-        })
+        let ctx = match _template {
+            Some(template) => FfiContext::forked(mem, sandbox, &template.get().ctx),
+            None => FfiContext::with_sandbox(mem, sandbox),
+        };
+        Ok(PyFFI { ctx })
     }
 
     /// The glue C of a `set_source()` module built from this FFI's declarations.

@@ -243,7 +243,7 @@ fn native_pointer(ctx: &FfiContext, library: &Library, symbol: &str) -> PyResult
 }
 
 /// A compiled module's `lib`.
-#[pyclass(name = "ModuleLib", module = "wasmcffi", frozen, dict)]
+#[pyclass(name = "ModuleLib", module = "wasmcffi", frozen, dict, weakref)]
 pub struct PyModuleLib {
     ctx: Arc<FfiContext>,
     backend: Backend,

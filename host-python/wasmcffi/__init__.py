@@ -54,9 +54,9 @@ def instantiate(module, **options):
     - `env`: `{name: value}` environment variables (default: none);
     - `args`: the guest's argument strings (default: none).
     """
-    sandbox, cdefs, table, name = _loader.instance_of(module)
+    sandbox, instances = _loader.instance_of(module)
     streams, options = _loader.sandbox_options(**options)
-    return _loader.sandboxed_pair(sandbox.spawn(*streams, **options), cdefs, table, name)
+    return instances.pair(sandbox.spawn(*streams, **options))
 
 
 __all__ = [

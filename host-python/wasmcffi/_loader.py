@@ -101,25 +101,52 @@ def load(loader_file, target, artifact, cdefs, table):
     else:
         ffi = make_ffi(target, path, cdefs, table)
         lib = _wasmcffi.ModuleLib(ffi, None, path, name)
-    ffi._lib = lib  # for @ffi.def_extern()
+        ffi._lib = lib  # for @ffi.def_extern()
     return ffi, lib
 
 
-#: The key under which a sandboxed `lib` keeps its sandbox and what re-making it takes.
+#: The key under which a sandboxed `lib` keeps `(its sandbox, its module's _Instances)`.
 _INSTANCE_KEY = "_wasmcffi_instance"
 
 
+class _Instances:
+    """What making more instances of a sandboxed module takes: the module's
+    cdefs, layout table and name, and (made at the first `instantiate()`) a
+    declarations-only FFI that every new instance's ffi copies instead of
+    parsing the cdefs and the table again."""
+
+    def __init__(self, cdefs, table, name):
+        self.cdefs = cdefs
+        self.table = table
+        self.name = name
+        self._template = None
+
+    def pair(self, sandbox):
+        """`(ffi, lib)` of a new instance running in `sandbox`."""
+        from .api import FFI
+
+        if self._template is None:
+            self._template = make_ffi("wasm", None, self.cdefs, self.table, check_only=True)
+        ffi = FFI(_target="wasm32", _sandbox=sandbox, _template=self._template)
+        ffi._cdef_log = list(self._template._cdef_log)
+        return _lib_for(ffi, sandbox, self)
+
+
 def sandboxed_pair(sandbox, cdefs, table, name=""):
-    """`(ffi, lib)` for an instance of module `name` running in `sandbox`."""
+    """`(ffi, lib)` for the first instance of module `name`, running in `sandbox`."""
     ffi = make_ffi("wasm", None, cdefs, table, sandbox=sandbox)
-    lib = _wasmcffi.ModuleLib(ffi, sandbox, None, name)
-    lib.__dict__[_INSTANCE_KEY] = (sandbox, cdefs, table, name)
+    return _lib_for(ffi, sandbox, _Instances(cdefs, table, name))
+
+
+def _lib_for(ffi, sandbox, instances):
+    lib = _wasmcffi.ModuleLib(ffi, sandbox, None, instances.name)
+    lib.__dict__[_INSTANCE_KEY] = (sandbox, instances)
     ffi._lib = lib  # for @ffi.def_extern()
     return ffi, lib
 
 
 def instance_of(module_or_lib):
-    """(sandbox, cdefs, table, name) of a sandboxed module (its module object or its lib)."""
+    """`(sandbox, _Instances)` of a sandboxed module's instance (its module object or its lib)."""
     lib = getattr(module_or_lib, "lib", module_or_lib)
     state = getattr(lib, "__dict__", {}).get(_INSTANCE_KEY) if isinstance(lib, _wasmcffi.ModuleLib) else None
     if state is None:

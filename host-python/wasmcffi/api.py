@@ -2,6 +2,7 @@
 
 import os
 import threading
+import weakref
 
 from . import _wasmcffi
 
@@ -30,7 +31,7 @@ class FFI(_wasmcffi._FFI):
     RTLD_NOLOAD = getattr(os, "RTLD_NOLOAD", 4)
     RTLD_DEEPBIND = getattr(os, "RTLD_DEEPBIND", 8)
 
-    def __init__(self, backend=None, _target=None, _sandbox=None):
+    def __init__(self, backend=None, _target=None, _sandbox=None, _template=None):
         if backend is not None:
             raise TypeError("wasmcffi.FFI() takes no backend argument")
         self.NULL = self.cast("void *", 0)
@@ -88,6 +89,18 @@ class FFI(_wasmcffi._FFI):
                 raise
             return super().dlopen(found, flags)
 
+    @property
+    def _lib(self):
+        """The `lib` of the compiled module this ffi belongs to (None for other
+        FFIs). Held weakly: an instance's `ffi` and `lib` must not keep each other,
+        and so their sandbox and its memory, alive until a garbage collection."""
+        ref = self.__dict__.get("_lib_ref")
+        return None if ref is None else ref()
+
+    @_lib.setter
+    def _lib(self, lib):
+        self._lib_ref = weakref.ref(lib)
+
     def callback(self, cdecl, python_callable=None, error=None, onerror=None):
         """A C function pointer of type `cdecl` calling `python_callable`; without
         `python_callable`, a decorator. `error` is returned if it raises, after
@@ -103,9 +116,11 @@ class FFI(_wasmcffi._FFI):
         """A decorator attaching a Python function to the compiled module's
         `extern "Python"` function `name` (default: the function's `__name__`);
         `error` and `onerror` act as for `ffi.callback()`."""
-        lib = getattr(self, "_lib", None)
-        if lib is None:
+        if "_lib_ref" not in self.__dict__:
             raise ValueError("ffi.def_extern() is only available on API-mode FFI objects")
+        lib = self._lib
+        if lib is None:
+            raise ValueError("ffi.def_extern(): this module instance's lib no longer exists")
 
         def decorator(function):
             _wasmcffi._def_extern(lib, function.__name__ if name is None else name, function, error, onerror)

@@ -62,6 +62,17 @@ impl TypeResolver {
         }
     }
 
+    /// A resolver for the same target that knows the same measured layouts but
+    /// has resolved nothing yet: for another FFI with a copy of the same
+    /// declarations. (Resolved types are never shared between resolvers: each
+    /// one fills its own records' layouts.)
+    pub fn fork(&self) -> Self {
+        TypeResolver {
+            measured: self.measured.clone(),
+            ..TypeResolver::new(self.target)
+        }
+    }
+
     /// Gives record `rid` the layout a C compiler measured (what `build::complete`
     /// learns for a partial `...;` record). It is used instead of computing one
     /// when the record is next laid out, also for a `CType` already made while

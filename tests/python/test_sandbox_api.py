@@ -5,8 +5,10 @@ Behaviour that exists on both targets runs on both; what a native module lacks (
 sandbox) must be refused clearly there.
 """
 
+import gc
 import io
 import os
+import weakref
 
 import pytest
 
@@ -146,6 +148,33 @@ def test_instances_are_isolated(wasm_module):
     with pytest.raises(TypeError, match="another sandbox instance"):
         l2.say(f1.new("char[]", b"one"))
     l1.say(f1.new("char[]", b"one"))
+
+
+def test_instances_copy_the_module_declarations(wasm_module):
+    # A new instance's ffi starts from a copy of the module's declarations
+    # (not a re-parse); adding to one instance's ffi changes no other one.
+    f1, l1 = wasmcffi.instantiate(wasm_module)
+    f1.cdef("typedef short only_in_f1_t;")
+    f2, l2 = wasmcffi.instantiate(wasm_module)
+    assert f2.sizeof("long") == wasm_module.ffi.sizeof("long") == f1.sizeof("long")
+    assert f2.typeof("int *") is f2.typeof("int *")
+    assert f2.typeof("int *") is not f1.typeof("int *")
+    assert f1.sizeof("only_in_f1_t") == f1.sizeof("short")
+    with pytest.raises(wasmcffi.CDefError, match="only_in_f1_t"):
+        f2.sizeof("only_in_f1_t")
+    assert (l2.counter, l2.bump()) == (10, 11)
+
+
+def test_a_dropped_instance_is_freed_without_the_garbage_collector(wasm_module):
+    gc.collect()
+    gc.disable()
+    try:
+        ffi, lib = wasmcffi.instantiate(wasm_module)
+        gone = weakref.ref(lib)
+        del ffi, lib
+        assert gone() is None
+    finally:
+        gc.enable()
 
 
 def test_poisoned_until_reset_then_fresh(fresh):
