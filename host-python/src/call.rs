@@ -337,6 +337,16 @@ pub(crate) fn encode_arg(
             return Ok(pointer_bytes(ctx, addr));
         }
     }
+    if let (CKind::Pointer(_), Ok(cdata)) = (param.kind(), arg.downcast::<PyCData>()) {
+        // The common case: a pointer cdata of exactly the parameter's type, in
+        // this FFI's memory, passes its address (what the generic path below
+        // would find after building a `Value`).
+        let cdata = cdata.get();
+        if cdata.ctype == *param && Arc::ptr_eq(&cdata.ctx.mem, &ctx.mem) && !cdata.is_mirror() {
+            cdata.check_alive()?;
+            return Ok(pointer_bytes(ctx, cdata.addr));
+        }
+    }
     check_same_sandbox(ctx, arg)?;
     if let Ok(cdata) = arg.downcast::<PyCData>() {
         if cdata.get().is_mirror() {
