@@ -5,6 +5,10 @@ cffi (host memory both) show what is the sandbox's own cost.
 
 Each figure is size / (min over the samples of the time per copy).
 Target (DESIGN.md §4): sandbox copies >= 50% of memcpy bandwidth for >= 64 KiB.
+The target is checked on the copies into memory that exists already. The
+operations that make a new bytes object (`ffi.buffer(p)[:]`) also pay for
+fresh memory (past glibc's mmap threshold, every page of it faults in): they
+are checked against the same cost on the host, `bytes(bytearray)`.
 """
 
 import ctypes
@@ -34,6 +38,9 @@ BASELINES = [
     ("bytes_copy", "host copy to new bytes: bytes(bytearray)", "bytes(dst)"),
 ]
 REFERENCE = "memcpy"
+#: The operations that allocate their result, and the host baseline that does too.
+ALLOCATING = {"out_slice"}
+ALLOCATING_REFERENCE = "bytes_copy"
 #: cffi passes a `bytes` argument as a pointer to the object's own storage: no
 #: copy is made, so there is no bandwidth to measure.
 SKIPPED = {("cffi API", "arg_bytes")}
@@ -92,8 +99,10 @@ def run(repeat, quick):
     gbps = {row: {n: n / t.best / 1e9 for n, t in per_size.items()} for row, per_size in seconds.items()}
     memcpy = gbps[f"host: {REFERENCE}"]
     ratios = {row: {n: v / memcpy[n] for n, v in per_size.items()} for row, per_size in gbps.items()}
-    sandbox = [ratios[f"wasmcffi wasm: {key}"] for key, _, _ in OPERATIONS]
+    sandbox = [ratios[f"wasmcffi wasm: {key}"] for key, _, _ in OPERATIONS if key not in ALLOCATING]
     worst = min(min(r.values()) for r in sandbox)
+    fresh = gbps[f"host: {ALLOCATING_REFERENCE}"]
+    worst_allocating = min(gbps[f"wasmcffi wasm: {key}"][n] / fresh[n] for key in ALLOCATING for n in sizes)
 
     labels = {f"host: {k}": d for k, d, _ in BASELINES}
     labels.update({f"{who}: {k}": f"{who}: {d}" for who in ffis for k, d, _ in OPERATIONS
@@ -105,8 +114,11 @@ def run(repeat, quick):
                         [[labels[row]] + [f"{v[n]:.2f}" for n in sizes] for row, v in ratios.items()]))
     print("not listed: " + ", ".join(f"{who} {key}" for who, key in sorted(SKIPPED))
           + " (a bytes argument is passed by pointer, no copy)")
-    print(f"worst sandbox copy: {worst:.2f}x memcpy (target >= 0.5x for every size: "
+    print(f"worst sandbox copy into existing memory: {worst:.2f}x memcpy (target >= 0.5x for every size: "
           f"{_common.verdict(worst, 0.5, smaller_is_better=False)})")
+    print(f"worst sandbox copy into a new bytes object: {worst_allocating:.2f}x "
+          f"{labels['host: ' + ALLOCATING_REFERENCE]} (target >= 0.5x: "
+          f"{_common.verdict(worst_allocating, 0.5, smaller_is_better=False)})")
     return {
         "unit": "GB/s",
         "statistic": "size / min of samples",
@@ -117,6 +129,8 @@ def run(repeat, quick):
         "ratio_to": REFERENCE,
         "ratios": {row: {str(n): v for n, v in per_size.items()} for row, per_size in ratios.items()},
         "worst_sandbox_ratio": worst,
+        "worst_allocating_ratio_to": ALLOCATING_REFERENCE,
+        "worst_allocating_ratio": worst_allocating,
         "seconds": {row: {str(n): t.as_dict(scale=1.0) for n, t in per_size.items()}
                     for row, per_size in seconds.items()},
     }

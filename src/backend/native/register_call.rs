@@ -105,7 +105,8 @@ impl RegisterCall {
     /// `func` must be a function with the signature this call was made for, and
     /// `args` must hold one word per parameter.
     pub(super) unsafe fn call(&self, func: usize, args: impl Iterator<Item = u64>) -> u64 {
-        let mut ints = [0u64; INT_REGS];
+        // At most `INT_REGS` are filled (see `new`).
+        let mut ints = [0u64; 8];
         let mut floats = [0f64; FLOAT_REGS];
         let (mut i, mut f) = (0, 0);
         for (class, word) in self.params.iter().zip(args) {
@@ -122,61 +123,25 @@ impl RegisterCall {
                 }
             }
         }
-        #[cfg(target_arch = "x86_64")]
-        type IntFn<R> = extern "C" fn(
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            f64,
-            f64,
-            f64,
-            f64,
-            f64,
-            f64,
-            f64,
-            f64,
+        // Eight integer slots on every supported ABI: on x86-64 the last two
+        // (never used, see `INT_REGS`) go to the stack, which the caller owns.
+        #[rustfmt::skip]
+        type AllRegisters<R> = extern "C" fn(
+            u64, u64, u64, u64, u64, u64, u64, u64,
+            f64, f64, f64, f64, f64, f64, f64, f64,
         ) -> R;
-        #[cfg(not(target_arch = "x86_64"))]
-        type IntFn<R> = extern "C" fn(
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            u64,
-            f64,
-            f64,
-            f64,
-            f64,
-            f64,
-            f64,
-            f64,
-            f64,
-        ) -> R;
+        let [i0, i1, i2, i3, i4, i5, i6, i7] = ints;
+        let [f0, f1, f2, f3, f4, f5, f6, f7] = floats;
         macro_rules! call_as {
             ($ret:ty) => {{
                 // SAFETY: the caller guarantees `func` has this call's signature; on
                 // the supported ABIs (see the module docs) that signature passes
                 // its values in exactly the registers this function type fills, and
-                // the extra registers are ignored by the callee.
-                let f: IntFn<$ret> = unsafe { std::mem::transmute::<usize, IntFn<$ret>>(func) };
-                #[cfg(target_arch = "x86_64")]
-                let r = f(
-                    ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], floats[0], floats[1],
-                    floats[2], floats[3], floats[4], floats[5], floats[6], floats[7],
-                );
-                #[cfg(not(target_arch = "x86_64"))]
-                let r = f(
-                    ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7],
-                    floats[0], floats[1], floats[2], floats[3], floats[4], floats[5], floats[6],
-                    floats[7],
-                );
-                r
+                // the callee ignores the rest.
+                let f = unsafe { std::mem::transmute::<usize, AllRegisters<$ret>>(func) };
+                f(
+                    i0, i1, i2, i3, i4, i5, i6, i7, f0, f1, f2, f3, f4, f5, f6, f7,
+                )
             }};
         }
         match self.ret {
