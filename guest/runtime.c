@@ -6,6 +6,8 @@
  *
  *   wasmcffi_malloc(size, align) -> ptr   zeroed, aligned to `align` (a power of two);
  *                                         0 when out of memory
+ *   wasmcffi_malloc_uninit(size, align)   the same, not zeroed (for blocks the host
+ *                                         overwrites at once: call temporaries)
  *   wasmcffi_free(ptr)                    free(); NULL is ignored
  */
 #include <stdlib.h>
@@ -18,29 +20,35 @@
  * into calloc. */
 static void *(*volatile plain_malloc)(size_t) = malloc;
 
+/* `size` bytes (at least 1) aligned to `align`, not zeroed; NULL on failure. */
+static void *allocate(size_t *size, size_t align)
+{
+    if (*size == 0)
+        *size = 1;                /* a unique, non-NULL address even for 0 bytes */
+    if (align <= _Alignof(max_align_t))
+        return plain_malloc(*size); /* malloc already aligns to max_align_t (16) */
+    if ((align & (align - 1)) != 0)
+        return NULL;              /* not a power of two */
+    if (*size > (size_t)-1 - align)
+        return NULL;
+    /* aligned_alloc wants a size that is a multiple of the alignment. */
+    *size = (*size + align - 1) & ~(align - 1);
+    return aligned_alloc(align, *size);
+}
+
 __attribute__((export_name("wasmcffi_malloc")))
 void *wasmcffi_malloc(size_t size, size_t align)
 {
-    void *p;
-    if (size == 0)
-        size = 1;                 /* a unique, non-NULL address even for 0 bytes */
-    if (align <= _Alignof(max_align_t)) {
-        /* malloc already aligns to max_align_t (16). */
-        p = plain_malloc(size);
-        if (p != NULL)
-            memset(p, 0, size);
-        return p;
-    }
-    if ((align & (align - 1)) != 0)
-        return NULL;              /* not a power of two */
-    if (size > (size_t)-1 - align)
-        return NULL;
-    /* aligned_alloc wants a size that is a multiple of the alignment. */
-    size = (size + align - 1) & ~(align - 1);
-    p = aligned_alloc(align, size);
+    void *p = allocate(&size, align);
     if (p != NULL)
         memset(p, 0, size);
     return p;
+}
+
+__attribute__((export_name("wasmcffi_malloc_uninit")))
+void *wasmcffi_malloc_uninit(size_t size, size_t align)
+{
+    return allocate(&size, align);
 }
 
 __attribute__((export_name("wasmcffi_free")))

@@ -327,11 +327,19 @@ pub(crate) fn encode_arg(
     }
     if let (CKind::Pointer(item), Ok(bytes)) = (param.kind(), arg.downcast::<PyBytes>()) {
         if is_char_item(item) {
-            // A `char *` from bytes: a NUL-terminated copy in one write (the
-            // generic path below would go through a `Value` and convert per item).
+            // A `char *` from bytes: a NUL-terminated copy, made by one write into
+            // a block that is not zeroed first (the generic path below would go
+            // through a `Value` and convert per item).
             let data = bytes.as_bytes();
-            let block = Allocation::new(&ctx.mem, data.len() as u64 + 1, 1)?;
-            ctx.mem.write(block.addr(), data).py()?;
+            let block = Allocation::for_overwrite(&ctx.mem, data.len() as u64 + 1, 1)?;
+            let fill = &mut |dst: &mut [u8]| {
+                let (text, nul) = dst.split_at_mut(data.len());
+                text.copy_from_slice(data);
+                nul.fill(0);
+            };
+            ctx.mem
+                .write_with(block.addr(), data.len() + 1, fill)
+                .py()?;
             let addr = block.addr();
             temps.blocks.push(block);
             return Ok(pointer_bytes(ctx, addr));

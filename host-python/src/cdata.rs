@@ -41,14 +41,26 @@ impl Allocation {
     pub fn new(mem: &SharedMemory, size: u64, align: u64) -> PyResult<Arc<Self>> {
         let generation = mem.generation();
         let addr = mem.alloc_zeroed(size, align).py()?;
-        Ok(Arc::new(Allocation {
+        Ok(Self::of(mem, generation, addr, size, align))
+    }
+
+    /// Allocates `size` bytes in `mem` that the caller overwrites entirely at once
+    /// (see `Memory::alloc_for_overwrite`).
+    pub fn for_overwrite(mem: &SharedMemory, size: u64, align: u64) -> PyResult<Arc<Self>> {
+        let generation = mem.generation();
+        let addr = mem.alloc_for_overwrite(size, align).py()?;
+        Ok(Self::of(mem, generation, addr, size, align))
+    }
+
+    fn of(mem: &SharedMemory, generation: u64, addr: Addr, size: u64, align: u64) -> Arc<Self> {
+        Arc::new(Allocation {
             mem: mem.pinned().unwrap_or_else(|| mem.clone()),
             generation,
             addr,
             size,
             align,
             released: AtomicBool::new(false),
-        }))
+        })
     }
 
     /// The address of the block.

@@ -35,6 +35,15 @@ pub trait Memory {
     /// `Error::Memory` when the space is exhausted.
     fn alloc_zeroed(&self, size: u64, align: u64) -> Result<Addr>;
 
+    /// [`Memory::alloc_zeroed`] for a block the caller overwrites entirely at once:
+    /// a sandbox skips zeroing it (the default zeroes anyway).
+    ///
+    /// # Errors
+    /// As [`Memory::alloc_zeroed`].
+    fn alloc_for_overwrite(&self, size: u64, align: u64) -> Result<Addr> {
+        self.alloc_zeroed(size, align)
+    }
+
     /// Frees a block returned by [`Memory::alloc_zeroed`] with the same `size` and `align`.
     fn free(&self, addr: Addr, size: u64, align: u64);
 

@@ -158,6 +158,9 @@ CASES = {
     "buffer_set_not_bytes": lambda ffi, lib: ffi.buffer(ffi.new("char[4]")).__setitem__(slice(0, 2), [1, 2]),
     "buffer_big_roundtrip": lambda ffi, lib: (lambda a, data: (ffi.buffer(a)[:] == b"\0" * 300000, ffi.memmove(a, data, len(data)), ffi.buffer(a)[:] == data, bytes(ffi.buffer(a, 5)))[1:])(ffi.new("char[]", 300000), bytes(range(256)) * 1171 + b"abcd"),
     "char_arg_big_bytes": lambda ffi, lib: lib.length(b"x" * 200000),
+    # The temporary of a bytes argument is not zeroed first: a reused block must
+    # still end at the bytes' NUL.
+    "char_arg_reused_block": lambda ffi, lib: (lib.length(b"y" * 5000), lib.length(b"ab"), lib.length(b"")),
 }
 
 
@@ -302,3 +305,16 @@ def test_memmove_never_reads_past_its_source(module):
         ffi.memmove(ffi.new("char[8]"), b"ab", 4)
     with pytest.raises(ValueError, match="too small"):
         ffi.memmove(bytearray(2), ffi.new("char[8]"), 4)
+
+
+def test_module_built_before_the_uninitialised_allocator(tmp_path, monkeypatch):
+    # A module whose runtime has no `wasmcffi_malloc_uninit` (built by an older
+    # wasmcffi) gets its call temporaries from the zeroing allocator.
+    runtime = wasmcffi._wasmcffi.GUEST_RUNTIME_C
+    start = runtime.index('__attribute__((export_name("wasmcffi_malloc_uninit")))')
+    end = runtime.index("__attribute__", start + 1)
+    monkeypatch.setattr(wasmcffi._wasmcffi, "GUEST_RUNTIME_C", runtime[:start] + runtime[end:])
+    mod = load_module(build(tmp_path, "wasm", "_apimod_old_runtime"))
+    with open(tmp_path / "_apimod_old_runtime.wasm", "rb") as f:
+        assert b"wasmcffi_malloc_uninit" not in f.read()
+    assert (mod.lib.length(b"y" * 5000), mod.lib.length(b"ab")) == (5000, 2)

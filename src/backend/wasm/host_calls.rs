@@ -126,6 +126,8 @@ pub(crate) struct Handles {
     pub(crate) instance: Instance,
     pub(crate) memory: Option<Memory>,
     pub(crate) malloc: Option<TypedFunc<(i32, i32), i32>>,
+    /// `wasmcffi_malloc_uninit` (absent from modules built before it existed).
+    pub(crate) malloc_uninit: Option<TypedFunc<(i32, i32), i32>>,
     pub(crate) table: Option<Table>,
 }
 
@@ -222,6 +224,9 @@ pub(crate) fn find_handles(store: &mut wasmtime::Store<StoreData>, instance: Ins
         memory: instance.get_memory(&mut *store, "memory"),
         malloc: instance
             .get_typed_func::<(i32, i32), i32>(&mut *store, "wasmcffi_malloc")
+            .ok(),
+        malloc_uninit: instance
+            .get_typed_func::<(i32, i32), i32>(&mut *store, "wasmcffi_malloc_uninit")
             .ok(),
         table: instance.get_table(&mut *store, "__indirect_function_table"),
     }
@@ -446,13 +451,20 @@ pub(crate) fn with_bytes<R>(
     Ok(f(&mut data[range]))
 }
 
-/// Calls the guest's `wasmcffi_malloc(size, align)`.
+/// Calls the guest's `wasmcffi_malloc(size, align)`, or when `zeroed` is false
+/// its `wasmcffi_malloc_uninit` (falling back to the former for modules that
+/// lack it).
 pub(crate) fn malloc(
     mut store: impl wasmtime::AsContextMut<Data = StoreData>,
     size: i32,
     align: i32,
+    zeroed: bool,
 ) -> std::result::Result<i32, Fault> {
-    let Some(malloc) = handle(&store, |h| h.malloc.clone()) else {
+    let pick = |h: &Handles| match zeroed {
+        true => h.malloc.clone(),
+        false => h.malloc_uninit.clone().or_else(|| h.malloc.clone()),
+    };
+    let Some(malloc) = handle(&store, pick) else {
         return Err(Error::Memory(
             "the sandboxed module has no wasmcffi_malloc export (guest/runtime.c not linked in)"
                 .into(),

@@ -72,6 +72,25 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// Allocates with the guest's allocator, the block zeroed or not.
+    fn alloc(&self, size: u64, align: u64, zeroed: bool) -> Result<Addr> {
+        let (Ok(size32), Ok(align32)) = (i32::try_from(size), i32::try_from(align.max(1))) else {
+            bail!(
+                Memory,
+                "cannot allocate {size} bytes aligned to {align} in a wasm32 sandbox"
+            );
+        };
+        match self.with_store(true, |store| {
+            host_calls::malloc(store, size32, align32, zeroed)
+        })? {
+            0 => bail!(
+                Memory,
+                "out of memory allocating {size} bytes in the sandbox"
+            ),
+            ptr => Ok(Addr::from(ptr as u32)),
+        }
+    }
+
     /// Runs `f` over the bytes `addr..addr + len` of linear memory.
     fn with_range<R>(&self, addr: Addr, len: usize, f: impl FnOnce(&mut [u8]) -> R) -> Result<R> {
         self.with_store(false, |store| {
@@ -153,19 +172,11 @@ impl Memory for GuestMemory {
     }
 
     fn alloc_zeroed(&self, size: u64, align: u64) -> Result<Addr> {
-        let (Ok(size32), Ok(align32)) = (i32::try_from(size), i32::try_from(align.max(1))) else {
-            bail!(
-                Memory,
-                "cannot allocate {size} bytes aligned to {align} in a wasm32 sandbox"
-            );
-        };
-        match self.with_store(true, |store| host_calls::malloc(store, size32, align32))? {
-            0 => bail!(
-                Memory,
-                "out of memory allocating {size} bytes in the sandbox"
-            ),
-            ptr => Ok(Addr::from(ptr as u32)),
-        }
+        self.alloc(size, align, true)
+    }
+
+    fn alloc_for_overwrite(&self, size: u64, align: u64) -> Result<Addr> {
+        self.alloc(size, align, false)
     }
 
     fn free(&self, addr: Addr, _size: u64, _align: u64) {
