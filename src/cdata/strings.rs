@@ -95,21 +95,32 @@ fn read_until_nul(
         // Never read past the page holding the next unit: bytes after the NUL may be
         // unmapped in host memory.
         let room = room.min(((PAGE - at % PAGE) / l.size).max(1));
-        let mut buf = vec![0u8; (room * l.size) as usize];
+        // Scan the chunk where the memory lends it (no copy of the bytes past the NUL).
+        let mut ended = false;
+        let mut scan = |chunk: &[u8]| {
+            let end = match size {
+                1 => chunk.iter().position(|&byte| byte == 0),
+                _ => chunk
+                    .chunks(size)
+                    .position(|unit| unit_value(unit, l) == 0)
+                    .map(|units| units * size),
+            };
+            ended = end.is_some();
+            out.extend_from_slice(&chunk[..end.unwrap_or(chunk.len())]);
+        };
         // A chunk may run past the end of a sandbox's memory although the string ends
         // before it: fall back to one unit at a time.
-        let got = if mem.read(at, &mut buf).is_ok() {
+        let got = if mem
+            .read_with(at, (room * l.size) as usize, &mut scan)
+            .is_ok()
+        {
             room
         } else {
-            buf.truncate(size);
-            mem.read(at, &mut buf)?;
+            mem.read_with(at, size, &mut scan)?;
             1
         };
-        for unit in buf.chunks(size) {
-            if unit_value(unit, l) == 0 {
-                return Ok(out);
-            }
-            out.extend_from_slice(unit);
+        if ended {
+            return Ok(out);
         }
         at = at
             .checked_add(got * l.size)
