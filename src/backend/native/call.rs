@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 use crate::layout::{CKind, CType};
 
 use super::errno;
-use super::ffi_type::{ffi_type, Position};
-use super::register_call::{int_class, RegisterCall};
+use super::ffi_type::{ffi_type, int_class, Position};
+use super::register_call::RegisterCall;
 
 /// How to call functions of one signature: the prepared libffi call interface
 /// and the C types of the parameters and result.
@@ -57,7 +57,11 @@ impl CallPlan {
             params: params.to_vec(),
             ret: ret.clone(),
             ret_size,
-            registers: fixed.map_or_else(|| RegisterCall::new(ret, params), |_| None),
+            registers: if fixed.is_none() {
+                RegisterCall::new(ret, params)
+            } else {
+                None
+            },
         })
     }
 

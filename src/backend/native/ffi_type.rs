@@ -42,17 +42,17 @@ pub(super) fn ffi_type(ty: &CType, pos: Position) -> Result<Type> {
             "'void' is not a valid argument type".to_owned(),
         )),
         CKind::Pointer(_) | CKind::Function(_) => Ok(Type::pointer()),
-        CKind::Enum(e) => Ok(int_type(e.repr.size, true)),
+        CKind::Enum(_) => integer_type(ty),
         CKind::Prim(_, layout) => match layout.class {
             PrimClass::Float if layout.size == 4 => Ok(Type::f32()),
             PrimClass::Float => Ok(Type::f64()),
             PrimClass::LongDouble if ty.data().target == Target::Host => Ok(Type::longdouble()),
             PrimClass::LongDouble => Err(unsupported(ty, pos, " on this target")),
             PrimClass::Complex => Err(unsupported(ty, pos, ": complex numbers need API mode")),
-            PrimClass::Int { signed } | PrimClass::WideChar { signed } => {
-                Ok(int_type(layout.size, signed))
-            }
-            PrimClass::Char | PrimClass::Bool => Ok(int_type(layout.size, false)),
+            PrimClass::Int { .. }
+            | PrimClass::WideChar { .. }
+            | PrimClass::Char
+            | PrimClass::Bool => integer_type(ty),
         },
         CKind::Array { .. } => Err(Error::Type(format!(
             "ctype '{}' cannot be passed by value",
@@ -60,6 +60,28 @@ pub(super) fn ffi_type(ty: &CType, pos: Position) -> Result<Type> {
         ))),
         CKind::Record(_) => record_type(ty, pos),
     }
+}
+
+/// The size and signedness by which an integer-like type (integers, characters,
+/// `_Bool`, enums) travels: how libffi describes it, how a narrow result is
+/// widened, and how a register call extends it. `None` for anything else.
+pub(super) fn int_class(ty: &CType) -> Option<(u64, bool)> {
+    match ty.kind() {
+        CKind::Enum(e) => Some((e.repr.size, true)),
+        CKind::Prim(_, l) => match l.class {
+            PrimClass::Int { signed } | PrimClass::WideChar { signed } => Some((l.size, signed)),
+            PrimClass::Char | PrimClass::Bool => Some((l.size, false)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The libffi type of the integer-like `ty`.
+fn integer_type(ty: &CType) -> Result<Type> {
+    let (size, signed) = int_class(ty)
+        .ok_or_else(|| Error::Internal(format!("'{}' is not an integer type", ty.cname())))?;
+    Ok(int_type(size, signed))
 }
 
 fn int_type(size: u64, signed: bool) -> Type {

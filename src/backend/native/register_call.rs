@@ -16,6 +16,8 @@
 
 use crate::layout::{CKind, CType, PrimClass};
 
+use super::ffi_type::int_class;
+
 #[cfg(target_arch = "x86_64")]
 const INT_REGS: usize = 6;
 #[cfg(not(target_arch = "x86_64"))]
@@ -39,21 +41,6 @@ enum Class {
     Void,
 }
 
-/// The integer class of `ty`: `(size, signed)` as libffi extends it, for
-/// integers, characters, enums and pointers (`None` for anything else).
-pub(super) fn int_class(ty: &CType) -> Option<(u64, bool)> {
-    match ty.kind() {
-        CKind::Pointer(_) | CKind::Function(_) => Some((8, false)),
-        CKind::Enum(e) => Some((e.repr.size, true)),
-        CKind::Prim(_, l) => match l.class {
-            PrimClass::Int { signed } | PrimClass::WideChar { signed } => Some((l.size, signed)),
-            PrimClass::Char | PrimClass::Bool => Some((l.size, false)),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 fn class_of(ty: &CType) -> Option<Class> {
     if let Some((size, signed)) = int_class(ty) {
         return (size <= 8).then_some(Class::Int {
@@ -62,6 +49,10 @@ fn class_of(ty: &CType) -> Option<Class> {
         });
     }
     match ty.kind() {
+        CKind::Pointer(_) | CKind::Function(_) => Some(Class::Int {
+            size: 8,
+            signed: false,
+        }),
         CKind::Prim(_, l) if l.class == PrimClass::Float && matches!(l.size, 4 | 8) => {
             Some(Class::Float)
         }

@@ -425,7 +425,7 @@ impl Sandbox {
         f: impl FnOnce(StoreContextMut<'_, StoreData>) -> std::result::Result<R, Fault>,
     ) -> Result<R> {
         let token = thread_token();
-        if self.owner.load(Ordering::Acquire) == token && host_calls::is_reentered(self.key) {
+        if self.is_entered_by(token) && host_calls::is_reentered(self.key) {
             return host_calls::with_reentered(self.key, run_guest, |caller| {
                 f(caller.as_context_mut())
             });
@@ -677,7 +677,12 @@ impl Sandbox {
 
     /// Whether the current thread is inside this sandbox (running guest code).
     pub(crate) fn is_entered_by_current_thread(&self) -> bool {
-        self.owner.load(Ordering::Acquire) == thread_token()
+        self.is_entered_by(thread_token())
+    }
+
+    /// Whether the thread whose [`thread_token`] is `token` is inside this sandbox.
+    fn is_entered_by(&self, token: u64) -> bool {
+        self.owner.load(Ordering::Acquire) == token
     }
 
     /// Locks the store for the current thread (blocking while another thread is in).
@@ -687,7 +692,7 @@ impl Sandbox {
 
     /// [`Self::enter`] for the thread whose [`thread_token`] is `token`.
     fn enter_as(&self, token: u64) -> Result<Entered<'_>> {
-        if self.owner.load(Ordering::Acquire) == token {
+        if self.is_entered_by(token) {
             bail!(Runtime, "re-entrant use of a sandbox from inside a call into it (e.g. from an output sink) is not supported");
         }
         let guard = self.lock_live()?;
