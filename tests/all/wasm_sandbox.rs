@@ -45,6 +45,8 @@ EXPORT(grab_megabytes) int grab_megabytes(int max) {
 }
 EXPORT(read_at) int read_at(int addr) { return *(volatile int *)addr; }
 EXPORT(spin) void spin(void) { for (volatile int i = 0;; i++) {} }
+static int bumps;
+EXPORT(bump) int bump(void) { return ++bumps; }
 EXPORT(count) int count(int n) { volatile int s = 0; for (int i = 0; i < n; i++) s += i; return s; }
 "#;
 
@@ -486,4 +488,67 @@ fn wasm_live_memory_follows_resets_and_pinned_memory_dies() {
     live.write(q, &[7; 8]).unwrap();
     assert_eq!(live.generation(), sb.generation());
     assert!(matches!(live.read_vec(q, 1 << 40), Err(Error::Memory(_))));
+}
+
+#[test]
+fn wasm_more_live_sandboxes_than_the_pool_holds() {
+    let Some(module) = module() else {
+        return;
+    };
+    let live: Vec<Arc<Sandbox>> = (0..wasmcffi::backend::wasm::POOL_SLOTS + 3)
+        .map(|_| Sandbox::new(&module, SandboxConfig::default()).expect("instantiate"))
+        .collect();
+    let (first, last) = (&live[0], &live[live.len() - 1]);
+    for (i, sb) in [first, last].into_iter().enumerate() {
+        assert_eq!(call_i32(sb, "add", &[i as i32, 40]).unwrap(), 40 + i as i32);
+    }
+    // Past the pool, memories are still separate and still bounds-checked.
+    for (sb, value) in [(first, 7), (last, 9)] {
+        let p = sb.memory().alloc_zeroed(4, 4).unwrap();
+        sb.memory().write(p, &i32::to_le_bytes(value)).unwrap();
+        assert_eq!(call_i32(sb, "read_at", &[p as i32]).unwrap(), value);
+    }
+    let p = first.memory().alloc_zeroed(4, 4).unwrap();
+    let q = last.memory().alloc_zeroed(4, 4).unwrap();
+    assert_eq!(p, q, "both guests allocate alike");
+    first.memory().write(p, &1i32.to_le_bytes()).unwrap();
+    assert_eq!(call_i32(last, "read_at", &[q as i32]).unwrap(), 0);
+    let size = last.memory().size().unwrap();
+    assert!(matches!(
+        call_i32(last, "read_at", &[size as i32]),
+        Err(Error::Trap(_))
+    ));
+    // Dropping them frees the pool for new ones.
+    drop(live);
+    let again = sandbox(SandboxConfig::default()).unwrap();
+    assert_eq!(call_i32(&again, "add", &[1, 2]).unwrap(), 3);
+}
+
+#[test]
+fn wasm_a_reused_slot_starts_fresh() {
+    let Some(module) = module() else {
+        return;
+    };
+    // Sandboxes come from a pool of reused slots: nothing one leaves behind (memory
+    // contents, memory growth, globals) may reach the next one in the same slot.
+    // Marks left by one sandbox: deep in the C stack (linear memory starts with
+    // it), which the guest does not reach, and inside memory the guest grew.
+    let marks = |initial_size: u64| [1024, initial_size + (2 << 20) + 4196];
+    for _ in 0..4 {
+        let sb = Sandbox::new(&module, SandboxConfig::default()).unwrap();
+        let initial_size = sb.memory().size().unwrap();
+        assert_eq!(call_i32(&sb, "bump", &[]).unwrap(), 1, "globals start over");
+        assert_eq!(call_i32(&sb, "grab_megabytes", &[4]).unwrap(), 4);
+        for addr in marks(initial_size) {
+            assert_eq!(
+                call_i32(&sb, "read_at", &[addr as i32]).unwrap(),
+                0,
+                "leftover at {addr:#x}"
+            );
+            sb.memory().write(addr, &0x5eed_u32.to_le_bytes()).unwrap();
+        }
+        drop(sb);
+        let next = Sandbox::new(&module, SandboxConfig::default()).unwrap();
+        assert_eq!(next.memory().size().unwrap(), initial_size, "growth undone");
+    }
 }

@@ -3,19 +3,27 @@
 
 use std::sync::{Arc, OnceLock};
 
-use wasmtime::{Config, Engine, InstancePre, Linker, Module, OptLevel, Strategy};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, OptLevel,
+    PoolingAllocationConfig, Strategy,
+};
 
+use super::limits::MAX_TABLE_ELEMENTS;
 use super::wasi::StoreData;
 use crate::error::{Error, Result};
 
 /// Which engine a module is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Flavor {
-    /// The default engine: epoch checks only.
+    /// The default engine: epoch checks only, instances taken from a pool of
+    /// reusable slots (see [`engine_for`]).
     Plain,
     /// Fuel metering on top (`Config::consume_fuel`): deterministic budgets, at the
     /// cost of slower guest code, so only instances that ask for fuel use it.
     Metered,
+    /// The default engine's settings without the pool: where instances go once
+    /// the pool is full, or for a module the pool's slots cannot hold.
+    Overflow,
 }
 
 impl Flavor {
@@ -23,9 +31,25 @@ impl Flavor {
         match self {
             Flavor::Plain => 0,
             Flavor::Metered => 1,
+            Flavor::Overflow => 2,
         }
     }
 }
+
+/// How many sandboxes (each one instance with one memory and one table) the
+/// default engine's pool holds at once. Each slot reserves address space for a
+/// 4 GiB memory plus guard pages (about 4 TiB in all, of the 128 TiB a 64-bit
+/// Linux process has) and a table of [`MAX_TABLE_ELEMENTS`] (512 KiB), committed
+/// only as guests touch them. More live sandboxes than this still work: they
+/// are made without a pool, as fast as before pooling (one 4 GiB mapping each).
+pub const POOL_SLOTS: u32 = 1000;
+
+/// Bytes of a freed slot's table that are cleared with `memset` rather than
+/// handed back to the kernel (`madvise`): a C module's table of address-taken
+/// functions is small, and the `memset` is cheaper than the system call.
+/// (Linear memory is handed back: `memset` of even 64 KiB of it cost more than
+/// the `madvise`, measured.)
+const POOL_TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
 /// The engine of `flavor`, made once per process.
 ///
@@ -36,12 +60,18 @@ impl Flavor {
 /// guest stack limit for wasm frames (`max_wasm_stack`, 512 KiB of host stack),
 /// past which the guest traps with a stack-overflow trap instead of crashing the host.
 ///
+/// The [`Flavor::Plain`] engine allocates instances from wasmtime's pooling
+/// allocator: a fresh sandbox reuses a slot whose address space is reserved
+/// already, instead of mapping and unmapping 4 GiB per instance (most of what an
+/// instance cost). If the pool's reservation is refused (a limit on address
+/// space), that engine runs without a pool.
+///
 /// Compiled code is cached on disk by `module_cache` (used through
 /// [`WasmModule::cached`]) rather than by wasmtime's `Config::cache`, whose cargo
 /// feature costs ~2 min more of clean build (DESIGN §8).
 pub(crate) fn engine_for(flavor: Flavor) -> Result<&'static Engine> {
-    static ENGINES: [OnceLock<std::result::Result<Engine, String>>; 2] =
-        [OnceLock::new(), OnceLock::new()];
+    static ENGINES: [OnceLock<std::result::Result<Engine, String>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     ENGINES[flavor.slot()]
         .get_or_init(|| {
             let mut config = Config::new();
@@ -51,12 +81,50 @@ pub(crate) fn engine_for(flavor: Flavor) -> Result<&'static Engine> {
                 .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32))
                 .epoch_interruption(true)
                 .consume_fuel(flavor == Flavor::Metered);
-            let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
+            let pooled = (flavor == Flavor::Plain)
+                .then(|| {
+                    let mut pooled = config.clone();
+                    pooled.allocation_strategy(pool());
+                    Engine::new(&pooled).ok()
+                })
+                .flatten();
+            let engine = match pooled {
+                Some(engine) => engine,
+                None => Engine::new(&config).map_err(|e| format!("{e:#}"))?,
+            };
             super::interrupt::register_engine(flavor.slot(), &engine);
             Ok(engine)
         })
         .as_ref()
         .map_err(|e| Error::Internal(format!("cannot create the wasmtime engine: {e}")))
+}
+
+/// The pooling allocator of the [`Flavor::Plain`] engine: [`POOL_SLOTS`] slots,
+/// each for one instance of a module with one memory and one table.
+fn pool() -> InstanceAllocationStrategy {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_core_instances(POOL_SLOTS)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .table_keep_resident(POOL_TABLE_KEEP_RESIDENT);
+    InstanceAllocationStrategy::Pooling(pool)
+}
+
+/// `make`'s module for the engine of `flavor`, with the flavor it was made for.
+/// A [`Flavor::Plain`] module that the pool's slots cannot hold (too many
+/// functions or table elements for a slot) is made for the [`Flavor::Overflow`]
+/// engine instead; if that fails too, its error is the one that tells why.
+fn for_engine(
+    flavor: Flavor,
+    make: impl Fn(&Engine) -> wasmtime::Result<Module>,
+) -> std::result::Result<(Module, Flavor), String> {
+    let engine = engine_for(flavor).map_err(|e| e.to_string())?;
+    match make(engine) {
+        Ok(module) => Ok((module, flavor)),
+        Err(_) if flavor == Flavor::Plain => for_engine(Flavor::Overflow, make),
+        Err(e) => Err(format!("{e:#}")),
+    }
 }
 
 /// WASI errno `NOSYS`: what the guest gets for functions that are not granted.
@@ -69,8 +137,8 @@ const ERRNO_NOSYS: i32 = 52;
 /// neither the time limit nor Ctrl-C can stop the guest (and the guest's clocks
 /// are frozen anyway).
 fn linker(flavor: Flavor) -> Result<&'static Linker<StoreData>> {
-    static LINKERS: [OnceLock<std::result::Result<Linker<StoreData>, String>>; 2] =
-        [OnceLock::new(), OnceLock::new()];
+    static LINKERS: [OnceLock<std::result::Result<Linker<StoreData>, String>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let engine = engine_for(flavor)?;
     LINKERS[flavor.slot()]
         .get_or_init(|| {
@@ -98,12 +166,15 @@ fn linker(flavor: Flavor) -> Result<&'static Linker<StoreData>> {
 /// instantiate it with [`super::Sandbox::new`] as many times as needed.
 #[derive(Clone)]
 pub struct WasmModule {
+    /// The template of [`Flavor::Plain`] instances (made by the [`Flavor::Overflow`]
+    /// engine if the pool's slots cannot hold this module).
     pub(crate) pre: Arc<InstancePre<StoreData>>,
-    /// The wasm bytes, kept to compile the metered variant on demand (`None` for a
+    /// The wasm bytes, kept to compile the other variants on demand (`None` for a
     /// module made from machine code alone).
     wasm: Option<Arc<[u8]>>,
-    /// The same module compiled for the metered engine, made at first use.
-    metered: Arc<OnceLock<std::result::Result<Arc<InstancePre<StoreData>>, Error>>>,
+    /// The same module compiled for the metered and the overflow engines (in the
+    /// order of [`Flavor::slot`], less one), each made at first use.
+    variants: Arc<[OnceLock<std::result::Result<Arc<InstancePre<StoreData>>, Error>>; 2]>,
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -127,8 +198,8 @@ impl WasmModule {
 
     /// Compiles `wasm_bytes` for the engine of `flavor`.
     pub(crate) fn compile(wasm_bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
-        let module = Module::new(engine_for(flavor)?, wasm_bytes)
-            .map_err(|e| Error::Value(format!("invalid WebAssembly module: {e:#}")))?;
+        let (module, flavor) = for_engine(flavor, |engine| Module::new(engine, wasm_bytes))
+            .map_err(|e| Error::Value(format!("invalid WebAssembly module: {e}")))?;
         Self::from_module(&module, flavor)
     }
 
@@ -149,26 +220,25 @@ impl WasmModule {
         })
     }
 
-    /// The instance template for `flavor`: the metered variant is compiled (or
-    /// loaded from the cache) the first time a metered sandbox asks for it.
+    /// The instance template for `flavor`: the metered and overflow variants are
+    /// compiled (or loaded from the cache) the first time a sandbox asks for them.
     ///
     /// # Errors
-    /// `Error::NotImplemented` for a metered variant of a module made from machine
+    /// `Error::NotImplemented` for another variant of a module made from machine
     /// code alone; compilation errors as [`WasmModule::new`].
     pub(crate) fn pre(&self, flavor: Flavor) -> Result<Arc<InstancePre<StoreData>>> {
         if flavor == Flavor::Plain {
             return Ok(Arc::clone(&self.pre));
         }
-        self.metered
+        self.variants[flavor.slot() - 1]
             .get_or_init(|| {
                 let Some(wasm) = &self.wasm else {
-                    return Err(Error::NotImplemented(
-                        "fuel metering needs the module's wasm bytes (a module loaded from \
-                         machine code alone has none)"
-                            .into(),
-                    ));
+                    return Err(Error::NotImplemented(format!(
+                        "a {flavor:?} instance needs the module's wasm bytes (a module \
+                         loaded from machine code alone has none)"
+                    )));
                 };
-                Ok(super::module_cache::load(wasm, Flavor::Metered)?.pre)
+                Ok(super::module_cache::load(wasm, flavor)?.pre)
             })
             .clone()
     }
@@ -204,10 +274,14 @@ impl WasmModule {
     /// # Safety
     /// As [`Self::deserialize`].
     pub(crate) unsafe fn deserialize_for(bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
-        // SAFETY: the caller promises the bytes come from `serialize` with this engine
-        // (see the function's `# Safety`); wasmtime still checks the header and version.
-        let module = unsafe { Module::deserialize(engine_for(flavor)?, bytes) }
-            .map_err(|e| Error::Value(format!("cannot load compiled module: {e:#}")))?;
+        let (module, flavor) = for_engine(flavor, |engine| {
+            // SAFETY: the caller promises the bytes come from `serialize` by this
+            // build (see the function's `# Safety`); the engines differ only in how
+            // they allocate instances, and wasmtime still checks the header and
+            // the engine settings.
+            unsafe { Module::deserialize(engine, bytes) }
+        })
+        .map_err(|e| Error::Value(format!("cannot load compiled module: {e}")))?;
         Self::from_module(&module, flavor)
     }
 
@@ -218,7 +292,7 @@ impl WasmModule {
         Ok(WasmModule {
             pre: Arc::new(pre),
             wasm: None,
-            metered: Arc::default(),
+            variants: Arc::default(),
         })
     }
 

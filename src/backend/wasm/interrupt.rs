@@ -107,10 +107,10 @@ pub(crate) fn on_epoch(clock: &mut CallClock) -> wasmtime::Result<UpdateDeadline
 }
 
 /// The engines whose epoch the ticker advances (the plain one, and the metered
-/// one once it exists).
-static ENGINES: [OnceLock<Engine>; 2] = [OnceLock::new(), OnceLock::new()];
+/// and overflow ones once they exist).
+static ENGINES: [OnceLock<Engine>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
 
-/// Registers an engine with the ticker (at most two: plain and metered).
+/// Registers an engine with the ticker (one per `engine::Flavor`).
 pub(crate) fn register_engine(slot: usize, engine: &Engine) {
     let _ = ENGINES[slot].set(engine.clone());
 }

@@ -19,9 +19,11 @@ use wasmtime::ResourceLimiter;
 /// Default cap on linear memory: 1 GiB (a wasm32 module could address 4 GiB).
 pub const DEFAULT_MAX_MEMORY: u64 = 1 << 30;
 
-/// Elements any table of a sandbox may grow to. Tables live in host memory (one
-/// pointer-sized slot per element), so a guest must not grow them without bound.
-pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+/// Elements any table of a sandbox may grow to (each `ffi.callback` in a sandbox
+/// takes one while it lives). Tables live in host memory (one pointer-sized slot
+/// per element), so a guest must not grow them without bound; the instance pool
+/// reserves this many for each of its slots.
+pub const MAX_TABLE_ELEMENTS: usize = 1 << 16;
 
 /// The limits of one sandbox.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The wasm sandbox: C compiled to wasm32-wasi, run by wasmtime.
 //!
-//! - [`WasmModule`]: a compiled `.wasm` file (one process-wide Cranelift engine).
+//! - [`WasmModule`]: a compiled `.wasm` file (one process-wide Cranelift engine,
+//!   whose instances come from a pool of [`POOL_SLOTS`] reusable slots).
 //! - [`Sandbox`]: one instance with its own store, linear memory and WASI context
 //!   (stdout/stderr routed to [`OutputSink`]s; frozen clocks; deterministic
 //!   "randomness"; files, environment and arguments only as [`Grants`] say), under
@@ -58,7 +59,7 @@ mod raw_call;
 mod sandbox;
 mod wasi;
 
-pub use engine::WasmModule;
+pub use engine::{WasmModule, POOL_SLOTS};
 pub use host_calls::{ExternPythonHandler, TableCallback, WasmSignature, WasmType};
 pub use interrupt::{set_host_hooks, HostHooks, TICK};
 pub use limits::{Limits, Usage, DEFAULT_MAX_MEMORY, MAX_TABLE_ELEMENTS};

@@ -18,7 +18,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError, Weak
 use std::time::{Duration, Instant};
 
 use wasmtime::{
-    AsContextMut, Func, Store, StoreContextMut, Trap, TypedFunc, Val, ValType, WasmBacktrace,
+    AsContextMut, Func, Instance, InstancePre, Store, StoreContextMut, Trap, TypedFunc, Val,
+    ValType, WasmBacktrace,
 };
 
 use super::engine::{Flavor, WasmModule};
@@ -946,7 +947,8 @@ pub(crate) fn describe_fault(err: &wasmtime::Error, budget: Option<u64>) -> (Err
     (Error::Trap(message), what)
 }
 
-/// A fresh store and instance of `module`.
+/// A fresh store and instance of `module`: from the pool of the default engine,
+/// or (once that pool is full) from the overflow engine.
 fn instantiate(
     module: &WasmModule,
     config: &SandboxConfig,
@@ -961,7 +963,6 @@ fn instantiate(
     } else {
         Flavor::Plain
     };
-    let pre = module.pre(flavor)?;
     let data = StoreData {
         wasi: wasi::wasi_ctx(stdout, stderr, &config.grants)?,
         limiter: Limiter {
@@ -972,20 +973,13 @@ fn instantiate(
         host,
         functions: Vec::new(),
     };
-    let mut store = Store::new(pre.module().engine(), data);
-    store.limiter(|data| &mut data.limiter);
-    store.epoch_deadline_callback(|mut ctx| interrupt::on_epoch(&mut ctx.data_mut().clock));
-    // A module's start function runs guest code: under the same limits as a call.
-    let instance = {
-        interrupt::call_starting();
-        prepare_store(&mut store, config.metered);
-        pre.instantiate(&mut store)
-            .map_err(|e| match describe_fault(&e, None).0 {
-                stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
-                _ => Error::Memory(format!(
-                    "cannot instantiate the sandbox (memory limit too small?): {e:#}"
-                )),
-            })?
+    let (mut store, instance) = match instantiate_in(module.pre(flavor)?, data, config.metered) {
+        Ok(made) => made,
+        Err(Instantiation::PoolFull(data)) => {
+            instantiate_in(module.pre(Flavor::Overflow)?, data, config.metered)
+                .map_err(Instantiation::into_error)?
+        }
+        Err(failed) => return Err(failed.into_error()),
     };
     store.data_mut().host.handles = Some(host_calls::find_handles(&mut store, instance));
     let free = instance
@@ -997,4 +991,49 @@ fn instantiate(
         poisoned: None,
         metered: config.metered,
     })
+}
+
+/// Why [`instantiate_in`] failed.
+enum Instantiation {
+    /// The engine's pool has no free slot: the store's data, to try elsewhere.
+    PoolFull(StoreData),
+    /// Any other failure, as the user sees it.
+    Failed(Error),
+}
+
+impl Instantiation {
+    fn into_error(self) -> Error {
+        match self {
+            Instantiation::PoolFull(_) => {
+                Error::Memory("no free instance slot in the sandbox pool".into())
+            }
+            Instantiation::Failed(e) => e,
+        }
+    }
+}
+
+/// A store holding `data` and an instance of `pre` in it.
+fn instantiate_in(
+    pre: Arc<InstancePre<StoreData>>,
+    data: StoreData,
+    metered: bool,
+) -> std::result::Result<(Store<StoreData>, Instance), Instantiation> {
+    let mut store = Store::new(pre.module().engine(), data);
+    store.limiter(|data| &mut data.limiter);
+    store.epoch_deadline_callback(|mut ctx| interrupt::on_epoch(&mut ctx.data_mut().clock));
+    // A module's start function runs guest code: under the same limits as a call.
+    interrupt::call_starting();
+    prepare_store(&mut store, metered);
+    match pre.instantiate(&mut store) {
+        Ok(instance) => Ok((store, instance)),
+        Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
+            Err(Instantiation::PoolFull(store.into_data()))
+        }
+        Err(e) => Err(Instantiation::Failed(match describe_fault(&e, None).0 {
+            stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
+            _ => Error::Memory(format!(
+                "cannot instantiate the sandbox (memory limit too small?): {e:#}"
+            )),
+        })),
+    }
 }
