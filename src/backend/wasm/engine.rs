@@ -162,19 +162,22 @@ fn linker(flavor: Flavor) -> Result<&'static Linker<StoreData>> {
         .map_err(|e| Error::Internal(format!("cannot set up the WASI imports: {e}")))
 }
 
+/// What instances of a module are made from, for one engine.
+type Template = Arc<InstancePre<StoreData>>;
+
 /// A compiled module, made once per `.wasm` file. Cheap to clone (reference counted);
 /// instantiate it with [`super::Sandbox::new`] as many times as needed.
 #[derive(Clone)]
 pub struct WasmModule {
     /// The template of [`Flavor::Plain`] instances (made by the [`Flavor::Overflow`]
     /// engine if the pool's slots cannot hold this module).
-    pub(crate) pre: Arc<InstancePre<StoreData>>,
+    pub(crate) pre: Template,
     /// The wasm bytes, kept to compile the other variants on demand (`None` for a
     /// module made from machine code alone).
     wasm: Option<Arc<[u8]>>,
     /// The same module compiled for the metered and the overflow engines (in the
     /// order of [`Flavor::slot`], less one), each made at first use.
-    variants: Arc<[OnceLock<std::result::Result<Arc<InstancePre<StoreData>>, Error>>; 2]>,
+    variants: Arc<[OnceLock<Result<Template>>; 2]>,
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -226,7 +229,7 @@ impl WasmModule {
     /// # Errors
     /// `Error::NotImplemented` for another variant of a module made from machine
     /// code alone; compilation errors as [`WasmModule::new`].
-    pub(crate) fn pre(&self, flavor: Flavor) -> Result<Arc<InstancePre<StoreData>>> {
+    pub(crate) fn pre(&self, flavor: Flavor) -> Result<Template> {
         if flavor == Flavor::Plain {
             return Ok(Arc::clone(&self.pre));
         }

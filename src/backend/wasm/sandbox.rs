@@ -976,7 +976,7 @@ fn instantiate(
     let (mut store, instance) = match instantiate_in(module.pre(flavor)?, data, config.metered) {
         Ok(made) => made,
         Err(Instantiation::PoolFull(data)) => {
-            instantiate_in(module.pre(Flavor::Overflow)?, data, config.metered)
+            instantiate_in(module.pre(Flavor::Overflow)?, *data, config.metered)
                 .map_err(Instantiation::into_error)?
         }
         Err(failed) => return Err(failed.into_error()),
@@ -996,7 +996,7 @@ fn instantiate(
 /// Why [`instantiate_in`] failed.
 enum Instantiation {
     /// The engine's pool has no free slot: the store's data, to try elsewhere.
-    PoolFull(StoreData),
+    PoolFull(Box<StoreData>),
     /// Any other failure, as the user sees it.
     Failed(Error),
 }
@@ -1027,7 +1027,7 @@ fn instantiate_in(
     match pre.instantiate(&mut store) {
         Ok(instance) => Ok((store, instance)),
         Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
-            Err(Instantiation::PoolFull(store.into_data()))
+            Err(Instantiation::PoolFull(Box::new(store.into_data())))
         }
         Err(e) => Err(Instantiation::Failed(match describe_fault(&e, None).0 {
             stop @ (Error::Timeout(_) | Error::Interrupted(_) | Error::GuestExit(_)) => stop,
