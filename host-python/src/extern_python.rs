@@ -48,9 +48,16 @@ pub struct ExternPython {
 impl ExternPython {
     /// The table of `ctx`'s `extern "Python"` declarations (numbered as the glue does).
     pub fn new(ctx: &Arc<FfiContext>, module_name: &str) -> PyResult<Arc<Self>> {
-        let names = wasmcffi::build::plan(&ctx.types().decls)
-            .py()?
-            .extern_python;
+        let names = {
+            let types = ctx.types();
+            let declared = |d: &Decl| matches!(d, Decl::ExternPython { .. });
+            if types.decls.lib_items.values().any(declared) {
+                wasmcffi::build::plan(&types.decls).py()?.extern_python
+            } else {
+                // Most modules have none: no need to plan the whole glue.
+                Vec::new()
+            }
+        };
         let mut entries = Vec::with_capacity(names.len());
         for name in names {
             let fptr = {

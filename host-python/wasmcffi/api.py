@@ -1,5 +1,6 @@
 """The user-facing `FFI` class: the Rust core plus CFFI's pure-Python conveniences."""
 
+import functools
 import os
 import threading
 import weakref
@@ -34,12 +35,16 @@ class FFI(_wasmcffi._FFI):
     def __init__(self, backend=None, _target=None, _sandbox=None, _template=None):
         if backend is not None:
             raise TypeError("wasmcffi.FFI() takes no backend argument")
-        self.NULL = self.cast("void *", 0)
         self._init_once_cache = {}
         self._init_once_lock = threading.Lock()
         #: Every cdef() call with its options, replayed by a compiled module's loader.
         self._cdef_log = []
         self._source = None
+
+    @functools.cached_property
+    def NULL(self):
+        """The `void *` NULL cdata (made at first use, then an attribute)."""
+        return self.cast("void *", 0)
 
     def cdef(self, csource, override=False, packed=False, pack=None):
         """Declare C types, functions, constants and globals (see CFFI's `cdef`)."""
