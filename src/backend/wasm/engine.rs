@@ -8,6 +8,7 @@ use wasmtime::{
     PoolingAllocationConfig, Strategy,
 };
 
+use super::host_calls::ExportIndices;
 use super::limits::MAX_TABLE_ELEMENTS;
 use super::wasi::StoreData;
 use crate::error::{Error, Result};
@@ -162,8 +163,14 @@ fn linker(flavor: Flavor) -> Result<&'static Linker<StoreData>> {
         .map_err(|e| Error::Internal(format!("cannot set up the WASI imports: {e}")))
 }
 
-/// What instances of a module are made from, for one engine.
-type Template = Arc<InstancePre<StoreData>>;
+/// What instances of a module are made from, for one engine: the module linked
+/// to its imports, and where the exports the host needs sit in it.
+pub(crate) struct Prepared {
+    pub(crate) pre: InstancePre<StoreData>,
+    pub(crate) exports: ExportIndices,
+}
+
+type Template = Arc<Prepared>;
 
 /// A compiled module, made once per `.wasm` file. Cheap to clone (reference counted);
 /// instantiate it with [`super::Sandbox::new`] as many times as needed.
@@ -183,7 +190,7 @@ pub struct WasmModule {
 impl std::fmt::Debug for WasmModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasmModule")
-            .field("name", &self.pre.module().name())
+            .field("name", &self.module().name())
             .finish_non_exhaustive()
     }
 }
@@ -252,8 +259,7 @@ impl WasmModule {
     /// # Errors
     /// `Error::Internal` if wasmtime cannot serialize the module.
     pub fn serialize(&self) -> Result<Vec<u8>> {
-        self.pre
-            .module()
+        self.module()
             .serialize()
             .map_err(|e| Error::Internal(format!("cannot serialize module: {e:#}")))
     }
@@ -292,17 +298,22 @@ impl WasmModule {
         let pre = linker(flavor)?
             .instantiate_pre(module)
             .map_err(|e| Error::Os(format!("cannot link the module: {e:#}")))?;
+        let exports = ExportIndices::of(module);
         Ok(WasmModule {
-            pre: Arc::new(pre),
+            pre: Arc::new(Prepared { pre, exports }),
             wasm: None,
             variants: Arc::default(),
         })
     }
 
+    /// The compiled module (of the default engine, or of the overflow one).
+    pub(crate) fn module(&self) -> &Module {
+        self.pre.pre.module()
+    }
+
     /// The names of the functions the module exports.
     pub fn function_exports(&self) -> Vec<String> {
-        self.pre
-            .module()
+        self.module()
             .exports()
             .filter(|e| e.ty().func().is_some())
             .map(|e| e.name().to_string())

@@ -32,7 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use wasmtime::{
-    Caller, Engine, Func, FuncType, Instance, Linker, Memory, Ref, Table, TypedFunc, Val, ValType,
+    Caller, Engine, Extern, Func, FuncType, Instance, Linker, Memory, Module, ModuleExport, Ref,
+    Table, TypedFunc, Val, ValType,
 };
 
 use super::sandbox::{describe_fault, WasmVal};
@@ -217,19 +218,62 @@ pub(crate) fn define_imports(linker: &mut Linker<StoreData>) -> wasmtime::Result
     Ok(())
 }
 
-/// The guest exports the host needs, looked up after instantiation.
-pub(crate) fn find_handles(store: &mut wasmtime::Store<StoreData>, instance: Instance) -> Handles {
-    Handles {
-        instance,
-        memory: instance.get_memory(&mut *store, "memory"),
-        malloc: instance
-            .get_typed_func::<(i32, i32), i32>(&mut *store, "wasmcffi_malloc")
-            .ok(),
-        malloc_uninit: instance
-            .get_typed_func::<(i32, i32), i32>(&mut *store, "wasmcffi_malloc_uninit")
-            .ok(),
-        table: instance.get_table(&mut *store, "__indirect_function_table"),
+/// Where the exports the host needs sit in one compiled module, found once per
+/// module so that each new instance takes them by index, not by name.
+pub(crate) struct ExportIndices {
+    memory: Option<ModuleExport>,
+    malloc: Option<ModuleExport>,
+    malloc_uninit: Option<ModuleExport>,
+    table: Option<ModuleExport>,
+    free: Option<ModuleExport>,
+}
+
+impl ExportIndices {
+    pub(crate) fn of(module: &Module) -> ExportIndices {
+        ExportIndices {
+            memory: module.get_export_index("memory"),
+            malloc: module.get_export_index("wasmcffi_malloc"),
+            malloc_uninit: module.get_export_index("wasmcffi_malloc_uninit"),
+            table: module.get_export_index("__indirect_function_table"),
+            free: module.get_export_index("wasmcffi_free"),
+        }
     }
+}
+
+/// The guest exports the host needs in `instance` (of the module `exports` was
+/// made from), and its `wasmcffi_free`.
+pub(crate) fn find_handles(
+    store: &mut wasmtime::Store<StoreData>,
+    instance: Instance,
+    exports: &ExportIndices,
+) -> (Handles, Option<TypedFunc<i32, ()>>) {
+    let mut get = |export: &Option<ModuleExport>| {
+        export
+            .as_ref()
+            .and_then(|e| instance.get_module_export(&mut *store, e))
+    };
+    let (memory, table) = (get(&exports.memory), get(&exports.table));
+    let (malloc, malloc_uninit, free) = (
+        get(&exports.malloc),
+        get(&exports.malloc_uninit),
+        get(&exports.free),
+    );
+    let typed = |export: Option<Extern>| {
+        export
+            .and_then(Extern::into_func)
+            .and_then(|f| f.typed::<(i32, i32), i32>(&*store).ok())
+    };
+    let handles = Handles {
+        instance,
+        memory: memory.and_then(Extern::into_memory),
+        malloc: typed(malloc),
+        malloc_uninit: typed(malloc_uninit),
+        table: table.and_then(Extern::into_table),
+    };
+    let free = free
+        .and_then(Extern::into_func)
+        .and_then(|f| f.typed::<i32, ()>(&*store).ok());
+    (handles, free)
 }
 
 /// One of the guest exports found at instantiation (`None` if the module lacks it).

@@ -18,11 +18,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError, Weak
 use std::time::{Duration, Instant};
 
 use wasmtime::{
-    AsContextMut, Func, Instance, InstancePre, Store, StoreContextMut, Trap, TypedFunc, Val,
-    ValType, WasmBacktrace,
+    AsContextMut, Func, Store, StoreContextMut, Trap, TypedFunc, Val, ValType, WasmBacktrace,
 };
 
-use super::engine::{Flavor, WasmModule};
+use super::engine::{Flavor, Prepared, WasmModule};
 use super::host_calls::{
     self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature, WasmType,
 };
@@ -335,7 +334,6 @@ impl Sandbox {
     /// Whether the module exports a function called `name` (no lock taken).
     pub fn has_export(&self, name: &str) -> bool {
         self.module
-            .pre
             .module()
             .get_export(name)
             .is_some_and(|ty| ty.func().is_some())
@@ -574,7 +572,6 @@ impl Sandbox {
     pub fn function(&self, name: &str) -> Result<GuestFunc> {
         let Some(ty) = self
             .module
-            .pre
             .module()
             .get_export(name)
             .and_then(|e| e.func().cloned())
@@ -973,24 +970,13 @@ fn instantiate(
         host,
         functions: Vec::new(),
     };
-    let (mut store, instance) = match instantiate_in(module.pre(flavor)?, data, config.metered) {
-        Ok(made) => made,
+    match instantiate_in(module.pre(flavor)?, data, config.metered) {
         Err(Instantiation::PoolFull(data)) => {
             instantiate_in(module.pre(Flavor::Overflow)?, *data, config.metered)
-                .map_err(Instantiation::into_error)?
+                .map_err(Instantiation::into_error)
         }
-        Err(failed) => return Err(failed.into_error()),
-    };
-    store.data_mut().host.handles = Some(host_calls::find_handles(&mut store, instance));
-    let free = instance
-        .get_typed_func::<i32, ()>(&mut store, "wasmcffi_free")
-        .ok();
-    Ok(Live {
-        store,
-        free,
-        poisoned: None,
-        metered: config.metered,
-    })
+        made => made.map_err(Instantiation::into_error),
+    }
 }
 
 /// Why [`instantiate_in`] failed.
@@ -1012,12 +998,14 @@ impl Instantiation {
     }
 }
 
-/// A store holding `data` and an instance of `pre` in it.
+/// A store holding `data` and an instance of `prepared` in it, its host handles
+/// found.
 fn instantiate_in(
-    pre: Arc<InstancePre<StoreData>>,
+    prepared: Arc<Prepared>,
     data: StoreData,
     metered: bool,
-) -> std::result::Result<(Store<StoreData>, Instance), Instantiation> {
+) -> std::result::Result<Live, Instantiation> {
+    let pre = &prepared.pre;
     let mut store = Store::new(pre.module().engine(), data);
     store.limiter(|data| &mut data.limiter);
     store.epoch_deadline_callback(|mut ctx| interrupt::on_epoch(&mut ctx.data_mut().clock));
@@ -1025,7 +1013,16 @@ fn instantiate_in(
     interrupt::call_starting();
     prepare_store(&mut store, metered);
     match pre.instantiate(&mut store) {
-        Ok(instance) => Ok((store, instance)),
+        Ok(instance) => {
+            let (handles, free) = host_calls::find_handles(&mut store, instance, &prepared.exports);
+            store.data_mut().host.handles = Some(handles);
+            Ok(Live {
+                store,
+                free,
+                poisoned: None,
+                metered,
+            })
+        }
         Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
             Err(Instantiation::PoolFull(Box::new(store.into_data())))
         }
