@@ -108,6 +108,9 @@ fn pool() -> InstanceAllocationStrategy {
         .total_memories(POOL_SLOTS)
         .total_tables(POOL_SLOTS)
         .table_elements(MAX_TABLE_ELEMENTS)
+        // No async calls, so no fiber stacks: a pool of them would cost 1000
+        // `mprotect`s (guard pages) when the engine is made, ~3 ms of every import.
+        .total_stacks(0)
         .table_keep_resident(POOL_TABLE_KEEP_RESIDENT);
     InstanceAllocationStrategy::Pooling(pool)
 }
