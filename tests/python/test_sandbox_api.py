@@ -8,6 +8,9 @@ sandbox) must be refused clearly there.
 import gc
 import io
 import os
+import resource
+import subprocess
+import sys
 import weakref
 
 import pytest
@@ -252,3 +255,22 @@ def test_bad_stdout_is_a_type_error(wasm_module):
 def test_missing_granted_directory_is_an_os_error(wasm_module, tmp_path):
     with pytest.raises(OSError, match="cannot grant directory"):
         wasmcffi.instantiate(wasm_module, dirs={"/data": os.path.join(str(tmp_path), "missing")})
+
+
+def test_instances_without_room_for_the_instance_pool(wasm_module):
+    # The pool of instance slots reserves terabytes of address space; where a
+    # limit on address space refuses that, sandboxes are made without the pool.
+    here = os.path.dirname(wasm_module.__file__)
+    code = (
+        f"import sys; sys.path.insert(0, {here!r}); import wasmcffi; import _sbapi_only_wasm as m; "
+        "pairs = [wasmcffi.instantiate(m) for _ in range(3)]; "
+        "print(m.lib.add(2, 3), [lib.bump() for ffi, lib in pairs])"
+    )
+
+    def limit_address_space():
+        resource.setrlimit(resource.RLIMIT_AS, (64 << 30, 64 << 30))
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          preexec_fn=limit_address_space)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["5", "[11,", "11,", "11]"]
