@@ -182,8 +182,8 @@ pub struct WasmModule {
     /// The template of [`Flavor::Plain`] instances (made by the [`Flavor::Overflow`]
     /// engine if the pool's slots cannot hold this module).
     pub(crate) pre: Template,
-    /// The wasm bytes, kept to compile the other variants on demand (`None` for a
-    /// module made from machine code alone).
+    /// The wasm bytes, kept to compile the metered variant on demand (`None` for
+    /// a module made from machine code alone).
     wasm: Option<Arc<[u8]>>,
     /// The same module compiled for the metered and the overflow engines (in the
     /// order of [`Flavor::slot`], less one), each made at first use.
@@ -233,27 +233,33 @@ impl WasmModule {
         })
     }
 
-    /// The instance template for `flavor`: the metered and overflow variants are
-    /// compiled (or loaded from the cache) the first time a sandbox asks for them.
+    /// The instance template for `flavor`, the other variants made the first time a
+    /// sandbox asks for them: the metered one compiled (or loaded from the cache),
+    /// the overflow one from this module's own machine code (the engines differ
+    /// only in how they allocate instances, so the same code loads into both).
     ///
     /// # Errors
-    /// `Error::NotImplemented` for another variant of a module made from machine
-    /// code alone; compilation errors as [`WasmModule::new`].
+    /// `Error::NotImplemented` for the metered variant of a module made from
+    /// machine code alone; compilation errors as [`WasmModule::new`].
     pub(crate) fn pre(&self, flavor: Flavor) -> Result<Template> {
-        if flavor == Flavor::Plain {
-            return Ok(Arc::clone(&self.pre));
+        let make = || match (flavor, &self.wasm) {
+            (Flavor::Overflow, _) => {
+                let code = self.serialize()?;
+                // SAFETY: `code` was serialized just now, by this process, from a
+                // module of the same wasmtime build and settings.
+                Ok(unsafe { Self::deserialize_for(&code, Flavor::Overflow) }?.pre)
+            }
+            (_, Some(wasm)) => Ok(super::module_cache::load(wasm, flavor)?.pre),
+            (_, None) => Err(Error::NotImplemented(
+                "fuel metering needs the module's wasm bytes (a module loaded from \
+                 machine code alone has none)"
+                    .into(),
+            )),
+        };
+        match flavor {
+            Flavor::Plain => Ok(Arc::clone(&self.pre)),
+            _ => self.variants[flavor.slot() - 1].get_or_init(make).clone(),
         }
-        self.variants[flavor.slot() - 1]
-            .get_or_init(|| {
-                let Some(wasm) = &self.wasm else {
-                    return Err(Error::NotImplemented(format!(
-                        "a {flavor:?} instance needs the module's wasm bytes (a module \
-                         loaded from machine code alone has none)"
-                    )));
-                };
-                Ok(super::module_cache::load(wasm, flavor)?.pre)
-            })
-            .clone()
     }
 
     /// Serializes the compiled machine code, to be reloaded with [`Self::deserialize`]
