@@ -1,6 +1,7 @@
 //! The process-wide wasmtime [`Engine`], the shared WASI [`Linker`], and [`WasmModule`]:
 //! one compiled `.wasm` file, ready to instantiate.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use wasmtime::{
@@ -16,15 +17,15 @@ use crate::error::{Error, Result};
 /// Which engine a module is compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Flavor {
-    /// The default engine: epoch checks only, instances taken from a pool of
-    /// reusable slots (see [`engine_for`]).
+    /// The default engine: epoch checks only; each instance maps its own memory.
     Plain,
     /// Fuel metering on top (`Config::consume_fuel`): deterministic budgets, at the
     /// cost of slower guest code, so only instances that ask for fuel use it.
     Metered,
-    /// The default engine's settings without the pool: where instances go once
-    /// the pool is full, or for a module the pool's slots cannot hold.
-    Overflow,
+    /// The default engine's settings with instances taken from a pool of
+    /// reusable slots (see [`engine_for`]): for every instance of a module after
+    /// its first.
+    Pooled,
 }
 
 impl Flavor {
@@ -32,17 +33,17 @@ impl Flavor {
         match self {
             Flavor::Plain => 0,
             Flavor::Metered => 1,
-            Flavor::Overflow => 2,
+            Flavor::Pooled => 2,
         }
     }
 }
 
 /// How many sandboxes (each one instance with one memory and one table) the
-/// default engine's pool holds at once. Each slot reserves address space for a
+/// pooled engine holds at once. Each slot reserves address space for a
 /// 4 GiB memory plus guard pages (about 4 TiB in all, of the 128 TiB a 64-bit
 /// Linux process has) and a table of [`MAX_TABLE_ELEMENTS`] (512 KiB), committed
 /// only as guests touch them. More live sandboxes than this still work: they
-/// are made without a pool, as fast as before pooling (one 4 GiB mapping each).
+/// are made without the pool (one 4 GiB mapping each).
 pub const POOL_SLOTS: u32 = 1000;
 
 /// Bytes of a freed slot's table that are cleared with `memset` rather than
@@ -61,11 +62,14 @@ const POOL_TABLE_KEEP_RESIDENT: usize = 64 << 10;
 /// guest stack limit for wasm frames (`max_wasm_stack`, 512 KiB of host stack),
 /// past which the guest traps with a stack-overflow trap instead of crashing the host.
 ///
-/// The [`Flavor::Plain`] engine allocates instances from wasmtime's pooling
+/// The [`Flavor::Pooled`] engine allocates instances from wasmtime's pooling
 /// allocator: a fresh sandbox reuses a slot whose address space is reserved
-/// already, instead of mapping and unmapping 4 GiB per instance (most of what an
-/// instance cost). If the pool's reservation is refused (a limit on address
-/// space), that engine runs without a pool.
+/// already, instead of mapping and unmapping 4 GiB (most of what an instance
+/// costs otherwise). Making that engine costs ~0.4 ms (wasmtime asks the
+/// standard library for the CPU count five times, each reading the cgroup
+/// files), as much again as importing a module, so it is made only when a
+/// module gets its second instance. If the pool's reservation is refused (a
+/// limit on address space), that engine runs without a pool.
 ///
 /// Compiled code is cached on disk by `module_cache` (used through
 /// [`WasmModule::cached`]) rather than by wasmtime's `Config::cache`, whose cargo
@@ -82,7 +86,7 @@ pub(crate) fn engine_for(flavor: Flavor) -> Result<&'static Engine> {
                 .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32))
                 .epoch_interruption(true)
                 .consume_fuel(flavor == Flavor::Metered);
-            let pooled = (flavor == Flavor::Plain)
+            let pooled = (flavor == Flavor::Pooled)
                 .then(|| {
                     let mut pooled = config.clone();
                     pooled.allocation_strategy(pool());
@@ -100,7 +104,7 @@ pub(crate) fn engine_for(flavor: Flavor) -> Result<&'static Engine> {
         .map_err(|e| Error::Internal(format!("cannot create the wasmtime engine: {e}")))
 }
 
-/// The pooling allocator of the [`Flavor::Plain`] engine: [`POOL_SLOTS`] slots,
+/// The pooling allocator of the [`Flavor::Pooled`] engine: [`POOL_SLOTS`] slots,
 /// each for one instance of a module with one memory and one table.
 fn pool() -> InstanceAllocationStrategy {
     let mut pool = PoolingAllocationConfig::new();
@@ -113,22 +117,6 @@ fn pool() -> InstanceAllocationStrategy {
         .total_stacks(0)
         .table_keep_resident(POOL_TABLE_KEEP_RESIDENT);
     InstanceAllocationStrategy::Pooling(pool)
-}
-
-/// `make`'s module for the engine of `flavor`, with the flavor it was made for.
-/// A [`Flavor::Plain`] module that the pool's slots cannot hold (too many
-/// functions or table elements for a slot) is made for the [`Flavor::Overflow`]
-/// engine instead; if that fails too, its error is the one that tells why.
-fn for_engine(
-    flavor: Flavor,
-    make: impl Fn(&Engine) -> wasmtime::Result<Module>,
-) -> std::result::Result<(Module, Flavor), String> {
-    let engine = engine_for(flavor).map_err(|e| e.to_string())?;
-    match make(engine) {
-        Ok(module) => Ok((module, flavor)),
-        Err(_) if flavor == Flavor::Plain => for_engine(Flavor::Overflow, make),
-        Err(e) => Err(format!("{e:#}")),
-    }
 }
 
 /// WASI errno `NOSYS`: what the guest gets for functions that are not granted.
@@ -179,15 +167,16 @@ type Template = Arc<Prepared>;
 /// instantiate it with [`super::Sandbox::new`] as many times as needed.
 #[derive(Clone)]
 pub struct WasmModule {
-    /// The template of [`Flavor::Plain`] instances (made by the [`Flavor::Overflow`]
-    /// engine if the pool's slots cannot hold this module).
+    /// The template of [`Flavor::Plain`] instances.
     pub(crate) pre: Template,
     /// The wasm bytes, kept to compile the metered variant on demand (`None` for
     /// a module made from machine code alone).
     wasm: Option<Arc<[u8]>>,
-    /// The same module compiled for the metered and the overflow engines (in the
-    /// order of [`Flavor::slot`], less one), each made at first use.
+    /// The same module for the metered and the pooled engines (in the order of
+    /// [`Flavor::slot`], less one), each made at first use.
     variants: Arc<[OnceLock<Result<Template>>; 2]>,
+    /// Whether the module's first instance was made (the next ones are pooled).
+    instantiated: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for WasmModule {
@@ -211,8 +200,8 @@ impl WasmModule {
 
     /// Compiles `wasm_bytes` for the engine of `flavor`.
     pub(crate) fn compile(wasm_bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
-        let (module, flavor) = for_engine(flavor, |engine| Module::new(engine, wasm_bytes))
-            .map_err(|e| Error::Value(format!("invalid WebAssembly module: {e}")))?;
+        let module = Module::new(engine_for(flavor)?, wasm_bytes)
+            .map_err(|e| Error::Value(format!("invalid WebAssembly module: {e:#}")))?;
         Self::from_module(&module, flavor)
     }
 
@@ -233,21 +222,34 @@ impl WasmModule {
         })
     }
 
+    /// The flavor of this module's next plain (not metered) instance: the first
+    /// maps its own memory, the ones after it take slots of the pool.
+    pub(crate) fn next_plain_flavor(&self) -> Flavor {
+        if self.instantiated.swap(true, Ordering::Relaxed) {
+            Flavor::Pooled
+        } else {
+            Flavor::Plain
+        }
+    }
+
     /// The instance template for `flavor`, the other variants made the first time a
     /// sandbox asks for them: the metered one compiled (or loaded from the cache),
-    /// the overflow one from this module's own machine code (the engines differ
-    /// only in how they allocate instances, so the same code loads into both).
+    /// the pooled one from this module's own machine code (the engines differ only
+    /// in how they allocate instances, so the same code loads into both). A module
+    /// the pool's slots cannot hold (too many functions or table elements for a
+    /// slot) makes its pooled instances without the pool.
     ///
     /// # Errors
     /// `Error::NotImplemented` for the metered variant of a module made from
     /// machine code alone; compilation errors as [`WasmModule::new`].
     pub(crate) fn pre(&self, flavor: Flavor) -> Result<Template> {
         let make = || match (flavor, &self.wasm) {
-            (Flavor::Overflow, _) => {
+            (Flavor::Pooled, _) => {
                 let code = self.serialize()?;
                 // SAFETY: `code` was serialized just now, by this process, from a
                 // module of the same wasmtime build and settings.
-                Ok(unsafe { Self::deserialize_for(&code, Flavor::Overflow) }?.pre)
+                let pooled = unsafe { Self::deserialize_for(&code, Flavor::Pooled) };
+                Ok(pooled.map_or_else(|_| Arc::clone(&self.pre), |m| m.pre))
             }
             (_, Some(wasm)) => Ok(super::module_cache::load(wasm, flavor)?.pre),
             (_, None) => Err(Error::NotImplemented(
@@ -292,14 +294,11 @@ impl WasmModule {
     /// # Safety
     /// As [`Self::deserialize`].
     pub(crate) unsafe fn deserialize_for(bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
-        let (module, flavor) = for_engine(flavor, |engine| {
-            // SAFETY: the caller promises the bytes come from `serialize` by this
-            // build (see the function's `# Safety`); the engines differ only in how
-            // they allocate instances, and wasmtime still checks the header and
-            // the engine settings.
-            unsafe { Module::deserialize(engine, bytes) }
-        })
-        .map_err(|e| Error::Value(format!("cannot load compiled module: {e}")))?;
+        // SAFETY: the caller promises the bytes come from `serialize` by this build
+        // (see the function's `# Safety`); wasmtime still checks the header and the
+        // engine settings.
+        let module = unsafe { Module::deserialize(engine_for(flavor)?, bytes) }
+            .map_err(|e| Error::Value(format!("cannot load compiled module: {e:#}")))?;
         Self::from_module(&module, flavor)
     }
 
@@ -312,6 +311,7 @@ impl WasmModule {
             pre: Arc::new(Prepared { pre, exports }),
             wasm: None,
             variants: Arc::default(),
+            instantiated: Arc::default(),
         })
     }
 

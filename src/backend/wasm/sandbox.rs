@@ -944,8 +944,9 @@ pub(crate) fn describe_fault(err: &wasmtime::Error, budget: Option<u64>) -> (Err
     (Error::Trap(message), what)
 }
 
-/// A fresh store and instance of `module`: from the pool of the default engine,
-/// or (once that pool is full) from the overflow engine.
+/// A fresh store and instance of `module`: the module's first (plain) instance
+/// maps its own memory, later ones take a slot of the pool (or, while the pool
+/// is full, map their own too).
 fn instantiate(
     module: &WasmModule,
     config: &SandboxConfig,
@@ -958,7 +959,7 @@ fn instantiate(
     let flavor = if config.metered {
         Flavor::Metered
     } else {
-        Flavor::Plain
+        module.next_plain_flavor()
     };
     let data = StoreData {
         wasi: wasi::wasi_ctx(stdout, stderr, &config.grants)?,
@@ -972,7 +973,7 @@ fn instantiate(
     };
     match instantiate_in(module.pre(flavor)?, data, config.metered) {
         Err(Instantiation::PoolFull(data)) => {
-            instantiate_in(module.pre(Flavor::Overflow)?, *data, config.metered)
+            instantiate_in(module.pre(Flavor::Plain)?, *data, config.metered)
                 .map_err(Instantiation::into_error)
         }
         made => made.map_err(Instantiation::into_error),
