@@ -6,6 +6,7 @@ import os
 import sys
 
 from . import _wasmcffi
+from . import api as _api
 
 #: Where a sandbox's stdout/stderr go unless told otherwise: Python's streams.
 DEFAULT_OUTPUT = object()
@@ -27,11 +28,15 @@ def _output(stream_name):
     return write
 
 
+#: The default sinks (each looks up its stream when it writes, so one of each serves all).
+_DEFAULT_SINKS = {"stdout": _output("stdout"), "stderr": _output("stderr")}
+
+
 def _sink(target, stream_name):
     """The sink for one output stream: Python's `sys.<stream_name>` by default, None
     to drop the bytes, a callable taking bytes, or a file-like object."""
     if target is DEFAULT_OUTPUT:
-        return _output(stream_name)
+        return _DEFAULT_SINKS[stream_name]
     if target is None or callable(target):
         return target
     if not hasattr(target, "write"):
@@ -45,14 +50,15 @@ def sandbox_options(stdout=DEFAULT_OUTPUT, stderr=DEFAULT_OUTPUT, dirs=None, wri
                     env=None, args=None, **limits):
     """The positional and keyword arguments of `_wasmcffi.Sandbox` for the options
     of `wasmcffi.instantiate()` (see there)."""
-    grants = [(os.fspath(host), str(guest), False) for guest, host in (dirs or {}).items()]
-    grants += [(os.fspath(host), str(guest), True) for guest, host in (writable_dirs or {}).items()]
     options = dict(limits)
-    options.update(
-        dirs=grants,
-        env=[(str(k), str(v)) for k, v in (env or {}).items()],
-        args=[str(a) for a in (args or ())],
-    )
+    if dirs or writable_dirs:
+        grants = [(os.fspath(host), str(guest), False) for guest, host in (dirs or {}).items()]
+        grants += [(os.fspath(host), str(guest), True) for guest, host in (writable_dirs or {}).items()]
+        options["dirs"] = grants
+    if env:
+        options["env"] = [(str(k), str(v)) for k, v in env.items()]
+    if args:
+        options["args"] = [str(a) for a in args]
     return (_sink(stdout, "stdout"), _sink(stderr, "stderr")), options
 
 
@@ -67,9 +73,7 @@ def read_layout_table(target, artifact):
     """The compiler's answers stored in the module by the glue (`_cffi_layout`)."""
     if target == "wasm":
         return open_sandbox(artifact).layout_table()
-    from .api import FFI
-
-    ffi = FFI()
+    ffi = _api.FFI()
     ffi.cdef("const unsigned long long *_cffi_layout(void); unsigned long long _cffi_layout_len(void);")
     lib = ffi.dlopen(os.path.abspath(artifact))
     return list(ffi.unpack(lib._cffi_layout(), lib._cffi_layout_len()))
@@ -77,13 +81,11 @@ def read_layout_table(target, artifact):
 
 def make_ffi(target, artifact, cdefs, table, check_only=False, sandbox=None):
     """The module's `ffi`: the same cdefs, completed with the compiler's table."""
-    from .api import FFI
-
     if target == "wasm":
         sandbox = sandbox or (None if check_only else open_sandbox(artifact))
-        ffi = FFI(_target="wasm32", _sandbox=sandbox)
+        ffi = _api.FFI(_target="wasm32", _sandbox=sandbox)
     else:
-        ffi = FFI()
+        ffi = _api.FFI()
     for csource, options in cdefs:
         ffi.cdef(csource, **options)
     ffi._complete(table)
@@ -123,11 +125,9 @@ class _Instances:
 
     def pair(self, sandbox):
         """`(ffi, lib)` of a new instance running in `sandbox`."""
-        from .api import FFI
-
         if self._template is None:
             self._template = make_ffi("wasm", None, self.cdefs, self.table, check_only=True)
-        ffi = FFI(_target="wasm32", _sandbox=sandbox, _template=self._template)
+        ffi = _api.FFI(_target="wasm32", _sandbox=sandbox, _template=self._template)
         ffi._cdef_log = list(self._template._cdef_log)
         return _lib_for(ffi, sandbox, self)
 
