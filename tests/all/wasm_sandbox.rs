@@ -532,8 +532,16 @@ fn wasm_a_reused_slot_starts_fresh() {
     // Sandboxes come from a pool of reused slots: nothing one leaves behind (memory
     // contents, memory growth, globals) may reach the next one in the same slot.
     // Marks left by one sandbox: deep in the C stack (linear memory starts with
-    // it), which the guest does not reach, and inside memory the guest grew.
-    let marks = |initial_size: u64| [1024, initial_size + (2 << 20) + 4196];
+    // it), which the guest does not reach, in the untouched middle of its initial
+    // memory, and inside memory the guest grew. (A freed slot's touched pages are
+    // either reset in place or handed back to the kernel: both must read as new.)
+    let marks = |initial_size: u64| {
+        [
+            1024,
+            initial_size / 2 + 100,
+            initial_size + (2 << 20) + 4196,
+        ]
+    };
     for _ in 0..4 {
         let sb = Sandbox::new(&module, SandboxConfig::default()).unwrap();
         let initial_size = sb.memory().size().unwrap();
