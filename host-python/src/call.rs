@@ -20,6 +20,7 @@ use crate::cdata::{Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::convert::{plain_to_py, to_value_for, type_name};
 use crate::exceptions::CoreResultExt;
+use crate::scratch::Lease;
 
 /// The plan of a non-variadic function pointer, made once per cdata.
 fn plan_of<'a>(cdata: &'a PyCData, ret: &CType, params: &[CType]) -> PyResult<&'a CallPlan> {
@@ -37,9 +38,33 @@ fn plan_of<'a>(cdata: &'a PyCData, ret: &CType, params: &[CType]) -> PyResult<&'
 pub struct CallTemps {
     blocks: Vec<Arc<Allocation>>,
     write_backs: Vec<Py<PyCData>>,
+    /// The context's scratch block, once this call has leased it.
+    lease: Option<Lease>,
+    /// Whether this call tried to lease it (once is enough: a busy block stays busy).
+    lease_tried: bool,
 }
 
 impl CallTemps {
+    /// `size` bytes (aligned to `align`) of `ctx`'s memory for a temporary the
+    /// caller overwrites entirely at once, alive until the call returns: a piece
+    /// of the context's scratch block for a sandboxed call that can lease it,
+    /// else a block of its own (no guest `malloc`/`free` in the common case).
+    pub fn overwrite_block(&mut self, ctx: &FfiContext, size: u64, align: u64) -> PyResult<Addr> {
+        if ctx.sandbox().is_some() {
+            if !self.lease_tried {
+                self.lease_tried = true;
+                self.lease = ctx.scratch.lease(&ctx.mem);
+            }
+            if let Some(addr) = self.lease.as_mut().and_then(|l| l.take(size, align)) {
+                return Ok(addr);
+            }
+        }
+        let block = Allocation::for_overwrite(&ctx.mem, size, align)?;
+        let addr = block.addr();
+        self.blocks.push(block);
+        Ok(addr)
+    }
+
     /// Keeps `block` alive until the call returns.
     pub fn keep(&mut self, block: Arc<Allocation>) {
         self.blocks.push(block);
@@ -331,17 +356,13 @@ pub(crate) fn encode_arg(
             // a block that is not zeroed first (the generic path below would go
             // through a `Value` and convert per item).
             let data = bytes.as_bytes();
-            let block = Allocation::for_overwrite(&ctx.mem, data.len() as u64 + 1, 1)?;
+            let addr = temps.overwrite_block(ctx, data.len() as u64 + 1, 1)?;
             let fill = &mut |dst: &mut [u8]| {
                 let (text, nul) = dst.split_at_mut(data.len());
                 text.copy_from_slice(data);
                 nul.fill(0);
             };
-            ctx.mem
-                .write_with(block.addr(), data.len() + 1, fill)
-                .py()?;
-            let addr = block.addr();
-            temps.blocks.push(block);
+            ctx.mem.write_with(addr, data.len() + 1, fill).py()?;
             return Ok(pointer_bytes(ctx, addr));
         }
     }

@@ -11,6 +11,8 @@ use wasmcffi::layout::{CType, Target, TypeResolver};
 use wasmcffi::model::{ArrayLen, Decl, Declarations, Type, TypeId};
 use wasmcffi::Result;
 
+use crate::scratch::Scratch;
+
 /// An address space shared between cdata objects.
 pub type SharedMemory = Arc<dyn Memory + Send + Sync>;
 
@@ -29,7 +31,15 @@ pub struct FfiContext {
     parsed: Mutex<HashMap<String, CType>>,
     /// The sandbox whose memory `mem` is (a sandboxed module's ffi), if any.
     sandbox: Option<Arc<Sandbox>>,
+    /// Where calls into the sandbox put the temporaries they overwrite at once
+    /// (`char *` copies of bytes), when free (see `CallTemps::overwrite_block`).
+    pub scratch: Arc<Scratch>,
 }
+
+/// Bytes of a sandboxed ffi's scratch area for call temporaries: larger
+/// arguments get blocks of their own (their copy then costs more than the
+/// allocation anyway).
+const CALL_SCRATCH_SIZE: u64 = 16 << 10;
 
 impl FfiContext {
     /// A context with no declarations whose cdata live in `mem`.
@@ -49,6 +59,7 @@ impl FfiContext {
             }),
             parsed: Mutex::new(HashMap::new()),
             sandbox,
+            scratch: Arc::new(Scratch::new(CALL_SCRATCH_SIZE)),
         })
     }
 
@@ -73,6 +84,7 @@ impl FfiContext {
             types: Mutex::new(types),
             parsed: Mutex::new(HashMap::new()),
             sandbox,
+            scratch: Arc::new(Scratch::new(CALL_SCRATCH_SIZE)),
         })
     }
 

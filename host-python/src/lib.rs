@@ -16,6 +16,7 @@ mod handles;
 mod lib_object;
 mod module_lib;
 mod sandbox;
+mod scratch;
 mod wasm_values;
 
 use pyo3::prelude::*;

@@ -13,7 +13,7 @@
 //!   values of their C types (in the sandbox's memory for the wasm target), an
 //!   array of pointers to them is passed, and the result is read back.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
@@ -35,6 +35,7 @@ use crate::extern_python::{self, ExternPython};
 use crate::fastcall::{self, FastCall, MethodDef};
 use crate::ffi::PyFFI;
 use crate::sandbox::PySandbox;
+use crate::scratch::Scratch;
 use crate::wasm_values::{direct_signature, from_wasm, to_wasm};
 
 /// Where a module's code runs.
@@ -50,44 +51,8 @@ enum Backend {
     },
 }
 
-/// A block of guest memory reused for the arguments of glue calls that fit in
-/// it, so such a call does not have to allocate in the guest (taken by one call
-/// at a time; nested or concurrent calls allocate their own). Made again after
-/// the sandbox is reset.
-#[derive(Default)]
-struct Scratch {
-    /// The block and the sandbox generation it was allocated in.
-    block: Mutex<Option<(u64, Arc<Allocation>)>>,
-    busy: std::sync::atomic::AtomicBool,
-}
-
-impl Scratch {
-    const SIZE: u64 = 1024;
-
-    /// The scratch block if it is free and `size` fits, marked busy until `release`.
-    fn take(&self, ctx: &FfiContext, sandbox: &Sandbox, size: u64) -> Option<Addr> {
-        use std::sync::atomic::Ordering;
-        if size > Self::SIZE || self.busy.swap(true, Ordering::Acquire) {
-            return None;
-        }
-        let generation = sandbox.generation();
-        let mut block = self.block.lock().unwrap_or_else(PoisonError::into_inner);
-        if !matches!(&*block, Some((g, _)) if *g == generation) {
-            match Allocation::new(&ctx.mem, Self::SIZE, 8) {
-                Ok(fresh) => *block = Some((generation, fresh)),
-                Err(_) => {
-                    self.busy.store(false, Ordering::Release);
-                    return None;
-                }
-            }
-        }
-        block.as_ref().map(|(_, b)| b.addr())
-    }
-
-    fn release(&self) {
-        self.busy.store(false, std::sync::atomic::Ordering::Release);
-    }
-}
+/// Bytes of a lib's scratch area for the argument blocks of glue calls.
+const GLUE_SCRATCH_SIZE: u64 = 1024;
 
 /// What a glue call enters: a guest function, or a native address.
 enum Entry<'a> {
@@ -122,8 +87,10 @@ impl Backend {
                     offsets.push(at);
                     at += (value.len().max(1) as u64).div_ceil(8) * 8;
                 }
+                // The glue's block is taken from the lib's scratch area when it is free.
+                let mut lease = scratch.lease(&ctx.mem);
                 let mut own_block = None;
-                let base = match scratch.take(ctx, sandbox, at) {
+                let base = match lease.as_mut().and_then(|l| l.take(at, 8)) {
                     Some(base) => base,
                     None => own_block.insert(Allocation::new(&ctx.mem, at, 8)?).addr(),
                 };
@@ -144,9 +111,7 @@ impl Backend {
                     ctx.mem.read(base + result_at, &mut out).py()?;
                     Ok(out)
                 })();
-                if own_block.is_none() {
-                    scratch.release();
-                }
+                drop(lease);
                 outcome
             }
             Backend::Native { glue_call, .. } => {
@@ -375,7 +340,7 @@ impl PyModuleLib {
                 sandbox.set_extern_python(&handler).py()?;
                 Backend::Wasm {
                     sandbox,
-                    scratch: Arc::default(),
+                    scratch: Arc::new(Scratch::new(GLUE_SCRATCH_SIZE)),
                 }
             }
             (None, Some(path)) => {

@@ -169,6 +169,28 @@ def test_extern_python_char_pointer_argument(module, reference):
     assert same(module, reference, run) == ("ok", [b"hello from C"])
 
 
+def test_bytes_arguments_of_nested_calls_stay_apart(module, reference):
+    # The outer call's `char *` copy must survive a call made from inside its
+    # callback with bytes of its own (wasmcffi reuses one block of sandbox memory
+    # for such copies, one call at a time).
+    def run(ffi, lib):
+        seen = []
+
+        def note(s):
+            seen.append(ffi.string(s))
+            if len(seen) == 1:
+                lib.call_note(b"the inner call's longer text")
+                seen.append(ffi.string(s))
+
+        ffi.def_extern(name="py_note")(note)
+        lib.call_note(b"outer")
+        lib.call_note(b"again")
+        return seen
+
+    assert same(module, reference, run) == (
+        "ok", [b"outer", b"the inner call's longer text", b"outer", b"again"])
+
+
 def test_extern_python_pointer_is_stable_when_reattached(module):
     ffi, lib = module.ffi, module.lib
     before = lib.py_add

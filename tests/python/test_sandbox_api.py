@@ -274,3 +274,20 @@ def test_instances_without_room_for_the_instance_pool(wasm_module):
                           preexec_fn=limit_address_space)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["5", "[11,", "11,", "11]"]
+
+
+def test_bytes_arguments_after_a_reset(wasm_module):
+    # Copies of bytes arguments reuse a block of sandbox memory between calls;
+    # after a reset that block belongs to the old instance and is made anew.
+    got = []
+    ffi, lib = wasmcffi.instantiate(wasm_module, stdout=got.append)
+    kept = ffi.new("char[]", b"kept")
+    lib.say(b"before")
+    wasmcffi.sandbox(lib).reset()
+    fresh = ffi.new("char[]", b"fresh")
+    lib.say(b"after the reset")
+    lib.say(b"and again")
+    assert b"".join(got) == b"before\nafter the reset\nand again\n"
+    assert ffi.string(fresh) == b"fresh"
+    with pytest.raises(wasmcffi.SandboxError, match="reset"):
+        kept[0]
