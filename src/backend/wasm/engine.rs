@@ -325,7 +325,7 @@ impl WasmModule {
         })
     }
 
-    /// The compiled module (of the default engine, or of the overflow one).
+    /// The compiled module of the [`Flavor::Plain`] template.
     pub(crate) fn module(&self) -> &Module {
         self.pre.pre.module()
     }

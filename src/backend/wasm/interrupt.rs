@@ -107,7 +107,7 @@ pub(crate) fn on_epoch(clock: &mut CallClock) -> wasmtime::Result<UpdateDeadline
 }
 
 /// The engines whose epoch the ticker advances (the plain one, and the metered
-/// and overflow ones once they exist).
+/// and pooled ones once they exist).
 static ENGINES: [OnceLock<Engine>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
 
 /// Registers an engine with the ticker (one per `engine::Flavor`).

@@ -1,7 +1,8 @@
 //! The wasm sandbox: C compiled to wasm32-wasi, run by wasmtime.
 //!
-//! - [`WasmModule`]: a compiled `.wasm` file (one process-wide Cranelift engine,
-//!   whose instances come from a pool of [`POOL_SLOTS`] reusable slots).
+//! - [`WasmModule`]: a compiled `.wasm` file (one process-wide Cranelift engine;
+//!   a module's instances after its first come from a pool of [`POOL_SLOTS`]
+//!   reusable slots).
 //! - [`Sandbox`]: one instance with its own store, linear memory and WASI context
 //!   (stdout/stderr routed to [`OutputSink`]s; frozen clocks; deterministic
 //!   "randomness"; files, environment and arguments only as [`Grants`] say), under
