@@ -351,11 +351,18 @@ pub(crate) fn encode_arg(
         return encode_arg(ctx, param, pointer.bind(arg.py()), temps);
     }
     if let (CKind::Pointer(item), Ok(bytes)) = (param.kind(), arg.downcast::<PyBytes>()) {
-        if is_char_item(item) {
-            // A `char *` from bytes: a NUL-terminated copy, made by one write into
-            // a block that is not zeroed first (the generic path below would go
-            // through a `Value` and convert per item).
+        if takes_bytes(item) {
             let data = bytes.as_bytes();
+            if ctx.target() == Target::Host {
+                // As CFFI does: the C function gets the bytes object's own buffer
+                // (NUL-terminated by CPython), alive for the whole call because the
+                // caller holds `arg`.
+                return Ok(pointer_bytes(ctx, data.as_ptr() as usize as Addr));
+            }
+            // In a sandbox: a NUL-terminated copy in guest memory, freed when the
+            // call returns, made by one write into a block that is not zeroed
+            // first (the generic path below would go through a `Value` and
+            // convert per item).
             let addr = temps.overwrite_block(ctx, data.len() as u64 + 1, 1)?;
             let fill = &mut |dst: &mut [u8]| {
                 let (text, nul) = dst.split_at_mut(data.len());
@@ -433,6 +440,18 @@ pub(crate) fn encode_arg(
 /// True for `char` items (`char *` parameters take bytes).
 fn is_char_item(item: &CType) -> bool {
     matches!(item.kind(), CKind::Prim(_, l) if l.class == PrimClass::Char)
+}
+
+/// True for the pointed-to types whose pointer parameters take a bytes object
+/// as it is, as in CFFI: `void`, `char` and the one-byte integers.
+fn takes_bytes(item: &CType) -> bool {
+    match item.kind() {
+        CKind::Void => true,
+        CKind::Prim(_, l) => {
+            l.class == PrimClass::Char || (l.size == 1 && matches!(l.class, PrimClass::Int { .. }))
+        }
+        _ => false,
+    }
 }
 
 /// A zeroed block of `ty` (sized by `value` when `ty` is `T[]`) initialized from `value`.

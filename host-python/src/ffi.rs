@@ -30,6 +30,28 @@ pub struct PyFFI {
     pub ctx: Arc<FfiContext>,
 }
 
+/// What `ffi.new` allocates and writes (see `PyFFI::plan_new`).
+struct NewPlan {
+    /// The type asked for (`T *` or an array type).
+    ty: CType,
+    /// The type of the data: `T` for `T *`, the array type itself for an array.
+    data_type: CType,
+    init: Option<Value>,
+    size: u64,
+    align: u64,
+    length: Option<u64>,
+}
+
+impl NewPlan {
+    /// Writes the initializer (if any) into the block at `addr`.
+    fn init_at(&self, ctx: &FfiContext, addr: wasmcffi::cdata::Addr) -> PyResult<()> {
+        match &self.init {
+            Some(value) => core::write_init(&*ctx.mem, addr, &self.data_type, value).py(),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A path step of `ffi.offsetof` / `ffi.addressof`: a field name or an index.
 enum Step {
     Field(String),
@@ -137,6 +159,58 @@ impl PyFFI {
         })
     }
 
+    /// What `ffi.new(cdecl, init)` makes: its type, the block's size and
+    /// alignment, the converted initializer and the length of an open array.
+    fn plan_new(&self, cdecl: &Bound<'_, PyAny>, init: Option<&Bound<'_, PyAny>>) -> PyResult<NewPlan> {
+        let ty = self.ctype_arg(cdecl)?;
+        let (data_type, item) = match ty.kind() {
+            CKind::Pointer(item) => (item.clone(), item.clone()),
+            CKind::Array { item, .. } => (ty.clone(), item.clone()),
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "expected a pointer or array ctype, got '{}'",
+                    ty.cname()
+                )))
+            }
+        };
+        let init = match init {
+            Some(obj) if !obj.is_none() => Some(to_value_for(obj, &data_type, self.ctx.target())?),
+            _ => None,
+        };
+        if item.size().is_none() {
+            return Err(Self::unknown_size(&item));
+        }
+        let var_size = match &init {
+            Some(value) => core::var_size(&data_type, value).py()?,
+            None => None,
+        };
+        let size = match (var_size, data_type.size()) {
+            (Some(size), _) | (None, Some(size)) => size,
+            (None, None) => {
+                return Err(PyTypeError::new_err(format!(
+                    "expected new array length or list/tuple/str, not {}",
+                    init.as_ref().map_or("NoneType", Value::type_name)
+                )))
+            }
+        };
+        // The item count of `T[]`, or the full byte size of a variable-size struct.
+        let length = match (ty.kind(), &init) {
+            (CKind::Array { len: None, .. }, Some(value)) => {
+                core::open_length(&data_type, value).py()?
+            }
+            (CKind::Pointer(_), _) => var_size,
+            _ => None,
+        };
+        Ok(NewPlan {
+            align: item.align().unwrap_or(1),
+            ty,
+            data_type,
+            init,
+            size,
+            length,
+        })
+    }
+
     fn unknown_size(ty: &CType) -> PyErr {
         PyTypeError::new_err(format!(
             "cannot instantiate ctype '{}' of unknown size",
@@ -220,6 +294,41 @@ impl PyFFI {
     /// layout table), checking exact structs against them.
     fn _complete(&self, table: Vec<u64>) -> PyResult<()> {
         self.ctx.complete(&table).py()
+    }
+
+    /// The names of the declarations only a C compiler can complete (`...`
+    /// structs, enums and constants, `typedef int...`, `[...]` lengths): what
+    /// an out-of-line ABI-mode module, built with no compiler, cannot have.
+    fn _partial_items(&self) -> PyResult<Vec<String>> {
+        use wasmcffi::build::{ArrayTarget, Question};
+        let plan = wasmcffi::build::plan(&self.ctx.types().decls).py()?;
+        let names = plan.questions.into_iter().filter_map(|q| match q {
+            Question::Record { c_type, partial: true, .. } => Some(c_type),
+            Question::Record { partial: false, .. } | Question::IntConst { expected: Some(_), .. } => None,
+            Question::IntConst { name, expected: None }
+            | Question::Enumerator { name, .. }
+            | Question::IntTypedef { name, .. }
+            | Question::FloatTypedef { name, .. } => Some(name),
+            Question::ArrayLens { target, .. } => Some(match target {
+                ArrayTarget::Global(name) | ArrayTarget::Typedef(name) => name,
+                ArrayTarget::Field { c_type, name, .. } => format!("{c_type}.{name}"),
+            }),
+        });
+        Ok(names.collect())
+    }
+
+    /// The value of the integer constant `name`: a `#define`, an integer
+    /// `static const` or an enumerator.
+    fn integer_const(&self, name: &str) -> PyResult<i128> {
+        match self.ctx.types().decls.lib_items.get(name) {
+            Some(wasmcffi::model::Decl::Constant {
+                value: wasmcffi::model::ConstValue::Int(value),
+                ..
+            }) => Ok(*value),
+            _ => Err(pyo3::exceptions::PyAttributeError::new_err(format!(
+                "integer constant '{name}' not found"
+            ))),
+        }
     }
 
     /// Declares C types, functions, constants and globals.
@@ -344,56 +453,86 @@ impl PyFFI {
         cdecl: &Bound<'_, PyAny>,
         init: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyObject> {
-        let ty = self.ctype_arg(cdecl)?;
-        let mem = &self.ctx.mem;
-        let (data_type, item) = match ty.kind() {
-            CKind::Pointer(item) => (item.clone(), item.clone()),
-            CKind::Array { item, .. } => (ty.clone(), item.clone()),
-            _ => {
-                return Err(PyTypeError::new_err(format!(
-                    "expected a pointer or array ctype, got '{}'",
-                    ty.cname()
-                )))
-            }
-        };
-        let init = match init {
-            Some(obj) if !obj.is_none() => Some(to_value_for(obj, &data_type, self.ctx.target())?),
-            _ => None,
-        };
-        if item.size().is_none() {
-            return Err(Self::unknown_size(&item));
-        }
-        let var_size = match &init {
-            Some(value) => core::var_size(&data_type, value).py()?,
-            None => None,
-        };
-        let size = match (var_size, data_type.size()) {
-            (Some(size), _) | (None, Some(size)) => size,
-            (None, None) => {
-                return Err(PyTypeError::new_err(format!(
-                    "expected new array length or list/tuple/str, not {}",
-                    init.as_ref().map_or("NoneType", Value::type_name)
-                )))
-            }
-        };
-        // The item count of `T[]`, or the full byte size of a variable-size struct.
-        let length = match (ty.kind(), &init) {
-            (CKind::Array { len: None, .. }, Some(value)) => {
-                core::open_length(&data_type, value).py()?
-            }
-            (CKind::Pointer(_), _) => var_size,
-            _ => None,
-        };
-        let block = Allocation::new(mem, size, item.align().unwrap_or(1))?;
-        if let Some(value) = &init {
-            core::write_init(&**mem, block.addr(), &data_type, value).py()?;
-        }
-        let addr = block.addr();
-        PyCData::plain(&self.ctx, ty, addr)
-            .with_length(length)
+        let new = self.plan_new(cdecl, init)?;
+        let block = Allocation::new(&self.ctx.mem, new.size, new.align)?;
+        new.init_at(&self.ctx, block.addr())?;
+        PyCData::plain(&self.ctx, new.ty, block.addr())
+            .with_length(new.length)
             .with_owner(Some(block))
             .with_flavor(Flavor::Owning)
             .into_py_any(py)
+    }
+
+    /// `ffi.new_allocator(alloc, free, should_clear_after_alloc)(cdecl, init)`:
+    /// as `new`, with the memory from `alloc(size)` (a cdata pointer; without
+    /// `alloc`, this FFI's own allocator), given to `free(that pointer)` when
+    /// the result dies or is released, and zeroed first if `clear`.
+    #[pyo3(signature = (cdecl, init, alloc, free, clear))]
+    fn _new_allocated(
+        &self,
+        py: Python<'_>,
+        cdecl: &Bound<'_, PyAny>,
+        init: Option<&Bound<'_, PyAny>>,
+        alloc: Option<&Bound<'_, PyAny>>,
+        free: Option<&Bound<'_, PyAny>>,
+        clear: bool,
+    ) -> PyResult<PyObject> {
+        let new = self.plan_new(cdecl, init)?;
+        let Some(alloc) = alloc else {
+            // This FFI's allocator, without zeroing where the memory can skip it.
+            let block = if clear {
+                Allocation::new(&self.ctx.mem, new.size, new.align)?
+            } else {
+                Allocation::for_overwrite(&self.ctx.mem, new.size, new.align)?
+            };
+            new.init_at(&self.ctx, block.addr())?;
+            return PyCData::plain(&self.ctx, new.ty, block.addr())
+                .with_length(new.length)
+                .with_owner(Some(block))
+                .with_flavor(Flavor::Owning)
+                .into_py_any(py);
+        };
+        let raw = alloc.call1((new.size,))?;
+        let Ok(raw_cdata) = raw.downcast::<PyCData>() else {
+            return Err(PyTypeError::new_err(format!(
+                "alloc() must return a cdata object (got {})",
+                type_name(&raw)
+            )));
+        };
+        let raw_cdata = raw_cdata.get();
+        if !matches!(raw_cdata.ctype.kind(), CKind::Pointer(_) | CKind::Array { .. }) {
+            return Err(PyTypeError::new_err(format!(
+                "alloc() must return a cdata pointer, not '{}'",
+                raw_cdata.ctype.cname()
+            )));
+        }
+        if !Arc::ptr_eq(&raw_cdata.ctx.mem, &self.ctx.mem) && self.ctx.target() != Target::Host {
+            return Err(PyTypeError::new_err(
+                "alloc() must return memory of this ffi's sandbox",
+            ));
+        }
+        if raw_cdata.addr == 0 {
+            return Err(pyo3::exceptions::PyMemoryError::new_err("alloc() returned NULL"));
+        }
+        let addr = raw_cdata.addr;
+        if clear {
+            let size = usize::try_from(new.size).map_err(|_| PyValueError::new_err("size too large"))?;
+            self.ctx.mem.write(addr, &vec![0u8; size]).py()?;
+        }
+        new.init_at(&self.ctx, addr)?;
+        let result = PyCData::plain(&self.ctx, new.ty, addr)
+            .with_length(new.length)
+            .with_owner(raw_cdata.owner.clone());
+        match free {
+            // `free(raw)` once, at death or release; until then `raw` stays alive.
+            Some(free) => result.with_flavor(Flavor::Gc(Mutex::new(Some((
+                free.clone().unbind(),
+                raw.clone().unbind(),
+            ))))),
+            // Nothing to call: keeping what `raw` owns is all there is to do.
+            None => result,
+        }
+        .into_py_any(py)
     }
 
     /// A C cast of a number, char or cdata to a primitive or pointer type.

@@ -32,40 +32,91 @@ WASM_FLAGS = [
 WASM_LD_FLAGS = ["-Wl,--stack-first"]
 
 
-class SourceSpec:
-    """What `set_source()` was told."""
+#: The setuptools `Extension` keywords `set_source()` takes, as CFFI does.
+EXTENSION_KEYWORDS = frozenset({
+    "sources", "include_dirs", "define_macros", "undef_macros", "library_dirs", "libraries",
+    "runtime_library_dirs", "extra_objects", "extra_compile_args", "extra_link_args",
+    "export_symbols", "swig_opts", "depends", "language", "optional", "py_limited_api",
+})
 
-    def __init__(self, module_name, source, target, sources, include_dirs, define_macros,
-                 extra_compile_args, extra_link_args, libraries, library_dirs):
+#: Libraries a sandboxed module needs no linking for: the guest's libc is all of them.
+GUEST_LIBC_LIBRARIES = frozenset({"c", "m", "dl", "pthread", "rt", "util", "crypt", "resolv"})
+
+#: The C put before the user's source, as CFFI's generated C makes these visible
+#: to it (cffi includes <Python.h>, <stddef.h> and <stdint.h> first).
+SOURCE_PRELUDE = """\
+/* wasmcffi: what CFFI's generated C makes visible to the source */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <wchar.h>
+#include <assert.h>
+"""
+
+
+class SourceSpec:
+    """What `set_source()` was told: the module's name and C, the target, and the
+    setuptools `Extension` keywords, checked against what the target can do."""
+
+    def __init__(self, module_name, source, target="wasm", source_extension=".c", **kwargs):
+        if not isinstance(module_name, str):
+            raise TypeError("'module_name' must be a string")
         if target not in ("wasm", "native"):
             raise ValueError(f"target must be 'wasm' or 'native', not {target!r}")
-        if target == "wasm" and libraries:
-            raise ValueError(
-                "set_source(libraries=...) links host libraries, which cannot run inside the "
-                "wasm sandbox: give their C sources with sources=[...], or use target='native' "
-                "(or ffi.dlopen() for a host library)"
-            )
-        if source is None:
-            raise NotImplementedError("set_source(name, None) (out-of-line ABI mode) is not supported yet")
+        unknown = set(kwargs) - EXTENSION_KEYWORDS
+        if unknown:
+            raise TypeError(f"set_source() got unexpected keyword arguments {sorted(unknown)}")
+        if source_extension not in (".c", ".cpp", ".cxx", ".cc", ".C"):
+            raise ValueError(f"source_extension must name a C or C++ file ('.c', '.cpp'), not {source_extension!r}")
         self.module_name = module_name
         self.source = source
         self.target = target
-        self.sources = list(sources or ())
-        self.include_dirs = list(include_dirs or ())
-        self.define_macros = list(define_macros or ())
-        self.extra_compile_args = list(extra_compile_args or ())
-        self.extra_link_args = list(extra_link_args or ())
-        self.libraries = list(libraries or ())
-        self.library_dirs = list(library_dirs or ())
+        self.source_extension = source_extension
+        self.cplusplus = source_extension != ".c" or kwargs.get("language") == "c++"
+
+        def strings(key):
+            value = kwargs.get(key) or ()
+            if isinstance(value, str):
+                raise TypeError(f"set_source({key}=...) must be a list of strings, not a string")
+            return [os.fspath(v) for v in value]
+
+        self.sources = strings("sources")
+        self.include_dirs = strings("include_dirs")
+        self.define_macros = list(kwargs.get("define_macros") or ())
+        self.undef_macros = strings("undef_macros")
+        self.extra_compile_args = strings("extra_compile_args")
+        self.extra_link_args = strings("extra_link_args")
+        self.extra_objects = strings("extra_objects")
+        self.library_dirs = strings("library_dirs")
+        self.runtime_library_dirs = strings("runtime_library_dirs")
+        self.libraries = strings("libraries")
+        if target == "wasm":
+            host_only = [lib for lib in self.libraries if lib not in GUEST_LIBC_LIBRARIES]
+            if host_only:
+                raise ValueError(
+                    f"set_source(libraries={host_only!r}) with target='wasm': a host library cannot "
+                    "run inside the wasm sandbox (only the guest's libc is linked: "
+                    f"{', '.join(sorted(GUEST_LIBC_LIBRARIES))}); give its C sources with "
+                    "sources=[...], or use target='native' (or ffi.dlopen() for a host library)"
+                )
+            # Everything libc provides is already in the guest: nothing to link.
+            self.libraries = []
 
 
-def compiler_command(target):
-    """The C compiler for `target`, as an argument list."""
+def compiler_command(target, cplusplus=False):
+    """The C (or C++) compiler for `target`, as an argument list."""
     if target == "wasm":
-        cc = os.environ.get("WASMCFFI_CC")
+        cc = os.environ.get("WASMCFFI_CXX" if cplusplus else "WASMCFFI_CC")
         if cc:
             return shlex.split(cc)
-        return [sys.executable, "-m", "ziglang", "cc"]
+        return [sys.executable, "-m", "ziglang", "c++" if cplusplus else "cc"]
+    if cplusplus:
+        return shlex.split(os.environ.get("CXX") or "c++")
     return shlex.split(os.environ.get("CC") or "cc")
 
 
@@ -74,11 +125,13 @@ def _flags(spec):
     for macro in spec.define_macros:
         name, value = macro if isinstance(macro, tuple) else (macro, None)
         flags.append(f"-D{name}" if value is None else f"-D{name}={value}")
+    flags += [f"-U{name}" for name in spec.undef_macros]
     return flags + spec.extra_compile_args
 
 
-class CompileError(Exception):
-    """The C compiler failed; the message holds its output."""
+class CompileError(_wasmcffi.VerificationError):
+    """The C compiler failed; the message holds its output. A `VerificationError`,
+    as CFFI raises when its compiler fails."""
 
 
 def run_compiler(args, verbose):
@@ -98,24 +151,30 @@ def run_compiler(args, verbose):
 
 
 def build_artifact(spec, c_path, out_dir, verbose):
-    """Compiles `c_path` (source + glue) and the extra sources; returns the artifact's path."""
+    """Compiles `c_path` (source + glue) and the extra sources into `out_dir`;
+    returns the artifact's path."""
     sources = [os.path.abspath(s) for s in spec.sources]
+    base = os.path.join(out_dir, spec.module_name.rpartition(".")[2])
     if spec.target == "wasm":
         runtime = os.path.join(out_dir, "_wasmcffi_runtime.c")
         with open(runtime, "w") as f:
             f.write(_wasmcffi.GUEST_RUNTIME_C)
-        artifact = os.path.join(out_dir, spec.module_name + ".wasm")
-        args = compiler_command("wasm") + WASM_FLAGS + _flags(spec) + ["-o", artifact, c_path, runtime] + sources
+        artifact = base + ".wasm"
+        # The runtime is C whatever the language of the module's source.
+        inputs = [c_path, "-x", "c", runtime, "-x", "none"] if spec.cplusplus else [c_path, runtime]
+        args = compiler_command("wasm", spec.cplusplus) + WASM_FLAGS + _flags(spec)
+        args += ["-o", artifact] + inputs + sources + spec.extra_objects
         if os.environ.get("WASMCFFI_CC"):
             args += WASM_LD_FLAGS
         args += spec.extra_link_args
     else:
         # Not `<name>.so`: next to `<name>.py`, Python's import would take that
         # for an extension module and fail to find `PyInit_<name>` in it.
-        artifact = os.path.join(out_dir, spec.module_name + ".native.so")
-        args = compiler_command("native") + ["-shared", "-fPIC", "-O2"] + _flags(spec)
-        args += ["-o", artifact, c_path] + sources
-        args += [f"-L{d}" for d in spec.library_dirs] + [f"-l{lib}" for lib in spec.libraries]
+        artifact = base + ".native.so"
+        args = compiler_command("native", spec.cplusplus) + ["-shared", "-fPIC", "-O2"] + _flags(spec)
+        args += ["-o", artifact, c_path] + sources + spec.extra_objects
+        args += [f"-L{d}" for d in spec.library_dirs] + [f"-Wl,-rpath,{d}" for d in spec.runtime_library_dirs]
+        args += [f"-l{lib}" for lib in spec.libraries]
         args += spec.extra_link_args
     run_compiler(args, verbose)
     if spec.target == "wasm":
@@ -160,6 +219,17 @@ def strip_debug_sections(path):
             f.write(stripped)
 
 
+PYTHON_MODULE = '''\
+# Generated by wasmcffi from set_source({module!r}, None): do not edit.
+# Out-of-line ABI mode: `from {module} import ffi`, then `lib = ffi.dlopen(...)`.
+import wasmcffi as _wasmcffi
+
+ffi = _wasmcffi.FFI()
+for _csource, _options in {cdefs}:
+    ffi.cdef(_csource, **_options)
+del _csource, _options
+'''
+
 LOADER = '''\
 # Generated by wasmcffi from set_source({module!r}, ...): do not edit.
 # `from {module} import ffi, lib` loads the {what}; no C compiler is needed.
@@ -169,21 +239,30 @@ ffi, lib = _load(__file__, {target!r}, {artifact!r}, {cdefs}, {table!r})
 '''
 
 
+def module_c_text(ffi, spec):
+    """The C compiled for `spec`: the prelude, the user's source, then the glue
+    (with C linkage when the source is C++)."""
+    glue = ffi._glue()
+    if spec.cplusplus:
+        glue = 'extern "C" {\n' + glue + '\n}\n'
+    return SOURCE_PRELUDE + "\n" + spec.source + "\n\n/* ---- generated by wasmcffi ---- */\n" + glue
+
+
 def compile_module(ffi, spec, tmpdir, verbose):
-    """Writes the module's C, artifact and loader into `tmpdir`; returns the loader's path."""
-    os.makedirs(tmpdir, exist_ok=True)
-    c_path = os.path.join(tmpdir, spec.module_name + ".c")
+    """Writes the module's C, artifact and loader into `tmpdir` (a dotted module
+    name goes into its package's folder there); returns the loader's path."""
+    package_dir = os.path.join(tmpdir, *spec.module_name.split(".")[:-1])
+    os.makedirs(package_dir, exist_ok=True)
+    c_path = os.path.join(tmpdir, spec.module_name + spec.source_extension)
     with open(c_path, "w") as f:
-        f.write(spec.source)
-        f.write("\n\n/* ---- generated by wasmcffi ---- */\n")
-        f.write(ffi._glue())
-    artifact = build_artifact(spec, c_path, tmpdir, verbose)
+        f.write(module_c_text(ffi, spec))
+    artifact = build_artifact(spec, c_path, package_dir, verbose)
     from . import _loader
 
     table = _loader.read_layout_table(spec.target, artifact)
     # Checks the declarations against the compiler now (VerificationError), not at import.
     _loader.make_ffi(spec.target, artifact, ffi._cdef_log, table, check_only=True)
-    loader_path = os.path.join(tmpdir, spec.module_name + ".py")
+    loader_path = os.path.join(package_dir, spec.module_name.rpartition(".")[2] + ".py")
     with open(loader_path, "w") as f:
         f.write(LOADER.format(
             module=spec.module_name,
