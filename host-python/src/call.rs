@@ -343,10 +343,13 @@ pub(crate) fn encode_arg(
     arg: &Bound<'_, PyAny>,
     temps: &mut CallTemps,
 ) -> PyResult<Vec<u8>> {
-    if let (CKind::Function(_), Some(function)) =
-        (param.kind(), crate::module_lib::module_function_of(arg))
-    {
-        // `lib.f` where C expects a function pointer: the address of `f`.
+    let takes_function = match param.kind() {
+        CKind::Function(_) => true,
+        CKind::Pointer(item) => matches!(item.kind(), CKind::Void),
+        _ => false,
+    };
+    if let (true, Some(function)) = (takes_function, crate::module_lib::module_function_of(arg)) {
+        // `lib.f` where C expects a function pointer or a `void *`: the address of `f`.
         let pointer = function.get().function_pointer(arg.py())?;
         return encode_arg(ctx, param, pointer.bind(arg.py()), temps);
     }

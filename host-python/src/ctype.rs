@@ -16,7 +16,7 @@ static CTYPE_OBJECTS: LazyLock<Mutex<HashMap<usize, Py<PyCType>>>> =
     LazyLock::new(Default::default);
 
 /// A C type (`ffi.typeof(...)`).
-#[pyclass(name = "CType", module = "wasmcffi", frozen)]
+#[pyclass(name = "CType", module = "wasmcffi", frozen, weakref)]
 pub struct PyCType {
     pub ctype: CType,
 }

@@ -365,6 +365,10 @@ impl PyFFI {
         if let Ok(cdata) = cdecl.downcast::<PyCData>() {
             return PyCType::wrap(py, &cdata.get().ctype);
         }
+        if let Some(function) = crate::module_lib::module_function_of(cdecl) {
+            // `lib.f` of a compiled module: its function-pointer type, as in CFFI.
+            return PyCType::wrap(py, function.get().signature());
+        }
         if cdecl.downcast::<PyString>().is_err() && cdecl.downcast::<PyCType>().is_err() {
             return Err(PyTypeError::new_err(cdecl.get_type().str()?.to_string()));
         }

@@ -19,7 +19,7 @@ use crate::exceptions::CoreResultExt;
 
 /// A library object: C names only as attributes. Functions are looked up once
 /// and kept in the instance dict; globals are read and written at each access.
-#[pyclass(name = "Lib", module = "wasmcffi", frozen, dict)]
+#[pyclass(name = "Lib", module = "wasmcffi", frozen, dict, weakref)]
 pub struct PyLib {
     ctx: Arc<FfiContext>,
     library: Arc<Library>,

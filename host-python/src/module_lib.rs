@@ -154,6 +154,26 @@ impl Backend {
 
 impl Backend {
     /// What the glue's `void *SYMBOL(void)` accessor returns (an address).
+    /// Calls the glue's `void symbol(void *out)`, which stores a value at `out`.
+    fn fill(&self, ctx: &FfiContext, symbol: &str, out: Addr) -> PyResult<()> {
+        match self {
+            Backend::Wasm { sandbox, .. } => {
+                sandbox.call(symbol, &[WasmVal::I32(out as u32 as i32)]).py()?;
+            }
+            Backend::Native { library, .. } => {
+                let void_ptr = ctx.parse_ctype("void *").py()?;
+                let void = ctx.parse_ctype("void").py()?;
+                let mut args = ArgBuffer::new();
+                args.push(&out.to_le_bytes());
+                CallPlan::new(&void, &[void_ptr], None)
+                    .py()?
+                    .call(library.symbol(symbol).py()?, &args)
+                    .py()?;
+            }
+        }
+        Ok(())
+    }
+
     fn accessor(&self, ctx: &FfiContext, symbol: &str) -> PyResult<Addr> {
         match self {
             Backend::Wasm { sandbox, .. } => match sandbox.call(symbol, &[]).py()?.first() {
@@ -397,12 +417,24 @@ impl PyModuleLib {
                 let addr = this.item_addr(name)?;
                 PyCData::plain(&this.ctx, ty, addr).global_value(py)
             }
+            // `static const T NAME;` of a non-integer type: the glue's
+            // `_cffi_c_NAME(out)` stores the value, read once and kept.
             Some(Decl::Constant {
+                ty,
                 value: ConstValue::Unknown,
-                ..
-            }) => Err(PyAttributeError::new_err(format!(
-                "lib.{name}: its value was not measured by the compiler"
-            ))),
+            }) => {
+                let ty = this.ctx.resolve(ty).py()?;
+                let block = Allocation::new(&this.ctx.mem, ty.sizeof().py()?, ty.align().unwrap_or(1))?;
+                this.backend
+                    .fill(&this.ctx, &format!("_cffi_c_{name}"), block.addr())?;
+                let value = PyCData::plain(&this.ctx, ty, block.addr())
+                    .with_owner(Some(block))
+                    .global_value(py)?;
+                slf.as_any()
+                    .getattr("__dict__")?
+                    .set_item(name, value.clone_ref(py))?;
+                Ok(value)
+            }
             // A function pointer that never changes, whatever def_extern attaches (LIB-12).
             Some(Decl::ExternPython { .. }) => {
                 let pointer = this.address_of(py, name)?;
@@ -447,6 +479,11 @@ impl PyModuleLib {
 
 impl PyModuleFunction {
     /// The C function pointer of this function, when passed where C expects one.
+    /// The function-pointer type of this function.
+    pub(crate) fn signature(&self) -> &CType {
+        &self.sig
+    }
+
     pub(crate) fn function_pointer(&self, py: Python<'_>) -> PyResult<PyObject> {
         address_of(py, &self.ctx, &self.backend, &self.name)
     }

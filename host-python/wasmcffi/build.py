@@ -42,20 +42,28 @@ EXTENSION_KEYWORDS = frozenset({
 #: Libraries a sandboxed module needs no linking for: the guest's libc is all of them.
 GUEST_LIBC_LIBRARIES = frozenset({"c", "m", "dl", "pthread", "rt", "util", "crypt", "resolv"})
 
-#: The C put before the user's source, as CFFI's generated C makes these visible
-#: to it (cffi includes <Python.h>, <stddef.h> and <stdint.h> first).
+#: The C put before the user's source: the standard headers CFFI's generated C
+#: makes visible to it (it includes <Python.h>, which includes most of these,
+#: then <stddef.h> and <stdint.h>), on both targets.
 SOURCE_PRELUDE = """\
 /* wasmcffi: what CFFI's generated C makes visible to the source */
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <ctype.h>
 #include <wchar.h>
 #include <assert.h>
+#include <time.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <unistd.h>
 """
 
 

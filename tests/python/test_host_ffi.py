@@ -153,8 +153,6 @@ def test_new_allocator_default(ffi):
     alloc = ffi.new_allocator()
     p = alloc("int[3]", [1, 2, 3])
     assert list(p) == [1, 2, 3]
-    with pytest.raises(NotImplementedError):
-        ffi.new_allocator(alloc=lambda n: None, free=lambda p: None)
 
 
 def test_buffer_protocol_on_host_memory(ffi):
