@@ -1,12 +1,27 @@
 """The user-facing `FFI` class: the Rust core plus CFFI's pure-Python conveniences."""
 
-import functools
 import os
 import sys
 import threading
 import weakref
 
 from . import _wasmcffi
+
+
+class _NullOf:
+    """The `NULL` attribute: an FFI's `void *` NULL, made at its first use and
+    then an instance attribute; on the class itself, the host's NULL (as CFFI's
+    `FFI.NULL`)."""
+
+    _host = None
+
+    def __get__(self, ffi, owner):
+        if ffi is None:
+            if _NullOf._host is None:
+                _NullOf._host = owner().cast("void *", 0)
+            return _NullOf._host
+        null = ffi.__dict__["NULL"] = ffi.cast("void *", 0)
+        return null
 
 
 class FFI(_wasmcffi._FFI):
@@ -42,10 +57,8 @@ class FFI(_wasmcffi._FFI):
         self._cdef_log = []
         self._source = None
 
-    @functools.cached_property
-    def NULL(self):
-        """The `void *` NULL cdata (made at first use, then an attribute)."""
-        return self.cast("void *", 0)
+    #: The `void *` NULL cdata of this FFI's target; `FFI.NULL` is the host's.
+    NULL = _NullOf()
 
     def cdef(self, csource, override=False, packed=False, pack=None):
         """Declare C types, functions, constants and globals (see CFFI's `cdef`)."""

@@ -50,9 +50,22 @@ pub(super) fn emit(c: &mut String, decls: &Declarations, plan: &LayoutPlan) -> R
         extern_python_definition(c, decls, index, name)?;
     }
     for name in plan.functions.iter().chain(&plan.extern_python) {
+        // A function that is a macro has no address: its direct wrapper, which
+        // has the same C signature, stands in for it.
+        let direct = match decls.lib_items.get(name) {
+            Some(Decl::Function { .. }) => {
+                super::has_direct_wrapper(&decls.types, super::function_type(&decls.types, decls, name)?)
+            }
+            _ => false,
+        };
+        let address = if direct {
+            format!("\n#ifdef {name}\n&_cffi_d_{name}\n#else\n&{name}\n#endif\n")
+        } else {
+            format!("&{name}")
+        };
         let _ = writeln!(
             c,
-            "_cffi_voidp _CFFI_EXPORT(_cffi_fp_{name})(void) {{ return (_cffi_voidp)&{name}; }}"
+            "_cffi_voidp _CFFI_EXPORT(_cffi_fp_{name})(void) {{ return (_cffi_voidp){address}; }}"
         );
     }
     Ok(())

@@ -72,7 +72,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
 use crate::layout::TypeResolver;
-use crate::model::{Decl, Declarations, Type, TypeTable};
+use crate::model::{Aliases, Decl, Declarations, Type, TypeTable};
 
 /// C emitted next to the user's source, and the list of questions it asks the compiler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,13 +155,14 @@ typedef unsigned long long _cffi_u64;
 /// The glue C for `decls` following `plan`.
 fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
     let table = &decls.types;
+    let aliases = source_aliases(decls);
     let mut c = String::from(PRELUDE);
     for name in &plan.functions {
-        function_wrapper(&mut c, table, decls, name)?;
-        direct_wrapper(&mut c, table, decls, name)?;
+        function_wrapper(&mut c, table, &aliases, decls, name)?;
+        direct_wrapper(&mut c, table, &aliases, decls, name)?;
     }
     for name in &plan.variadic {
-        variadic_wrapper(&mut c, table, decls, name)?;
+        variadic_wrapper(&mut c, table, &aliases, decls, name)?;
     }
     callbacks::emit(&mut c, decls, plan)?;
     for name in &plan.globals {
@@ -197,6 +198,19 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
     Ok(c)
 }
 
+/// The typedef names the glue spells types by when C cannot name them
+/// otherwise: a pointer to an opaque (`typedef ... *t;`) or anonymous
+/// (`typedef struct { ... } *t;`) struct, whose model name starts with `$`.
+fn source_aliases(decls: &Declarations) -> Aliases {
+    let table = &decls.types;
+    decls
+        .typedefs
+        .iter()
+        .filter(|&(_, &id)| table.c_decl(id, "").contains('$'))
+        .map(|(name, &id)| (id, name.clone()))
+        .collect()
+}
+
 /// The signature of cdef function `name`.
 fn function_type<'a>(
     table: &'a TypeTable,
@@ -217,11 +231,12 @@ fn function_type<'a>(
 fn function_wrapper(
     c: &mut String,
     table: &TypeTable,
+    aliases: &Aliases,
     decls: &Declarations,
     name: &str,
 ) -> Result<()> {
     let f = function_type(table, decls, name)?;
-    pointer_table_wrapper(c, table, f, name, name, None);
+    pointer_table_wrapper(c, table, aliases, f, name, name, None);
     Ok(())
 }
 
@@ -230,6 +245,7 @@ fn function_wrapper(
 fn pointer_table_wrapper(
     c: &mut String,
     table: &TypeTable,
+    aliases: &Aliases,
     f: &crate::model::FuncType,
     name: &str,
     callee: &str,
@@ -246,7 +262,7 @@ fn pointer_table_wrapper(
         let decl = if is_function_pointer(table, p) {
             format!("void **_a{i}")
         } else {
-            table.c_decl(p, &format!("*_a{i}"))
+            table.c_decl_aliased(p, &format!("*_a{i}"), aliases)
         };
         let _ = writeln!(c, "  {decl} = args[{i}];");
         call_args.push(format!("*_a{i}"));
@@ -257,11 +273,20 @@ fn pointer_table_wrapper(
         let _ = writeln!(c, "  (void)result;\n  {call};");
     } else if is_function_pointer(table, f.ret) {
         let _ = writeln!(c, "  *(void **)result = (void *){call};");
+    } else if matches!(table.get(f.ret), Type::Pointer(_)) {
+        // The model has no `const`: the cast keeps a `const T *` result from
+        // warning that the qualifier is dropped.
+        let _ = writeln!(
+            c,
+            "  {} = result;\n  *_r = ({}){call};",
+            table.c_decl_aliased(f.ret, "*_r", aliases),
+            table.c_decl_aliased(f.ret, "", aliases)
+        );
     } else {
         let _ = writeln!(
             c,
             "  {} = result;\n  *_r = {call};",
-            table.c_decl(f.ret, "*_r")
+            table.c_decl_aliased(f.ret, "*_r", aliases)
         );
     }
     if call_args.is_empty() {
@@ -280,17 +305,18 @@ fn pointer_table_wrapper(
 fn variadic_wrapper(
     c: &mut String,
     table: &TypeTable,
+    aliases: &Aliases,
     decls: &Declarations,
     name: &str,
 ) -> Result<()> {
     let f = function_type(table, decls, name)?;
-    let mut params: Vec<String> = f.params.iter().map(|&p| table.c_decl(p, "")).collect();
+    let mut params: Vec<String> = f.params.iter().map(|&p| table.c_decl_aliased(p, "", aliases)).collect();
     params.push("void *".to_owned());
     let fixed = f.params.len();
     let _ = writeln!(
         c,
         "#ifdef __wasm__\ntypedef {};",
-        table.c_decl(f.ret, &format!("(*_cffi_vt_{name})({})", params.join(", ")))
+        table.c_decl_aliased(f.ret, &format!("(*_cffi_vt_{name})({})", params.join(", ")), aliases)
     );
     // Through a volatile pointer: were the compiler to see which function is
     // called, it could turn the call back into a variadic one.
@@ -302,6 +328,7 @@ fn variadic_wrapper(
     pointer_table_wrapper(
         c,
         table,
+        aliases,
         f,
         name,
         &callee,
@@ -321,16 +348,12 @@ fn variadic_wrapper(
 fn direct_wrapper(
     c: &mut String,
     table: &TypeTable,
+    aliases: &Aliases,
     decls: &Declarations,
     name: &str,
 ) -> Result<()> {
     let f = function_type(table, decls, name)?;
-    // Array parameters are pointers in C; only records travel by value.
-    let by_value_record = |t| matches!(table.get(t), Type::Record(_));
-    if std::iter::once(f.ret)
-        .chain(f.params.iter().copied())
-        .any(by_value_record)
-    {
+    if !has_direct_wrapper(table, f) {
         return Ok(());
     }
     // Function pointers travel as `void *`, as in `_cffi_f_NAME` (the model drops
@@ -339,7 +362,7 @@ fn direct_wrapper(
         if is_function_pointer(table, ty) {
             format!("void *{name}")
         } else {
-            table.c_decl(ty, name)
+            table.c_decl_aliased(ty, name, aliases)
         }
     };
     let params: Vec<String> = f
@@ -358,6 +381,8 @@ fn direct_wrapper(
     let body = match table.get(f.ret) {
         Type::Void => format!("{call};"),
         _ if is_function_pointer(table, f.ret) => format!("return (void *){call};"),
+        // As in `_cffi_f_NAME`: a `const T *` result loses its `const` visibly.
+        Type::Pointer(_) => format!("return (_cffi_dr_{name}){call};"),
         _ => format!("return {call};"),
     };
     let _ = writeln!(
@@ -366,6 +391,15 @@ fn direct_wrapper(
         spell(f.ret, &format!("_cffi_dr_{name}")),
     );
     Ok(())
+}
+
+/// Whether function `f` gets a `_cffi_d_NAME` wrapper: all its parameters and
+/// its result are scalars (array parameters are pointers in C; only records
+/// travel by value).
+fn has_direct_wrapper(table: &TypeTable, f: &crate::model::FuncType) -> bool {
+    !std::iter::once(f.ret)
+        .chain(f.params.iter().copied())
+        .any(|t| matches!(table.get(t), Type::Record(_)))
 }
 
 /// Whether `ty` is a pointer to a function.

@@ -1,6 +1,12 @@
 //! C spellings of model types, in CFFI's style (`int * *`, `int(*)[3]`, `int(*)(int, ...)`).
 
+use std::collections::HashMap;
+
 use super::{ArrayLen, Type, TypeId, TypeTable};
+
+/// Names that stand for whole types in generated source: typedefs of types C
+/// cannot spell otherwise (a pointer to an anonymous or opaque struct).
+pub type Aliases = HashMap<TypeId, String>;
 
 /// How a type is spelled for one purpose.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -13,17 +19,17 @@ enum Style {
 
 /// The CFFI display name of `id`.
 pub(super) fn c_name(table: &TypeTable, id: TypeId) -> String {
-    spell(table, id, String::new(), Style::Cffi)
+    spell(table, id, String::new(), Style::Cffi, &Aliases::new())
 }
 
 /// The CFFI display name of `id` with `&` at the declarator's place.
 pub(super) fn c_name_marked(table: &TypeTable, id: TypeId) -> String {
-    spell(table, id, "&".to_owned(), Style::Cffi)
+    spell(table, id, "&".to_owned(), Style::Cffi, &Aliases::new())
 }
 
 /// A C declaration of `name` with type `id`, for generated source.
-pub(super) fn c_decl(table: &TypeTable, id: TypeId, name: &str) -> String {
-    spell(table, id, name.to_owned(), Style::Source)
+pub(super) fn c_decl(table: &TypeTable, id: TypeId, name: &str, aliases: &Aliases) -> String {
+    spell(table, id, name.to_owned(), Style::Source, aliases)
 }
 
 /// Wraps a declarator in parentheses when a suffix (`[N]`, `(args)`) must bind after a `*`.
@@ -35,7 +41,10 @@ fn parenthesize(inner: String) -> String {
     }
 }
 
-fn spell(table: &TypeTable, id: TypeId, inner: String, style: Style) -> String {
+fn spell(table: &TypeTable, id: TypeId, inner: String, style: Style, aliases: &Aliases) -> String {
+    if let Some(alias) = aliases.get(&id) {
+        return with_declarator(alias.clone(), inner, style);
+    }
     match table.get(id) {
         Type::Pointer(pointee) => {
             let inner = if inner.starts_with('*') {
@@ -43,7 +52,7 @@ fn spell(table: &TypeTable, id: TypeId, inner: String, style: Style) -> String {
             } else {
                 format!("*{inner}")
             };
-            spell(table, *pointee, inner, style)
+            spell(table, *pointee, inner, style, aliases)
         }
         Type::Array { item, len } => {
             let len = match len {
@@ -56,13 +65,14 @@ fn spell(table: &TypeTable, id: TypeId, inner: String, style: Style) -> String {
                 *item,
                 format!("{}[{len}]", parenthesize(inner)),
                 style,
+                aliases,
             )
         }
         Type::Function(func) => {
             let mut params: Vec<String> = func
                 .params
                 .iter()
-                .map(|&p| spell(table, p, String::new(), style))
+                .map(|&p| spell(table, p, String::new(), style, aliases))
                 .collect();
             if func.variadic {
                 params.push("...".to_owned());
@@ -80,18 +90,21 @@ fn spell(table: &TypeTable, id: TypeId, inner: String, style: Style) -> String {
                 func.ret,
                 format!("{declarator}({})", params.join(", ")),
                 style,
+                aliases,
             )
         }
-        base => {
-            let base = base_name(table, base, style);
-            if inner.is_empty() {
-                base
-            } else if inner.starts_with('*') || style == Style::Source && !inner.starts_with('[') {
-                format!("{base} {inner}")
-            } else {
-                format!("{base}{inner}")
-            }
-        }
+        base => with_declarator(base_name(table, base, style), inner, style),
+    }
+}
+
+/// A base type name followed by a declarator (`int`, `* *p` → `int * *p`).
+fn with_declarator(base: String, inner: String, style: Style) -> String {
+    if inner.is_empty() {
+        base
+    } else if inner.starts_with('*') || style == Style::Source && !inner.starts_with('[') {
+        format!("{base} {inner}")
+    } else {
+        format!("{base}{inner}")
     }
 }
 

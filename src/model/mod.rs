@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod c_name;
+pub use c_name::Aliases;
 mod decls;
 mod prim;
 
@@ -233,6 +234,11 @@ impl TypeTable {
 
     /// The C spelling of a type declaring `name` (for generated C): `int *x`, `int (*f)(int)`.
     pub fn c_decl(&self, id: TypeId, name: &str) -> String {
-        c_name::c_decl(self, id, name)
+        c_name::c_decl(self, id, name, &c_name::Aliases::new())
+    }
+
+    /// As [`TypeTable::c_decl`], spelling the types in `aliases` by their alias.
+    pub fn c_decl_aliased(&self, id: TypeId, name: &str, aliases: &c_name::Aliases) -> String {
+        c_name::c_decl(self, id, name, aliases)
     }
 }

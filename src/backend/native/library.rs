@@ -50,7 +50,7 @@ impl Library {
                 Ok(ptr as usize as Addr)
             }
             Err(e) => Err(Error::Attribute(format!(
-                "function/symbol '{symbol}' not found in library '{}': {e}",
+                "symbol '{symbol}' not found in library '{}': {e}",
                 self.name
             ))),
         }
