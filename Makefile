@@ -7,7 +7,7 @@ PY := $(abspath $(VENV))/bin/python
 VENV_ENV := VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH
 # Zig builds wasi-libc once per machine (about 30 s); keep its cache between runs.
 export ZIG_GLOBAL_CACHE_DIR ?= $(HOME)/.cache/wasmcffi-zig
-PY_DEPS := "maturin>=1.5,<2" "pytest>=8" "cffi>=1.17" "hypothesis>=6" "ziglang==0.17.1"
+PY_DEPS := "maturin>=1.5,<2" "pytest>=8" "cffi>=1.17" "setuptools" "hypothesis>=6" "ziglang==0.17.1"
 # Only `make bench` needs these: charts, and wasmtime-py as a point of comparison.
 BENCH_DEPS := "matplotlib>=3.7" "wasmtime>=30"
 

@@ -14,7 +14,8 @@
 //!   the export `_cffi_set_call_python(fn, token)`, called as
 //!   `fn(token, k, args, result)` (until it is set, calls return 0).
 //! - `void *_cffi_fp_NAME(void)` for each function and `extern "Python"` function:
-//!   `&NAME`, the C function pointer (a table index on wasm32).
+//!   `&NAME`, the C function pointer (a table index on wasm32); for a function
+//!   that is a macro (`#ifdef NAME`), `&_cffi_d_NAME`, its direct wrapper.
 
 use std::fmt::Write as _;
 
