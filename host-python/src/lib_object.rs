@@ -93,6 +93,13 @@ impl PyLib {
             }
             Some(Decl::Global(g)) => {
                 let ty = self.resolve_type(g.ty)?;
+                // CFFI's in-line ABI mode reads a `const` scalar global as a
+                // constant, which a dlopen() lib cannot provide.
+                if g.is_const && !matches!(ty.kind(), CKind::Array { .. } | CKind::Record(_)) {
+                    return Err(PyNotImplementedError::new_err(format!(
+                        "non-integer constant '{name}' cannot be accessed from a dlopen() library"
+                    )));
+                }
                 Ok(Item::Global {
                     addr: self.library.symbol(name).py()?,
                     ty,
@@ -121,10 +128,6 @@ impl PyLib {
             Item::Global { ty, addr, .. } if matches!(ty.kind(), CKind::Array { .. }) => {
                 self.cdata(ty, addr).into_py_any(py)
             }
-            // CFFI reads a `const` scalar global as a constant: no address.
-            Item::Global { is_const: true, .. } => Err(PyAttributeError::new_err(format!(
-                "cannot take the address of the constant '{name}'"
-            ))),
             Item::Global { ty, addr, .. } => {
                 let pointer = self.ctx.pointer_to(&ty).py()?;
                 self.cdata(pointer, addr).into_py_any(py)
