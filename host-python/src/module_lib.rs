@@ -22,7 +22,8 @@ use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::{ExternPythonHandler, GuestFunc, Sandbox, WasmVal};
 use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
-use wasmcffi::model::{ConstValue, Decl, Type};
+use wasmcffi::build::is_const_scalar;
+use wasmcffi::model::{ConstValue, Decl, GlobalVar, Type};
 
 use crate::call::{
     call_function, check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps,
@@ -318,7 +319,7 @@ fn address_of(
             let addr = backend.accessor(ctx, &format!("_cffi_fp_{name}"))?;
             extern_python::function_pointer(py, ctx, fptr, addr)
         }
-        Some(Decl::Global(g)) => {
+        Some(Decl::Global(g)) if !is_const_scalar(&ctx.types().decls.types, &g) => {
             let ty = ctx.resolve(g.ty).py()?;
             let pointer = ctx.pointer_to(&ty).py()?;
             let addr = backend.accessor(ctx, &format!("_cffi_g_{name}"))?;
@@ -412,17 +413,21 @@ impl PyModuleLib {
                     .set_item(name, function.clone_ref(py))?;
                 Ok(function)
             }
-            Some(Decl::Global(g)) => {
+            Some(Decl::Global(g)) if !is_const_scalar(&this.ctx.types().decls.types, &g) => {
                 let ty = this.ctx.resolve(g.ty).py()?;
                 let addr = this.item_addr(name)?;
                 PyCData::plain(&this.ctx, ty, addr).global_value(py)
             }
-            // `static const T NAME;` of a non-integer type: the glue's
-            // `_cffi_c_NAME(out)` stores the value, read once and kept.
-            Some(Decl::Constant {
-                ty,
-                value: ConstValue::Unknown,
-            }) => {
+            // `static const T NAME;` of a non-integer type, or a `const` scalar
+            // global: the glue's `_cffi_c_NAME(out)` stores the value, read
+            // once and kept.
+            Some(
+                Decl::Constant {
+                    ty,
+                    value: ConstValue::Unknown,
+                }
+                | Decl::Global(GlobalVar { ty, .. }),
+            ) => {
                 let ty = this.ctx.resolve(ty).py()?;
                 let block = Allocation::new(&this.ctx.mem, ty.sizeof().py()?, ty.align().unwrap_or(1))?;
                 this.backend
@@ -478,12 +483,12 @@ impl PyModuleLib {
 }
 
 impl PyModuleFunction {
-    /// The C function pointer of this function, when passed where C expects one.
     /// The function-pointer type of this function.
     pub(crate) fn signature(&self) -> &CType {
         &self.sig
     }
 
+    /// The C function pointer of this function, when passed where C expects one.
     pub(crate) fn function_pointer(&self, py: Python<'_>) -> PyResult<PyObject> {
         address_of(py, &self.ctx, &self.backend, &self.name)
     }

@@ -38,7 +38,8 @@
 //! - `extern "Python"` functions and `void *_cffi_fp_NAME(void)` (a function's
 //!   address): see `callbacks`.
 //! - `void *_cffi_g_NAME(void)` for each global: `&NAME`.
-//! - `void _cffi_c_NAME(void *out)` for each non-integer `static const T NAME;`:
+//! - `void _cffi_c_NAME(void *out)` for each non-integer `static const T NAME;`
+//!   and each `const` scalar global (read as a constant, as CFFI does):
 //!   stores the value at `out`.
 //! - `const unsigned long long *_cffi_layout(void)` and
 //!   `unsigned long long _cffi_layout_len(void)`: the layout table.
@@ -66,7 +67,9 @@ mod callbacks;
 mod complete;
 mod plan;
 
-pub use plan::{record_c_name, ArrayTarget, LayoutPlan, Question, RecordField, SENTINEL};
+pub use plan::{
+    is_const_scalar, record_c_name, ArrayTarget, LayoutPlan, Question, RecordField, SENTINEL,
+};
 
 use std::fmt::Write as _;
 
@@ -172,8 +175,10 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
         );
     }
     for name in &plan.copied_constants {
-        let Some(Decl::Constant { ty, .. }) = decls.lib_items.get(name) else {
-            return Err(Error::Internal(format!("constant '{name}' vanished")));
+        let ty = match decls.lib_items.get(name) {
+            Some(Decl::Constant { ty, .. }) => ty,
+            Some(Decl::Global(g)) => &g.ty,
+            _ => return Err(Error::Internal(format!("constant '{name}' vanished"))),
         };
         let target = table.c_decl(*ty, "*_o");
         let _ = writeln!(

@@ -27,7 +27,7 @@ import pytest
 
 import cffi
 import wasmcffi
-from conftest import Pair, load_module, outcome
+from conftest import Pair, build_cffi_reference, load_module, outcome
 from wasmcffi import build as wasmcffi_build
 
 TARGETS = ["wasm", "native"]
@@ -834,3 +834,57 @@ def test_new_allocator_refuses_memory_of_another_sandbox(modules):
     native = modules("native").ffi
     p = native.new_allocator(lambda n: host.new("char[]", n))("int[2]", [1, 2])
     assert list(p) == [1, 2]
+
+
+# ---- const globals are constants -------------------------------------------
+
+CONST_CDEF = """
+    static int (*python_callback)(int how_many, int *values);
+    int (*const c_callback)(int, ...);
+    int some_c_function(int (*cb)(int, ...));
+    const int answer;
+    extern int plain;
+"""
+CONST_SOURCE = """
+    static int (*python_callback)(int how_many, int *values);
+    static int c_callback(int how_many, ...) {
+        va_list ap; int i, values[8];
+        va_start(ap, how_many);
+        for (i = 0; i < how_many; i++) values[i] = va_arg(ap, int);
+        va_end(ap);
+        return python_callback(how_many, values);
+    }
+    int some_c_function(int (*cb)(int, ...)) { return cb(2, 10, 20) + cb(3, 30, 40, 50); }
+    #define answer 42
+    int plain = 7;
+"""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_const_globals_are_read_as_constants_same_as_cffi(tmp_path, target):
+    # CFFI reads a `const` scalar global as a constant (its value, not its
+    # address), so it may be a macro or a function; C code later calls the
+    # function pointer read that way.
+    mine = build(tmp_path, target, f"_dropin_const_{target}", CONST_CDEF, CONST_SOURCE)
+    ref = build_cffi_reference(tmp_path / "cffi", "_dropin_const_cffi", CONST_CDEF,
+                               "#include <stdarg.h>\n" + CONST_SOURCE, [])
+
+    def run(ffi, lib):
+        seen = []
+
+        @ffi.callback("int(int, int *)")
+        def collect(how_many, values):
+            seen.append([values[i] for i in range(how_many)])
+            return 42
+
+        lib.python_callback = collect
+        total = lib.some_c_function(lib.c_callback)
+        lib.python_callback = ffi.NULL
+        return total, seen, lib.answer, lib.plain, ffi.addressof(lib, "plain")[0]
+
+    assert run(mine.ffi, mine.lib) == run(ref.ffi, ref.lib) == (84, [[10, 20], [30, 40, 50]], 42, 7, 7)
+    for module in (mine, ref):
+        with pytest.raises(AttributeError):
+            module.ffi.addressof(module.lib, "answer")
+        with pytest.raises(AttributeError):
+            module.lib.answer = 1
