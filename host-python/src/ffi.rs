@@ -161,7 +161,11 @@ impl PyFFI {
 
     /// What `ffi.new(cdecl, init)` makes: its type, the block's size and
     /// alignment, the converted initializer and the length of an open array.
-    fn plan_new(&self, cdecl: &Bound<'_, PyAny>, init: Option<&Bound<'_, PyAny>>) -> PyResult<NewPlan> {
+    fn plan_new(
+        &self,
+        cdecl: &Bound<'_, PyAny>,
+        init: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<NewPlan> {
         let ty = self.ctype_arg(cdecl)?;
         let (data_type, item) = match ty.kind() {
             CKind::Pointer(item) => (item.clone(), item.clone()),
@@ -303,9 +307,19 @@ impl PyFFI {
         use wasmcffi::build::{ArrayTarget, Question};
         let plan = wasmcffi::build::plan(&self.ctx.types().decls).py()?;
         let names = plan.questions.into_iter().filter_map(|q| match q {
-            Question::Record { c_type, partial: true, .. } => Some(c_type),
-            Question::Record { partial: false, .. } | Question::IntConst { expected: Some(_), .. } => None,
-            Question::IntConst { name, expected: None }
+            Question::Record {
+                c_type,
+                partial: true,
+                ..
+            } => Some(c_type),
+            Question::Record { partial: false, .. }
+            | Question::IntConst {
+                expected: Some(_), ..
+            } => None,
+            Question::IntConst {
+                name,
+                expected: None,
+            }
             | Question::Enumerator { name, .. }
             | Question::IntTypedef { name, .. }
             | Question::FloatTypedef { name, .. } => Some(name),
@@ -504,7 +518,10 @@ impl PyFFI {
             )));
         };
         let raw_cdata = raw_cdata.get();
-        if !matches!(raw_cdata.ctype.kind(), CKind::Pointer(_) | CKind::Array { .. }) {
+        if !matches!(
+            raw_cdata.ctype.kind(),
+            CKind::Pointer(_) | CKind::Array { .. }
+        ) {
             return Err(PyTypeError::new_err(format!(
                 "alloc() must return a cdata pointer, not '{}'",
                 raw_cdata.ctype.cname()
@@ -516,11 +533,14 @@ impl PyFFI {
             ));
         }
         if raw_cdata.addr == 0 {
-            return Err(pyo3::exceptions::PyMemoryError::new_err("alloc() returned NULL"));
+            return Err(pyo3::exceptions::PyMemoryError::new_err(
+                "alloc() returned NULL",
+            ));
         }
         let addr = raw_cdata.addr;
         if clear {
-            let size = usize::try_from(new.size).map_err(|_| PyValueError::new_err("size too large"))?;
+            let size =
+                usize::try_from(new.size).map_err(|_| PyValueError::new_err("size too large"))?;
             self.ctx.mem.write(addr, &vec![0u8; size]).py()?;
         }
         new.init_at(&self.ctx, addr)?;

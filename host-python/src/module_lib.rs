@@ -20,9 +20,9 @@ use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::{ExternPythonHandler, GuestFunc, Sandbox, WasmVal};
+use wasmcffi::build::is_const_scalar;
 use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
-use wasmcffi::build::is_const_scalar;
 use wasmcffi::model::{ConstValue, Decl, GlobalVar, Type};
 
 use crate::call::{
@@ -159,7 +159,9 @@ impl Backend {
     fn fill(&self, ctx: &FfiContext, symbol: &str, out: Addr) -> PyResult<()> {
         match self {
             Backend::Wasm { sandbox, .. } => {
-                sandbox.call(symbol, &[WasmVal::I32(out as u32 as i32)]).py()?;
+                sandbox
+                    .call(symbol, &[WasmVal::I32(out as u32 as i32)])
+                    .py()?;
             }
             Backend::Native { library, .. } => {
                 let void_ptr = ctx.parse_ctype("void *").py()?;
@@ -429,7 +431,8 @@ impl PyModuleLib {
                 | Decl::Global(GlobalVar { ty, .. }),
             ) => {
                 let ty = this.ctx.resolve(ty).py()?;
-                let block = Allocation::new(&this.ctx.mem, ty.sizeof().py()?, ty.align().unwrap_or(1))?;
+                let block =
+                    Allocation::new(&this.ctx.mem, ty.sizeof().py()?, ty.align().unwrap_or(1))?;
                 this.backend
                     .fill(&this.ctx, &format!("_cffi_c_{name}"), block.addr())?;
                 let value = PyCData::plain(&this.ctx, ty, block.addr())

@@ -54,9 +54,10 @@ pub(super) fn emit(c: &mut String, decls: &Declarations, plan: &LayoutPlan) -> R
         // A function that is a macro has no address: its direct wrapper, which
         // has the same C signature, stands in for it.
         let direct = match decls.lib_items.get(name) {
-            Some(Decl::Function { .. }) => {
-                super::has_direct_wrapper(&decls.types, super::function_type(&decls.types, decls, name)?)
-            }
+            Some(Decl::Function { .. }) => super::has_direct_wrapper(
+                &decls.types,
+                super::function_type(&decls.types, decls, name)?,
+            ),
             _ => false,
         };
         let address = if direct {

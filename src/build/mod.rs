@@ -315,13 +315,21 @@ fn variadic_wrapper(
     name: &str,
 ) -> Result<()> {
     let f = function_type(table, decls, name)?;
-    let mut params: Vec<String> = f.params.iter().map(|&p| table.c_decl_aliased(p, "", aliases)).collect();
+    let mut params: Vec<String> = f
+        .params
+        .iter()
+        .map(|&p| table.c_decl_aliased(p, "", aliases))
+        .collect();
     params.push("void *".to_owned());
     let fixed = f.params.len();
     let _ = writeln!(
         c,
         "#ifdef __wasm__\ntypedef {};",
-        table.c_decl_aliased(f.ret, &format!("(*_cffi_vt_{name})({})", params.join(", ")), aliases)
+        table.c_decl_aliased(
+            f.ret,
+            &format!("(*_cffi_vt_{name})({})", params.join(", ")),
+            aliases
+        )
     );
     // Through a volatile pointer: were the compiler to see which function is
     // called, it could turn the call back into a variadic one.

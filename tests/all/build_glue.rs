@@ -212,7 +212,8 @@ fn build_glue_completes_from_the_native_compiler() {
     let mut b = build_native("complete", CDEF, SOURCE);
     assert_eq!(b.glue.plan.variadic, ["sum_va"]);
     assert!(b.glue.plan.functions.iter().any(|f| f == "make_rect"));
-    assert_eq!(b.glue.plan.copied_constants, ["HALF"]);
+    // A `const` scalar global is a constant too, as in CFFI.
+    assert_eq!(b.glue.plan.copied_constants, ["HALF", "limit"]);
     b.complete().unwrap();
 
     // The compiler's own numbers, from the `facts` array (its `[...]` completed too).
@@ -388,10 +389,12 @@ fn build_glue_wrappers_take_pointers_to_arguments() {
         &[argv.as_ptr() as u64, std::ptr::addr_of_mut!(len) as u64],
     );
     assert_eq!(len, 5);
-    let limit = b.global("limit");
-    let mut word = [0u8; 4];
-    HostMemory.read(limit, &mut word).unwrap();
-    assert_eq!(i32::from_le_bytes(word), 100);
+    // A `const` scalar global: its value through its getter, no address.
+    let mut limit = 0i32;
+    let out = std::ptr::addr_of_mut!(limit) as u64;
+    b.call("_cffi_c_limit", "void", &["void *"], &[out]);
+    assert_eq!(limit, 100);
+    assert!(b.lib.symbol("_cffi_g_limit").is_err());
     assert!(
         b.lib.symbol("_cffi_f_sum_va").is_err(),
         "natively, variadic functions are called by address, not through a wrapper"
