@@ -215,6 +215,16 @@ impl PyFFI {
         })
     }
 
+    /// The owning cdata of `ffi.new` made by `new` in `block`, initialized.
+    fn new_in(&self, py: Python<'_>, new: NewPlan, block: Arc<Allocation>) -> PyResult<PyObject> {
+        new.init_at(&self.ctx, block.addr())?;
+        PyCData::plain(&self.ctx, new.ty, block.addr())
+            .with_length(new.length)
+            .with_owner(Some(block))
+            .with_flavor(Flavor::Owning)
+            .into_py_any(py)
+    }
+
     fn unknown_size(ty: &CType) -> PyErr {
         PyTypeError::new_err(format!(
             "cannot instantiate ctype '{}' of unknown size",
@@ -473,12 +483,7 @@ impl PyFFI {
     ) -> PyResult<PyObject> {
         let new = self.plan_new(cdecl, init)?;
         let block = Allocation::new(&self.ctx.mem, new.size, new.align)?;
-        new.init_at(&self.ctx, block.addr())?;
-        PyCData::plain(&self.ctx, new.ty, block.addr())
-            .with_length(new.length)
-            .with_owner(Some(block))
-            .with_flavor(Flavor::Owning)
-            .into_py_any(py)
+        self.new_in(py, new, block)
     }
 
     /// `ffi.new_allocator(alloc, free, should_clear_after_alloc)(cdecl, init)`:
@@ -503,12 +508,7 @@ impl PyFFI {
             } else {
                 Allocation::for_overwrite(&self.ctx.mem, new.size, new.align)?
             };
-            new.init_at(&self.ctx, block.addr())?;
-            return PyCData::plain(&self.ctx, new.ty, block.addr())
-                .with_length(new.length)
-                .with_owner(Some(block))
-                .with_flavor(Flavor::Owning)
-                .into_py_any(py);
+            return self.new_in(py, new, block);
         };
         let raw = alloc.call1((new.size,))?;
         let Ok(raw_cdata) = raw.downcast::<PyCData>() else {

@@ -92,14 +92,14 @@ impl PyLib {
                 Ok(Item::Function(ty, self.library.symbol(name).py()?))
             }
             Some(Decl::Global(g)) => {
-                let ty = self.resolve_type(g.ty)?;
-                // CFFI's in-line ABI mode reads a `const` scalar global as a
-                // constant, which a dlopen() lib cannot provide.
-                if g.is_const && !matches!(ty.kind(), CKind::Array { .. } | CKind::Record(_)) {
+                // CFFI's in-line ABI mode reads such a global as a constant,
+                // which a dlopen() lib cannot provide.
+                if g.reads_as_constant(&self.ctx.types().decls.types) {
                     return Err(PyNotImplementedError::new_err(format!(
                         "non-integer constant '{name}' cannot be accessed from a dlopen() library"
                     )));
                 }
+                let ty = self.resolve_type(g.ty)?;
                 Ok(Item::Global {
                     addr: self.library.symbol(name).py()?,
                     ty,

@@ -20,7 +20,6 @@ use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::{ExternPythonHandler, GuestFunc, Sandbox, WasmVal};
-use wasmcffi::build::is_const_scalar;
 use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, GlobalVar, Type};
@@ -154,7 +153,6 @@ impl Backend {
 }
 
 impl Backend {
-    /// What the glue's `void *SYMBOL(void)` accessor returns (an address).
     /// Calls the glue's `void symbol(void *out)`, which stores a value at `out`.
     fn fill(&self, ctx: &FfiContext, symbol: &str, out: Addr) -> PyResult<()> {
         match self {
@@ -177,6 +175,7 @@ impl Backend {
         Ok(())
     }
 
+    /// What the glue's `void *SYMBOL(void)` accessor returns (an address).
     fn accessor(&self, ctx: &FfiContext, symbol: &str) -> PyResult<Addr> {
         match self {
             Backend::Wasm { sandbox, .. } => match sandbox.call(symbol, &[]).py()?.first() {
@@ -321,7 +320,7 @@ fn address_of(
             let addr = backend.accessor(ctx, &format!("_cffi_fp_{name}"))?;
             extern_python::function_pointer(py, ctx, fptr, addr)
         }
-        Some(Decl::Global(g)) if !is_const_scalar(&ctx.types().decls.types, &g) => {
+        Some(Decl::Global(g)) if !g.reads_as_constant(&ctx.types().decls.types) => {
             let ty = ctx.resolve(g.ty).py()?;
             let pointer = ctx.pointer_to(&ty).py()?;
             let addr = backend.accessor(ctx, &format!("_cffi_g_{name}"))?;
@@ -415,7 +414,7 @@ impl PyModuleLib {
                     .set_item(name, function.clone_ref(py))?;
                 Ok(function)
             }
-            Some(Decl::Global(g)) if !is_const_scalar(&this.ctx.types().decls.types, &g) => {
+            Some(Decl::Global(g)) if !g.reads_as_constant(&this.ctx.types().decls.types) => {
                 let ty = this.ctx.resolve(g.ty).py()?;
                 let addr = this.item_addr(name)?;
                 PyCData::plain(&this.ctx, ty, addr).global_value(py)

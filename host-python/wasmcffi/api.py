@@ -180,8 +180,7 @@ class FFI(_wasmcffi._FFI):
         from . import build
 
         if spec.source is None:
-            path = os.path.join(tmpdir, *spec.module_name.split(".")) + ".py"
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            path = build.module_base(tmpdir, spec.module_name) + ".py"
             self.emit_python_code(path)
             return path
         return build.compile_module(self, spec, tmpdir, verbose)

@@ -158,11 +158,20 @@ def run_compiler(args, verbose):
         )
 
 
-def build_artifact(spec, c_path, out_dir, verbose):
-    """Compiles `c_path` (source + glue) and the extra sources into `out_dir`;
-    returns the artifact's path."""
+def module_base(tmpdir, module_name):
+    """Where module `module_name`'s files go in `tmpdir`, without their suffix: a
+    dotted name goes into its package's folder (`pkg.mod` → `tmpdir/pkg/mod`),
+    which is made."""
+    base = os.path.join(tmpdir, *module_name.split("."))
+    os.makedirs(os.path.dirname(base) or ".", exist_ok=True)
+    return base
+
+
+def build_artifact(spec, c_path, base, verbose):
+    """Compiles `c_path` (source + glue) and the extra sources into the artifact
+    `base` + `.wasm` or `.native.so`; returns its path."""
     sources = [os.path.abspath(s) for s in spec.sources]
-    base = os.path.join(out_dir, spec.module_name.rpartition(".")[2])
+    out_dir = os.path.dirname(base)
     if spec.target == "wasm":
         runtime = os.path.join(out_dir, "_wasmcffi_runtime.c")
         with open(runtime, "w") as f:
@@ -259,18 +268,17 @@ def module_c_text(ffi, spec):
 def compile_module(ffi, spec, tmpdir, verbose):
     """Writes the module's C, artifact and loader into `tmpdir` (a dotted module
     name goes into its package's folder there); returns the loader's path."""
-    package_dir = os.path.join(tmpdir, *spec.module_name.split(".")[:-1])
-    os.makedirs(package_dir, exist_ok=True)
+    base = module_base(tmpdir, spec.module_name)
     c_path = os.path.join(tmpdir, spec.module_name + spec.source_extension)
     with open(c_path, "w") as f:
         f.write(module_c_text(ffi, spec))
-    artifact = build_artifact(spec, c_path, package_dir, verbose)
+    artifact = build_artifact(spec, c_path, base, verbose)
     from . import _loader
 
     table = _loader.read_layout_table(spec.target, artifact)
     # Checks the declarations against the compiler now (VerificationError), not at import.
     _loader.make_ffi(spec.target, artifact, ffi._cdef_log, table, check_only=True)
-    loader_path = os.path.join(package_dir, spec.module_name.rpartition(".")[2] + ".py")
+    loader_path = base + ".py"
     with open(loader_path, "w") as f:
         f.write(LOADER.format(
             module=spec.module_name,

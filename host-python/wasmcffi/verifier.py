@@ -51,7 +51,8 @@ def build_and_load(ffi, source, tmpdir, modulename=None, relative_to=None, **kwa
         kwargs["sources"] = [os.path.join(base, s) for s in kwargs["sources"]]
     name = modulename or module_name_for(ffi, source, kwargs)
     loader_path = os.path.join(tmpdir, name + ".py")
-    if not _built(loader_path):
+    # The loader is written last, once the artifact is built and checked.
+    if not os.path.exists(loader_path):
         from .api import FFI
 
         builder = FFI()
@@ -64,10 +65,3 @@ def build_and_load(ffi, source, tmpdir, modulename=None, relative_to=None, **kwa
     spec.loader.exec_module(module)
     return module
 
-
-def _built(loader_path):
-    """Whether `loader_path` and the artifact it names exist (a build finished)."""
-    if not os.path.exists(loader_path):
-        return False
-    base = os.path.splitext(loader_path)[0]
-    return os.path.exists(base + ".wasm") or os.path.exists(base + ".native.so")

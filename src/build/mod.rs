@@ -67,9 +67,7 @@ mod callbacks;
 mod complete;
 mod plan;
 
-pub use plan::{
-    is_const_scalar, record_c_name, ArrayTarget, LayoutPlan, Question, RecordField, SENTINEL,
-};
+pub use plan::{record_c_name, ArrayTarget, LayoutPlan, Question, RecordField, SENTINEL};
 
 use std::fmt::Write as _;
 
@@ -180,7 +178,7 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
             Some(Decl::Global(g)) => &g.ty,
             _ => return Err(Error::Internal(format!("constant '{name}' vanished"))),
         };
-        let target = table.c_decl(*ty, "*_o");
+        let target = table.c_decl_aliased(*ty, "*_o", &aliases);
         let _ = writeln!(
             c,
             "void _CFFI_EXPORT(_cffi_c_{name})(void *out) {{ {target} = out; *_o = ({name}); }}"

@@ -104,12 +104,6 @@ pub struct RecordField {
     pub skip_in_positional_init: bool,
 }
 
-/// Whether global `g` is read as a constant: declared `const` at its top level
-/// and not an array or a struct/union (whose contents are read in place).
-pub fn is_const_scalar(table: &TypeTable, g: &crate::model::GlobalVar) -> bool {
-    g.is_const && !matches!(table.get(g.ty), Type::Array { .. } | Type::Record(_))
-}
-
 /// The table entry for "not asked" (a bitfield's offset, an open array's size).
 pub const SENTINEL: u64 = u64::MAX;
 
@@ -211,9 +205,8 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
                 Type::Function(f) if f.variadic => p.variadic.push(name.clone()),
                 _ => p.functions.push(name.clone()),
             },
-            // As in CFFI, a `const` scalar global is a constant: its value is
-            // copied (it may be a macro or a function, which has no address).
-            Decl::Global(g) if is_const_scalar(table, g) => p.copied_constants.push(name.clone()),
+            // Its value is copied: it may be a macro or a function, with no address.
+            Decl::Global(g) if g.reads_as_constant(table) => p.copied_constants.push(name.clone()),
             Decl::Global(g) => {
                 p.globals.push(name.clone());
                 if let Some((levels, skip_outer)) = unknown_array(table, g.ty) {

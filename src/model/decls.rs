@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{TypeId, TypeTable};
+use super::{Type, TypeId, TypeTable};
 
 /// The value of a constant declared in a cdef.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +19,16 @@ pub struct GlobalVar {
     pub ty: TypeId,
     /// Declared `const` at its top level (`T *const x`): read-only from Python.
     pub is_const: bool,
+}
+
+impl GlobalVar {
+    /// Whether CFFI reads this global as a constant (its value, never its
+    /// address): `const` at its top level and not an array or a struct/union,
+    /// whose contents are read in place. In a compiled module it may then be a
+    /// macro or a function.
+    pub fn reads_as_constant(&self, table: &TypeTable) -> bool {
+        self.is_const && !matches!(table.get(self.ty), Type::Array { .. } | Type::Record(_))
+    }
 }
 
 /// One named declaration in the `lib` namespace or the type namespace.
