@@ -398,6 +398,11 @@ impl PyCData {
     /// address): arrays and structs as views, everything else read now.
     pub fn global_value(self, py: Python<'_>) -> PyResult<PyObject> {
         match self.ctype.kind() {
+            // `T name[]`: CFFI gives the address, typed `T *`.
+            CKind::Array { item, len: None } => {
+                let pointer = self.ctx.pointer_to(item).py()?;
+                PyCData::plain(&self.ctx, pointer, self.addr).into_py_any(py)
+            }
             CKind::Array { .. } | CKind::Record(_) => self.into_py_any(py),
             _ => {
                 let ty = self.ctype.clone();
@@ -501,6 +506,17 @@ impl PyCData {
                     .derived(field.ty.clone(), addr, Some(n), Flavor::Plain)
                     .into_py_any(py);
             }
+        }
+        // Otherwise a `T x[]` or `T x[0]` member reads as CFFI reads it: `T *`.
+        if let CKind::Array {
+            item,
+            len: None | Some(0),
+        } = field.ty.kind()
+        {
+            let pointer = self.ctx.pointer_to(item).py()?;
+            return self
+                .derived(pointer, addr, None, Flavor::Plain)
+                .into_py_any(py);
         }
         self.load(py, &field.ty, addr)
     }

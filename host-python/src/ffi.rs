@@ -13,6 +13,7 @@ use wasmcffi::backend::native::{errno, Library};
 use wasmcffi::cdata::{self as core, HostMemory, NoMemory, Value};
 use wasmcffi::cdecl::CdefOptions;
 use wasmcffi::layout::{CKind, CType, Target};
+use wasmcffi::model::{ConstValue, Decl};
 
 use crate::buffer::{ByteSource, PyBuffer};
 use crate::cdata::{offset_addr, Allocation, Flavor, PyCData};
@@ -341,12 +342,29 @@ impl PyFFI {
         Ok(names.collect())
     }
 
+    /// The integer constants whose cdef value the compiler contradicted, as
+    /// `(name, compiler's value, cdef's value)`.
+    fn _disagreeing_constants(&self) -> Vec<(String, i128, i128)> {
+        let decls = &self.ctx.types().decls;
+        let found = decls
+            .lib_items
+            .iter()
+            .filter_map(|(name, decl)| match decl {
+                Decl::Constant {
+                    value: ConstValue::Disagrees { compiler, cdef },
+                    ..
+                } => Some((name.clone(), *compiler, *cdef)),
+                _ => None,
+            });
+        found.collect()
+    }
+
     /// The value of the integer constant `name`: a `#define`, an integer
     /// `static const` or an enumerator.
     fn integer_const(&self, name: &str) -> PyResult<i128> {
         match self.ctx.types().decls.lib_items.get(name) {
-            Some(wasmcffi::model::Decl::Constant {
-                value: wasmcffi::model::ConstValue::Int(value),
+            Some(Decl::Constant {
+                value: ConstValue::Int(value),
                 ..
             }) => Ok(*value),
             _ => Err(pyo3::exceptions::PyAttributeError::new_err(format!(

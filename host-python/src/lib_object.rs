@@ -81,7 +81,7 @@ impl PyLib {
                 ..
             }) => Ok(Item::Int(v)),
             Some(Decl::Constant {
-                value: ConstValue::Unknown,
+                value: ConstValue::Unknown | ConstValue::Disagrees { .. },
                 ..
             }) => Err(PyNotImplementedError::new_err(format!(
                 "non-integer constant '{name}' cannot be accessed from a dlopen() library"

@@ -30,7 +30,7 @@ use crate::call::{
 use crate::cdata::{Allocation, PyCData};
 use crate::context::FfiContext;
 use crate::convert::to_value;
-use crate::exceptions::CoreResultExt;
+use crate::exceptions::{CoreResultExt, FFIError};
 use crate::extern_python::{self, ExternPython};
 use crate::fastcall::{self, FastCall, MethodDef};
 use crate::ffi::PyFFI;
@@ -396,6 +396,10 @@ impl PyModuleLib {
                 value: ConstValue::Int(v),
                 ..
             }) => v.into_py_any(py),
+            Some(Decl::Constant {
+                value: value @ ConstValue::Disagrees { .. },
+                ..
+            }) => Err(FFIError::new_err(value.disagreement(name))),
             Some(Decl::Function { ty }) => {
                 let pointer = this.ctx.types().decls.types.intern(Type::Pointer(ty));
                 let sig = this.ctx.resolve(pointer).py()?;

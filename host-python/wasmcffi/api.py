@@ -223,6 +223,10 @@ class FFI(_wasmcffi._FFI):
         if tmpdir is None:
             tmpdir = verifier.default_tmpdir(sys._getframe(1))
         module = verifier.build_and_load(self, source, tmpdir, **kwargs)
+        # verify() checks the cdef's constants at once, where set_source()'s
+        # modules report a wrong one when it is read.
+        for name, compiler, cdef in module.ffi._disagreeing_constants():
+            raise _wasmcffi.VerificationError(f"{name} has the real value {compiler}, not {cdef}")
         self._bind_to(module.ffi)
         return module.lib
 

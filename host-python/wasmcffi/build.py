@@ -47,6 +47,7 @@ GUEST_LIBC_LIBRARIES = frozenset({"c", "m", "dl", "pthread", "rt", "util", "cryp
 #: then <stddef.h> and <stdint.h>), on both targets.
 SOURCE_PRELUDE = """\
 /* wasmcffi: what CFFI's generated C makes visible to the source */
+#define _CFFI_
 #include <stddef.h>
 #include <stdint.h>
 #include <inttypes.h>

@@ -68,25 +68,19 @@ pub(super) fn complete(
             }
             Question::IntConst { name, expected } => {
                 let value = int_value(a);
-                match expected {
-                    Some(v) if *v != value => {
-                        let hex = if value >= 0 {
-                            format!(" (0x{value:x})")
-                        } else {
-                            String::new()
-                        };
-                        return Err(Error::Verification(format!(
-                            "the C compiler says '{name}' is equal to {value}{hex}, but the cdef disagrees"
-                        )));
-                    }
-                    Some(_) => {}
-                    None => set_constant(decls, name, value),
-                }
+                let constant = match expected {
+                    Some(v) if *v != value => ConstValue::Disagrees {
+                        compiler: value,
+                        cdef: *v,
+                    },
+                    _ => ConstValue::Int(value),
+                };
+                set_constant(decls, name, constant);
             }
             Question::Enumerator { eid, index, name } => {
                 let value = int_value(a);
                 decls.types.enum_def_mut(*eid).values[*index].1 = Some(value);
-                set_constant(decls, name, value);
+                set_constant(decls, name, ConstValue::Int(value));
                 done_enums.push(*eid);
             }
             _ => {}
@@ -158,9 +152,9 @@ fn int_value(a: &[u64]) -> i128 {
 }
 
 /// The `lib` constant `name` now has `value`.
-fn set_constant(decls: &mut Declarations, name: &str, value: i128) {
+fn set_constant(decls: &mut Declarations, name: &str, value: ConstValue) {
     if let Some(Decl::Constant { value: v, .. }) = decls.lib_items.get_mut(name) {
-        *v = ConstValue::Int(value);
+        *v = value;
     }
 }
 

@@ -179,9 +179,10 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
             _ => return Err(Error::Internal(format!("constant '{name}' vanished"))),
         };
         let target = table.c_decl_aliased(*ty, "*_o", &aliases);
+        let pointer = table.c_decl_aliased(*ty, "*", &aliases);
         let _ = writeln!(
             c,
-            "void _CFFI_EXPORT(_cffi_c_{name})(void *out) {{ {target} = out; *_o = ({name}); }}"
+            "void _CFFI_EXPORT(_cffi_c_{name})(void *out) {{ {target} = ({pointer})out; *_o = ({name}); }}"
         );
     }
     c.push_str("static const unsigned long long _cffi_layout_table[] = {\n");
@@ -262,12 +263,16 @@ fn pointer_table_wrapper(
     for (i, &p) in f.params.iter().enumerate() {
         // Function pointers travel as `void *`: the model drops qualifiers
         // (`const void *` parameters of a comparator), which C would reject.
-        let decl = if is_function_pointer(table, p) {
-            format!("void **_a{i}")
+        // The casts spell out what C converts implicitly, for C++.
+        let (decl, pointer) = if is_function_pointer(table, p) {
+            (format!("void **_a{i}"), "void **".to_owned())
         } else {
-            table.c_decl_aliased(p, &format!("*_a{i}"), aliases)
+            (
+                table.c_decl_aliased(p, &format!("*_a{i}"), aliases),
+                table.c_decl_aliased(p, "*", aliases),
+            )
         };
-        let _ = writeln!(c, "  {decl} = args[{i}];");
+        let _ = writeln!(c, "  {decl} = ({pointer})args[{i}];");
         call_args.push(format!("*_a{i}"));
     }
     call_args.extend(extra_arg.map(str::to_owned));
@@ -281,15 +286,17 @@ fn pointer_table_wrapper(
         // warning that the qualifier is dropped.
         let _ = writeln!(
             c,
-            "  {} = result;\n  *_r = ({}){call};",
+            "  {} = ({})result;\n  *_r = ({}){call};",
             table.c_decl_aliased(f.ret, "*_r", aliases),
+            table.c_decl_aliased(f.ret, "*", aliases),
             table.c_decl_aliased(f.ret, "", aliases)
         );
     } else {
         let _ = writeln!(
             c,
-            "  {} = result;\n  *_r = {call};",
-            table.c_decl_aliased(f.ret, "*_r", aliases)
+            "  {} = ({})result;\n  *_r = {call};",
+            table.c_decl_aliased(f.ret, "*_r", aliases),
+            table.c_decl_aliased(f.ret, "*", aliases)
         );
     }
     if call_args.is_empty() {

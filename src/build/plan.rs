@@ -189,13 +189,9 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
             Decl::Constant { .. } if enumerators.contains(name.as_str()) => {}
             Decl::Constant { ty, value } => {
                 if is_integer(table, *ty) {
-                    let expected = match value {
-                        ConstValue::Int(v) => Some(*v),
-                        ConstValue::Unknown => None,
-                    };
                     p.questions.push(Question::IntConst {
                         name: name.clone(),
-                        expected,
+                        expected: value.declared(),
                     });
                 } else if *value == ConstValue::Unknown {
                     p.copied_constants.push(name.clone());

@@ -78,6 +78,10 @@ pub fn dump(decls: &Declarations) -> String {
             Decl::Constant { ty, value } => match value {
                 ConstValue::Int(v) => format!("constant {name}: {} = {v}", t.c_name(*ty)),
                 ConstValue::Unknown => format!("constant {name}: {} = ...", t.c_name(*ty)),
+                ConstValue::Disagrees { compiler, cdef } => format!(
+                    "constant {name}: {} = {cdef} (the compiler says {compiler})",
+                    t.c_name(*ty)
+                ),
             },
         };
         out.push_str(&line);

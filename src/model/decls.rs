@@ -11,6 +11,34 @@ pub enum ConstValue {
     Int(i128),
     /// `#define N ...`, `static const T N;`: the compiler (or the library) knows it.
     Unknown,
+    /// The cdef gave a value and the compiler found another: reading it is an
+    /// error ([`ConstValue::disagreement`]), as CFFI reports it on access.
+    Disagrees { compiler: i128, cdef: i128 },
+}
+
+impl ConstValue {
+    /// The value the cdef gave, if any.
+    pub fn declared(&self) -> Option<i128> {
+        match self {
+            ConstValue::Int(v) | ConstValue::Disagrees { cdef: v, .. } => Some(*v),
+            ConstValue::Unknown => None,
+        }
+    }
+
+    /// CFFI's message for reading constant `name` whose values disagree.
+    pub fn disagreement(&self, name: &str) -> Option<String> {
+        let ConstValue::Disagrees { compiler, .. } = self else {
+            return None;
+        };
+        let hex = if *compiler >= 0 {
+            format!(" (0x{compiler:x})")
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "the C compiler says '{name}' is equal to {compiler}{hex}, but the cdef disagrees"
+        ))
+    }
 }
 
 /// A global variable (`extern T x;`).
