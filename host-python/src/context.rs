@@ -196,13 +196,25 @@ impl FfiContext {
         resolver.resolve(&decls.types, id)
     }
 
-    /// `T *` for a resolved `T` of this FFI.
+    /// `ty` as this FFI's own descriptor. A type another FFI made is found here
+    /// by its name when its name says all (no struct, union or enum in it), as
+    /// CFFI shares such types between FFIs; any other is used as it is.
+    pub fn localize(&self, ty: &CType) -> Result<CType> {
+        if !ty.is_structural() || self.types().resolver.owns(ty) {
+            return Ok(ty.clone());
+        }
+        self.parse_ctype(ty.cname())
+    }
+
+    /// `T *` for a resolved `T` (of this FFI, or structural).
     pub fn pointer_to(&self, ty: &CType) -> Result<CType> {
+        let ty = self.localize(ty)?;
         self.derived(Type::Pointer(ty.data().model_id))
     }
 
-    /// `T[]` for a resolved `T` of this FFI.
+    /// `T[]` for a resolved `T` (of this FFI, or structural).
     pub fn open_array_of(&self, item: &CType) -> Result<CType> {
+        let item = self.localize(item)?;
         self.derived(Type::Array {
             item: item.data().model_id,
             len: ArrayLen::Open,

@@ -1,19 +1,32 @@
 //! `CType` and `CField`: Python views of resolved types, one object per type.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use pyo3::exceptions::PyAttributeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
-use wasmcffi::layout::{CKind, CType, FieldLayout, RecordLayout};
+use pyo3::types::{PyDict, PyList, PyTuple, PyWeakrefMethods, PyWeakrefReference};
+use wasmcffi::layout::{CKind, CType, FieldLayout, RecordLayout, Target};
 use wasmcffi::model::RecordKind;
 
-/// Every `CType` object ever made, by descriptor identity, so the same C type is
-/// always the same Python object (`ffi.typeof("int *") is ffi.typeof("int*")`).
-/// Descriptors are never freed once wrapped, as CFFI never frees its ctypes.
-static CTYPE_OBJECTS: LazyLock<Mutex<HashMap<usize, Py<PyCType>>>> =
+/// Which C type a `CType` object stands for: a structural type
+/// ([`CType::is_structural`]) by its target and name, so every FFI shares it as
+/// in CFFI; any other by its descriptor's identity.
+#[derive(PartialEq, Eq, Hash)]
+enum CTypeKey {
+    Structural(Target, String),
+    Descriptor(usize),
+}
+
+/// The living `CType` objects, held weakly so that a type nobody uses any more
+/// is freed (as CFFI's are), while one in use is always the same object
+/// (`ffi.typeof("int *") is ffi.typeof("int*")`).
+static CTYPE_OBJECTS: LazyLock<Mutex<HashMap<CTypeKey, Py<PyWeakrefReference>>>> =
     LazyLock::new(Default::default);
+
+/// The size of `CTYPE_OBJECTS` after its last sweep of dead entries.
+static SWEPT_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// A C type (`ffi.typeof(...)`).
 #[pyclass(name = "CType", module = "wasmcffi", frozen, weakref)]
@@ -39,19 +52,30 @@ pub struct PyCField {
 impl PyCType {
     /// The one Python object for `ctype`.
     pub fn wrap(py: Python<'_>, ctype: &CType) -> PyResult<Py<PyCType>> {
-        let key = Arc::as_ptr(&ctype.0) as usize;
+        let key = if ctype.is_structural() {
+            CTypeKey::Structural(ctype.data().target, ctype.cname().to_owned())
+        } else {
+            // The object keeps the descriptor alive, so its address is unique
+            // while the weak reference can be upgraded.
+            CTypeKey::Descriptor(Arc::as_ptr(&ctype.0) as usize)
+        };
         let mut objects = CTYPE_OBJECTS.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(obj) = objects.get(&key) {
-            return Ok(obj.clone_ref(py));
+        if let Some(alive) = objects.get(&key).and_then(|w| w.bind(py).upgrade()) {
+            return Ok(alive.downcast_into::<PyCType>()?.unbind());
         }
-        let obj = Py::new(
+        let obj = Bound::new(
             py,
             PyCType {
                 ctype: ctype.clone(),
             },
         )?;
-        objects.insert(key, obj.clone_ref(py));
-        Ok(obj)
+        // Dead entries are dropped when the table has doubled since the last sweep.
+        if objects.len() >= 2 * SWEPT_LEN.load(Ordering::Relaxed).max(64) {
+            objects.retain(|_, w| w.bind(py).upgrade().is_some());
+            SWEPT_LEN.store(objects.len(), Ordering::Relaxed);
+        }
+        objects.insert(key, PyWeakrefReference::new(&obj)?.unbind());
+        Ok(obj.unbind())
     }
 
     fn record_layout(&self) -> Option<(RecordKind, &RecordLayout)> {

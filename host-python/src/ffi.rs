@@ -143,7 +143,7 @@ impl PyFFI {
             return self.ctx.parse_ctype(text.to_str()?).py();
         }
         if let Ok(t) = obj.downcast::<PyCType>() {
-            return Ok(t.get().ctype.clone());
+            return self.ctx.localize(&t.get().ctype).py();
         }
         Err(PyTypeError::new_err(format!(
             "expected a cdecl string or a ctype object, got {}",

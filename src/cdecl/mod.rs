@@ -23,6 +23,7 @@ use crate::model::{Declarations, Type, TypeId};
 
 #[doc(hidden)]
 pub use dump::dump;
+pub use prims::FILE_RECORD;
 
 /// Options of one `cdef()` call.
 #[derive(Clone, Copy, Debug, Default)]

@@ -101,6 +101,9 @@ pub fn resolve_keywords(words: &[&str]) -> Result<Type> {
     Ok(Type::Prim(prim))
 }
 
+/// The model's name of the opaque record behind the builtin `FILE`.
+pub const FILE_RECORD: &str = "$FILE";
+
 /// True if `name` is a type name CFFI knows without a declaration.
 pub fn is_builtin_typedef(name: &str) -> bool {
     name == "FILE" || Prim::from_typedef_name(name).is_some()
@@ -112,13 +115,13 @@ pub fn builtin_typedef(decls: &mut Declarations, name: &str) -> Option<TypeId> {
         let existing = decls
             .types
             .records()
-            .find(|(_, r)| r.name == "$FILE" && r.opaque)
+            .find(|(_, r)| r.name == FILE_RECORD && r.opaque)
             .map(|(rid, _)| rid);
         return Some(match existing {
             Some(rid) => decls.types.intern(Type::Record(rid)),
             None => decls.types.add_record(Record {
                 kind: RecordKind::Struct,
-                name: "$FILE".to_owned(),
+                name: FILE_RECORD.to_owned(),
                 fields: None,
                 partial: false,
                 opaque: true,

@@ -160,6 +160,19 @@ impl CType {
         &self.0.kind
     }
 
+    /// True when no struct, union or enum is part of this type (but the
+    /// builtin `FILE`), so that its name alone says what it is, in any FFI of
+    /// the same target (CFFI shares such types between FFIs).
+    pub fn is_structural(&self) -> bool {
+        match &self.0.kind {
+            CKind::Void | CKind::Prim(..) => true,
+            CKind::Pointer(item) | CKind::Array { item, .. } => item.is_structural(),
+            CKind::Function(f) => f.ret.is_structural() && f.params.iter().all(CType::is_structural),
+            CKind::Record(r) => r.name == crate::cdecl::FILE_RECORD,
+            CKind::Enum(_) => false,
+        }
+    }
+
     /// Size in bytes, or `None` when it has none: `void`, open arrays `T[]`,
     /// incomplete or opaque records, function types.
     pub fn size(&self) -> Option<u64> {

@@ -50,6 +50,13 @@ pub struct TypeResolver {
 const MAX_DEPTH: u32 = 200;
 
 impl TypeResolver {
+    /// True when `ct` is this resolver's own descriptor (not another FFI's).
+    pub fn owns(&self, ct: &CType) -> bool {
+        self.cache
+            .get(&ct.data().model_id)
+            .is_some_and(|own| Arc::ptr_eq(&own.0, &ct.0))
+    }
+
     /// A resolver with an empty cache.
     pub fn new(target: Target) -> Self {
         TypeResolver {
