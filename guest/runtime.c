@@ -9,7 +9,10 @@
  *   wasmcffi_malloc_uninit(size, align)   the same, not zeroed (for blocks the host
  *                                         overwrites at once: call temporaries)
  *   wasmcffi_free(ptr)                    free(); NULL is ignored
+ *   wasmcffi_errno_location() -> ptr      &errno, which the host sets before
+ *                                         each call and reads after it (ffi.errno)
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
@@ -55,4 +58,10 @@ __attribute__((export_name("wasmcffi_free")))
 void wasmcffi_free(void *ptr)
 {
     free(ptr);
+}
+
+__attribute__((export_name("wasmcffi_errno_location")))
+int *wasmcffi_errno_location(void)
+{
+    return &errno;
 }

@@ -130,6 +130,9 @@ pub(crate) struct Handles {
     /// `wasmcffi_malloc_uninit` (absent from modules built before it existed).
     pub(crate) malloc_uninit: Option<TypedFunc<(i32, i32), i32>>,
     pub(crate) table: Option<Table>,
+    /// Where the guest's `errno` lives (absent from modules built before
+    /// `wasmcffi_errno_location` existed).
+    pub(crate) errno_addr: Option<u32>,
 }
 
 /// One slot of the function table that holds (or held) a host callback.
@@ -226,6 +229,7 @@ pub(crate) struct ExportIndices {
     malloc_uninit: Option<ModuleExport>,
     table: Option<ModuleExport>,
     free: Option<ModuleExport>,
+    errno_location: Option<ModuleExport>,
 }
 
 impl ExportIndices {
@@ -236,6 +240,7 @@ impl ExportIndices {
             malloc_uninit: module.get_export_index("wasmcffi_malloc_uninit"),
             table: module.get_export_index("__indirect_function_table"),
             free: module.get_export_index("wasmcffi_free"),
+            errno_location: module.get_export_index("wasmcffi_errno_location"),
         }
     }
 }
@@ -269,11 +274,25 @@ pub(crate) fn find_handles(
         malloc: typed(malloc),
         malloc_uninit: typed(malloc_uninit),
         table: table.and_then(Extern::into_table),
+        errno_addr: None,
     };
     let free = free
         .and_then(Extern::into_func)
         .and_then(|f| f.typed::<i32, ()>(&*store).ok());
     (handles, free)
+}
+
+/// Asks a new instance where its `errno` is (runs guest code: `store` must be
+/// armed for a call).
+pub(crate) fn find_errno(store: &mut wasmtime::Store<StoreData>, exports: &ExportIndices) -> Option<u32> {
+    let instance = store.data().host.handles.as_ref()?.instance;
+    let location = instance
+        .get_module_export(&mut *store, exports.errno_location.as_ref()?)?
+        .into_func()?
+        .typed::<(), i32>(&*store)
+        .ok()?;
+    let addr = location.call(&mut *store, ()).ok()?;
+    u32::try_from(addr).ok()
 }
 
 /// One of the guest exports found at instantiation (`None` if the module lacks it).

@@ -26,6 +26,7 @@ use super::host_calls::{
     self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature, WasmType,
 };
 use super::interrupt::{self, CallClock};
+use crate::backend::native::errno;
 use super::limits::{Limiter, Limits, SharedLimits, Usage, UsageCounters};
 use super::memory::GuestMemory;
 use super::raw_call;
@@ -846,7 +847,18 @@ impl Live {
     ) -> Result<R> {
         interrupt::call_starting();
         let budget = prepare_store(&mut self.store, self.metered);
+        // `ffi.errno` is handed to the guest's errno and back, as around a native call.
+        let errno = guest_errno(&self.store);
+        if let Some((memory, at)) = errno {
+            let _ = memory.write(&mut self.store, at, &errno::saved().to_le_bytes());
+        }
         let outcome = enter(&mut self.store);
+        if let Some((memory, at)) = errno {
+            let mut value = [0u8; 4];
+            if memory.read(&self.store, at, &mut value).is_ok() {
+                errno::set_saved(i32::from_le_bytes(value));
+            }
+        }
         let spent = budget.map(|b| b.saturating_sub(self.store.get_fuel().unwrap_or(0)));
         let usage = &self.store.data().limiter.usage;
         usage.count_call(spent, outcome.is_err());
@@ -856,6 +868,12 @@ impl Live {
             error
         })
     }
+}
+
+/// The guest's memory and the offset of its `errno`, if the module tells.
+fn guest_errno(store: &Store<StoreData>) -> Option<(wasmtime::Memory, usize)> {
+    let handles = store.data().host.handles.as_ref()?;
+    Some((handles.memory?, usize::try_from(handles.errno_addr?).ok()?))
 }
 
 /// The function the instance in `store` exports as `name`.
@@ -1017,6 +1035,10 @@ fn instantiate_in(
         Ok(instance) => {
             let (handles, free) = host_calls::find_handles(&mut store, instance, &prepared.exports);
             store.data_mut().host.handles = Some(handles);
+            let errno_addr = host_calls::find_errno(&mut store, &prepared.exports);
+            if let Some(h) = store.data_mut().host.handles.as_mut() {
+                h.errno_addr = errno_addr;
+            }
             Ok(Live {
                 store,
                 free,
