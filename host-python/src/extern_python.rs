@@ -46,6 +46,11 @@ pub struct ExternPython {
 }
 
 impl ExternPython {
+    /// The name of the module these functions belong to ("" if unknown).
+    pub fn module_name(&self) -> &str {
+        &self.module_name
+    }
+
     /// The table of `ctx`'s `extern "Python"` declarations (numbered as the glue does).
     pub fn new(ctx: &Arc<FfiContext>, module_name: &str) -> PyResult<Arc<Self>> {
         let names = {

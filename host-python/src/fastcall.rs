@@ -12,6 +12,7 @@ use std::panic::AssertUnwindSafe;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use pyo3::Borrowed;
 
 /// What a builtin made here calls: its `self` object implements this.
@@ -25,6 +26,7 @@ pub trait FastCall: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> 
 pub struct MethodDef {
     def: ffi::PyMethodDef,
     _name: CString,
+    _doc: Option<CString>,
 }
 
 // SAFETY: the definition is written once, before CPython sees it, and never
@@ -35,10 +37,12 @@ unsafe impl Send for MethodDef {}
 unsafe impl Sync for MethodDef {}
 
 impl MethodDef {
-    /// A definition named `name` that dispatches to `T::call_fast`.
-    pub fn new<T: FastCall>(name: &str) -> PyResult<Box<MethodDef>> {
-        let name = CString::new(name)
-            .map_err(|_| PyRuntimeError::new_err("function name contains a NUL byte"))?;
+    /// A definition named `name` (with docstring `doc`, if any) that
+    /// dispatches to `T::call_fast`.
+    pub fn new<T: FastCall>(name: &str, doc: Option<&str>) -> PyResult<Box<MethodDef>> {
+        let nul = |_| PyRuntimeError::new_err("function name or doc contains a NUL byte");
+        let name = CString::new(name).map_err(nul)?;
+        let doc = doc.map(CString::new).transpose().map_err(nul)?;
         Ok(Box::new(MethodDef {
             def: ffi::PyMethodDef {
                 ml_name: name.as_ptr(),
@@ -46,29 +50,30 @@ impl MethodDef {
                     PyCFunctionFast: trampoline::<T>,
                 },
                 ml_flags: ffi::METH_FASTCALL,
-                ml_doc: std::ptr::null(),
+                ml_doc: doc.as_ref().map_or(std::ptr::null(), |d| d.as_ptr()),
             },
             _name: name,
+            _doc: doc,
         }))
     }
 }
 
-/// A builtin function calling `owner.call_fast`, whose definition `def` is kept
-/// by `owner` (`def` must be the `MethodDef` stored in `owner`).
 pub fn builtin<T: FastCall>(
     py: Python<'_>,
     owner: &Bound<'_, T>,
     def: &MethodDef,
+    module: Option<&Bound<'_, PyString>>,
 ) -> PyResult<PyObject> {
     // SAFETY: `def` lives inside `owner`'s Rust value, which lives at least as
     // long as the builtin (the builtin holds a strong reference to `owner` as its
     // `self` and CPython reads the definition only while the builtin is alive);
+    // `module`, if any, is a live str of which CPython takes its own reference;
     // the GIL is held (`py`).
     unsafe {
         let function = ffi::PyCFunction_NewEx(
             std::ptr::addr_of!(def.def).cast_mut(),
             owner.as_ptr(),
-            std::ptr::null_mut(),
+            module.map_or(std::ptr::null_mut(), |m| m.as_ptr()),
         );
         Bound::from_owned_ptr_or_err(py, function).map(Bound::unbind)
     }

@@ -13,11 +13,13 @@
 //!   values of their C types (in the sandbox's memory for the wasm target), an
 //!   array of pointers to them is passed, and the result is read back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 use pyo3::IntoPyObjectExt;
+use pyo3::{PyTraverseError, PyVisit};
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::{ExternPythonHandler, GuestFunc, Sandbox, WasmVal};
 use wasmcffi::cdata::{self as core, Addr};
@@ -235,6 +237,8 @@ pub struct PyModuleLib {
     ctx: Arc<FfiContext>,
     backend: Backend,
     externs: Arc<ExternPython>,
+    /// What [`PyModuleLib::_keep_alive`] was given.
+    kept: Mutex<Vec<PyObject>>,
 }
 
 /// A function of a compiled module (`lib.f`).
@@ -250,6 +254,24 @@ pub struct PyModuleFunction {
 }
 
 impl PyModuleLib {
+    /// CFFI's docstring of function `name` of signature `sig`: its C
+    /// declaration and where it comes from.
+    fn doc_of(&self, name: &str, sig: &CType) -> String {
+        // The first `(*)` of a function pointer's name is where its name goes.
+        let cname = sig.cname();
+        let declaration = match cname.split_once("(*)") {
+            Some((head, tail)) if head.ends_with(|c: char| c.is_alphanumeric() || c == '_') => {
+                format!("{head} {name}{tail}")
+            }
+            Some((head, tail)) => format!("{head}{name}{tail}"),
+            None => format!("{cname} {name}"),
+        };
+        format!(
+            "{declaration};\n\nCFFI C function from {}.lib",
+            self.externs.module_name()
+        )
+    }
+
     /// How function `name` of signature `sig` (a function-pointer type) is entered.
     fn route(&self, py: Python<'_>, name: &str, sig: &CType) -> PyResult<Route> {
         let CKind::Function(info) = sig.kind() else {
@@ -384,6 +406,7 @@ impl PyModuleLib {
             ctx,
             backend,
             externs,
+            kept: Mutex::new(Vec::new()),
         })
     }
 
@@ -408,11 +431,13 @@ impl PyModuleLib {
                     backend: this.backend.clone(),
                     name: name.to_owned(),
                     route: this.route(py, name, &sig)?,
+                    def: MethodDef::new::<PyModuleFunction>(name, Some(&this.doc_of(name, &sig)))?,
                     sig,
-                    def: MethodDef::new::<PyModuleFunction>(name)?,
                 };
                 let function = Bound::new(py, function)?;
-                let function = fastcall::builtin(py, &function, &function.get().def)?;
+                let module = PyString::new(py, this.externs.module_name());
+                let function =
+                    fastcall::builtin(py, &function, &function.get().def, Some(&module))?;
                 slf.as_any()
                     .getattr("__dict__")?
                     .set_item(name, function.clone_ref(py))?;
@@ -480,11 +505,49 @@ impl PyModuleLib {
     }
 
     fn __repr__(&self) -> String {
-        let what = match self.backend {
-            Backend::Wasm { .. } => "sandboxed wasm32 module",
-            Backend::Native { .. } => "native module",
-        };
-        format!("<Lib object for a {what}>")
+        format!("<Lib object for '{}'>", self.externs.module_name())
+    }
+
+    /// `MODULE.lib`, as CFFI names a module's lib.
+    #[getter]
+    fn __name__(&self) -> String {
+        format!("{}.lib", self.externs.module_name())
+    }
+
+    /// None: a lib is not imported by a loader of its own.
+    #[getter]
+    fn __loader__(&self) -> Option<PyObject> {
+        None
+    }
+
+    /// None, as for `__loader__`.
+    #[getter]
+    fn __spec__(&self) -> Option<PyObject> {
+        None
+    }
+
+    /// Keeps `obj` alive as long as this lib (`verify()`'s FFI, which keeps the
+    /// lib alive in turn: the cycle is visible to the garbage collector).
+    fn _keep_alive(&self, obj: PyObject) {
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(obj);
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Ok(kept) = self.kept.try_lock() {
+            for obj in kept.iter() {
+                visit.call(obj)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if let Ok(mut kept) = self.kept.try_lock() {
+            kept.clear();
+        }
     }
 }
 
@@ -612,10 +675,14 @@ impl FastCall for PyModuleFunction {
         if sig.variadic {
             check_arity(&self.sig, sig, args.len())?;
         } else if args.len() != sig.params.len() {
+            let takes = match sig.params.len() {
+                0 => "no arguments".to_owned(),
+                1 => "exactly one argument".to_owned(),
+                n => format!("exactly {n} arguments"),
+            };
             return Err(PyTypeError::new_err(format!(
-                "{}() takes exactly {} arguments ({} given)",
+                "{}() takes {takes} ({} given)",
                 self.name,
-                sig.params.len(),
                 args.len()
             )));
         }

@@ -228,6 +228,9 @@ class FFI(_wasmcffi._FFI):
         for name, compiler, cdef in module.ffi._disagreeing_constants():
             raise _wasmcffi.VerificationError(f"{name} has the real value {compiler}, not {cdef}")
         self._bind_to(module.ffi)
+        # As in CFFI, the FFI and its verified lib keep each other alive.
+        self._verified_lib = module.lib
+        module.lib._keep_alive(self)
         return module.lib
 
     #: What `verify()` leaves with the builder FFI: declaring and building.

@@ -167,7 +167,9 @@ impl CType {
         match &self.0.kind {
             CKind::Void | CKind::Prim(..) => true,
             CKind::Pointer(item) | CKind::Array { item, .. } => item.is_structural(),
-            CKind::Function(f) => f.ret.is_structural() && f.params.iter().all(CType::is_structural),
+            CKind::Function(f) => {
+                f.ret.is_structural() && f.params.iter().all(CType::is_structural)
+            }
             CKind::Record(r) => r.name == crate::cdecl::FILE_RECORD,
             CKind::Enum(_) => false,
         }

@@ -284,7 +284,10 @@ pub(crate) fn find_handles(
 
 /// Asks a new instance where its `errno` is (runs guest code: `store` must be
 /// armed for a call).
-pub(crate) fn find_errno(store: &mut wasmtime::Store<StoreData>, exports: &ExportIndices) -> Option<u32> {
+pub(crate) fn find_errno(
+    store: &mut wasmtime::Store<StoreData>,
+    exports: &ExportIndices,
+) -> Option<u32> {
     let instance = store.data().host.handles.as_ref()?.instance;
     let location = instance
         .get_module_export(&mut *store, exports.errno_location.as_ref()?)?

@@ -26,11 +26,11 @@ use super::host_calls::{
     self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature, WasmType,
 };
 use super::interrupt::{self, CallClock};
-use crate::backend::native::errno;
 use super::limits::{Limiter, Limits, SharedLimits, Usage, UsageCounters};
 use super::memory::GuestMemory;
 use super::raw_call;
 use super::wasi::{self, Grants, OutputPipe, OutputSink, StoreData};
+use crate::backend::native::errno;
 use crate::bail;
 use crate::error::{Error, Result};
 
