@@ -498,8 +498,16 @@ impl PyCData {
             );
         }
         let addr = base + field.offset;
-        // A flexible array member of a struct made by ffi.new has a known length.
-        if let (CKind::Array { item, len: None }, Some(total)) = (field.ty.kind(), self.length) {
+        // An open array member of a struct made by ffi.new has a known length:
+        // what the block (or the struct) holds past the member's offset.
+        let block_size = self
+            .length
+            .or_else(|| match (&self.flavor, self.ctype.kind()) {
+                (Flavor::Owning, CKind::Pointer(record)) => record.size(),
+                (Flavor::Owning, CKind::Record(_)) => self.ctype.size(),
+                _ => None,
+            });
+        if let (CKind::Array { item, len: None }, Some(total)) = (field.ty.kind(), block_size) {
             if let Some(item_size) = item.size().filter(|s| *s > 0) {
                 let n = total.saturating_sub(field.offset) / item_size;
                 return self

@@ -247,6 +247,8 @@ pub struct PyModuleFunction {
     ctx: Arc<FfiContext>,
     backend: Backend,
     name: String,
+    /// `MODULE.Lib.`, prefixed to the name in arity errors as CFFI does.
+    qualifier: String,
     route: Route,
     sig: CType,
     /// The definition of the builtin that `lib.NAME` is (see `fastcall`).
@@ -430,6 +432,10 @@ impl PyModuleLib {
                     ctx: this.ctx.clone(),
                     backend: this.backend.clone(),
                     name: name.to_owned(),
+                    qualifier: match this.externs.module_name() {
+                        "" => String::new(),
+                        module => format!("{module}.Lib."),
+                    },
                     route: this.route(py, name, &sig)?,
                     def: MethodDef::new::<PyModuleFunction>(name, Some(&this.doc_of(name, &sig)))?,
                     sig,
@@ -675,16 +681,19 @@ impl FastCall for PyModuleFunction {
         if sig.variadic {
             check_arity(&self.sig, sig, args.len())?;
         } else if args.len() != sig.params.len() {
-            let takes = match sig.params.len() {
-                0 => "no arguments".to_owned(),
-                1 => "exactly one argument".to_owned(),
-                n => format!("exactly {n} arguments"),
+            let (name, given, expected) = (&self.name, args.len(), sig.params.len());
+            let message = match expected {
+                0 => format!(
+                    "{}{name}() takes no arguments ({given} given)",
+                    self.qualifier
+                ),
+                1 => format!(
+                    "{}{name}() takes exactly one argument ({given} given)",
+                    self.qualifier
+                ),
+                _ => format!("{name} expected {expected} arguments, got {given}"),
             };
-            return Err(PyTypeError::new_err(format!(
-                "{}() takes {takes} ({} given)",
-                self.name,
-                args.len()
-            )));
+            return Err(PyTypeError::new_err(message));
         }
         match &self.route {
             Route::WasmDirect(function) => self.call_direct(py, function, sig, args),

@@ -1,0 +1,211 @@
+"""Behaviours of CFFI that code written for it relies on, each compared with
+real cffi built from the same C, on both targets:
+
+- the source sees `_CFFI_` defined; C++ sources build (the glue is C++-clean);
+- an integer constant the compiler contradicts: `ffi.error` when read from a
+  `set_source()` module, `VerificationError` at once from `ffi.verify()`;
+- `T x[]` globals and `T x[]` / `T x[0]` members read as `T *`, or as a `T[]`
+  of known length in a struct `ffi.new` made;
+- ctypes shared between FFIs (a type with no struct, union or enum is one
+  object), held weakly;
+- `ffi.errno` around a sandboxed or native call;
+- a lib's repr, `__name__`, its functions' `__module__`, `__doc__` and arity
+  messages; `verify()`'s FFI and lib keep each other alive.
+"""
+
+import gc
+import warnings
+import weakref
+
+import pytest
+
+import cffi
+import wasmcffi
+from conftest import load_module, normalize
+
+TARGETS = ["wasm", "native"]
+
+CDEF = """
+    #define MACRO_SEEN ...
+    #define WRONG 123
+    extern int open_global[];
+    extern int open_rows[][3];
+    struct flex { int len; int data[]; };
+    struct zero { int len; short data[0]; };
+    int errno_plus_one(void);
+    int add(int, int);
+    int nothing(void);
+    double twice(double);
+"""
+SOURCE = r"""
+#ifdef _CFFI_
+#  define MACRO_SEEN 1
+#else
+#  define MACRO_SEEN 0
+#endif
+#define WRONG 124
+int open_global[4] = { 10, 20, 30, 40 };
+int open_rows[2][3] = { { 1, 2, 3 }, { 4, 5, 6 } };
+struct flex { int len; int data[]; };
+struct zero { int len; short data[0]; };
+int errno_plus_one(void) { errno += 1; return 0; }
+int add(int a, int b) { return a + b; }
+int nothing(void) { return 0; }
+double twice(double x) { return 2 * x; }
+"""
+
+
+def build(folder, make_ffi, name, target=None, **kwargs):
+    builder = make_ffi()
+    builder.cdef(CDEF)
+    if target is not None:
+        kwargs["target"] = target
+    builder.set_source(name, SOURCE, **kwargs)
+    return load_module(builder.compile(tmpdir=str(folder)), name)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("cffi"), cffi.FFI, "_parity_cffi")
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def module(request, tmp_path_factory):
+    target = request.param
+    return build(tmp_path_factory.mktemp(target), wasmcffi.FFI, f"_parity_{target}", target)
+
+
+def outcome(fn):
+    try:
+        return ("ok", normalize(fn()))
+    except Exception as exc:  # noqa: BLE001 - the exception is the behaviour
+        name = {"FFIError": "error"}.get(type(exc).__name__, type(exc).__name__)
+        return ("raise", name, str(exc))
+
+
+CASES = {
+    "cffi_macro_defined": lambda ffi, lib: lib.MACRO_SEEN,
+    "contradicted_constant": lambda ffi, lib: lib.WRONG,
+    "open_global_is_a_pointer": lambda ffi, lib: (
+        ffi.typeof(lib.open_global).cname, lib.open_global[3]),
+    "open_rows_global_is_a_pointer_to_rows": lambda ffi, lib: (
+        ffi.typeof(lib.open_rows).cname, lib.open_rows[1][2]),
+    "flexible_member_of_a_cast_is_a_pointer": lambda ffi, lib: (
+        ffi.typeof(ffi.cast("struct flex *", ffi.new("int[5]", [3, 7, 8, 9])).data).cname,
+        ffi.cast("struct flex *", ffi.new("int[5]", [3, 7, 8, 9])).data[2]),
+    "flexible_member_of_new_has_a_length": lambda ffi, lib: (
+        ffi.typeof(ffi.new("struct flex *", [2, [5, 6]]).data).cname,
+        len(ffi.new("struct flex *", [2, [5, 6]]).data)),
+    "zero_length_member_is_a_pointer": lambda ffi, lib: (
+        repr(ffi.typeof(ffi.cast("struct zero *", ffi.new("int[4]")).data)),
+        ffi.cast("struct zero *", ffi.new("int[4]", [0, 0x00070006])).data[1]),
+    "lib_names": lambda ffi, lib: (repr(lib), lib.__name__),
+    "function_doc": lambda ffi, lib: (lib.twice.__doc__.split("\n")[0], lib.add.__doc__.split("\n")[0]),
+    "arity_none": lambda ffi, lib: lib.nothing(1),
+    "arity_one": lambda ffi, lib: lib.twice(),
+    "arity_two": lambda ffi, lib: lib.add(1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_same_as_cffi(module, reference, case):
+    fn = CASES[case]
+    # Module names differ: each is spelled "M".
+    mine = repr(outcome(lambda: fn(module.ffi, module.lib))).replace(module.__name__, "M")
+    ref = repr(outcome(lambda: fn(reference.ffi, reference.lib))).replace(reference.__name__, "M")
+    assert mine == ref
+
+
+def test_function_module_names_the_module(module):
+    assert module.lib.add.__module__ == module.__name__
+    assert module.lib.add.__doc__.endswith(f"CFFI C function from {module.__name__}.lib")
+
+
+def test_errno_travels_to_the_call_and_back(module, reference):
+    for mod in (module, reference):
+        mod.ffi.errno = 15
+        mod.lib.errno_plus_one()
+        assert mod.ffi.errno == 16
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_verify_refuses_a_contradicted_constant_at_once(tmp_path, target):
+    messages = []
+    for ffi, kwargs in ((wasmcffi.FFI(), {"target": target, "tmpdir": str(tmp_path)}),
+                        (cffi.FFI(), {"tmpdir": str(tmp_path / "cffi")})):
+        ffi.cdef("#define FOO 123")
+        with pytest.raises(Exception) as e, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # cffi's verify()
+            ffi.verify("#define FOO 124", **kwargs)
+        assert type(e.value).__name__ == "VerificationError"
+        messages.append(str(e.value).splitlines()[-1])
+    assert messages[0].endswith("FOO has the real value 124, not 123")
+    assert messages[1].endswith("FOO has the real value 124, not 123")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_verify_ffi_and_lib_keep_each_other_alive(tmp_path, target):
+    ffi = wasmcffi.FFI()
+    ffi.cdef("int foobar(void);")
+    lib = ffi.verify("int foobar(void) { return 42; }", target=target, tmpdir=str(tmp_path))
+    func = lib.foobar
+    ffi_ref, lib_ref = weakref.ref(ffi), weakref.ref(lib)
+    del ffi
+    gc.collect()
+    assert ffi_ref() is not None and func() == 42
+    ffi = ffi_ref()
+    del lib
+    gc.collect()
+    assert lib_ref() is not None
+    del ffi, func
+    gc.collect()
+    assert ffi_ref() is None and lib_ref() is None
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_cpp_source_builds(tmp_path, target):
+    ffi = wasmcffi.FFI()
+    ffi.cdef("int add(int, int); int *first(int *);")
+    ffi.set_source(f"_parity_cpp_{target}", "int add(int a, int b) { return a + b; }\n"
+                   "int *first(int *p) { return p; }",
+                   source_extension=".cpp", target=target)
+    mod = load_module(ffi.compile(tmpdir=str(tmp_path)))
+    p = mod.ffi.new("int[2]", [5, 6])
+    assert mod.lib.add(2, 3) == 5 and mod.lib.first(p)[1] == 6
+
+
+SHARED = ["int", "long", "int *", "long * *", "double *", "int[]", "int *[17]", "void",
+          "int(*)(int, int)", "long(*)(int, ...)", "FILE *"]
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_ctypes_shared_between_ffis(impl):
+    ffi1, ffi2 = impl.FFI(), impl.FFI()
+    for name in SHARED:
+        assert ffi1.typeof(name) is ffi2.typeof(name), name
+    ffi1.cdef("struct foo;")
+    ffi2.cdef("struct foo;")
+    assert ffi1.typeof("struct foo *") is not ffi2.typeof("struct foo *")
+    assert ffi1.typeof("struct foo *") is ffi1.typeof("struct foo*")
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_ctype_of_another_ffi_works_here(impl):
+    ffi1, ffi2 = impl.FFI(), impl.FFI()
+    p = ffi2.new(ffi1.typeof("unsigned short **"))
+    assert ffi2.typeof(p[0]) is ffi1.typeof("unsigned short *")
+    a = ffi2.new("int[3]", [1, 2, 3])
+    assert ffi1.addressof(a)[0][2] == 3
+    assert ffi1.typeof(ffi1.addressof(a)) is ffi2.typeof("int(*)[3]")
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_ctypes_are_freed(impl):
+    ffi = impl.FFI()
+    kept = ffi.typeof("unsigned short int *")
+    dropped = weakref.ref(ffi.typeof("unsigned short int ***"))
+    del ffi
+    gc.collect()
+    assert dropped() is None
+    ffi = impl.FFI()
+    assert ffi.typeof(ffi.new("unsigned short int **")[0]) is kept
