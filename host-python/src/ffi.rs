@@ -324,14 +324,22 @@ impl PyFFI {
                 ..
             } => Some(c_type),
             Question::Record { partial: false, .. }
+            | Question::GlobalSize { .. }
             | Question::IntConst {
                 expected: Some(_), ..
+            }
+            | Question::Enumerator {
+                declared: Some(_), ..
             } => None,
             Question::IntConst {
                 name,
                 expected: None,
             }
-            | Question::Enumerator { name, .. }
+            | Question::Enumerator {
+                name,
+                declared: None,
+                ..
+            }
             | Question::IntTypedef { name, .. }
             | Question::FloatTypedef { name, .. } => Some(name),
             Question::ArrayLens { target, .. } => Some(match target {
@@ -342,21 +350,24 @@ impl PyFFI {
         Ok(names.collect())
     }
 
-    /// The integer constants whose cdef value the compiler contradicted, as
-    /// `(name, compiler's value, cdef's value)`.
-    fn _disagreeing_constants(&self) -> Vec<(String, i128, i128)> {
+    /// What the compiler contradicted in this FFI's exact declarations, which
+    /// `verify()` refuses: constants ("FOO has the real value 124, not 123")
+    /// and enumerators.
+    fn _contradictions(&self) -> Vec<String> {
         let decls = &self.ctx.types().decls;
-        let found = decls
+        let constants = decls
             .lib_items
             .iter()
             .filter_map(|(name, decl)| match decl {
                 Decl::Constant {
                     value: ConstValue::Disagrees { compiler, cdef },
                     ..
-                } => Some((name.clone(), *compiler, *cdef)),
+                } => Some(format!("{name} has the real value {compiler}, not {cdef}")),
                 _ => None,
             });
-        found.collect()
+        constants
+            .chain(decls.contradicted.iter().cloned())
+            .collect()
     }
 
     /// The value of the integer constant `name`: a `#define`, an integer

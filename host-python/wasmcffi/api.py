@@ -223,10 +223,10 @@ class FFI(_wasmcffi._FFI):
         if tmpdir is None:
             tmpdir = verifier.default_tmpdir(sys._getframe(1))
         module = verifier.build_and_load(self, source, tmpdir, **kwargs)
-        # verify() checks the cdef's constants at once, where set_source()'s
-        # modules report a wrong one when it is read.
-        for name, compiler, cdef in module.ffi._disagreeing_constants():
-            raise _wasmcffi.VerificationError(f"{name} has the real value {compiler}, not {cdef}")
+        # verify() refuses constants and enumerators the compiler contradicts,
+        # which set_source()'s modules accept (a wrong constant raises when read).
+        for message in module.ffi._contradictions():
+            raise _wasmcffi.VerificationError(message)
         self._bind_to(module.ffi)
         # As in CFFI, the FFI and its verified lib keep each other alive.
         self._verified_lib = module.lib

@@ -6,7 +6,8 @@
 //! 2. `[...]` lengths of globals, typedefs and fields become fixed;
 //! 3. integer constants and enumerators get their values (known ones are checked);
 //! 4. partial records get their measured layout through the resolver;
-//! 5. exact records are laid out by the resolver and checked against the compiler.
+//! 5. exact records are laid out by the resolver and checked against the compiler;
+//! 6. globals' sizes are checked.
 
 use std::collections::HashMap;
 
@@ -77,8 +78,20 @@ pub(super) fn complete(
                 };
                 set_constant(decls, name, constant);
             }
-            Question::Enumerator { eid, index, name } => {
+            Question::Enumerator {
+                eid,
+                index,
+                name,
+                declared,
+            } => {
                 let value = int_value(a);
+                if let Some(declared) = declared.filter(|d| *d != value) {
+                    let enum_name = decls.types.intern(Type::Enum(*eid));
+                    let enum_name = decls.types.c_name(enum_name);
+                    decls.contradicted.push(format!(
+                        "{enum_name}: {name} has the real value {value}, not {declared}"
+                    ));
+                }
                 decls.types.enum_def_mut(*eid).values[*index].1 = Some(value);
                 set_constant(decls, name, ConstValue::Int(value));
                 done_enums.push(*eid);
@@ -107,10 +120,22 @@ pub(super) fn complete(
                         f.name
                     )));
                 }
+                let ty = field_type(&decls.types, f)?;
+                let answer = FieldAnswer::of(a, i);
+                if !f.open_array {
+                    if let Some(cdef) = resolver
+                        .resolve(&decls.types, ty)
+                        .ok()
+                        .and_then(|t| t.size())
+                    {
+                        answer.check_size(c_type, &f.name, cdef)?;
+                    }
+                }
+                answer.check_kind(c_type, f)?;
                 measured.push(MeasuredField {
                     name: f.name.clone(),
-                    ty: field_type(&decls.types, f)?,
-                    offset: a[2 + 2 * i],
+                    ty,
+                    offset: answer.offset,
                     skip_in_positional_init: f.skip_in_positional_init,
                 });
             }
@@ -138,7 +163,74 @@ pub(super) fn complete(
             check_record(decls, resolver, id, fields, a)?;
         }
     }
+
+    // 6. Globals: their size.
+    for &(q, a) in &answers {
+        if let Question::GlobalSize { name } = q {
+            let Some(Decl::Global(g)) = decls.lib_items.get(name) else {
+                continue;
+            };
+            let cdef = resolver
+                .resolve(&decls.types, g.ty)
+                .ok()
+                .and_then(|t| t.size());
+            if let Some(cdef) = cdef.filter(|size| *size != a[0]) {
+                return Err(Error::Verification(format!(
+                    "global variable '{name}' has the wrong size (cdef says {cdef}, but C \
+                     compiler says {})",
+                    a[0]
+                )));
+            }
+        }
+    }
     Ok(())
+}
+
+/// The compiler's answers about field `i` of a record question.
+struct FieldAnswer {
+    offset: u64,
+    size: u64,
+    /// 1 if the real field is floating, 0 if an integer ([`SENTINEL`] if not asked).
+    floating: u64,
+}
+
+impl FieldAnswer {
+    fn of(a: &[u64], i: usize) -> FieldAnswer {
+        FieldAnswer {
+            offset: a[2 + 3 * i],
+            size: a[3 + 3 * i],
+            floating: a[4 + 3 * i],
+        }
+    }
+
+    fn check_size(&self, c_type: &str, field: &str, cdef: u64) -> Result<()> {
+        if cdef == self.size {
+            return Ok(());
+        }
+        Err(Error::Verification(format!(
+            "{c_type}: wrong size for field '{field}' (cdef says {cdef}, but C compiler says {})",
+            self.size
+        )))
+    }
+
+    /// An integer field must be an integer in C too, a floating one floating.
+    fn check_kind(&self, c_type: &str, f: &RecordField) -> Result<()> {
+        let Some(floating) = f.floating else {
+            return Ok(());
+        };
+        if floating == (self.floating == 1) {
+            return Ok(());
+        }
+        let (cdef, cc) = if floating {
+            ("a floating type", "an integer type")
+        } else {
+            ("an integer type", "a floating type")
+        };
+        Err(Error::Verification(format!(
+            "{c_type}: field '{}' is of {cdef} in the cdef, but of {cc} for the C compiler",
+            f.name
+        )))
+    }
 }
 
 /// The value of a (value, is-negative) pair of entries.
@@ -392,7 +484,8 @@ fn check_record(
                 f.name
             )));
         };
-        let (offset, size) = (a[2 + 2 * i], a[3 + 2 * i]);
+        let answer = FieldAnswer::of(a, i);
+        let (offset, size) = (answer.offset, answer.size);
         if !f.open_array {
             let cdef = fl.ty.size().unwrap_or(0);
             if cdef != size {
@@ -403,6 +496,7 @@ fn check_record(
                 ));
             }
         }
+        answer.check_kind(cname, f)?;
         if fl.offset != offset {
             return Err(mismatch(
                 format!("wrong offset for field '{}'", f.name),

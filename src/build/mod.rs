@@ -442,12 +442,19 @@ fn entries(q: &Question) -> Vec<String> {
                 } else {
                     format!("sizeof{member}")
                 });
+                // `((T)1) / 2 * 2` is 1 for a floating type and 0 for an integer one.
+                out.push(if f.floating.is_some() {
+                    format!("((__typeof__{member})1) / 2 * 2")
+                } else {
+                    "_CFFI_NOT_ASKED".to_owned()
+                });
             }
             out
         }
         Question::IntConst { name, .. } | Question::Enumerator { name, .. } => {
             vec![format!("({name}) | 0"), format!("({name}) < 0")]
         }
+        Question::GlobalSize { name } => vec![format!("sizeof({name})")],
         Question::IntTypedef { name, .. } => {
             vec![format!("sizeof({name})"), format!("(({name})-1 | 0) < 0")]
         }

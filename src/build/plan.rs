@@ -37,8 +37,9 @@ pub struct LayoutPlan {
 /// One question to the compiler, answered by [`Question::entries`] table entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Question {
-    /// A struct or union with a C name: `sizeof`, `alignof`, then `offsetof` and
-    /// `sizeof` of each field in [`RecordField`] order ([`SENTINEL`] where C cannot say).
+    /// A struct or union with a C name: `sizeof`, `alignof`, then `offsetof`,
+    /// `sizeof` and floating-ness of each field in [`RecordField`] order
+    /// ([`SENTINEL`] where C cannot say or nothing is asked).
     Record {
         rid: RecordId,
         /// The C spelling (`struct foo`, `foo_t`).
@@ -53,12 +54,17 @@ pub enum Question {
         name: String,
         expected: Option<i128>,
     },
-    /// An enumerator whose value the cdef leaves to the compiler: value, then sign.
+    /// An enumerator: value, then sign. The compiler's value is used (as
+    /// CFFI's API mode does); one the cdef gave (`declared`) is compared with
+    /// it for `verify()`.
     Enumerator {
         eid: EnumId,
         index: usize,
         name: String,
+        declared: Option<i128>,
     },
+    /// A global variable whose size the cdef knows: `sizeof` of the real one.
+    GlobalSize { name: String },
     /// `typedef int... t`: `sizeof(t)`, then `((t)-1) < 0`.
     IntTypedef { name: String, ty: TypeId },
     /// `typedef float... t`: `sizeof(t)`, then 1 if `t` is a floating type (0 for an integer).
@@ -101,6 +107,10 @@ pub struct RecordField {
     pub bitfield: bool,
     /// `T x[]`: the offset is asked, the size is a [`SENTINEL`].
     pub open_array: bool,
+    /// For a field of an integer or floating type (not a bitfield): whether
+    /// the cdef's type is floating; the compiler is asked the same of the real
+    /// field, which must agree (CFFI refuses `float` for an `int`).
+    pub floating: Option<bool>,
     pub skip_in_positional_init: bool,
 }
 
@@ -111,7 +121,8 @@ impl Question {
     /// How many table entries answer this question.
     pub fn entries(&self) -> usize {
         match self {
-            Question::Record { fields, .. } => 2 + 2 * fields.len(),
+            Question::Record { fields, .. } => 2 + 3 * fields.len(),
+            Question::GlobalSize { .. } => 1,
             Question::IntConst { .. }
             | Question::Enumerator { .. }
             | Question::IntTypedef { .. }
@@ -212,20 +223,22 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
                         skip_outer,
                     });
                 }
+                if has_known_size(table, g.ty) {
+                    p.questions
+                        .push(Question::GlobalSize { name: name.clone() });
+                }
             }
             Decl::ExternPython { .. } => p.extern_python.push(name.clone()),
             Decl::Typedef(_) => {}
         }
     }
     for (eid, def) in table.enums() {
-        if !def.partial && def.values.iter().all(|(_, v)| v.is_some()) {
-            continue;
-        }
-        for (index, (name, _)) in def.values.iter().enumerate() {
+        for (index, (name, value)) in def.values.iter().enumerate() {
             p.questions.push(Question::Enumerator {
                 eid,
                 index,
                 name: name.clone(),
+                declared: if def.partial { None } else { *value },
             });
         }
     }
@@ -328,6 +341,10 @@ fn lift_fields(table: &TypeTable, rid: RecordId, skip: bool, out: &mut Vec<Recor
                     ..
                 }
             ),
+            floating: match table.get(f.ty) {
+                Type::Prim(p) if f.bits.is_none() && !p.is_complex() => Some(p.is_float()),
+                _ => None,
+            },
             skip_in_positional_init: skip_here,
         });
     }
@@ -352,6 +369,16 @@ pub(super) fn unknown_array(table: &TypeTable, ty: TypeId) -> Option<(usize, boo
 }
 
 /// Integer types whose value a table entry can carry.
+/// True when the cdef alone (with `[...]` lengths the compiler gives) says
+/// how big an object of type `ty` is: no open array, opaque type or function.
+fn has_known_size(table: &TypeTable, ty: TypeId) -> bool {
+    match table.get(ty) {
+        Type::Prim(_) | Type::Pointer(_) | Type::Enum(_) => true,
+        Type::Array { item, len } => *len != ArrayLen::Open && has_known_size(table, *item),
+        _ => false,
+    }
+}
+
 fn is_integer(table: &TypeTable, ty: TypeId) -> bool {
     match table.get(ty) {
         Type::Prim(p) => p.is_integral(),

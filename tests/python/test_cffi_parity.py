@@ -209,3 +209,77 @@ def test_ctypes_are_freed(impl):
     assert dropped() is None
     ffi = impl.FFI()
     assert ffi.typeof(ffi.new("unsigned short int **")[0]) is kept
+
+
+# ---- what the compiler is asked about exact declarations ----
+
+MISMATCHES = {
+    # (cdef, source): each is refused by both, at build time.
+    "field_size": ("struct foo_s { int8_t x; ...; };", "struct foo_s { int16_t x; };"),
+    "field_int_vs_float": ("struct foo_s { int x; ...; };", "struct foo_s { float x; };"),
+    "field_float_vs_int": ("struct foo_s { double x; ...; };", "struct foo_s { long long x; };"),
+    "global_size": ("extern short glob;", "long glob;"),
+    "global_array_length": ("extern int glob[10];", "int glob[9];"),
+    "global_array_item": ("extern int glob[...];", "char glob[23];"),
+}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("case", sorted(MISMATCHES))
+def test_contradicted_declaration_refused_as_by_cffi(tmp_path, target, case):
+    # wasmcffi refuses at build time; cffi, with the -Werror of its own test
+    # suite, at build time or (ffi.error) when the struct is first used.
+    cdef, source = MISMATCHES[case]
+    for make_ffi, kwargs in ((wasmcffi.FFI, {"target": target}),
+                             (cffi.FFI, {"extra_compile_args": ["-Werror"]})):
+        ffi = make_ffi()
+        ffi.cdef(cdef)
+        ffi.set_source(f"_mismatch_{case}_{make_ffi.__module__.split('.')[0]}_{target}", source, **kwargs)
+        with pytest.raises(Exception) as e:
+            mod = load_module(ffi.compile(tmpdir=str(tmp_path)))
+            mod.ffi.new("struct foo_s *") if "field" in case else mod.lib.glob
+        assert type(e.value).__name__ in ("VerificationError", "CompileError", "error"), (make_ffi, e.value)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_signedness_of_a_field_is_not_checked(tmp_path, target):
+    ffi = wasmcffi.FFI()
+    ffi.cdef("struct foo_s { int x; ...; };")
+    ffi.set_source(f"_signedness_{target}", "struct foo_s { unsigned x; };", target=target)
+    mod = load_module(ffi.compile(tmpdir=str(tmp_path)))
+    assert mod.ffi.sizeof("struct foo_s") == mod.ffi.sizeof("int")
+
+
+ENUM_CDEF = "typedef enum { AA, BB } enum1_t; enum foo_e { CC = 0xffffffff };"
+ENUM_SOURCE = "typedef enum { AA, XX, BB } enum1_t; enum foo_e { CC = -1 };"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_enum_values_come_from_the_compiler_as_in_cffi(tmp_path, target):
+    results = []
+    for make_ffi, kwargs in ((wasmcffi.FFI, {"target": target}), (cffi.FFI, {})):
+        ffi = make_ffi()
+        ffi.cdef(ENUM_CDEF)
+        ffi.set_source(f"_enums_{make_ffi.__module__.split('.')[0]}_{target}", ENUM_SOURCE, **kwargs)
+        mod = load_module(ffi.compile(tmpdir=str(tmp_path)))
+        results.append((mod.lib.AA, mod.lib.BB, mod.lib.CC,
+                        mod.ffi.string(mod.ffi.cast("enum1_t", 2)),
+                        mod.ffi.string(mod.ffi.cast("enum1_t", 1))))
+    assert results[0] == results[1] == (0, 2, -1, "BB", "1")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("cdef, source, message", [
+    ("enum ee { EE1, EE2, EE3 };", "enum ee { EE1, EE3, EE2 };", "enum ee: EE2 has the real value 2, not 1"),
+    ("enum foo_e { AA=0xffffffff };", "enum foo_e { AA=-1 };",
+     "enum foo_e: AA has the real value -1, not 4294967295"),
+])
+def test_verify_refuses_a_contradicted_enum_as_cffi(tmp_path, target, cdef, source, message):
+    for ffi, kwargs in ((wasmcffi.FFI(), {"target": target, "tmpdir": str(tmp_path)}),
+                        (cffi.FFI(), {"tmpdir": str(tmp_path / "cffi")})):
+        ffi.cdef(cdef)
+        with pytest.raises(Exception) as e, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # cffi's verify()
+            ffi.verify(source, **kwargs)
+        assert type(e.value).__name__ == "VerificationError"
+        assert str(e.value) == message
