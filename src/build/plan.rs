@@ -233,12 +233,14 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
         }
     }
     for (eid, def) in table.enums() {
+        // An enum with a `...` anywhere is completed by the compiler, not checked.
+        let exact = !def.partial && def.values.iter().all(|(_, v)| v.is_some());
         for (index, (name, value)) in def.values.iter().enumerate() {
             p.questions.push(Question::Enumerator {
                 eid,
                 index,
                 name: name.clone(),
-                declared: if def.partial { None } else { *value },
+                declared: if exact { *value } else { None },
             });
         }
     }
