@@ -479,7 +479,7 @@ impl PyFFI {
         }
         if let Ok(lib) = cdata.downcast::<crate::module_lib::PyModuleLib>() {
             let name: String = fields_or_indexes.get_item(0)?.extract()?;
-            return lib.get().address_of(py, &name);
+            return crate::module_lib::PyModuleLib::address_of_item(lib, &name);
         }
         let cdata = Self::cdata_arg(cdata, "addressof()")?.get();
         let steps = path_steps(fields_or_indexes)?;

@@ -327,6 +327,27 @@ impl PyModuleLib {
     pub(crate) fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
         address_of(py, &self.ctx, &self.backend, name)
     }
+
+    /// `ffi.addressof(lib, name)`. A constant function pointer (`int (*const
+    /// f)(int)`, usually the function `f` itself in C) gives its value, as in CFFI.
+    pub(crate) fn address_of_item(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyObject> {
+        let this = slf.get();
+        let constant_function_pointer = {
+            let types = this.ctx.types();
+            match types.decls.lib_items.get(name) {
+                Some(Decl::Global(g)) => {
+                    g.reads_as_constant(&types.decls.types)
+                        && matches!(types.decls.types.get(g.ty), Type::Pointer(f)
+                            if matches!(types.decls.types.get(*f), Type::Function(_)))
+                }
+                _ => false,
+            }
+        };
+        if constant_function_pointer {
+            return Ok(slf.getattr(name)?.unbind());
+        }
+        this.address_of(slf.py(), name)
+    }
 }
 
 /// `ffi.addressof(lib, name)` of a module running on `backend`.

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{
     ArrayLen, ConstValue, Decl, Declarations, EnumId, RecordId, RecordKind, Type, TypeId, TypeTable,
 };
@@ -209,6 +209,12 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
                 }
             }
             Decl::Function { ty } => match table.get(*ty) {
+                Type::Function(f) if is_opaque_record(table, f.ret) => {
+                    return Err(Error::Type(format!(
+                        "function {name}: '{}' is used as result type, but is opaque",
+                        table.c_name(f.ret)
+                    )));
+                }
                 Type::Function(f) if f.variadic => p.variadic.push(name.clone()),
                 _ => p.functions.push(name.clone()),
             },
@@ -371,6 +377,12 @@ pub(super) fn unknown_array(table: &TypeTable, ty: TypeId) -> Option<(usize, boo
 }
 
 /// Integer types whose value a table entry can carry.
+/// True for a struct or union whose fields no cdef gave (`struct a;`,
+/// `typedef ... t;`): nothing can be done with one by value.
+fn is_opaque_record(table: &TypeTable, ty: TypeId) -> bool {
+    matches!(table.get(ty), Type::Record(rid) if table.record(*rid).fields.is_none())
+}
+
 /// True when the cdef alone (with `[...]` lengths the compiler gives) says
 /// how big an object of type `ty` is: no open array, opaque type or function.
 fn has_known_size(table: &TypeTable, ty: TypeId) -> bool {

@@ -121,6 +121,8 @@ pub fn include(dst: &mut Declarations, src: &Declarations, mut anon: u64) -> Res
     for (name, &t) in &src.typedefs {
         declare_typedef(dst, name, get(&map, t)?, false)?;
     }
+    dst.const_typedefs
+        .extend(src.const_typedefs.iter().cloned());
     for (name, d) in &src.lib_items {
         let (decl, kind) = match d {
             Decl::Typedef(t) => (Decl::Typedef(get(&map, *t)?), "typedef"),

@@ -543,7 +543,13 @@ impl<'a> Lowerer<'a> {
         let Some(name) = dd.name else {
             return Err(Error::CDef("typedef does not declare any name".into()));
         };
-        declare_typedef(self.decls, &name, dd.ty, ov)
+        declare_typedef(self.decls, &name, dd.ty, ov)?;
+        if dd.konst {
+            self.decls.const_typedefs.insert(name);
+        } else {
+            self.decls.const_typedefs.remove(&name);
+        }
+        Ok(())
     }
 
     /// A named non-typedef declaration: function, global, constant or marker.
@@ -708,6 +714,7 @@ impl<'a> Lowerer<'a> {
                         return Ok((self.decls.types.intern(Type::Void), konst, kind));
                     }
                     if let Some(&ty) = self.decls.typedefs.get(name) {
+                        let konst = konst || self.decls.const_typedefs.contains(name);
                         return Ok((ty, konst, Base::Normal));
                     }
                     match builtin_typedef(self.decls, name) {

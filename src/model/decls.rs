@@ -1,6 +1,6 @@
 //! Everything one FFI has been told by its `cdef()` calls, by name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Type, TypeId, TypeTable};
 
@@ -92,6 +92,10 @@ pub struct Declarations {
     pub types: TypeTable,
     /// `typedef` names.
     pub typedefs: BTreeMap<String, TypeId>,
+    /// The typedef names whose type is `const` at its top level (`typedef
+    /// const int c_t;`): a global declared with one is `const` (the model's
+    /// types carry no qualifiers).
+    pub const_typedefs: BTreeSet<String>,
     /// Struct and union tags (`struct foo` → `foo`), without `$`-named anonymous ones.
     pub struct_tags: BTreeMap<String, TypeId>,
     pub union_tags: BTreeMap<String, TypeId>,

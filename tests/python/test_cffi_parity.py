@@ -283,3 +283,51 @@ def test_verify_refuses_a_contradicted_enum_as_cffi(tmp_path, target, cdef, sour
             ffi.verify(source, **kwargs)
         assert type(e.value).__name__ == "VerificationError"
         assert str(e.value) == message
+
+
+# ---- declarations CFFI reads in its own way ----
+
+
+def build_both(tmp_path, target, name, cdef, source):
+    """`source` as a wasmcffi module for `target` and as a real cffi module."""
+    mods = []
+    for make_ffi, kwargs in ((wasmcffi.FFI, {"target": target}), (cffi.FFI, {})):
+        ffi = make_ffi()
+        ffi.cdef(cdef)
+        ffi.set_source(f"{name}_{make_ffi.__module__.split('.')[0]}_{target}", source, **kwargs)
+        mods.append(load_module(ffi.compile(tmpdir=str(tmp_path))))
+    return mods
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_global_const_through_a_typedef_is_a_constant(tmp_path, target):
+    for mod in build_both(tmp_path, target, "_consttd", "typedef const int const_t; const_t aaa;",
+                          "typedef const int const_t;\n#define aaa 42"):
+        assert mod.lib.aaa == 42
+        with pytest.raises(AttributeError):
+            mod.lib.aaa = 43
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_address_of_a_constant_function_pointer_is_the_function(tmp_path, target):
+    cdef = "int call1(int(*cb)(int)); int (*const cb1)(int);"
+    source = ("int cb1(int x) { return x * 2; }\n"
+              "int call1(int(*cb)(int)) { int i, r = 0; for (i = 0; i < 10; i++) r += cb(i); return r; }")
+    for mod in build_both(tmp_path, target, "_constfp", cdef, source):
+        ffi, lib = mod.ffi, mod.lib
+        assert lib.call1(ffi.addressof(lib, "cb1")) == 90
+        assert ffi.addressof(lib, "call1")(ffi.addressof(lib, "cb1")) == 90
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("cdef", ["struct a foo(int);", "typedef ... foo_t; foo_t foo(int);"])
+def test_opaque_result_type_refused_as_by_cffi(tmp_path, target, cdef):
+    messages = []
+    for make_ffi, kwargs in ((wasmcffi.FFI, {"target": target}), (cffi.FFI, {})):
+        ffi = make_ffi()
+        ffi.cdef(cdef)
+        ffi.set_source(f"_opaque_{make_ffi.__module__.split('.')[0]}_{target}", "?", **kwargs)
+        with pytest.raises(TypeError) as e:
+            ffi.compile(tmpdir=str(tmp_path))
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
