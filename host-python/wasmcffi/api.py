@@ -62,6 +62,9 @@ class FFI(_wasmcffi._FFI):
 
     def cdef(self, csource, override=False, packed=False, pack=None):
         """Declare C types, functions, constants and globals (see CFFI's `cdef`)."""
+        if packed and packed is not True and packed != 1:
+            raise ValueError("'packed' should be False or True; use 'pack' to give another value")
+        packed, pack = bool(packed), pack or None  # CFFI reads 1 and 0 as True and "no pack"
         super().cdef(csource, override, packed, pack)
         self._cdef_log.append((csource, {"override": override, "packed": packed, "pack": pack}))
 
@@ -186,15 +189,20 @@ class FFI(_wasmcffi._FFI):
         return build.compile_module(self, spec, tmpdir, verbose)
 
     def emit_c_code(self, filename):
-        """Write the module's C (a prelude, the user's source, then the glue) to `filename`."""
+        """Write the module's C (a prelude, the user's source, then the glue) to
+        `filename`, a path or a file object."""
         spec = self._spec("emit_c_code")
         if spec.source is None:
             raise TypeError("emit_c_code() is only for C extension modules, not for "
                             "dlopen()-style pure Python modules")
         from . import build
 
+        text = build.module_c_text(self, spec)
+        if hasattr(filename, "write"):  # a file object, as CFFI accepts
+            filename.write(text)
+            return
         with open(filename, "w") as f:
-            f.write(build.module_c_text(self, spec))
+            f.write(text)
 
     def emit_python_code(self, filename):
         """Write the pure-Python module of `set_source(name, None)` to `filename`:

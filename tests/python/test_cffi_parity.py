@@ -331,3 +331,26 @@ def test_opaque_result_type_refused_as_by_cffi(tmp_path, target, cdef):
             ffi.compile(tmpdir=str(tmp_path))
         messages.append(str(e.value))
     assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("kwargs", [{"pack": 3}, {"packed": 2}, {"packed": True, "pack": 1},
+                                    {"pack": 0}, {"packed": 1}])
+def test_cdef_packing_keywords_as_cffi(kwargs):
+    got = []
+    for ffi in (wasmcffi.FFI(), cffi.FFI()):
+        try:
+            ffi.cdef("struct s { char a; int b; };", **kwargs)
+            got.append(("ok", ffi.sizeof("struct s")))
+        except Exception as exc:  # noqa: BLE001 - the exception is the behaviour
+            got.append((type(exc).__name__, str(exc)))
+    assert got[0] == got[1]
+
+
+def test_emit_c_code_to_a_file_object():
+    import io
+
+    for ffi in (wasmcffi.FFI(), cffi.FFI()):
+        ffi.set_source("_emitted_module", "int from_the_source;")
+        out = io.StringIO()
+        ffi.emit_c_code(out)
+        assert "_emitted_module" in out.getvalue() and "int from_the_source;" in out.getvalue()
