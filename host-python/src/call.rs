@@ -689,7 +689,16 @@ impl CallbackTarget {
             self.function.call1(py, PyTuple::new(py, py_args)?)
         })();
         let outcome = match called {
-            Ok(_) if matches!(self.ret.kind(), CKind::Void) => Ok(Vec::new()),
+            Ok(out) if matches!(self.ret.kind(), CKind::Void) => {
+                if out.is_none(py) {
+                    Ok(Vec::new())
+                } else {
+                    let err = PyTypeError::new_err(
+                        "callback with the return type 'void' must return None",
+                    );
+                    Err((err, Stage::Result))
+                }
+            }
             Ok(out) => match fast_word(&self.ret, out.bind(py)) {
                 Some(word) => Ok(word.to_le_bytes()[..result_size(&self.ret).min(8)].to_vec()),
                 None => encode_result(ctx, &self.ret, out.bind(py)).map_err(|e| (e, Stage::Result)),

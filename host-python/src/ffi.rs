@@ -630,6 +630,11 @@ impl PyFFI {
         if let Some(n) = cdata.array_len() {
             limit = Some(limit.map_or(n, |l| l.min(n)));
         }
+        // A `T *` that ffi.new made holds one T: reading stops at its end.
+        if matches!(cdata.flavor, Flavor::Owning) && matches!(cdata.ctype.kind(), CKind::Pointer(_))
+        {
+            limit = Some(limit.map_or(1, |l| l.min(1)));
+        }
         let res = core::string(cdata.data_memory(), &cdata.ctype, cdata.addr, limit).py()?;
         Ok(string_to_py(py, &res)?.unbind())
     }

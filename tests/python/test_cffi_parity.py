@@ -354,3 +354,23 @@ def test_emit_c_code_to_a_file_object():
         out = io.StringIO()
         ffi.emit_c_code(out)
         assert "_emitted_module" in out.getvalue() and "int from_the_source;" in out.getvalue()
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_void_callback_returning_a_value_is_reported(impl, monkeypatch):
+    import sys
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: seen.append((type(u.exc_value), str(u.exc_value))))
+    ffi = impl.FFI()
+    assert ffi.callback("void(*)(void)", lambda: None)() is None
+    assert seen == []
+    assert ffi.callback("void(*)(void)", lambda: 42)() is None
+    assert seen == [(TypeError, "callback with the return type 'void' must return None")]
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_string_of_a_new_char_stops_at_its_end(impl):
+    ffi = impl.FFI()
+    assert ffi.string(ffi.new("char *", b"x")) == b"x"
+    assert ffi.string(ffi.new("char *", b"\0")) == b""
