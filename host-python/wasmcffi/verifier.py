@@ -21,6 +21,11 @@ from . import _wasmcffi, build
 _IGNORED_KEYWORDS = ("tag", "ext_package", "force_generic_engine", "flags", "compiler_verbose")
 
 
+#: The keywords naming files or folders, which `relative_to=` makes relative
+#: to its own folder (as CFFI's `verify()` does).
+_FILE_NAME_KEYWORDS = ("sources", "include_dirs", "library_dirs", "extra_objects", "depends")
+
+
 def default_tmpdir(caller_frame):
     """Where CFFI's `verify()` builds: `$CFFI_TMPDIR`, else `__pycache__` beside
     the file of the calling code."""
@@ -46,9 +51,13 @@ def build_and_load(ffi, source, tmpdir, modulename=None, relative_to=None, **kwa
     verbose = bool(kwargs.get("compiler_verbose"))
     for key in _IGNORED_KEYWORDS:
         kwargs.pop(key, None)
-    if relative_to and kwargs.get("sources"):
-        base = os.path.dirname(relative_to)
-        kwargs["sources"] = [os.path.join(base, s) for s in kwargs["sources"]]
+    base = os.path.dirname(relative_to or "")
+    if base:
+        for key in _FILE_NAME_KEYWORDS:
+            if key in kwargs:
+                if not isinstance(kwargs[key], (list, tuple)):
+                    raise TypeError(f"keyword '{key}' should be a list or tuple")
+                kwargs[key] = [os.path.join(base, name) for name in kwargs[key]]
     name = modulename or module_name_for(ffi, source, kwargs)
     loader_path = os.path.join(tmpdir, name + ".py")
     # The loader is written last, once the artifact is built and checked.

@@ -374,3 +374,17 @@ def test_string_of_a_new_char_stops_at_its_end(impl):
     ffi = impl.FFI()
     assert ffi.string(ffi.new("char *", b"x")) == b"x"
     assert ffi.string(ffi.new("char *", b"\0")) == b""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_verify_relative_to_applies_to_include_dirs(tmp_path, target):
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "foo.h").write_text("static int foo(int a) { return a + 42; }\n")
+    ffi = wasmcffi.FFI()
+    ffi.cdef("int foo(int);")
+    lib = ffi.verify('#include "foo.h"', include_dirs=["."], relative_to=str(tmp_path / "inc" / "x"),
+                     target=target, tmpdir=str(tmp_path / "build"))
+    assert lib.foo(100) == 142
+    with pytest.raises(TypeError, match="'include_dirs' should be a list or tuple"):
+        wasmcffi.FFI().verify("", include_dirs=".", relative_to=str(tmp_path / "x"),
+                              target=target, tmpdir=str(tmp_path / "build"))
