@@ -59,22 +59,33 @@ impl PyCType {
             // while the weak reference can be upgraded.
             CTypeKey::Descriptor(Arc::as_ptr(&ctype.0) as usize)
         };
-        let mut objects = CTYPE_OBJECTS.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(alive) = objects.get(&key).and_then(|w| w.bind(py).upgrade()) {
-            return Ok(alive.downcast_into::<PyCType>()?.unbind());
+        let table = || CTYPE_OBJECTS.lock().unwrap_or_else(|p| p.into_inner());
+        let living = |objects: &HashMap<CTypeKey, Py<PyWeakrefReference>>| {
+            let alive = objects.get(&key).and_then(|w| w.bind(py).upgrade())?;
+            alive.downcast_into::<PyCType>().ok().map(Bound::unbind)
+        };
+        if let Some(obj) = living(&table()) {
+            return Ok(obj);
         }
+        // Made without the lock: allocating may run the garbage collector, and
+        // with it finalizers that ask for ctypes too.
         let obj = Bound::new(
             py,
             PyCType {
                 ctype: ctype.clone(),
             },
         )?;
+        let weak = PyWeakrefReference::new(&obj)?.unbind();
+        let mut objects = table();
+        if let Some(made_meanwhile) = living(&objects) {
+            return Ok(made_meanwhile);
+        }
         // Dead entries are dropped when the table has doubled since the last sweep.
         if objects.len() >= 2 * SWEPT_LEN.load(Ordering::Relaxed).max(64) {
             objects.retain(|_, w| w.bind(py).upgrade().is_some());
             SWEPT_LEN.store(objects.len(), Ordering::Relaxed);
         }
-        objects.insert(key, PyWeakrefReference::new(&obj)?.unbind());
+        objects.insert(key, weak);
         Ok(obj.unbind())
     }
 
