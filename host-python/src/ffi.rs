@@ -351,23 +351,9 @@ impl PyFFI {
     }
 
     /// What the compiler contradicted in this FFI's exact declarations, which
-    /// `verify()` refuses: constants ("FOO has the real value 124, not 123")
-    /// and enumerators.
+    /// `verify()` refuses (see `Declarations::contradicted`).
     fn _contradictions(&self) -> Vec<String> {
-        let decls = &self.ctx.types().decls;
-        let constants = decls
-            .lib_items
-            .iter()
-            .filter_map(|(name, decl)| match decl {
-                Decl::Constant {
-                    value: ConstValue::Disagrees { compiler, cdef },
-                    ..
-                } => Some(format!("{name} has the real value {compiler}, not {cdef}")),
-                _ => None,
-            });
-        constants
-            .chain(decls.contradicted.iter().cloned())
-            .collect()
+        self.ctx.types().decls.contradicted.clone()
     }
 
     /// The value of the integer constant `name`: a `#define`, an integer

@@ -336,9 +336,8 @@ impl PyModuleLib {
             let types = this.ctx.types();
             match types.decls.lib_items.get(name) {
                 Some(Decl::Global(g)) => {
-                    g.reads_as_constant(&types.decls.types)
-                        && matches!(types.decls.types.get(g.ty), Type::Pointer(f)
-                            if matches!(types.decls.types.get(*f), Type::Function(_)))
+                    let table = &types.decls.types;
+                    g.reads_as_constant(table) && table.is_function_pointer(g.ty)
                 }
                 _ => false,
             }

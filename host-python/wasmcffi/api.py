@@ -233,8 +233,9 @@ class FFI(_wasmcffi._FFI):
         module = verifier.build_and_load(self, source, tmpdir, **kwargs)
         # verify() refuses constants and enumerators the compiler contradicts,
         # which set_source()'s modules accept (a wrong constant raises when read).
-        for message in module.ffi._contradictions():
-            raise _wasmcffi.VerificationError(message)
+        contradictions = module.ffi._contradictions()
+        if contradictions:
+            raise _wasmcffi.VerificationError(contradictions[0])
         self._bind_to(module.ffi)
         # As in CFFI, the FFI and its verified lib keep each other alive.
         self._verified_lib = module.lib

@@ -70,10 +70,15 @@ pub(super) fn complete(
             Question::IntConst { name, expected } => {
                 let value = int_value(a);
                 let constant = match expected {
-                    Some(v) if *v != value => ConstValue::Disagrees {
-                        compiler: value,
-                        cdef: *v,
-                    },
+                    Some(v) if *v != value => {
+                        decls
+                            .contradicted
+                            .push(format!("{name} has the real value {value}, not {v}"));
+                        ConstValue::Disagrees {
+                            compiler: value,
+                            cdef: *v,
+                        }
+                    }
                     _ => ConstValue::Int(value),
                 };
                 set_constant(decls, name, constant);

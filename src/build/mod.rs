@@ -73,7 +73,7 @@ use std::fmt::Write as _;
 
 use crate::error::{Error, Result};
 use crate::layout::TypeResolver;
-use crate::model::{Aliases, Decl, Declarations, Type, TypeTable};
+use crate::model::{Aliases, Decl, Declarations, Type, TypeId, TypeTable};
 
 /// C emitted next to the user's source, and the list of questions it asks the compiler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,11 +178,10 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
             Some(Decl::Global(g)) => &g.ty,
             _ => return Err(Error::Internal(format!("constant '{name}' vanished"))),
         };
-        let target = table.c_decl_aliased(*ty, "*_o", &aliases);
-        let pointer = table.c_decl_aliased(*ty, "*", &aliases);
+        let target = typed_pointer(table, &aliases, *ty, "_o", "out");
         let _ = writeln!(
             c,
-            "void _CFFI_EXPORT(_cffi_c_{name})(void *out) {{ {target} = ({pointer})out; *_o = ({name}); }}"
+            "void _CFFI_EXPORT(_cffi_c_{name})(void *out) {{ {target}; *_o = ({name}); }}"
         );
     }
     c.push_str("static const unsigned long long _cffi_layout_table[] = {\n");
@@ -200,6 +199,22 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
         plan.table_len()
     );
     Ok(c)
+}
+
+/// `T *var = (T *)expr`: a `void *` as a pointer to `ty`, the conversion
+/// spelled out (C++ does not make it implicitly).
+fn typed_pointer(
+    table: &TypeTable,
+    aliases: &Aliases,
+    ty: TypeId,
+    var: &str,
+    expr: &str,
+) -> String {
+    let decl = table.c_decl_aliased(ty, &format!("*{var}"), aliases);
+    format!(
+        "{decl} = ({})({expr})",
+        table.c_decl_aliased(ty, "*", aliases)
+    )
 }
 
 /// The typedef names the glue spells types by when C cannot name them
@@ -263,41 +278,29 @@ fn pointer_table_wrapper(
     for (i, &p) in f.params.iter().enumerate() {
         // Function pointers travel as `void *`: the model drops qualifiers
         // (`const void *` parameters of a comparator), which C would reject.
-        // The casts spell out what C converts implicitly, for C++.
-        let (decl, pointer) = if is_function_pointer(table, p) {
-            (format!("void **_a{i}"), "void **".to_owned())
+        let decl = if table.is_function_pointer(p) {
+            format!("void **_a{i} = (void **)args[{i}]")
         } else {
-            (
-                table.c_decl_aliased(p, &format!("*_a{i}"), aliases),
-                table.c_decl_aliased(p, "*", aliases),
-            )
+            typed_pointer(table, aliases, p, &format!("_a{i}"), &format!("args[{i}]"))
         };
-        let _ = writeln!(c, "  {decl} = ({pointer})args[{i}];");
+        let _ = writeln!(c, "  {decl};");
         call_args.push(format!("*_a{i}"));
     }
     call_args.extend(extra_arg.map(str::to_owned));
     let call = format!("{callee}({})", call_args.join(", "));
     if matches!(table.get(f.ret), Type::Void) {
         let _ = writeln!(c, "  (void)result;\n  {call};");
-    } else if is_function_pointer(table, f.ret) {
+    } else if table.is_function_pointer(f.ret) {
         let _ = writeln!(c, "  *(void **)result = (void *){call};");
-    } else if matches!(table.get(f.ret), Type::Pointer(_)) {
+    } else {
         // The model has no `const`: the cast keeps a `const T *` result from
         // warning that the qualifier is dropped.
-        let _ = writeln!(
-            c,
-            "  {} = ({})result;\n  *_r = ({}){call};",
-            table.c_decl_aliased(f.ret, "*_r", aliases),
-            table.c_decl_aliased(f.ret, "*", aliases),
-            table.c_decl_aliased(f.ret, "", aliases)
-        );
-    } else {
-        let _ = writeln!(
-            c,
-            "  {} = ({})result;\n  *_r = {call};",
-            table.c_decl_aliased(f.ret, "*_r", aliases),
-            table.c_decl_aliased(f.ret, "*", aliases)
-        );
+        let call = match table.get(f.ret) {
+            Type::Pointer(_) => format!("({}){call}", table.c_decl_aliased(f.ret, "", aliases)),
+            _ => call,
+        };
+        let result = typed_pointer(table, aliases, f.ret, "_r", "result");
+        let _ = writeln!(c, "  {result};\n  *_r = {call};");
     }
     if call_args.is_empty() {
         c.push_str("  (void)args;\n");
@@ -377,7 +380,7 @@ fn direct_wrapper(
     // Function pointers travel as `void *`, as in `_cffi_f_NAME` (the model drops
     // the qualifiers of their parameter types, which C would reject).
     let spell = |ty, name: &str| {
-        if is_function_pointer(table, ty) {
+        if table.is_function_pointer(ty) {
             format!("void *{name}")
         } else {
             table.c_decl_aliased(ty, name, aliases)
@@ -398,7 +401,7 @@ fn direct_wrapper(
     let call = format!("{name}({})", args.join(", "));
     let body = match table.get(f.ret) {
         Type::Void => format!("{call};"),
-        _ if is_function_pointer(table, f.ret) => format!("return (void *){call};"),
+        _ if table.is_function_pointer(f.ret) => format!("return (void *){call};"),
         // As in `_cffi_f_NAME`: a `const T *` result loses its `const` visibly.
         Type::Pointer(_) => format!("return (_cffi_dr_{name}){call};"),
         _ => format!("return {call};"),
@@ -418,11 +421,6 @@ fn has_direct_wrapper(table: &TypeTable, f: &crate::model::FuncType) -> bool {
     !std::iter::once(f.ret)
         .chain(f.params.iter().copied())
         .any(|t| matches!(table.get(t), Type::Record(_)))
-}
-
-/// Whether `ty` is a pointer to a function.
-fn is_function_pointer(table: &TypeTable, ty: crate::model::TypeId) -> bool {
-    matches!(table.get(ty), Type::Pointer(f) if matches!(table.get(*f), Type::Function(_)))
 }
 
 /// The C expressions answering one question, in table order.

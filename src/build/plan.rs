@@ -376,7 +376,6 @@ pub(super) fn unknown_array(table: &TypeTable, ty: TypeId) -> Option<(usize, boo
     unknown.then_some((levels, outer_open))
 }
 
-/// Integer types whose value a table entry can carry.
 /// True for a struct or union whose fields no cdef gave (`struct a;`,
 /// `typedef ... t;`): nothing can be done with one by value.
 fn is_opaque_record(table: &TypeTable, ty: TypeId) -> bool {
@@ -393,6 +392,7 @@ fn has_known_size(table: &TypeTable, ty: TypeId) -> bool {
     }
 }
 
+/// Integer types whose value a table entry can carry.
 fn is_integer(table: &TypeTable, ty: TypeId) -> bool {
     match table.get(ty) {
         Type::Prim(p) => p.is_integral(),

@@ -103,9 +103,10 @@ pub struct Declarations {
     /// Functions, globals, constants and enumerators: what `lib` exposes, by name,
     /// in declaration order within each `cdef()`.
     pub lib_items: BTreeMap<String, Decl>,
-    /// What the compiler contradicted in exact declarations, which CFFI's API
-    /// mode accepts (taking the compiler's word) but `verify()` refuses: one
-    /// message each ("enum e: A has the real value 2, not 1").
+    /// What the compiler contradicted in exact declarations (constants and
+    /// enumerators), which CFFI's API mode accepts (a constant fails when
+    /// read) but `verify()` refuses: one message each ("FOO has the real value
+    /// 124, not 123", "enum e: A has the real value 2, not 1").
     pub contradicted: Vec<String>,
 }
 

@@ -226,6 +226,11 @@ impl TypeTable {
         c_name::c_name(self, id)
     }
 
+    /// Whether `id` is a pointer to a function.
+    pub fn is_function_pointer(&self, id: TypeId) -> bool {
+        matches!(self.get(id), Type::Pointer(f) if matches!(self.get(*f), Type::Function(_)))
+    }
+
     /// [`TypeTable::c_name`] with `&` where a declarator would go (`int *&`,
     /// `int&[3]`, `int(*&)(int)`), as `ffi.getctype(type, replace_with)` needs.
     pub fn c_name_marked(&self, id: TypeId) -> String {

@@ -130,9 +130,6 @@ pub(crate) struct Handles {
     /// `wasmcffi_malloc_uninit` (absent from modules built before it existed).
     pub(crate) malloc_uninit: Option<TypedFunc<(i32, i32), i32>>,
     pub(crate) table: Option<Table>,
-    /// Where the guest's `errno` lives (absent from modules built before
-    /// `wasmcffi_errno_location` existed).
-    pub(crate) errno_addr: Option<u32>,
 }
 
 /// One slot of the function table that holds (or held) a host callback.
@@ -274,7 +271,6 @@ pub(crate) fn find_handles(
         malloc: typed(malloc),
         malloc_uninit: typed(malloc_uninit),
         table: table.and_then(Extern::into_table),
-        errno_addr: None,
     };
     let free = free
         .and_then(Extern::into_func)
@@ -282,20 +278,22 @@ pub(crate) fn find_handles(
     (handles, free)
 }
 
-/// Asks a new instance where its `errno` is (runs guest code: `store` must be
-/// armed for a call).
+/// Where a new instance's `errno` is: its memory and the offset (`None` for
+/// modules built before `wasmcffi_errno_location` existed). Runs guest code:
+/// `store` must be armed for a call.
 pub(crate) fn find_errno(
     store: &mut wasmtime::Store<StoreData>,
     exports: &ExportIndices,
-) -> Option<u32> {
-    let instance = store.data().host.handles.as_ref()?.instance;
+) -> Option<(Memory, usize)> {
+    let handles = store.data().host.handles.as_ref()?;
+    let (instance, memory) = (handles.instance, handles.memory?);
     let location = instance
         .get_module_export(&mut *store, exports.errno_location.as_ref()?)?
         .into_func()?
         .typed::<(), i32>(&*store)
         .ok()?;
     let addr = location.call(&mut *store, ()).ok()?;
-    u32::try_from(addr).ok()
+    Some((memory, usize::try_from(addr).ok()?))
 }
 
 /// One of the guest exports found at instantiation (`None` if the module lacks it).

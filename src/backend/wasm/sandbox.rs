@@ -157,6 +157,9 @@ pub(crate) struct Live {
     pub(crate) poisoned: Option<String>,
     /// Whether the store burns fuel (it was made by the metered engine).
     metered: bool,
+    /// The guest's memory and where its `errno` is in it, which each call
+    /// starts with the saved `ffi.errno` and saves after.
+    errno: Option<(wasmtime::Memory, usize)>,
 }
 
 /// One instance of a module with its own store and linear memory.
@@ -848,7 +851,7 @@ impl Live {
         interrupt::call_starting();
         let budget = prepare_store(&mut self.store, self.metered);
         // `ffi.errno` is handed to the guest's errno and back, as around a native call.
-        let errno = guest_errno(&self.store);
+        let errno = self.errno;
         if let Some((memory, at)) = errno {
             let _ = memory.write(&mut self.store, at, &errno::saved().to_le_bytes());
         }
@@ -868,12 +871,6 @@ impl Live {
             error
         })
     }
-}
-
-/// The guest's memory and the offset of its `errno`, if the module tells.
-fn guest_errno(store: &Store<StoreData>) -> Option<(wasmtime::Memory, usize)> {
-    let handles = store.data().host.handles.as_ref()?;
-    Some((handles.memory?, usize::try_from(handles.errno_addr?).ok()?))
 }
 
 /// The function the instance in `store` exports as `name`.
@@ -1035,15 +1032,13 @@ fn instantiate_in(
         Ok(instance) => {
             let (handles, free) = host_calls::find_handles(&mut store, instance, &prepared.exports);
             store.data_mut().host.handles = Some(handles);
-            let errno_addr = host_calls::find_errno(&mut store, &prepared.exports);
-            if let Some(h) = store.data_mut().host.handles.as_mut() {
-                h.errno_addr = errno_addr;
-            }
+            let errno = host_calls::find_errno(&mut store, &prepared.exports);
             Ok(Live {
                 store,
                 free,
                 poisoned: None,
                 metered,
+                errno,
             })
         }
         Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
