@@ -166,6 +166,13 @@ pub fn call_function(
             ))),
         };
     }
+    // As CFFI, what libffi cannot pass is refused before any argument is converted.
+    let fixed_plan = if sig.variadic {
+        wasmcffi::layout::check_libffi_signature(&sig.ret, &sig.params).py()?;
+        None
+    } else {
+        Some(plan_of(func, &sig.ret, &sig.params)?)
+    };
     let mut temps = CallTemps::default();
     let mut buffer = PooledArgs::take();
     for (param, arg) in sig.params.iter().zip(args.iter()) {
@@ -175,17 +182,18 @@ pub fn call_function(
         }
     }
     let variadic_plan;
-    let plan = if sig.variadic {
-        let mut params = sig.params.clone();
-        for (i, arg) in args.iter().enumerate().skip(fixed) {
-            let (ty, bytes) = encode_vararg(ctx, i, &arg)?;
-            params.push(ty);
-            buffer.push(&bytes);
+    let plan = match fixed_plan {
+        Some(plan) => plan,
+        None => {
+            let mut params = sig.params.clone();
+            for (i, arg) in args.iter().enumerate().skip(fixed) {
+                let (ty, bytes) = encode_vararg(ctx, i, &arg)?;
+                params.push(ty);
+                buffer.push(&bytes);
+            }
+            variadic_plan = CallPlan::new(&sig.ret, &params, Some(fixed)).py()?;
+            &variadic_plan
         }
-        variadic_plan = CallPlan::new(&sig.ret, &params, Some(fixed)).py()?;
-        &variadic_plan
-    } else {
-        plan_of(func, &sig.ret, &sig.params)?
     };
     let addr = func.addr;
     const INLINE_WORDS: usize = 4;
@@ -337,6 +345,30 @@ fn check_same_sandbox(ctx: &Arc<FfiContext>, arg: &Bound<'_, PyAny>) -> PyResult
     Ok(())
 }
 
+/// The bytes of a `long double` cdata passed for a `long double` parameter of
+/// the same target: copied as they are, with all their precision (a Python
+/// float would keep only a double's).
+fn long_double_bytes(
+    ctx: &Arc<FfiContext>,
+    param: &CType,
+    arg: &Bound<'_, PyAny>,
+) -> PyResult<Option<Vec<u8>>> {
+    let is_long_double =
+        |ty: &CType| matches!(ty.kind(), CKind::Prim(_, l) if l.class == PrimClass::LongDouble);
+    let Ok(cdata) = arg.downcast::<PyCData>() else {
+        return Ok(None);
+    };
+    let cdata = cdata.get();
+    if !is_long_double(param) || cdata.ctype != *param || ctx.target() != cdata.ctype.data().target
+    {
+        return Ok(None);
+    }
+    cdata.check_alive()?;
+    let mut bytes = vec![0u8; param.size().unwrap_or(0) as usize];
+    cdata.data_memory().read(cdata.addr, &mut bytes).py()?;
+    Ok(Some(bytes))
+}
+
 pub(crate) fn encode_arg(
     ctx: &Arc<FfiContext>,
     param: &CType,
@@ -387,6 +419,9 @@ pub(crate) fn encode_arg(
         }
     }
     check_same_sandbox(ctx, arg)?;
+    if let Some(bytes) = long_double_bytes(ctx, param, arg)? {
+        return Ok(bytes);
+    }
     if let Ok(cdata) = arg.downcast::<PyCData>() {
         if cdata.get().is_mirror() {
             cdata.get().refresh_mirror(arg.py())?;
@@ -395,7 +430,7 @@ pub(crate) fn encode_arg(
     }
     let value = to_value_for(arg, param, ctx.target())?;
     match param.kind() {
-        CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, param, &value).py(),
+        CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&*ctx.mem, param, &value).py(),
         CKind::Pointer(item) => {
             // As in CFFI, None is not NULL (pass ffi.NULL): it raises TypeError below.
             let temporary_array = match (&value, item.kind()) {
@@ -514,14 +549,11 @@ pub(crate) fn encode_vararg(
                 }
                 (_, v) => v,
             };
-            Ok((
-                ty.clone(),
-                core::encode_prim(&HostMemory, &ty, &value).py()?,
-            ))
+            Ok((ty.clone(), core::encode_prim(&*ctx.mem, &ty, &value).py()?))
         }
         CKind::Enum(_) => Ok((
             cdata.ctype.clone(),
-            core::encode_prim(&HostMemory, &cdata.ctype, &value).py()?,
+            core::encode_prim(&*ctx.mem, &cdata.ctype, &value).py()?,
         )),
         CKind::Pointer(_) | CKind::Function(_) => {
             Ok((cdata.ctype.clone(), pointer_bytes(ctx, cdata.addr)))
@@ -618,7 +650,11 @@ impl CallbackTarget {
                 "the 'python_callable' argument is not callable".to_owned()
             }));
         }
-        if sig.variadic {
+        // An extern "Python" function is API mode; a callback is what CFFI
+        // makes with libffi, on both targets.
+        let libffi_refuses = !extern_python
+            && wasmcffi::layout::check_libffi_signature(&sig.ret, &sig.params).is_err();
+        if sig.variadic || libffi_refuses {
             return Err(pyo3::exceptions::PyNotImplementedError::new_err(format!(
                 "{}: callback with unsupported argument or return type or with '...'",
                 fptr.cname()
@@ -777,7 +813,7 @@ pub(crate) fn encode_result(
 ) -> PyResult<Vec<u8>> {
     let value = to_value_for(value, ret, ctx.target())?;
     match ret.kind() {
-        CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&HostMemory, ret, &value).py(),
+        CKind::Prim(..) | CKind::Enum(_) => core::encode_prim(&*ctx.mem, ret, &value).py(),
         CKind::Pointer(_) | CKind::Function(_) => {
             let addr = if matches!(value, Value::None) {
                 0

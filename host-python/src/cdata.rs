@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyFloat, PySlice, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::CallPlan;
-use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
+use wasmcffi::cdata::{self as core, Addr, HostBoxes, HostMemory, Memory, Value};
 use wasmcffi::layout::{CKind, CType, FieldLayout, PrimClass, Target};
 
 use crate::context::{FfiContext, SharedMemory};
@@ -224,7 +224,10 @@ impl PyCData {
     /// a host value block; everything else lives in the FFI's memory.
     pub fn data_memory(&self) -> &dyn Memory {
         match self.ctype.kind() {
-            CKind::Prim(..) | CKind::Enum(_) => &HostMemory,
+            CKind::Prim(..) | CKind::Enum(_) => match self.ctype.data().target {
+                Target::Host => &HostMemory,
+                Target::Wasm32 => &HostBoxes(Target::Wasm32),
+            },
             _ => &*self.ctx.mem,
         }
     }

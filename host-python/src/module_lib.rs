@@ -629,12 +629,15 @@ impl PyModuleFunction {
         sig: &FuncInfo,
         args: &[&Bound<'_, PyAny>],
     ) -> PyResult<PyObject> {
+        // CFFI calls a variadic function through libffi, on both targets.
+        wasmcffi::layout::check_libffi_signature(&sig.ret, &sig.params).py()?;
         let mut temps = CallTemps::default();
         let fixed = sig.params.len();
         let mut values = self.encode_fixed(sig, args, &mut temps)?;
         let mut area = Vec::new();
         for (i, arg) in args.iter().enumerate().skip(fixed) {
             let (ty, mut bytes) = encode_vararg(&self.ctx, i, arg)?;
+            wasmcffi::layout::check_libffi_by_value(&ty, wasmcffi::layout::Place::Argument).py()?;
             let mut align = ty.align().unwrap_or(4).max(4) as usize;
             if matches!(ty.kind(), CKind::Record(_)) {
                 let copy = Allocation::new(&self.ctx.mem, bytes.len() as u64, align as u64)?;

@@ -208,6 +208,39 @@ impl Memory for HostMemory {
     }
 }
 
+/// Host memory holding values of another target's types: the boxes behind the
+/// primitive cdata of a sandboxed ffi (a `long double` result, `p[0]`), whose
+/// bytes are in that target's formats (a wasm32 `long double` is binary128, the
+/// host's x87). Reads and writes are [`HostMemory`]'s.
+#[derive(Clone, Copy, Debug)]
+pub struct HostBoxes(pub Target);
+
+impl Memory for HostBoxes {
+    fn target(&self) -> Target {
+        self.0
+    }
+
+    fn read(&self, addr: Addr, out: &mut [u8]) -> Result<()> {
+        HostMemory.read(addr, out)
+    }
+
+    fn write(&self, addr: Addr, data: &[u8]) -> Result<()> {
+        HostMemory.write(addr, data)
+    }
+
+    fn alloc_zeroed(&self, size: u64, align: u64) -> Result<Addr> {
+        HostMemory.alloc_zeroed(size, align)
+    }
+
+    fn free(&self, addr: Addr, size: u64, align: u64) {
+        HostMemory.free(addr, size, align);
+    }
+
+    fn copy(&self, dst: Addr, src: Addr, len: u64) -> Result<()> {
+        HostMemory.copy(dst, src, len)
+    }
+}
+
 /// The allocator layout for a host block: at least one byte, alignment at least 1.
 fn host_layout(size: u64, align: u64) -> Result<std::alloc::Layout> {
     let size = usize::try_from(size.max(1))

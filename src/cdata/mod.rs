@@ -24,7 +24,7 @@ pub use convert::{
     write_field, write_init, write_pointer, write_slice, StringResult,
 };
 pub use init::pointer_init;
-pub use memory::{Addr, HostMemory, Memory, NoMemory};
+pub use memory::{Addr, HostBoxes, HostMemory, Memory, NoMemory};
 pub use prim::{
     encode_prim, long_double_from_bytes, long_double_to_bytes, prim_as_f64, prim_as_int,
     prim_is_nonzero,

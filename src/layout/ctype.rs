@@ -91,6 +91,14 @@ pub struct RecordLayout {
     /// The last field is `T x[]` (or a struct ending in one): the size above
     /// excludes its items, and `ffi.new` takes the item count from the initializer.
     pub has_flexible_array: bool,
+    /// The fields are not where their declared order and natural alignment put
+    /// them: the layout was measured by a compiler and differs from the cdef's, or
+    /// an anonymous nested struct or union was lifted (CFFI's `CT_CUSTOM_FIELD_POS`).
+    /// Calls that go through libffi refuse such a record by value.
+    pub custom_field_pos: bool,
+    /// `packed`/`pack` moved a field from its natural offset (CFFI's
+    /// `CT_WITH_PACKED_CHANGE`); libffi-based calls refuse it by value too.
+    pub packed_change: bool,
 }
 
 /// One field of a struct or union.

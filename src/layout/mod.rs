@@ -12,11 +12,13 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::cast_possible_truncation)]
 
+mod by_value;
 mod ctype;
 mod record;
 mod resolve;
 mod target;
 
+pub use by_value::{check_libffi_by_value, check_libffi_signature, Place};
 pub use ctype::{
     CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, MeasuredField, MeasuredRecord,
     RecordLayout, RecordType,

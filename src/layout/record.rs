@@ -87,6 +87,8 @@ pub(super) fn lay_out(
     let mut max_byte = 0u64;
     let mut alignment = 1u64;
     let mut with_var_array = false;
+    let mut custom_field_pos = false;
+    let mut packed_change = false;
 
     for (i, field) in fields.iter().enumerate() {
         let ty = &field.ty;
@@ -121,12 +123,15 @@ pub(super) fn lay_out(
 
         match field.bits {
             None => {
+                let start = cur.rounded()?;
                 cur = Cursor {
-                    byte: align_up(cur.rounded()?, falign)?,
+                    byte: align_up(start, falign)?,
                     bit: 0,
                 };
+                packed_change |= cur.byte != align_up(start, falign_org)?;
                 match (fname.is_empty(), ty.record_layout()) {
                     (true, Some(nested)) => {
+                        custom_field_pos = true;
                         for sub in &nested.fields {
                             let offset = cur.byte.checked_add(sub.offset).ok_or_else(too_large)?;
                             push_field(
@@ -232,6 +237,8 @@ pub(super) fn lay_out(
         align: alignment,
         fields: out,
         has_flexible_array: with_var_array,
+        custom_field_pos,
+        packed_change,
     })
 }
 

@@ -24,7 +24,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::model::{ArrayLen, EnumDef, FuncType, Prim, Record, RecordId, Type, TypeId, TypeTable};
+use crate::model::{
+    ArrayLen, EnumDef, FuncType, Prim, Record, RecordId, RecordKind, Type, TypeId, TypeTable,
+};
 
 use super::record::{lay_out, FieldInput};
 use super::{
@@ -337,7 +339,7 @@ impl TypeResolver {
         if let Some(measured) = self.measured.get(&rid) {
             let measured = measured.clone();
             self.in_progress.insert(rid);
-            let res = self.nested(|this| this.measured_layout(table, &measured));
+            let res = self.nested(|this| this.measured_layout(table, &measured, rt.kind));
             self.in_progress.remove(&rid);
             // Only this resolver fills this OnceLock, and it was empty above.
             let _ = rt.layout.set(res?);
@@ -362,9 +364,19 @@ impl TypeResolver {
 
     /// The layout of a record from a compiler's measurements: field types are
     /// resolved here, offsets and sizes are taken as measured.
-    fn measured_layout(&mut self, table: &TypeTable, m: &MeasuredRecord) -> Result<RecordLayout> {
+    fn measured_layout(
+        &mut self,
+        table: &TypeTable,
+        m: &MeasuredRecord,
+        kind: RecordKind,
+    ) -> Result<RecordLayout> {
         let mut fields = Vec::with_capacity(m.fields.len());
         let mut flexible = false;
+        // Where natural alignment would put the fields, to tell whether the
+        // compiler's layout is a custom one (CFFI's CT_CUSTOM_FIELD_POS).
+        let mut natural_end = 0u64;
+        let mut natural_align = 1u64;
+        let mut custom_field_pos = false;
         for (i, f) in m.fields.iter().enumerate() {
             let ty = self.get(table, f.ty)?;
             self.ensure_layout(table, &ty)?;
@@ -379,6 +391,14 @@ impl TypeResolver {
                 flexible = matches!(ty.kind(), CKind::Array { len: None, .. })
                     || ty.record_layout().is_some_and(|l| l.has_flexible_array);
             }
+            let align = ty.align().unwrap_or(1).max(1);
+            let natural = match kind {
+                RecordKind::Struct => natural_end.div_ceil(align) * align,
+                RecordKind::Union => 0,
+            };
+            custom_field_pos |= natural != f.offset || f.skip_in_positional_init;
+            natural_end = natural_end.max(natural + ty.size().unwrap_or(0));
+            natural_align = natural_align.max(align);
             fields.push(FieldLayout {
                 name: f.name.clone(),
                 ty,
@@ -393,6 +413,10 @@ impl TypeResolver {
             align: m.align,
             fields,
             has_flexible_array: flexible,
+            custom_field_pos: custom_field_pos
+                || natural_align != m.align
+                || natural_end.div_ceil(natural_align) * natural_align != m.size,
+            packed_change: false,
         })
     }
 

@@ -5,6 +5,8 @@
 
 typedef struct { int x, y; } point_t;
 typedef struct { int v; } one_t;
+typedef struct { int a : 3; } bits_t;
+typedef struct { union { int i; float f; } u; } with_union_t;
 
 /* extern "Python" functions: forward declarations (CFFI's convention). */
 static int py_add(int, int);
@@ -49,5 +51,8 @@ void sort_ints(int *items, int n, int (*cmp)(const void *, const void *)) { qsor
 static point_t shift(point_t p, int k) { p.x += k; p.y -= k; return p; }
 point_t apply_pt(point_t (*f)(point_t, int), point_t p, int k) { return f(p, k); }
 point_t (*get_shift(void))(point_t, int) { return shift; }
+static one_t one_inc(one_t o) { o.v += 1; return o; }
+int apply_one(one_t (*f)(one_t), int v) { one_t o = { v }; return f(o).v; }
+one_t (*get_one_inc(void))(one_t) { return one_inc; }
 
 void crash(void) { __builtin_trap(); }

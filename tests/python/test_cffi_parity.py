@@ -388,3 +388,81 @@ def test_verify_relative_to_applies_to_include_dirs(tmp_path, target):
     with pytest.raises(TypeError, match="'include_dirs' should be a list or tuple"):
         wasmcffi.FFI().verify("", include_dirs=".", relative_to=str(tmp_path / "x"),
                               target=target, tmpdir=str(tmp_path / "build"))
+
+
+# ---- what a libffi call can pass by value ----
+
+LIBFFI_CDEF = """
+    struct bits { int x : 5; };
+    struct part { int x; ...; };
+    struct bits get_bits(void);
+    struct bits get_bits_v(int, ...);
+    struct part get_part(void);
+    struct part get_part_v(int, ...);
+    static int (*const take_part)(struct part);
+"""
+LIBFFI_SOURCE = """
+    struct bits { int x : 5; };
+    struct part { int y, x; };
+    struct bits get_bits(void) { struct bits s = { 11 }; return s; }
+    struct bits get_bits_v(int a, ...) { (void)a; return get_bits(); }
+    struct part get_part(void) { struct part s = { 1, 200 }; return s; }
+    struct part get_part_v(int a, ...) { (void)a; return get_part(); }
+    static int take_part_impl(struct part p) { return p.x; }
+    static int (*const take_part)(struct part) = take_part_impl;
+"""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_libffi_calls_refuse_what_cffi_refuses(tmp_path, target):
+    """Variadic functions and function pointers are called through libffi in
+    CFFI: a struct with bitfields, or one whose layout the compiler gave (`...;`),
+    is refused there by value with CFFI's message, on both targets; the same
+    function called in API mode works."""
+    mine, theirs = build_both(tmp_path, target, "_libffi_limits", LIBFFI_CDEF, LIBFFI_SOURCE)
+
+    def run(lib):
+        return [lib.get_bits().x, lib.get_part().x,
+                outcome(lambda: lib.get_bits_v(0)), outcome(lambda: lib.get_part_v(0)),
+                outcome(lambda: lib.take_part([1, 2]))]
+
+    assert run(mine.lib) == run(theirs.lib)
+    assert run(mine.lib)[2][1] == "NotImplementedError"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_packed_struct_by_value_refused_in_variadic_call(tmp_path, target):
+    cdef = "struct p { char c; int i; }; struct p get_p(int, ...);"
+    source = "struct p { char c; int i; } __attribute__((packed));\n" \
+             "struct p get_p(int a, ...) { struct p s = { 1, a }; return s; }"
+    mods = []
+    for make_ffi, kwargs in ((wasmcffi.FFI, {"target": target}), (cffi.FFI, {})):
+        ffi = make_ffi()
+        ffi.cdef(cdef, packed=True)
+        ffi.set_source(f"_packed_v_{make_ffi.__module__.split('.')[0]}_{target}", source, **kwargs)
+        mods.append(load_module(ffi.compile(tmpdir=str(tmp_path))))
+    assert outcome(lambda: mods[0].lib.get_p(0)) == outcome(lambda: mods[1].lib.get_p(0))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_long_double_by_value(tmp_path, target):
+    """`long double` arguments and results in the target's own format (x87 on
+    the host, binary128 on wasm32), and a `long double` cdata passed back keeps
+    its precision."""
+    cdef = "long double ld_step(long double); double to_double(long double);"
+    source = "long double ld_step(long double x) { return 4*x - x*x; }\n" \
+             "double to_double(long double x) { return (double)x; }"
+    mine, theirs = build_both(tmp_path, target, "_long_double", cdef, source)
+
+    def run(ffi, lib):
+        x = lib.ld_step(0.5)
+        kept = lib.ld_step(lib.ld_step(0.25))
+        return [float(x), lib.to_double(1.23), lib.to_double(x), float(kept),
+                ffi.typeof(x).cname]
+
+    assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
+    # The precision of a long double result survives being passed back.
+    x, y = mine.lib.ld_step(0.9789), 0.9789
+    for _ in range(3):
+        x, y = mine.lib.ld_step(x), float(mine.lib.ld_step(y))
+    assert float(x) != y or mine.ffi.sizeof("long double") == mine.ffi.sizeof("double")

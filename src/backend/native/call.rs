@@ -7,10 +7,10 @@ use libffi::middle::{Cif, CodePtr};
 
 use crate::cdata::Addr;
 use crate::error::{Error, Result};
-use crate::layout::{CKind, CType};
+use crate::layout::{CKind, CType, Place};
 
 use super::errno;
-use super::ffi_type::{ffi_type, int_class, Position};
+use super::ffi_type::{ffi_type, int_class};
 use super::register_call::RegisterCall;
 
 /// How to call functions of one signature: the prepared libffi call interface
@@ -39,10 +39,10 @@ impl CallPlan {
     /// # Errors
     /// What libffi cannot pass (see `ffi_type`), with CFFI's exception types.
     pub fn new(ret: &CType, params: &[CType], fixed: Option<usize>) -> Result<CallPlan> {
-        let ret_type = ffi_type(ret, Position::Result)?;
+        let ret_type = ffi_type(ret, Place::Result)?;
         let arg_types = params
             .iter()
-            .map(|p| ffi_type(p, Position::Argument))
+            .map(|p| ffi_type(p, Place::Argument))
             .collect::<Result<Vec<_>>>()?;
         let cif = match fixed {
             Some(n) => Cif::try_new_variadic(arg_types, n, ret_type),

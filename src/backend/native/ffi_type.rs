@@ -3,29 +3,16 @@
 use libffi::middle::Type;
 
 use crate::error::{Error, Result};
-use crate::layout::{CKind, CType, PrimClass, Target};
+use crate::layout::{check_libffi_by_value, CKind, CType, Place, PrimClass, Target};
 
-/// Where a type appears in a call, for error messages.
-#[derive(Clone, Copy)]
-pub(super) enum Position {
-    Argument,
-    Result,
-}
-
-impl Position {
-    fn word(self) -> &'static str {
-        match self {
-            Position::Argument => "argument",
-            Position::Result => "return type",
-        }
-    }
-}
-
-fn unsupported(ty: &CType, pos: Position, why: &str) -> Error {
+fn unsupported(ty: &CType, pos: Place, why: &str) -> Error {
+    let place = match pos {
+        Place::Argument => "argument",
+        Place::Result => "return value",
+    };
     Error::NotImplemented(format!(
-        "ctype '{}' not supported as {} by libffi{why}",
-        ty.cname(),
-        pos.word()
+        "ctype '{}' not supported as {place} by libffi{why}",
+        ty.cname()
     ))
 }
 
@@ -35,9 +22,9 @@ fn unsupported(ty: &CType, pos: Position, why: &str) -> Error {
 /// `Error::NotImplemented` for what libffi cannot pass by value (unions,
 /// structs with bitfields, packed or variable-size structs, complex numbers),
 /// as CFFI refuses them; `Error::VerificationMissing` for partial structs.
-pub(super) fn ffi_type(ty: &CType, pos: Position) -> Result<Type> {
+pub(super) fn ffi_type(ty: &CType, pos: Place) -> Result<Type> {
     match ty.kind() {
-        CKind::Void if matches!(pos, Position::Result) => Ok(Type::void()),
+        CKind::Void if matches!(pos, Place::Result) => Ok(Type::void()),
         CKind::Void => Err(Error::Type(
             "'void' is not a valid argument type".to_owned(),
         )),
@@ -48,7 +35,8 @@ pub(super) fn ffi_type(ty: &CType, pos: Position) -> Result<Type> {
             PrimClass::Float => Ok(Type::f64()),
             PrimClass::LongDouble if ty.data().target == Target::Host => Ok(Type::longdouble()),
             PrimClass::LongDouble => Err(unsupported(ty, pos, " on this target")),
-            PrimClass::Complex => Err(unsupported(ty, pos, ": complex numbers need API mode")),
+            // check_libffi_by_value() refuses every complex type, with CFFI's message.
+            PrimClass::Complex => check_libffi_by_value(ty, pos).and(Err(unsupported(ty, pos, ""))),
             PrimClass::Int { .. }
             | PrimClass::WideChar { .. }
             | PrimClass::Char
@@ -99,28 +87,16 @@ fn int_type(size: u64, signed: bool) -> Type {
 
 /// A struct by value: libffi sees the flat list of its scalar members, which
 /// classifies the same way as the nested C struct on the System V ABI.
-fn record_type(ty: &CType, pos: Position) -> Result<Type> {
+fn record_type(ty: &CType, pos: Place) -> Result<Type> {
     let CKind::Record(r) = ty.kind() else {
         unreachable!("record_type takes records")
     };
     if r.is_partial() {
         return Err(Error::VerificationMissing(ty.cname().to_owned()));
     }
-    if r.kind == crate::model::RecordKind::Union {
-        return Err(unsupported(
-            ty,
-            pos,
-            ": unions are only supported as arguments in API mode",
-        ));
-    }
-    let layout = ty
-        .record_layout()
-        .ok_or_else(|| Error::Value(format!("ctype '{}' is of unknown size", ty.cname())))?;
-    if layout.has_flexible_array {
-        return Err(unsupported(ty, pos, ": it has a variable-size array"));
-    }
+    check_libffi_by_value(ty, pos)?;
     let mut scalars = Vec::new();
-    flatten(ty, 0, &mut scalars, pos)?;
+    flatten(ty, 0, &mut scalars)?;
     // libffi lays the scalars out with natural alignment; a packed struct (or one
     // with unions inside) would be laid out differently, so it is refused.
     let mut offset = 0u64;
@@ -144,34 +120,22 @@ fn record_type(ty: &CType, pos: Position) -> Result<Type> {
 }
 
 /// Appends the scalar members of `ty` (at byte offset `base`) to `out`.
-fn flatten(ty: &CType, base: u64, out: &mut Vec<(CType, u64)>, pos: Position) -> Result<()> {
+fn flatten(ty: &CType, base: u64, out: &mut Vec<(CType, u64)>) -> Result<()> {
     match ty.kind() {
-        CKind::Record(r) => {
-            if r.kind == crate::model::RecordKind::Union {
-                return Err(unsupported(
-                    ty,
-                    pos,
-                    ": unions are only supported as arguments in API mode",
-                ));
-            }
+        CKind::Record(_) => {
             let layout = ty.record_layout().ok_or_else(|| {
                 Error::Value(format!("ctype '{}' is of unknown size", ty.cname()))
             })?;
+            // check_libffi_by_value() refused bitfields, unions and anonymous members.
             for field in &layout.fields {
-                if field.bitsize >= 0 {
-                    return Err(unsupported(ty, pos, ": it has bitfields"));
-                }
-                if field.skip_in_positional_init {
-                    return Err(unsupported(ty, pos, ": it has an anonymous union"));
-                }
-                flatten(&field.ty, base + field.offset, out, pos)?;
+                flatten(&field.ty, base + field.offset, out)?;
             }
             Ok(())
         }
         CKind::Array { item, len: Some(n) } => {
             let size = item.size().unwrap_or(0);
             for i in 0..*n {
-                flatten(item, base + i * size, out, pos)?;
+                flatten(item, base + i * size, out)?;
             }
             Ok(())
         }

@@ -5,12 +5,14 @@
 //!
 //! On wasm32 (clang's C ABI for WebAssembly) integers up to 32 bits, `_Bool`,
 //! characters, enums and pointers travel as `i32`, 64-bit integers as `i64`,
-//! `float` and `double` as `f32` and `f64`. A struct by value with two or more
-//! fields travels *indirectly*: as an argument, an `i32` pointer to a copy; as a
-//! result, through a hidden first `i32` argument pointing where the callee
-//! stores it (and no wasm result). Not mapped (`Error::NotImplemented`): unions
-//! and single-field structs by value (clang passes those as their one scalar),
-//! `long double` (two `i64`) and complex numbers.
+//! `float` and `double` as `f32` and `f64`. A struct whose one member is a
+//! scalar (possibly inside nested one-member structs or one-item arrays)
+//! travels as that scalar; any other struct by value travels *indirectly*: as
+//! an argument, an `i32` pointer to a copy; as a result, through a hidden first
+//! `i32` argument pointing where the callee stores it (and no wasm result).
+//! These calls are the ones CFFI makes through libffi, so they first refuse
+//! what CFFI refuses there ([`check_libffi_signature`]). Not mapped
+//! (`Error::NotImplemented`): `long double` (two `i64`) and empty structs.
 
 #![forbid(unsafe_code)]
 
@@ -18,15 +20,15 @@ use super::host_calls::{WasmSignature, WasmType};
 use super::sandbox::WasmVal;
 use crate::bail;
 use crate::error::Result;
-use crate::layout::{CKind, CType, PrimClass};
+use crate::layout::{check_libffi_signature, CKind, CType, PrimClass};
 use crate::model::RecordKind;
 
 /// The wasm type carrying a C value of type `ty` (`None` for `void`); a struct
 /// passed indirectly is carried by its address (`i32`).
 ///
 /// # Errors
-/// `Error::NotImplemented` for unions, single-field structs, arrays, `long
-/// double` and complex.
+/// `Error::NotImplemented` for unions, empty structs, arrays, `long double` and
+/// complex.
 pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
     Ok(Some(match ty.kind() {
         CKind::Void => return Ok(None),
@@ -43,22 +45,50 @@ pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
             _ => by_size(l.size),
         },
         CKind::Record(_) if is_indirect(ty) => WasmType::I32,
-        CKind::Record(_) | CKind::Array { .. } => bail!(
-            NotImplemented,
-            "'{}' by value as a callback or function-pointer argument/result in a wasm32 sandbox (only structs of two or more fields)",
-            ty.cname()
-        ),
+        CKind::Record(_) => match single_scalar(ty) {
+            Some(scalar) => return wasm_type(&scalar),
+            None => bail!(
+                NotImplemented,
+                "'{}' by value as a callback or function-pointer argument/result in a wasm32 sandbox",
+                ty.cname()
+            ),
+        },
+        CKind::Array { .. } => bail!(Type, "ctype '{}' cannot be passed by value", ty.cname()),
     }))
 }
 
-/// Whether a value of `ty` travels through a pointer: a struct by value with
-/// two or more fields (clang passes a single-field one as its scalar).
+/// Whether a value of `ty` travels through a pointer: a non-empty struct by
+/// value that is not [`single_scalar`].
 pub fn is_indirect(ty: &CType) -> bool {
     match ty.kind() {
         CKind::Record(rec) => {
-            rec.kind == RecordKind::Struct && rec.layout.get().is_some_and(|l| l.fields.len() >= 2)
+            rec.kind == RecordKind::Struct
+                && rec.layout.get().is_some_and(|l| !l.fields.is_empty())
+                && single_scalar(ty).is_none()
         }
         _ => false,
+    }
+}
+
+/// The scalar that is all of struct `ty` (clang's "single element struct"): its
+/// one member, looking through one-member structs and one-item arrays, when
+/// that member fills the struct. Clang passes such a struct as the scalar.
+fn single_scalar(ty: &CType) -> Option<CType> {
+    let mut inner = ty.clone();
+    loop {
+        inner = match inner.kind() {
+            CKind::Record(rec) if rec.kind == RecordKind::Struct => {
+                match rec.layout.get()?.fields.as_slice() {
+                    [only] if only.bitsize < 0 => only.ty.clone(),
+                    _ => return None,
+                }
+            }
+            CKind::Array { item, len: Some(1) } => item.clone(),
+            CKind::Record(_) | CKind::Array { .. } | CKind::Void => return None,
+            CKind::Prim(..) | CKind::Enum(_) | CKind::Pointer(_) | CKind::Function(_) => {
+                return (inner.size() == ty.size()).then_some(inner)
+            }
+        };
     }
 }
 
@@ -73,8 +103,9 @@ fn by_size(size: u64) -> WasmType {
 /// The wasm signature of a C function `ret(params)`.
 ///
 /// # Errors
-/// As [`wasm_type`].
+/// As [`check_libffi_signature`] and [`wasm_type`].
 pub fn signature(ret: &CType, params: &[CType]) -> Result<WasmSignature> {
+    check_libffi_signature(ret, params)?;
     let mut wasm_params: Vec<WasmType> = params
         .iter()
         .map(|p| match wasm_type(p)? {

@@ -521,5 +521,7 @@ pub(super) fn clone_layout(l: &RecordLayout) -> RecordLayout {
         align: l.align,
         fields: l.fields.iter().map(clone_field).collect(),
         has_flexible_array: l.has_flexible_array,
+        custom_field_pos: l.custom_field_pos,
+        packed_change: l.packed_change,
     }
 }

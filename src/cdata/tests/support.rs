@@ -187,6 +187,8 @@ impl Types {
             align,
             fields: out,
             has_flexible_array: flexible,
+            custom_field_pos: false,
+            packed_change: false,
         };
         self.record_with(kind, name, layout)
     }
