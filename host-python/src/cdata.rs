@@ -266,14 +266,7 @@ impl PyCData {
 
     /// This cdata as an initializer or argument value for `target`.
     pub fn as_value(&self, target: Target) -> PyResult<Value> {
-        if self.ctype.data().target != target {
-            return Err(PyTypeError::new_err(format!(
-                "cdata '{}' belongs to the {} target and cannot be used with a {} ffi",
-                self.ctype.cname(),
-                target_name(self.ctype.data().target),
-                target_name(target)
-            )));
-        }
+        self.check_target(target)?;
         self.check_alive()?;
         match self.ctype.kind() {
             CKind::Prim(..) | CKind::Enum(_) => {
@@ -284,6 +277,20 @@ impl PyCData {
                 addr: self.addr,
             }),
         }
+    }
+
+    /// TypeError unless this cdata is of `target`: a value is never copied
+    /// silently between the host and a sandbox.
+    pub fn check_target(&self, target: Target) -> PyResult<()> {
+        if self.ctype.data().target != target {
+            return Err(PyTypeError::new_err(format!(
+                "cdata '{}' belongs to the {} target and cannot be used with a {} ffi",
+                self.ctype.cname(),
+                target_name(self.ctype.data().target),
+                target_name(target)
+            )));
+        }
+        Ok(())
     }
 
     /// A derived cdata that keeps this one's memory alive.

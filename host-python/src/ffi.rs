@@ -12,7 +12,7 @@ use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{errno, Library};
 use wasmcffi::cdata::{self as core, HostMemory, NoMemory, Value};
 use wasmcffi::cdecl::CdefOptions;
-use wasmcffi::layout::{CKind, CType, Target};
+use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 use wasmcffi::model::{ConstValue, Decl};
 
 use crate::buffer::{ByteSource, PyBuffer};
@@ -582,17 +582,46 @@ impl PyFFI {
         source: &Bound<'_, PyAny>,
     ) -> PyResult<PyObject> {
         let ty = self.ctype_arg(cdecl)?;
-        let value = match to_value(source, self.ctx.target())? {
-            // Only the low bits of a huge integer matter to a C cast.
-            Value::HugeInt(_) => {
-                let low = source
-                    .call_method1("__and__", (u128::MAX,))?
-                    .extract::<u128>()?;
-                Value::Int(low as i128)
+        let bytes = match source.downcast::<PyCData>() {
+            // A primitive cdata is cast from its bytes (a wide char of no code
+            // point, -1, is still an integer), read where its value box is.
+            Ok(cdata) if matches!(cdata.get().ctype.kind(), CKind::Prim(..) | CKind::Enum(_)) => {
+                let cdata = cdata.get();
+                cdata.check_target(self.ctx.target())?;
+                let value = Value::CData {
+                    ty: cdata.ctype.clone(),
+                    addr: cdata.addr,
+                };
+                core::cast_value(&ty, &value, cdata.data_memory()).py()?
             }
-            value => value,
+            _ => {
+                let to_bool = matches!(ty.kind(), CKind::Prim(_, l) if l.class == PrimClass::Bool);
+                let integral = ty.is_pointer_like()
+                    || matches!(ty.kind(), CKind::Enum(_))
+                    || matches!(ty.kind(), CKind::Prim(_, l) if !matches!(l.class,
+                        PrimClass::Float | PrimClass::LongDouble | PrimClass::Complex));
+                let mut value = to_value(source, self.ctx.target())?;
+                let mut source = source.clone();
+                if integral && matches!(value, Value::Other(_)) && source.hasattr("__int__")? {
+                    // As CFFI: an object with `__int__` casts to an integer type.
+                    source = source.call_method0("__int__")?;
+                    value = to_value(&source, self.ctx.target())?;
+                }
+                let value = match value {
+                    // A huge integer is non-zero: a true `_Bool`.
+                    Value::HugeInt(_) if to_bool => Value::Int(1),
+                    // Only the low bits of a huge integer matter to another C cast.
+                    Value::HugeInt(_) => {
+                        let low = source
+                            .call_method1("__and__", (u128::MAX,))?
+                            .extract::<u128>()?;
+                        Value::Int(low as i128)
+                    }
+                    value => value,
+                };
+                core::cast_value(&ty, &value, &*self.ctx.mem).py()?
+            }
         };
-        let bytes = core::cast_value(&ty, &value, &*self.ctx.mem).py()?;
         if ty.is_pointer_like() || matches!(ty.kind(), CKind::Array { .. }) {
             let mut raw = [0u8; 8];
             raw[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);

@@ -78,8 +78,20 @@ impl PyLib {
         match decl {
             Some(Decl::Constant {
                 value: ConstValue::Int(v),
-                ..
-            }) => Ok(Item::Int(v)),
+                ty,
+            }) => {
+                let types = &self.ctx.types().decls.types;
+                match types.get(ty) {
+                    // An enumerator of `enum e { A, ... }`: only a compiler knows it.
+                    Type::Enum(e) if types.enum_def(*e).partial => {
+                        Err(crate::exceptions::VerificationMissing::new_err(format!(
+                            "enum {}",
+                            types.enum_def(*e).name
+                        )))
+                    }
+                    _ => Ok(Item::Int(v)),
+                }
+            }
             Some(Decl::Constant {
                 value: ConstValue::Unknown | ConstValue::Disagrees { .. },
                 ..
