@@ -930,16 +930,23 @@ impl PyFFI {
         )
     }
 
-    /// Loads a host library (`None`: the running program and the C library).
-    #[pyo3(signature = (name, flags = 0))]
-    fn dlopen(&self, py: Python<'_>, name: Option<&str>, flags: i32) -> PyResult<PyObject> {
+    /// Loads a host library (`None`: the running program and the C library);
+    /// `out_of_line` for the `ffi` of an out-of-line ABI module (see `PyLib`).
+    #[pyo3(signature = (name, flags = 0, out_of_line = false))]
+    fn dlopen(
+        &self,
+        py: Python<'_>,
+        name: Option<&str>,
+        flags: i32,
+        out_of_line: bool,
+    ) -> PyResult<PyObject> {
         if self.ctx.target() != Target::Host {
             return Err(PyTypeError::new_err(
                 "ffi.dlopen() loads host libraries: use an FFI() of the host target",
             ));
         }
         let library = py.allow_threads(|| Library::open(name, flags)).py()?;
-        PyLib::new(self.ctx.clone(), library).into_py_any(py)
+        PyLib::new(self.ctx.clone(), library, out_of_line).into_py_any(py)
     }
 
     /// Closes a library from `dlopen`: its lib can no longer be used.

@@ -15,7 +15,7 @@ use wasmcffi::model::{ConstValue, Decl, Type, TypeId};
 use crate::cdata::PyCData;
 use crate::context::FfiContext;
 use crate::convert::to_value;
-use crate::exceptions::CoreResultExt;
+use crate::exceptions::{CoreResultExt, FFIError};
 
 /// A library object: C names only as attributes. Functions are looked up once
 /// and kept in the instance dict; globals are read and written at each access.
@@ -24,6 +24,10 @@ pub struct PyLib {
     ctx: Arc<FfiContext>,
     library: Arc<Library>,
     closed: AtomicBool,
+    /// Opened by the `ffi` of an out-of-line ABI module (`set_source(name,
+    /// None)`), which behaves as CFFI's compiled FFI object does: its errors are
+    /// `ffi.error`, and a `const` global is read from the library as a value.
+    out_of_line: bool,
 }
 
 /// What a lib attribute name refers to.
@@ -35,15 +39,21 @@ enum Item {
         is_const: bool,
     },
     Int(i128),
+    /// A `const` global of an out-of-line lib: its value, not a variable.
+    Constant {
+        ty: CType,
+        addr: Addr,
+    },
 }
 
 impl PyLib {
-    /// The lib of `ctx`'s declarations, in `library`.
-    pub fn new(ctx: Arc<FfiContext>, library: Library) -> Self {
+    /// The lib of `ctx`'s declarations, in `library` (see [`PyLib::out_of_line`]).
+    pub fn new(ctx: Arc<FfiContext>, library: Library, out_of_line: bool) -> Self {
         PyLib {
             ctx,
             library: Arc::new(library),
             closed: AtomicBool::new(false),
+            out_of_line,
         }
     }
 
@@ -58,13 +68,24 @@ impl PyLib {
     }
 
     fn check_open(&self) -> PyResult<()> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(PyValueError::new_err(format!(
-                "library '{}' has been closed",
-                self.library.name()
-            )));
+        if !self.closed.load(Ordering::Acquire) {
+            return Ok(());
         }
-        Ok(())
+        let name = self.library.name();
+        Err(if self.out_of_line {
+            FFIError::new_err(format!("library '{name}' has been closed"))
+        } else {
+            PyValueError::new_err(format!("library '{name}' has already been closed"))
+        })
+    }
+
+    /// The address of `name` in the library; a missing one is `ffi.error` for an
+    /// out-of-line lib, AttributeError otherwise (as CFFI's two lib kinds).
+    fn symbol(&self, name: &str) -> PyResult<Addr> {
+        self.library.symbol(name).map_err(|e| match e {
+            wasmcffi::Error::Attribute(m) if self.out_of_line => FFIError::new_err(m),
+            e => crate::exceptions::to_py_err(e),
+        })
     }
 
     fn resolve_type(&self, id: TypeId) -> PyResult<CType> {
@@ -101,19 +122,27 @@ impl PyLib {
             Some(Decl::Function { ty }) => {
                 let pointer = self.ctx.types().decls.types.intern(Type::Pointer(ty));
                 let ty = self.resolve_type(pointer)?;
-                Ok(Item::Function(ty, self.library.symbol(name).py()?))
+                Ok(Item::Function(ty, self.symbol(name)?))
             }
             Some(Decl::Global(g)) => {
                 // CFFI's in-line ABI mode reads such a global as a constant,
                 // which a dlopen() lib cannot provide.
-                if g.reads_as_constant(&self.ctx.types().decls.types) {
+                let constant = g.reads_as_constant(&self.ctx.types().decls.types);
+                if constant && self.out_of_line {
+                    let ty = self.resolve_type(g.ty)?;
+                    return Ok(Item::Constant {
+                        ty,
+                        addr: self.symbol(name)?,
+                    });
+                }
+                if constant {
                     return Err(PyNotImplementedError::new_err(format!(
                         "non-integer constant '{name}' cannot be accessed from a dlopen() library"
                     )));
                 }
                 let ty = self.resolve_type(g.ty)?;
                 Ok(Item::Global {
-                    addr: self.library.symbol(name).py()?,
+                    addr: self.symbol(name)?,
                     ty,
                     is_const: g.is_const,
                 })
@@ -144,7 +173,7 @@ impl PyLib {
                 let pointer = self.ctx.pointer_to(&ty).py()?;
                 self.cdata(pointer, addr).into_py_any(py)
             }
-            Item::Int(_) => Err(PyAttributeError::new_err(format!(
+            Item::Int(_) | Item::Constant { .. } => Err(PyAttributeError::new_err(format!(
                 "cannot take the address of the constant '{name}'"
             ))),
         }
@@ -166,7 +195,9 @@ impl PyLib {
                     .set_item(name, function.clone_ref(py))?;
                 Ok(function)
             }
-            Item::Global { ty, addr, .. } => this.cdata(ty, addr).global_value(py),
+            Item::Global { ty, addr, .. } | Item::Constant { ty, addr } => {
+                this.cdata(ty, addr).global_value(py)
+            }
         }
     }
 
@@ -180,9 +211,9 @@ impl PyLib {
                 let value = to_value(value, self.ctx.target())?;
                 core::write_init(&*self.ctx.mem, addr, &ty, &value).py()
             }
-            Item::Global { is_const: true, .. } => Err(PyAttributeError::new_err(format!(
-                "cannot write to the constant global '{name}'"
-            ))),
+            Item::Global { is_const: true, .. } | Item::Constant { .. } => Err(
+                PyAttributeError::new_err(format!("cannot write to the constant global '{name}'")),
+            ),
             _ => Err(PyAttributeError::new_err(format!(
                 "cannot set attribute '{name}': it is not a global variable"
             ))),

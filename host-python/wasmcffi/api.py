@@ -105,15 +105,16 @@ class FFI(_wasmcffi._FFI):
     def dlopen(self, name, flags=0):
         """Load a host library: a path, a name the dynamic loader finds, a short
         name `ctypes.util.find_library` knows (`"m"`), or None for the C library."""
+        out_of_line = self.__dict__.get("_out_of_line", False)
         try:
-            return super().dlopen(name, flags)
+            return super().dlopen(name, flags, out_of_line)
         except OSError:
             import ctypes.util  # only here: it costs ~30 ms of import time
 
             found = None if name is None or "/" in name else ctypes.util.find_library(name)
             if found is None:
                 raise
-            return super().dlopen(found, flags)
+            return super().dlopen(found, flags, out_of_line)
 
     @property
     def _lib(self):

@@ -243,6 +243,7 @@ PYTHON_MODULE = '''\
 import wasmcffi as _wasmcffi
 
 ffi = _wasmcffi.FFI()
+ffi._out_of_line = True  # its libs behave as those of CFFI's compiled FFI objects
 for _csource, _options in {cdefs}:
     ffi.cdef(_csource, **_options)
 del _csource, _options

@@ -526,6 +526,8 @@ ABI_CDEF = """
 """
 ABI_LIB_SOURCE = """
 struct pt { int x, y; };
+const int const_answer = 4321;
+const char *const const_hello = "hello";
 int triple(int x) { return 3 * x; }
 int pt_sum(struct pt *p) { return p->x + p->y; }
 """
@@ -572,6 +574,52 @@ def test_out_of_line_abi_module_same_as_cffi(tmp_path, target, abi_lib, monkeypa
             assert isinstance(mod.ffi, wasmcffi.FFI)
         results[impl] = outcome(lambda f: use_abi_module(f, f.dlopen(abi_lib)), mod.ffi)
     assert results["wasmcffi"] == results["cffi"] == ("ok", (42, 7, 17, -5, 10, 11, True))
+
+
+OUT_OF_LINE_EXTRA = """
+    const int const_answer;
+    const char *const const_hello;
+    int no_such_function(int);
+"""
+
+
+def test_out_of_line_lib_behaves_as_cffis_compiled_ffi(tmp_path, abi_lib, capsys):
+    """The lib of an out-of-line module's ffi is CFFI's compiled kind: `const`
+    globals read from the library as values (no address), a missing symbol
+    and a closed library are `ffi.error`."""
+    pair = Pair(ABI_CDEF + OUT_OF_LINE_EXTRA)
+    results = {}
+    for impl, ffi in (("wasmcffi", pair.w), ("cffi", pair.c)):
+        ffi.set_source(f"_dropin_ool_{impl}", None)
+        mod = load_module(ffi.compile(tmpdir=str(tmp_path / impl)))
+        lib = mod.ffi.dlopen(abi_lib)
+
+        def use(f):
+            found = [lib.const_answer, f.string(lib.const_hello), outcome(lambda _: f.addressof(lib, "const_answer"), None)[:2]]
+            missing = outcome(lambda _: lib.no_such_function, None)
+            f.dlclose(lib)
+            closed = outcome(lambda _: lib.triple, None)
+            return found, missing[:2], missing[2].startswith("symbol 'no_such_function' not found in library '"), closed[:2], closed[2] == f"library '{abi_lib}' has been closed"
+
+        results[impl] = outcome(use, mod.ffi)
+    capsys.readouterr()
+    assert results["wasmcffi"] == results["cffi"]
+    assert results["cffi"][1][3] == ("raise", "error")
+
+
+def test_in_line_dlclose_same_as_cffi(abi_lib):
+    """A closed `ffi.dlopen()` lib of a plain FFI: ValueError, CFFI's message."""
+    pair = Pair("int triple(int);")
+
+    def use(ffi):
+        lib = ffi.dlopen(abi_lib)
+        ffi.dlclose(lib)
+        ffi.dlclose(lib)  # does not raise
+        return lib.triple
+
+    mine = pair.same(use)
+    assert mine[:2] == ("raise", "ValueError")
+    assert mine[2].endswith("' has already been closed")
 
 
 def test_emit_python_code_same_as_cffi(tmp_path, abi_lib, capsys):
