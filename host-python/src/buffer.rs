@@ -13,11 +13,13 @@ use std::os::raw::c_int;
 
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBytes, PySlice};
+use pyo3::IntoPyObjectExt;
 use wasmcffi::cdata::{Addr, Memory};
 use wasmcffi::layout::Target;
 
-use crate::cdata::PyCData;
+use crate::cdata::{cdata_arg, PyCData};
 use crate::exceptions::CoreResultExt;
 
 /// The bytes of a bytes-like Python object (bytes, bytearray, memoryview, …),
@@ -35,7 +37,7 @@ impl<'py> ByteSource<'py> {
         if let Ok(bytes) = obj.downcast::<PyBytes>() {
             return Ok(ByteSource::Bytes(bytes.clone()));
         }
-        let Ok(buffer) = pyo3::buffer::PyBuffer::<u8>::get(obj) else {
+        let Ok(buffer) = byte_buffer(obj) else {
             return Err(PyTypeError::new_err("a bytes-like object is required"));
         };
         if !buffer.is_c_contiguous() {
@@ -81,6 +83,26 @@ impl<'py> ByteSource<'py> {
     }
 }
 
+/// The buffer of `obj` seen as raw bytes, whatever its item format (as CFFI
+/// reads an `array('H')`): directly for byte formats, else through
+/// `memoryview(obj).cast('B')`, which keeps `obj`'s buffer exported.
+pub fn byte_buffer(obj: &Bound<'_, PyAny>) -> PyResult<pyo3::buffer::PyBuffer<u8>> {
+    match pyo3::buffer::PyBuffer::<u8>::get(obj) {
+        Ok(buffer) => Ok(buffer),
+        Err(err) => {
+            let Ok(view) = obj
+                .py()
+                .get_type::<pyo3::types::PyMemoryView>()
+                .call1((obj,))
+            else {
+                return Err(err);
+            };
+            let bytes = view.call_method1("cast", ("B",)).map_err(|_| err)?;
+            pyo3::buffer::PyBuffer::<u8>::get(&bytes)
+        }
+    }
+}
+
 /// A new bytes object holding the `len` bytes at `addr` of `mem` (the range is
 /// checked before anything is allocated for it).
 pub fn bytes_from<'py>(
@@ -105,7 +127,7 @@ pub fn read_into(
     len: usize,
     dest: &Bound<'_, PyAny>,
 ) -> PyResult<bool> {
-    let Ok(buffer) = pyo3::buffer::PyBuffer::<u8>::get(dest) else {
+    let Ok(buffer) = byte_buffer(dest) else {
         return Ok(false);
     };
     if buffer.readonly() {
@@ -187,6 +209,27 @@ impl PyBuffer {
 
 #[pymethods]
 impl PyBuffer {
+    /// `ffi.buffer(cdata, size=-1)`: a mutable bytes view of the memory a
+    /// pointer or array cdata designates (as in CFFI, `ffi.buffer` is this type).
+    #[new]
+    #[pyo3(signature = (cdata, size = -1))]
+    fn py_new(cdata: &Bound<'_, PyAny>, size: i64) -> PyResult<Self> {
+        let bound = cdata_arg(cdata, "buffer()")?;
+        let this = bound.get();
+        let (addr, natural) = this.pointed_data()?;
+        let size = match u64::try_from(size) {
+            Ok(n) => n,
+            Err(_) => natural.ok_or_else(|| {
+                PyTypeError::new_err(format!(
+                    "ctype '{}' points to items of unknown size",
+                    this.ctype.cname()
+                ))
+            })?,
+        };
+        this.check_alive()?;
+        Ok(PyBuffer::new(bound.clone().unbind(), addr, size))
+    }
+
     fn __len__(&self) -> usize {
         self.size as usize
     }
@@ -229,16 +272,29 @@ impl PyBuffer {
         self.read(py, 0, self.size)
     }
 
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let mine = self.read(py, 0, self.size)?;
-        if let Ok(b) = other.downcast::<PyBytes>() {
-            return Ok(b.as_bytes() == mine.as_bytes());
-        }
-        if let Ok(that) = other.downcast::<PyBuffer>() {
+    /// Compares the bytes with those of another buffer or bytes-like object.
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<PyObject> {
+        let theirs = if let Ok(that) = other.downcast::<PyBuffer>() {
             let that = that.get();
-            return Ok(that.read(py, 0, that.size)?.as_bytes() == mine.as_bytes());
-        }
-        Ok(false)
+            that.read(py, 0, that.size)?.as_bytes().to_vec()
+        } else {
+            match ByteSource::of(other) {
+                Ok(source) => {
+                    let mut bytes = vec![0u8; source.len()];
+                    source.copy_into(py, &mut bytes);
+                    bytes
+                }
+                Err(_) => return Ok(py.NotImplemented()),
+            }
+        };
+        let mine = self.read(py, 0, self.size)?;
+        op.matches(mine.as_bytes().cmp(theirs.as_slice()))
+            .into_py_any(py)
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> String {

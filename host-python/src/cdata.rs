@@ -279,6 +279,18 @@ impl PyCData {
         }
     }
 
+    /// The address and size of the data a pointer or array cdata designates.
+    pub fn pointed_data(&self) -> PyResult<(u64, Option<u64>)> {
+        match self.ctype.kind() {
+            CKind::Pointer(item) => Ok((self.addr, item.size())),
+            CKind::Array { .. } | CKind::Record(_) => Ok((self.addr, self.data_size())),
+            _ => Err(PyTypeError::new_err(format!(
+                "expected a pointer or array cdata, got '{}'",
+                self.ctype.cname()
+            ))),
+        }
+    }
+
     /// TypeError unless this cdata is of `target`: a value is never copied
     /// silently between the host and a sandbox.
     pub fn check_target(&self, target: Target) -> PyResult<()> {
@@ -1005,4 +1017,17 @@ impl PyCData {
         self.item_base()?;
         Ok((start, stop))
     }
+}
+
+/// `obj` as a cdata, or TypeError naming the `what` that needed one.
+pub(crate) fn cdata_arg<'a, 'py>(
+    obj: &'a Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<&'a Bound<'py, PyCData>> {
+    obj.downcast::<PyCData>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what}: expected a cdata, got {}",
+            crate::convert::type_name(obj)
+        ))
+    })
 }

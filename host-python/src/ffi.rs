@@ -15,8 +15,8 @@ use wasmcffi::cdecl::CdefOptions;
 use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 use wasmcffi::model::{ConstValue, Decl};
 
-use crate::buffer::{ByteSource, PyBuffer};
-use crate::cdata::{offset_addr, Allocation, Flavor, PyCData};
+use crate::buffer::ByteSource;
+use crate::cdata::{cdata_arg, offset_addr, Allocation, Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::convert::{plain_to_py, string_to_py, to_value, to_value_for, type_name};
 use crate::ctype::PyCType;
@@ -151,15 +151,6 @@ impl PyFFI {
         )))
     }
 
-    fn cdata_arg<'a, 'py>(
-        obj: &'a Bound<'py, PyAny>,
-        what: &str,
-    ) -> PyResult<&'a Bound<'py, PyCData>> {
-        obj.downcast::<PyCData>().map_err(|_| {
-            PyTypeError::new_err(format!("{what}: expected a cdata, got {}", type_name(obj)))
-        })
-    }
-
     /// What `ffi.new(cdecl, init)` makes: its type, the block's size and
     /// alignment, the converted initializer and the length of an open array.
     fn plan_new(
@@ -252,18 +243,6 @@ impl PyFFI {
                 PyList::new(py, items)?.into_py_any(py)
             }
             other => Ok(plain_to_py(py, &other)?.unbind()),
-        }
-    }
-
-    /// The address and size of the data a pointer or array cdata designates.
-    fn pointed_data(cdata: &PyCData) -> PyResult<(u64, Option<u64>)> {
-        match cdata.ctype.kind() {
-            CKind::Pointer(item) => Ok((cdata.addr, item.size())),
-            CKind::Array { .. } | CKind::Record(_) => Ok((cdata.addr, cdata.data_size())),
-            _ => Err(PyTypeError::new_err(format!(
-                "expected a pointer or array cdata, got '{}'",
-                cdata.ctype.cname()
-            ))),
         }
     }
 }
@@ -467,7 +446,7 @@ impl PyFFI {
             let name: String = fields_or_indexes.get_item(0)?.extract()?;
             return crate::module_lib::PyModuleLib::address_of_item(lib, &name);
         }
-        let cdata = Self::cdata_arg(cdata, "addressof()")?.get();
+        let cdata = cdata_arg(cdata, "addressof()")?.get();
         let steps = path_steps(fields_or_indexes)?;
         match cdata.ctype.kind() {
             CKind::Record(_) | CKind::Array { .. } => {}
@@ -639,7 +618,7 @@ impl PyFFI {
     /// The bytes (or str) a `char *` / `wchar_t *` / array designates, or an enum's name.
     #[pyo3(signature = (cdata, maxlen = -1))]
     fn string(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, maxlen: i64) -> PyResult<PyObject> {
-        let cdata = Self::cdata_arg(cdata, "string()")?.get();
+        let cdata = cdata_arg(cdata, "string()")?.get();
         cdata.check_alive()?;
         let mut limit = u64::try_from(maxlen).ok();
         if let Some(n) = cdata.array_len() {
@@ -656,7 +635,7 @@ impl PyFFI {
 
     /// `length` items from a pointer or array: bytes, str, or a list.
     fn unpack(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, length: i64) -> PyResult<PyObject> {
-        let cdata = Self::cdata_arg(cdata, "unpack()")?.get();
+        let cdata = cdata_arg(cdata, "unpack()")?.get();
         cdata.check_alive()?;
         let item = match cdata.ctype.kind() {
             CKind::Pointer(item) | CKind::Array { item, .. } => item.clone(),
@@ -680,25 +659,6 @@ impl PyFFI {
         self.value_to_py(py, value, cdata)
     }
 
-    /// A mutable bytes view of the memory a cdata designates.
-    #[pyo3(signature = (cdata, size = -1))]
-    fn buffer(&self, cdata: &Bound<'_, PyAny>, size: i64) -> PyResult<PyBuffer> {
-        let bound = Self::cdata_arg(cdata, "buffer()")?;
-        let this = bound.get();
-        let (addr, natural) = Self::pointed_data(this)?;
-        let size = match u64::try_from(size) {
-            Ok(n) => n,
-            Err(_) => natural.ok_or_else(|| {
-                PyTypeError::new_err(format!(
-                    "ctype '{}' points to items of unknown size",
-                    this.ctype.cname()
-                ))
-            })?,
-        };
-        this.check_alive()?;
-        Ok(PyBuffer::new(bound.clone().unbind(), addr, size))
-    }
-
     /// A cdata over a Python buffer's memory (`ffi.from_buffer([cdecl,] obj, require_writable=False)`).
     #[pyo3(signature = (cdecl, python_buffer = None, require_writable = false))]
     #[allow(clippy::wrong_self_convention, reason = "CFFI's method name")]
@@ -713,7 +673,7 @@ impl PyFFI {
             Some(obj) => (self.ctype_arg(cdecl)?, obj.clone()),
             None => (self.ctx.parse_ctype("char[]").py()?, cdecl.clone()),
         };
-        let buf = pyo3::buffer::PyBuffer::<u8>::get(&obj)?;
+        let buf = crate::buffer::byte_buffer(&obj)?;
         if require_writable && buf.readonly() {
             return Err(PyBufferError::new_err("Object is not writable."));
         }
@@ -780,7 +740,9 @@ impl PyFFI {
             Ok(src) => {
                 let src = src.get();
                 src.check_alive()?;
-                CopySource::Memory(Arc::clone(&src.ctx.mem), Self::pointed_data(src)?.0)
+                // A sandboxed `from_buffer` cdata: its guest copy as the object is now.
+                src.refresh_mirror(py)?;
+                CopySource::Memory(Arc::clone(&src.ctx.mem), src.pointed_data()?.0)
             }
             Err(_) => CopySource::Python(ByteSource::of(src)?),
         };
@@ -795,17 +757,20 @@ impl PyFFI {
         if let Ok(dest) = dest.downcast::<PyCData>() {
             let dest = dest.get();
             dest.check_alive()?;
-            let (addr, _) = Self::pointed_data(dest)?;
+            let (addr, _) = dest.pointed_data()?;
             let mem = &*dest.ctx.mem;
-            return match source {
+            dest.refresh_mirror(py)?;
+            match source {
                 CopySource::Memory(src_mem, src_addr) if Arc::ptr_eq(&src_mem, &dest.ctx.mem) => {
-                    mem.copy(addr, src_addr, n).py()
+                    mem.copy(addr, src_addr, n).py()?
                 }
                 CopySource::Memory(src_mem, src_addr) => {
-                    mem.write(addr, &src_mem.read_vec(src_addr, n).py()?).py()
+                    mem.write(addr, &src_mem.read_vec(src_addr, n).py()?).py()?
                 }
-                CopySource::Python(bytes) => bytes.write_to(py, mem, addr, len),
+                CopySource::Python(bytes) => bytes.write_to(py, mem, addr, len)?,
             };
+            // Into a sandboxed `from_buffer` cdata: the object sees the bytes at once.
+            return dest.write_back_mirror(py);
         }
         // Into a Python object: straight into its storage when it is a plain
         // writable buffer, otherwise through a memoryview slice assignment.
@@ -843,7 +808,7 @@ impl PyFFI {
         size: u64,
     ) -> PyResult<PyObject> {
         let _ = size;
-        let bound = Self::cdata_arg(cdata, "gc()")?;
+        let bound = cdata_arg(cdata, "gc()")?;
         let this = bound.get();
         if destructor.is_none() {
             if let Flavor::Gc(pending) = &this.flavor {
@@ -864,7 +829,7 @@ impl PyFFI {
 
     /// Frees what a cdata from `new`, `gc` or `from_buffer` holds, now.
     fn release(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>) -> PyResult<()> {
-        Self::cdata_arg(cdata, "release()")?.get().release(py)
+        cdata_arg(cdata, "release()")?.get().release(py)
     }
 
     /// A `void *` cdata standing for a Python object, for C `void *userdata`.
@@ -879,7 +844,7 @@ impl PyFFI {
     /// The object behind a handle made by `new_handle`.
     #[allow(clippy::wrong_self_convention, reason = "CFFI's method name")]
     fn from_handle(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>) -> PyResult<PyObject> {
-        let cdata = Self::cdata_arg(cdata, "from_handle()")?.get();
+        let cdata = cdata_arg(cdata, "from_handle()")?.get();
         if !cdata.is_pointer_like() {
             return Err(PyTypeError::new_err(format!(
                 "expected a 'cdata' object with a 'void *' out of new_handle(), got '{}'",

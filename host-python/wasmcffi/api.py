@@ -37,8 +37,8 @@ class FFI(_wasmcffi._FFI):
     CData = _wasmcffi.CData
     #: Class of ctype objects.
     CType = _wasmcffi.CType
-    #: The buffer class returned by `ffi.buffer()`.
-    buffer_type = _wasmcffi.buffer
+    #: `ffi.buffer(cdata, size=-1)`: as in CFFI, the class of the buffers it makes.
+    buffer = buffer_type = _wasmcffi.buffer
 
     RTLD_LAZY = getattr(os, "RTLD_LAZY", 1)
     RTLD_NOW = getattr(os, "RTLD_NOW", 2)

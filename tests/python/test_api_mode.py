@@ -5,6 +5,7 @@ natively (the `module` fixture), and where CFFI has the same API, against a real
 cffi extension built from the same C as the reference.
 """
 
+import array
 import os
 import subprocess
 import sys
@@ -139,6 +140,18 @@ CASES = {
     "from_buffer_fill": lambda ffi, lib: (lambda b: (lib.fill(ffi.from_buffer("int[]", b), 5), bytes(b))[1])(bytearray(20)),
     "from_buffer_sum": lambda ffi, lib: lib.sum_array(ffi.from_buffer("int[]", bytearray(b"\x01\0\0\0\x02\0\0\0")), 2),
     "from_buffer_bytes_arg": lambda ffi, lib: lib.length(ffi.from_buffer(b"hello\0")),
+    "buffer_is_the_buffer_type": lambda ffi, lib: type(ffi.buffer(ffi.new("short *", 100))) is ffi.buffer,
+    "buffer_comparisons": lambda ffi, lib: (lambda a, c: (
+        ffi.buffer(a) == bytes(range(100, 110)), ffi.buffer(c, 6) < ffi.buffer(a, 3) < ffi.buffer(a, 6),
+        bytearray(range(100, 110)) > ffi.buffer(a, 6), ffi.buffer(a, 3) != bytearray(range(101, 104)),
+        ffi.buffer(a, 2) == "no"))(ffi.new("uint8_t[]", list(range(100, 110))),
+                                   ffi.new("uint8_t[]", [99] + list(range(100, 110)))),
+    "from_buffer_of_an_array_of_shorts": lambda ffi, lib: (lambda a: (
+        len(ffi.from_buffer(a)), ffi.from_buffer("unsigned short[]", a)[1],
+        (ffi.memmove(ffi.from_buffer(a, require_writable=True), b"\x01\x00", 2), list(a))[1]))(
+        array.array("H", [10000, 20000, 30000])),
+    "memmove_from_an_array_of_shorts": lambda ffi, lib: (lambda p: (
+        ffi.memmove(p, array.array("H", [1, 2]), 4), list(p))[1])(ffi.new("unsigned short[]", 3)),
     "from_buffer_setitem": lambda ffi, lib: (lambda b: (ffi.from_buffer(b).__setitem__(1, b"x"), bytes(b))[1])(bytearray(b"abc")),
     "from_buffer_sees_writes": lambda ffi, lib: (lambda b, p: (b.__setitem__(0, ord("z")), p[0])[1])(*(lambda b: (b, ffi.from_buffer(b)))(bytearray(b"abc"))),
     "from_buffer_repr_len": lambda ffi, lib: (repr(ffi.from_buffer(b"xyz")), len(ffi.from_buffer("int[]", bytearray(12)))),
