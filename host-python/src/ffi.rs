@@ -96,12 +96,21 @@ fn walk_path(ty: &CType, steps: &[Step], allow_pointer_first: bool) -> PyResult<
                 let CKind::Record(r) = record.kind() else {
                     unreachable!()
                 };
-                let layout = r.layout.get().ok_or_else(|| {
-                    PyTypeError::new_err(format!(
-                        "struct or union ctype '{}' is incomplete",
-                        record.cname()
-                    ))
-                })?;
+                let layout = match r.layout.get() {
+                    Some(layout) => layout,
+                    // A `...;` record before the compiler completed it.
+                    None if r.is_partial() => {
+                        return Err(crate::exceptions::VerificationMissing::new_err(
+                            record.cname().to_owned(),
+                        ))
+                    }
+                    None => {
+                        return Err(PyTypeError::new_err(format!(
+                            "struct or union ctype '{}' is incomplete",
+                            record.cname()
+                        )))
+                    }
+                };
                 let field = layout
                     .fields
                     .iter()

@@ -153,6 +153,25 @@ typedef unsigned long long _cffi_u64;
 #define _CFFI_NOT_ASKED ((unsigned long long)-1)
 "#;
 
+/// Around the field-type checks: C only, and no warnings about qualifiers,
+/// which the model does not keep.
+const CHECKS_BEGIN: &str = r#"#ifndef __cplusplus
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wincompatible-pointer-types-discards-qualifiers"
+#elif defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"
+#endif
+"#;
+const CHECKS_END: &str = r#"#if defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+"#;
+
 /// The glue C for `decls` following `plan`.
 fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
     let table = &decls.types;
@@ -184,6 +203,13 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
             "void _CFFI_EXPORT(_cffi_c_{name})(void *out) {{ {target}; *_o = ({name}); }}"
         );
     }
+    c.push_str(CHECKS_BEGIN);
+    for (i, q) in plan.questions.iter().enumerate() {
+        if let Question::Record { c_type, fields, .. } = q {
+            field_type_checks(&mut c, table, &aliases, i, c_type, fields);
+        }
+    }
+    c.push_str(CHECKS_END);
     c.push_str("static const unsigned long long _cffi_layout_table[] = {\n");
     for q in &plan.questions {
         for entry in entries(q) {
@@ -199,6 +225,57 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
         plan.table_len()
     );
     Ok(c)
+}
+
+/// A function the compiler checks and never runs, as CFFI's generated C has:
+/// each field of the cdef's record has the cdef's type in C. An integer field
+/// (or bitfield) must be an integer; a pointer field takes the value of a
+/// pointer of the cdef's type, any other field gives its address to a pointer
+/// to the cdef's type; arrays are checked by their item (their lengths are in
+/// the layout table). A mismatch is a warning (an error under `-Werror`). The
+/// model keeps no qualifiers, so warnings about dropped qualifiers are
+/// silenced; types C cannot name (anonymous) are not checked, nor C++ sources.
+fn field_type_checks(
+    c: &mut String,
+    table: &TypeTable,
+    aliases: &Aliases,
+    index: usize,
+    c_type: &str,
+    fields: &[plan::RecordField],
+) {
+    let _ = writeln!(
+        c,
+        "__attribute__((unused)) static void _cffi_checkfld_{index}({c_type} *p) {{\n  (void)p;"
+    );
+    for f in fields {
+        let Some(field) = table.record(f.owner).fields.as_ref().and_then(|v| v.get(f.index)) else {
+            continue;
+        };
+        let (mut ty, mut member) = (field.ty, format!("p->{}", f.name));
+        if f.bitfield || plan::is_integer(table, ty) {
+            let _ = writeln!(c, "  (void)(({member}) | 0);");
+            continue;
+        }
+        while let Type::Array { item, .. } = table.get(ty) {
+            ty = *item;
+            member.push_str("[0]");
+        }
+        let line = match table.get(ty) {
+            _ if plan::is_integer(table, ty) => format!("(void)(({member}) | 0);"),
+            Type::Pointer(_) | Type::Function(_) => {
+                let decl = table.c_decl_aliased(ty, "tmp", aliases);
+                format!("{{ {decl} = {member}; (void)tmp; }}")
+            }
+            _ => {
+                let decl = table.c_decl_aliased(ty, "*tmp", aliases);
+                format!("{{ {decl} = &{member}; (void)tmp; }}")
+            }
+        };
+        if !line.contains('$') {
+            let _ = writeln!(c, "  {line}");
+        }
+    }
+    c.push_str("}\n");
 }
 
 /// `T *var = (T *)expr`: a `void *` as a pointer to `ty`, the conversion

@@ -393,7 +393,7 @@ fn has_known_size(table: &TypeTable, ty: TypeId) -> bool {
 }
 
 /// Integer types whose value a table entry can carry.
-fn is_integer(table: &TypeTable, ty: TypeId) -> bool {
+pub(super) fn is_integer(table: &TypeTable, ty: TypeId) -> bool {
     match table.get(ty) {
         Type::Prim(p) => p.is_integral(),
         Type::UnknownPrim { float, .. } => !float,
