@@ -51,6 +51,62 @@ pyo3::create_exception!(
     "A declaration that needs a compiled module to be used."
 );
 
+/// The same mistake raises `ffi.error` in CFFI's compiled FFI objects and a
+/// built-in class in its older `cffi.FFI` (`ffi.new` of a type of unknown
+/// size: TypeError; `ffi.sizeof("int[]")`: ValueError). One wasmcffi FFI plays
+/// both, so it raises a class deriving from both: these two, made once.
+static FFI_TYPE_ERROR: pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>> =
+    pyo3::sync::GILOnceCell::new();
+static FFI_VALUE_ERROR: pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>> =
+    pyo3::sync::GILOnceCell::new();
+
+fn dual_class<'py>(
+    py: Python<'py>,
+    cell: &'static pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>>,
+    name: &str,
+    builtin: Bound<'py, pyo3::types::PyType>,
+) -> PyResult<&'py Bound<'py, pyo3::types::PyType>> {
+    let class = cell.get_or_try_init(py, || -> PyResult<_> {
+        let namespace = pyo3::types::PyDict::new(py);
+        namespace.set_item("__module__", "wasmcffi")?;
+        let bases = (py.get_type::<FFIError>(), builtin);
+        Ok(py
+            .get_type::<pyo3::types::PyType>()
+            .call1((name, bases, namespace))?
+            .downcast_into::<pyo3::types::PyType>()?
+            .unbind())
+    })?;
+    Ok(class.bind(py))
+}
+
+/// `ffi.error` that is also a TypeError (see [`FFI_TYPE_ERROR`]).
+pub fn ffi_type_error(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
+    dual_class(
+        py,
+        &FFI_TYPE_ERROR,
+        "FFITypeError",
+        py.get_type::<PyTypeError>(),
+    )
+}
+
+/// `ffi.error` that is also a ValueError (see [`FFI_TYPE_ERROR`]).
+pub fn ffi_value_error(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
+    dual_class(
+        py,
+        &FFI_VALUE_ERROR,
+        "FFIValueError",
+        py.get_type::<PyValueError>(),
+    )
+}
+
+/// An exception of `class` with `message`.
+pub fn raise(class: PyResult<&Bound<'_, pyo3::types::PyType>>, message: String) -> PyErr {
+    match class {
+        Ok(class) => PyErr::from_type(class.clone(), message),
+        Err(err) => err,
+    }
+}
+
 /// Converts a core [`Error`] into the Python exception CFFI raises for it.
 pub fn to_py_err(err: Error) -> PyErr {
     match err {

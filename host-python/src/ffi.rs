@@ -183,7 +183,7 @@ impl PyFFI {
             _ => None,
         };
         if item.size().is_none() {
-            return Err(Self::unknown_size(&item));
+            return Err(Self::unknown_size(cdecl.py(), &item));
         }
         let var_size = match &init {
             Some(value) => core::var_size(&data_type, value).py()?,
@@ -226,11 +226,18 @@ impl PyFFI {
             .into_py_any(py)
     }
 
-    fn unknown_size(ty: &CType) -> PyErr {
-        PyTypeError::new_err(format!(
-            "cannot instantiate ctype '{}' of unknown size",
-            ty.cname()
-        ))
+    /// `ffi.new` of `ty` whose size is unknown: VerificationMissing for a `...;`
+    /// record not completed yet, else TypeError (and `ffi.error`).
+    fn unknown_size(py: Python<'_>, ty: &CType) -> PyErr {
+        if let CKind::Record(r) = ty.kind() {
+            if r.is_partial() {
+                return crate::exceptions::VerificationMissing::new_err(ty.cname().to_owned());
+            }
+        }
+        crate::exceptions::raise(
+            crate::exceptions::ffi_type_error(py),
+            format!("cannot instantiate ctype '{}' of unknown size", ty.cname()),
+        )
     }
 
     /// A Python object for a value returned by the core, turning cdata views into `CData`.
@@ -405,16 +412,24 @@ impl PyFFI {
 
     /// Size in bytes of a type or of a cdata's data.
     fn sizeof(&self, cdecl: &Bound<'_, PyAny>) -> PyResult<u64> {
-        if let Ok(cdata) = cdecl.downcast::<PyCData>() {
-            let cdata = cdata.get();
-            return cdata.data_size().ok_or_else(|| {
-                PyValueError::new_err(format!(
-                    "ctype '{}' is of unknown size",
-                    cdata.ctype.cname()
-                ))
-            });
+        let ty = match cdecl.downcast::<PyCData>() {
+            Ok(cdata) => {
+                let cdata = cdata.get();
+                if let Some(size) = cdata.data_size() {
+                    return Ok(size);
+                }
+                cdata.ctype.clone()
+            }
+            Err(_) => self.ctype_arg(cdecl)?,
+        };
+        match ty.sizeof() {
+            // `ffi.error` as CFFI's compiled FFI, ValueError as its `cffi.FFI`.
+            Err(wasmcffi::Error::Value(message)) => Err(crate::exceptions::raise(
+                crate::exceptions::ffi_value_error(cdecl.py()),
+                message,
+            )),
+            other => other.py(),
         }
-        self.ctype_arg(cdecl)?.sizeof().py()
     }
 
     /// Alignment in bytes of a type.
@@ -702,7 +717,7 @@ impl PyFFI {
                 let item_size = item
                     .size()
                     .filter(|s| *s > 0)
-                    .ok_or_else(|| Self::unknown_size(item))?;
+                    .ok_or_else(|| Self::unknown_size(py, item))?;
                 match len {
                     Some(n) if n * item_size > nbytes => {
                         return Err(PyValueError::new_err(format!(

@@ -42,6 +42,8 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("Timeout", py.get_type::<exceptions::Timeout>())?;
     m.add("GuestExit", py.get_type::<exceptions::GuestExit>())?;
     m.add("FFIError", py.get_type::<exceptions::FFIError>())?;
+    m.add("FFITypeError", exceptions::ffi_type_error(py)?)?;
+    m.add("FFIValueError", exceptions::ffi_value_error(py)?)?;
     m.add(
         "VerificationError",
         py.get_type::<exceptions::VerificationError>(),

@@ -248,7 +248,12 @@ fn field_type_checks(
         "__attribute__((unused)) static void _cffi_checkfld_{index}({c_type} *p) {{\n  (void)p;"
     );
     for f in fields {
-        let Some(field) = table.record(f.owner).fields.as_ref().and_then(|v| v.get(f.index)) else {
+        let Some(field) = table
+            .record(f.owner)
+            .fields
+            .as_ref()
+            .and_then(|v| v.get(f.index))
+        else {
             continue;
         };
         let (mut ty, mut member) = (field.ty, format!("p->{}", f.name));

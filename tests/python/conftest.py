@@ -22,7 +22,7 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 #: Exception class names that mean the same thing in both libraries.
-_SAME_EXCEPTIONS = {"FFIError": "error", "error": "error"}
+_SAME_EXCEPTIONS = {"FFIError": "error", "error": "error", "FFITypeError": "TypeError", "FFIValueError": "ValueError"}
 
 
 def normalize(value):

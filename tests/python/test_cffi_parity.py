@@ -509,3 +509,46 @@ def test_partial_enum_value_needs_a_compiler_in_abi_mode(target):
         results.append((lib.C, outcome(lambda: lib.A)[:2]))
     assert results[0] == results[1]
     assert results[0][1] == ("raise", "VerificationMissing")
+
+
+# ---- one FFI, both of CFFI's FFI kinds ----
+
+
+def test_unknown_size_errors_satisfy_both_cffi_ffi_kinds():
+    """CFFI's compiled FFI raises `ffi.error` where its `cffi.FFI` raises
+    ValueError (`sizeof` of an open array) or TypeError (`new` of an opaque
+    struct); a wasmcffi FFI raises an exception that is both."""
+    import _cffi_backend
+
+    def kinds(ffi, fn):
+        try:
+            fn(ffi)
+        except Exception as exc:  # noqa: BLE001 - the class is what is compared
+            error = getattr(ffi, "error", _cffi_backend.FFI.error)  # cffi.FFI has none
+            return {k for k, cls in (("error", error), ("ValueError", ValueError),
+                                     ("TypeError", TypeError)) if isinstance(exc, cls)}
+        return set()
+
+    def sizeof(ffi):
+        return ffi.sizeof("int[]")
+
+    def new(ffi):
+        if hasattr(ffi, "cdef"):
+            ffi.cdef("struct opaque;")
+        return ffi.new("struct opaque *")
+
+    assert kinds(cffi.FFI(), sizeof) == {"ValueError"}
+    assert kinds(_cffi_backend.FFI(), sizeof) == {"error"}
+    assert kinds(wasmcffi.FFI(), sizeof) == {"error", "ValueError"}
+    assert kinds(cffi.FFI(), new) == {"TypeError"}
+    assert kinds(wasmcffi.FFI(), new) == {"error", "TypeError"}
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_partial_struct_before_verify_is_verification_missing(impl):
+    ffi = impl.FFI()
+    ffi.cdef("struct foo_s { int x; ...; };")
+    for fn in (lambda: ffi.sizeof("struct foo_s"), lambda: ffi.offsetof("struct foo_s", "x"),
+               lambda: ffi.new("struct foo_s *")):
+        with pytest.raises(impl.VerificationMissing):
+            fn()
