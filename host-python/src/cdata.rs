@@ -378,12 +378,16 @@ impl PyCData {
         let CKind::Record(r) = record.kind() else {
             unreachable!("record() returns records")
         };
-        let layout = r.layout.get().ok_or_else(|| {
-            PyAttributeError::new_err(format!(
-                "cdata '{}' points to an incomplete type",
-                self.ctype.cname()
-            ))
-        })?;
+        let layout = match (r.usable_layout(), r.unusable(record.cname())) {
+            (Some(layout), _) => layout,
+            (None, Some(err)) => return Err(err).py(),
+            (None, None) => {
+                return Err(PyAttributeError::new_err(format!(
+                    "cdata '{}' points to an incomplete type",
+                    self.ctype.cname()
+                )))
+            }
+        };
         layout
             .fields
             .iter()

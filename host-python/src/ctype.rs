@@ -91,7 +91,7 @@ impl PyCType {
 
     fn record_layout(&self) -> Option<(RecordKind, &RecordLayout)> {
         match self.ctype.kind() {
-            CKind::Record(r) => r.layout.get().map(|l| (r.kind, l)),
+            CKind::Record(r) => r.usable_layout().map(|l| (r.kind, l)),
             _ => None,
         }
     }

@@ -96,15 +96,10 @@ fn walk_path(ty: &CType, steps: &[Step], allow_pointer_first: bool) -> PyResult<
                 let CKind::Record(r) = record.kind() else {
                     unreachable!()
                 };
-                let layout = match r.layout.get() {
-                    Some(layout) => layout,
-                    // A `...;` record before the compiler completed it.
-                    None if r.is_partial() => {
-                        return Err(crate::exceptions::VerificationMissing::new_err(
-                            record.cname().to_owned(),
-                        ))
-                    }
-                    None => {
+                let layout = match (r.usable_layout(), r.unusable(record.cname())) {
+                    (Some(layout), _) => layout,
+                    (None, Some(err)) => return Err(err).py(),
+                    (None, None) => {
                         return Err(PyTypeError::new_err(format!(
                             "struct or union ctype '{}' is incomplete",
                             record.cname()
@@ -227,11 +222,12 @@ impl PyFFI {
     }
 
     /// `ffi.new` of `ty` whose size is unknown: VerificationMissing for a `...;`
-    /// record not completed yet, else TypeError (and `ffi.error`).
+    /// record not completed yet, `ffi.error` for one the compiler contradicted,
+    /// else TypeError (and `ffi.error`).
     fn unknown_size(py: Python<'_>, ty: &CType) -> PyErr {
         if let CKind::Record(r) = ty.kind() {
-            if r.is_partial() {
-                return crate::exceptions::VerificationMissing::new_err(ty.cname().to_owned());
+            if let Some(err) = r.unusable(ty.cname()) {
+                return crate::exceptions::to_py_err(err);
             }
         }
         crate::exceptions::raise(

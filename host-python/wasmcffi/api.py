@@ -232,11 +232,12 @@ class FFI(_wasmcffi._FFI):
         if tmpdir is None:
             tmpdir = verifier.default_tmpdir(sys._getframe(1))
         module = verifier.build_and_load(self, source, tmpdir, **kwargs)
-        # verify() refuses constants and enumerators the compiler contradicts,
-        # which set_source()'s modules accept (a wrong constant raises when read).
+        # verify() refuses constants, enumerators and record layouts the compiler
+        # contradicts, which set_source()'s modules accept (they raise when used).
         contradictions = module.ffi._contradictions()
         if contradictions:
-            raise _wasmcffi.VerificationError(contradictions[0])
+            # CFFI's verify() words a record's layout check "we have N".
+            raise _wasmcffi.VerificationError(contradictions[0].replace("(cdef says ", "(we have ", 1))
         self._bind_to(module.ffi)
         # As in CFFI, the FFI and its verified lib keep each other alive.
         self._verified_lib = module.lib

@@ -10,9 +10,10 @@
 //! 6. globals' sizes are checked.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::layout::{MeasuredField, MeasuredRecord, TypeResolver};
+use crate::layout::{CKind, MeasuredField, MeasuredRecord, RecordLayout, RecordType, TypeResolver};
 use crate::model::{ArrayLen, ConstValue, Decl, Declarations, Prim, Type, TypeId, TypeTable};
 
 use super::plan::{ArrayTarget, LayoutPlan, Question, RecordField};
@@ -165,7 +166,11 @@ pub(super) fn complete(
         } = q
         {
             let id = decls.types.intern(Type::Record(*rid));
-            check_record(decls, resolver, id, fields, a)?;
+            if let Some((record, why)) = check_record(decls, resolver, id, fields, a)? {
+                // As CFFI: the module loads, the record raises on first use.
+                decls.contradicted.push(why.clone());
+                let _ = record.contradiction.set(why);
+            }
         }
     }
 
@@ -457,27 +462,41 @@ fn field_type(table: &TypeTable, f: &RecordField) -> Result<TypeId> {
 
 /// Compares an exact record's computed layout with the compiler's, as CFFI does
 /// on first use: for each field its size then its offset, then the total size,
-/// then the alignment. A record that does not resolve is left for its first use
-/// to report.
+/// then the alignment. The first disagreement, with CFFI's message, and the
+/// record it makes unusable. A record that does not resolve is left for its
+/// first use to report.
 fn check_record(
     decls: &Declarations,
     resolver: &mut TypeResolver,
     id: TypeId,
     fields: &[RecordField],
     a: &[u64],
-) -> Result<()> {
+) -> Result<Option<(Arc<RecordType>, String)>> {
     let Ok(ct) = resolver.resolve(&decls.types, id) else {
-        return Ok(());
+        return Ok(None);
     };
-    let Some(layout) = ct.record_layout() else {
-        return Ok(());
+    let (Some(layout), CKind::Record(record)) = (ct.record_layout(), ct.kind()) else {
+        return Ok(None);
     };
-    let cname = ct.cname();
+    match first_mismatch(ct.cname(), layout, fields, a)? {
+        Some(why) => Ok(Some((record.clone(), why))),
+        None => Ok(None),
+    }
+}
+
+/// CFFI's message for the first difference between `layout` and the
+/// compiler's answers `a` (see [`check_record`]).
+fn first_mismatch(
+    cname: &str,
+    layout: &RecordLayout,
+    fields: &[RecordField],
+    a: &[u64],
+) -> Result<Option<String>> {
     let mismatch = |what: String, cdef: u64, cc: u64| {
-        Error::Verification(format!(
+        Ok(Some(format!(
             "{cname}: {what} (cdef says {cdef}, but C compiler says {cc}). fix it or use \
              \"...;\" as the last field in the cdef for {cname} to make it flexible"
-        ))
+        )))
     };
     for (i, f) in fields.iter().enumerate() {
         if f.bitfield {
@@ -494,31 +513,23 @@ fn check_record(
         if !f.open_array {
             let cdef = fl.ty.size().unwrap_or(0);
             if cdef != size {
-                return Err(mismatch(
-                    format!("wrong size for field '{}'", f.name),
-                    cdef,
-                    size,
-                ));
+                return mismatch(format!("wrong size for field '{}'", f.name), cdef, size);
             }
         }
         answer.check_kind(cname, f)?;
         if fl.offset != offset {
-            return Err(mismatch(
+            return mismatch(
                 format!("wrong offset for field '{}'", f.name),
                 fl.offset,
                 offset,
-            ));
+            );
         }
     }
     if layout.size != a[0] {
-        return Err(mismatch("wrong total size".to_owned(), layout.size, a[0]));
+        return mismatch("wrong total size".to_owned(), layout.size, a[0]);
     }
     if layout.align != a[1] {
-        return Err(mismatch(
-            "wrong total alignment".to_owned(),
-            layout.align,
-            a[1],
-        ));
+        return mismatch("wrong total alignment".to_owned(), layout.align, a[1]);
     }
-    Ok(())
+    Ok(None)
 }

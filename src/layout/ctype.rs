@@ -61,6 +61,10 @@ pub struct RecordType {
     /// with `...;`, has a `[...]` field, or a field of such a record type.
     /// While the layout is missing, sizing it is CFFI's `VerificationMissing`.
     pub needs_compiler: AtomicBool,
+    /// The compiler contradicted the cdef's exact layout (CFFI's message): the
+    /// record is unusable, and using it raises `ffi.error` with this message,
+    /// as CFFI reports it on first use.
+    pub contradiction: OnceLock<String>,
 }
 
 impl RecordType {
@@ -71,12 +75,32 @@ impl RecordType {
             name,
             layout: OnceLock::new(),
             needs_compiler: AtomicBool::new(false),
+            contradiction: OnceLock::new(),
         }
     }
 
     /// True when only a compiler can give this record its layout (see [`RecordType::needs_compiler`]).
     pub fn is_partial(&self) -> bool {
         self.needs_compiler.load(Ordering::Relaxed)
+    }
+
+    /// The layout, when the record has one that may be used (not contradicted).
+    pub fn usable_layout(&self) -> Option<&RecordLayout> {
+        match self.contradiction.get() {
+            Some(_) => None,
+            None => self.layout.get(),
+        }
+    }
+
+    /// Why a record without a usable layout cannot be used, for the errors CFFI
+    /// gives: `Error::Ffi` for a contradicted one, `Error::VerificationMissing`
+    /// (`cname`) for a partial one not yet completed; `None` otherwise.
+    pub fn unusable(&self, cname: &str) -> Option<Error> {
+        if let Some(why) = self.contradiction.get() {
+            return Some(Error::Ffi(why.clone()));
+        }
+        (self.layout.get().is_none() && self.is_partial())
+            .then(|| Error::VerificationMissing(cname.to_owned()))
     }
 }
 
@@ -191,7 +215,7 @@ impl CType {
             CKind::Prim(_, l) => Some(l.size),
             CKind::Pointer(_) | CKind::Function(_) => Some(self.0.target.pointer_size()),
             CKind::Array { item, len } => Some(len.as_ref()?.checked_mul(item.size()?)?),
-            CKind::Record(r) => r.layout.get().map(|l| l.size),
+            CKind::Record(r) => r.usable_layout().map(|l| l.size),
             CKind::Enum(e) => Some(e.repr.size),
         }
     }
@@ -204,7 +228,7 @@ impl CType {
             CKind::Prim(_, l) => Some(l.align),
             CKind::Pointer(_) | CKind::Function(_) => Some(self.0.target.pointer_size()),
             CKind::Array { item, .. } => item.align(),
-            CKind::Record(r) => r.layout.get().map(|l| l.align),
+            CKind::Record(r) => r.usable_layout().map(|l| l.align),
             CKind::Enum(e) => Some(e.repr.align),
         }
     }
@@ -213,7 +237,8 @@ impl CType {
     ///
     /// # Errors
     /// `Error::VerificationMissing` (message: the type's name)
-    /// for a partial record not yet completed by a compiler; `Error::Value`
+    /// for a partial record not yet completed by a compiler, `Error::Ffi` for
+    /// one the compiler contradicted; `Error::Value`
     /// (`ctype 'struct foo' is of unknown size`) for `void`, `T[]` and incomplete
     /// or opaque records.
     pub fn sizeof(&self) -> Result<u64> {
@@ -221,8 +246,8 @@ impl CType {
             return Ok(size);
         }
         if let CKind::Record(r) = &self.0.kind {
-            if r.is_partial() {
-                return Err(Error::VerificationMissing(self.0.cname.clone()));
+            if let Some(err) = r.unusable(&self.0.cname) {
+                return Err(err);
             }
         }
         Err(Error::Value(format!(
@@ -235,7 +260,7 @@ impl CType {
     /// for records without a layout.
     pub fn record_layout(&self) -> Option<&RecordLayout> {
         match &self.0.kind {
-            CKind::Record(r) => r.layout.get(),
+            CKind::Record(r) => r.usable_layout(),
             _ => None,
         }
     }

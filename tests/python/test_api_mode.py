@@ -256,9 +256,18 @@ def test_host_cdata_refused_by_sandboxed_function(tmp_path):
         mod.lib.norm1(host.new("point_t *", [1, 2]))
 
 
-def test_wrong_exact_struct_is_a_verification_error(tmp_path):
-    with pytest.raises(wasmcffi.VerificationError, match="point_t"):
-        build(tmp_path, "wasm", "_wrong", cdef="typedef struct { int x; long long y; } point_t; int add(int, int);")
+@pytest.mark.parametrize("target", ["wasm", "native"])
+def test_wrong_exact_struct_fails_when_used(tmp_path, target):
+    """As CFFI's API mode: a module whose exact struct the compiler contradicts
+    loads, and the struct raises `ffi.error` (CFFI's message) when used."""
+    cdef = "typedef struct { int x; long long y; } point_t; int add(int, int);"
+    path = build(tmp_path, target, f"_wrong_{target}", cdef=cdef)
+    mod = load_module(path, f"_wrong_{target}")
+    assert mod.lib.add(2, 3) == 5
+    for use in (lambda: mod.ffi.new("point_t *"), lambda: mod.ffi.sizeof("point_t"),
+                lambda: mod.ffi.offsetof("point_t", "y")):
+        with pytest.raises(mod.ffi.error, match=r"^point_t: wrong (size|offset) for field 'y' \(cdef says"):
+            use()
 
 
 def test_compile_error_shows_the_compiler_message(tmp_path):

@@ -144,6 +144,23 @@ def test_verify_refuses_a_contradicted_constant_at_once(tmp_path, target):
 
 
 @pytest.mark.parametrize("target", TARGETS)
+def test_verify_refuses_a_contradicted_struct_at_once(tmp_path, target):
+    """`verify()` checks an exact struct's layout at once, in its own words
+    ("we have"), where a set_source() module raises only when it is used."""
+    messages = []
+    for ffi, kwargs in ((wasmcffi.FFI(), {"target": target, "tmpdir": str(tmp_path)}),
+                        (cffi.FFI(), {"tmpdir": str(tmp_path / "cffi")})):
+        ffi.cdef("struct foo_s { char x; int y; long *z; };")
+        with pytest.raises(Exception) as e, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # cffi's verify()
+            ffi.verify("struct foo_s { int y; char x; long *z; };", **kwargs)
+        assert type(e.value).__name__ == "VerificationError"
+        messages.append(str(e.value))
+    prefix = "struct foo_s: wrong offset for field 'x' (we have 0, but C compiler says 4)"
+    assert messages[0].startswith(prefix) and messages[1].startswith(prefix)
+
+
+@pytest.mark.parametrize("target", TARGETS)
 def test_verify_ffi_and_lib_keep_each_other_alive(tmp_path, target):
     ffi = wasmcffi.FFI()
     ffi.cdef("int foobar(void);")

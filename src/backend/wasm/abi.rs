@@ -63,7 +63,7 @@ pub fn is_indirect(ty: &CType) -> bool {
     match ty.kind() {
         CKind::Record(rec) => {
             rec.kind == RecordKind::Struct
-                && rec.layout.get().is_some_and(|l| !l.fields.is_empty())
+                && rec.usable_layout().is_some_and(|l| !l.fields.is_empty())
                 && single_scalar(ty).is_none()
         }
         _ => false,
@@ -78,7 +78,7 @@ fn single_scalar(ty: &CType) -> Option<CType> {
     loop {
         inner = match inner.kind() {
             CKind::Record(rec) if rec.kind == RecordKind::Struct => {
-                match rec.layout.get()?.fields.as_slice() {
+                match rec.usable_layout()?.fields.as_slice() {
                     [only] if only.bitsize < 0 => only.ty.clone(),
                     _ => return None,
                 }
