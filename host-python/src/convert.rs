@@ -10,7 +10,8 @@ use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 use crate::cdata::PyCData;
 
 /// The [`Value`] standing for a Python object, as an initializer or argument
-/// for a cdata of `target`.
+/// for a cdata of `target`; a compiled module's function (`lib.f`) stands for
+/// its function pointer.
 ///
 /// # Errors
 /// TypeError for a cdata of the other target (host vs sandbox), which must
@@ -18,6 +19,11 @@ use crate::cdata::PyCData;
 pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
     if let Ok(cdata) = obj.downcast::<PyCData>() {
         return cdata.get().as_value(target);
+    }
+    if let Some(function) = crate::module_lib::module_function_of(obj) {
+        // `lib.f` of a compiled module stands for its function pointer, as in CFFI.
+        let pointer = function.get().function_pointer(obj.py())?;
+        return to_value(pointer.bind(obj.py()), target);
     }
     if obj.is_instance_of::<PyBool>() {
         return Ok(Value::Bool(obj.is_truthy()?));

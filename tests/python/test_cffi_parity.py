@@ -84,6 +84,10 @@ def outcome(fn):
 
 
 CASES = {
+    "module_function_stored_as_pointer": lambda ffi, lib: (lambda a: (
+        a.__setitem__(0, lib.add), a[0](2, 3))[1])(ffi.new("int(*[1])(int, int)")),
+    "module_function_cast_to_void_pointer_and_back": lambda ffi, lib: ffi.cast(
+        "int(*)(int, int)", ffi.cast("void *", lib.add))(4, 5),
     "cffi_macro_defined": lambda ffi, lib: lib.MACRO_SEEN,
     "contradicted_constant": lambda ffi, lib: lib.WRONG,
     "open_global_is_a_pointer": lambda ffi, lib: (
