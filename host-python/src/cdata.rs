@@ -429,6 +429,16 @@ impl PyCData {
                 let pointer = self.ctx.pointer_to(item).py()?;
                 PyCData::plain(&self.ctx, pointer, self.addr).into_py_any(py)
             }
+            // A global of an opaque type: only its address can be taken.
+            CKind::Record(r) if r.usable_layout().is_none() => {
+                match r.unusable(self.ctype.cname()) {
+                    Some(err) => Err(err).py(),
+                    None => Err(PyTypeError::new_err(format!(
+                        "cdata '{}' is opaque",
+                        self.ctype.cname()
+                    ))),
+                }
+            }
             CKind::Array { .. } | CKind::Record(_) => self.into_py_any(py),
             _ => {
                 let ty = self.ctype.clone();

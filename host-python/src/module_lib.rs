@@ -485,8 +485,13 @@ impl PyModuleLib {
                 | Decl::Global(GlobalVar { ty, .. }),
             ) => {
                 let ty = this.ctx.resolve(ty).py()?;
-                let block =
-                    Allocation::new(&this.ctx.mem, ty.sizeof().py()?, ty.align().unwrap_or(1))?;
+                let size = ty.sizeof().map_err(|_| {
+                    FFIError::new_err(format!(
+                        "constant '{name}' is of type '{}', whose size is not known",
+                        ty.cname()
+                    ))
+                })?;
+                let block = Allocation::new(&this.ctx.mem, size, ty.align().unwrap_or(1))?;
                 this.backend
                     .fill(&this.ctx, &format!("_cffi_c_{name}"), block.addr())?;
                 let value = PyCData::plain(&this.ctx, ty, block.addr())

@@ -50,12 +50,12 @@ pub struct GlobalVar {
 }
 
 impl GlobalVar {
-    /// Whether CFFI reads this global as a constant (its value, never its
-    /// address): `const` at its top level and not an array or a struct/union,
-    /// whose contents are read in place. In a compiled module it may then be a
-    /// macro or a function.
+    /// Whether CFFI reads this global as a constant (its value, a copy for a
+    /// struct or union, never its address): `const` at its top level and not an
+    /// array, whose items are read in place. In a compiled module it may then
+    /// be a macro or a function.
     pub fn reads_as_constant(&self, table: &TypeTable) -> bool {
-        self.is_const && !matches!(table.get(self.ty), Type::Array { .. } | Type::Record(_))
+        self.is_const && !matches!(table.get(self.ty), Type::Array { .. })
     }
 }
 

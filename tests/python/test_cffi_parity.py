@@ -79,7 +79,10 @@ def outcome(fn):
     try:
         return ("ok", normalize(fn()))
     except Exception as exc:  # noqa: BLE001 - the exception is the behaviour
-        name = {"FFIError": "error"}.get(type(exc).__name__, type(exc).__name__)
+        # A compiled module's ffi raises `ffi.error` (FFIValueError and
+        # FFITypeError are also a ValueError or TypeError for cffi.FFI users).
+        name = type(exc).__name__
+        name = "error" if name in ("FFIError", "FFIValueError", "FFITypeError") else name
         return ("raise", name, str(exc))
 
 
@@ -573,3 +576,23 @@ def test_partial_struct_before_verify_is_verification_missing(impl):
                lambda: ffi.new("struct foo_s *")):
         with pytest.raises(impl.VerificationMissing):
             fn()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_opaque_and_struct_globals_as_cffi(tmp_path, target):
+    """`typedef ... t` stays opaque after the build: a global of it has only an
+    address, a constant of it has no value; a `const` struct global is a
+    constant (a copy, no address)."""
+    cdef = ("typedef ... opaque_t; const opaque_t CONSTANT; extern opaque_t globvar;"
+            "struct ss { int a; }; const struct ss SS;")
+    source = ("typedef int opaque_t; const int CONSTANT = 42; opaque_t globvar = 5;"
+              "struct ss { int a; }; const struct ss SS = { 7 };")
+    mine, theirs = build_both(tmp_path, target, "_opaque_globals", cdef, source)
+
+    def run(ffi, lib):
+        return [outcome(lambda: ffi.sizeof("opaque_t"))[:2], outcome(lambda: lib.CONSTANT),
+                outcome(lambda: lib.globvar), outcome(lambda: setattr(lib, "globvar", [])),
+                ffi.typeof(ffi.addressof(lib, "globvar")).cname, lib.SS.a,
+                outcome(lambda: ffi.addressof(lib, "SS"))[:2]]
+
+    assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
