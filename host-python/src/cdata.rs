@@ -849,8 +849,7 @@ impl PyCData {
         };
         match record.kind() {
             CKind::Record(r) => r
-                .layout
-                .get()
+                .usable_layout()
                 .map(|l| l.fields.iter().map(|f| f.name.clone()).collect())
                 .unwrap_or_default(),
             _ => Vec::new(),

@@ -236,8 +236,9 @@ class FFI(_wasmcffi._FFI):
         # contradicts, which set_source()'s modules accept (they raise when used).
         contradictions = module.ffi._contradictions()
         if contradictions:
-            # CFFI's verify() words a record's layout check "we have N".
-            raise _wasmcffi.VerificationError(contradictions[0].replace("(cdef says ", "(we have ", 1))
+            # CFFI's verify() words a record's layout check "we have N", no advice.
+            message = contradictions[0].replace("(cdef says ", "(we have ", 1)
+            raise _wasmcffi.VerificationError(message.split(". fix it or use ")[0])
         self._bind_to(module.ffi)
         # As in CFFI, the FFI and its verified lib keep each other alive.
         self._verified_lib = module.lib

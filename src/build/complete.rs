@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::layout::{CKind, MeasuredField, MeasuredRecord, RecordLayout, RecordType, TypeResolver};
+use crate::layout::{
+    CKind, Contradiction, MeasuredField, MeasuredRecord, RecordLayout, RecordType, TypeResolver,
+};
 use crate::model::{ArrayLen, ConstValue, Decl, Declarations, Prim, Type, TypeId, TypeTable};
 
 use super::plan::{ArrayTarget, LayoutPlan, Question, RecordField};
@@ -167,9 +169,14 @@ pub(super) fn complete(
         {
             let id = decls.types.intern(Type::Record(*rid));
             if let Some((record, why)) = check_record(decls, resolver, id, fields, a)? {
-                // As CFFI: the module loads, the record raises on first use.
+                // As CFFI: the module loads, with the record's real size and
+                // alignment; its fields raise on first use.
                 decls.contradicted.push(why.clone());
-                let _ = record.contradiction.set(why);
+                let _ = record.contradiction.set(Contradiction {
+                    message: why,
+                    size: a[0],
+                    align: a[1],
+                });
             }
         }
     }

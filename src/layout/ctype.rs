@@ -61,10 +61,20 @@ pub struct RecordType {
     /// with `...;`, has a `[...]` field, or a field of such a record type.
     /// While the layout is missing, sizing it is CFFI's `VerificationMissing`.
     pub needs_compiler: AtomicBool,
-    /// The compiler contradicted the cdef's exact layout (CFFI's message): the
-    /// record is unusable, and using it raises `ffi.error` with this message,
-    /// as CFFI reports it on first use.
-    pub contradiction: OnceLock<String>,
+    /// The compiler contradicted the cdef's exact layout: the record keeps the
+    /// compiler's size and alignment, but its fields are unusable and using
+    /// them raises `ffi.error`, as CFFI reports it on first use.
+    pub contradiction: OnceLock<Contradiction>,
+}
+
+/// How a compiler contradicted an exact record (see [`RecordType::contradiction`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contradiction {
+    /// CFFI's message (`struct s: wrong offset for field 'x' (cdef says …`).
+    pub message: String,
+    /// The record's real size and alignment.
+    pub size: u64,
+    pub align: u64,
 }
 
 impl RecordType {
@@ -97,7 +107,7 @@ impl RecordType {
     /// (`cname`) for a partial one not yet completed; `None` otherwise.
     pub fn unusable(&self, cname: &str) -> Option<Error> {
         if let Some(why) = self.contradiction.get() {
-            return Some(Error::Ffi(why.clone()));
+            return Some(Error::Ffi(why.message.clone()));
         }
         (self.layout.get().is_none() && self.is_partial())
             .then(|| Error::VerificationMissing(cname.to_owned()))
@@ -215,7 +225,10 @@ impl CType {
             CKind::Prim(_, l) => Some(l.size),
             CKind::Pointer(_) | CKind::Function(_) => Some(self.0.target.pointer_size()),
             CKind::Array { item, len } => Some(len.as_ref()?.checked_mul(item.size()?)?),
-            CKind::Record(r) => r.usable_layout().map(|l| l.size),
+            CKind::Record(r) => match r.contradiction.get() {
+                Some(c) => Some(c.size),
+                None => r.layout.get().map(|l| l.size),
+            },
             CKind::Enum(e) => Some(e.repr.size),
         }
     }
@@ -228,7 +241,10 @@ impl CType {
             CKind::Prim(_, l) => Some(l.align),
             CKind::Pointer(_) | CKind::Function(_) => Some(self.0.target.pointer_size()),
             CKind::Array { item, .. } => item.align(),
-            CKind::Record(r) => r.usable_layout().map(|l| l.align),
+            CKind::Record(r) => match r.contradiction.get() {
+                Some(c) => Some(c.align),
+                None => r.layout.get().map(|l| l.align),
+            },
             CKind::Enum(e) => Some(e.repr.align),
         }
     }

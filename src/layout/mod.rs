@@ -20,8 +20,8 @@ mod target;
 
 pub use by_value::{check_libffi_by_value, check_libffi_signature, Place};
 pub use ctype::{
-    CKind, CType, CTypeData, EnumType, FieldLayout, FuncInfo, MeasuredField, MeasuredRecord,
-    RecordLayout, RecordType,
+    CKind, CType, CTypeData, Contradiction, EnumType, FieldLayout, FuncInfo, MeasuredField,
+    MeasuredRecord, RecordLayout, RecordType,
 };
 pub use resolve::TypeResolver;
 pub use target::{PrimClass, PrimLayout, Target};

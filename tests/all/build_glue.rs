@@ -481,8 +481,17 @@ fn build_glue_checks_exact_structs() {
         );
         assert_eq!(b.decls.contradicted, vec![expected.clone()]);
         let ct = b.ctype(name);
-        assert_eq!(ct.sizeof(), Err(Error::Ffi(expected)));
+        let CKind::Record(record) = ct.kind() else {
+            panic!("{name} is not a record");
+        };
+        assert_eq!(record.unusable(name), Some(Error::Ffi(expected)));
         assert!(ct.record_layout().is_none());
+        // The size and alignment are the compiler's, as in CFFI.
+        let contradiction = record.contradiction.get().unwrap();
+        assert_eq!(
+            (ct.size(), ct.align()),
+            (Some(contradiction.size), Some(contradiction.align))
+        );
     }
     let mut b = build_native(
         "bits",

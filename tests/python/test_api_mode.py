@@ -259,12 +259,15 @@ def test_host_cdata_refused_by_sandboxed_function(tmp_path):
 @pytest.mark.parametrize("target", ["wasm", "native"])
 def test_wrong_exact_struct_fails_when_used(tmp_path, target):
     """As CFFI's API mode: a module whose exact struct the compiler contradicts
-    loads, and the struct raises `ffi.error` (CFFI's message) when used."""
+    loads; the struct has the compiler's size, and its fields raise `ffi.error`
+    (CFFI's message) when used."""
     cdef = "typedef struct { int x; long long y; } point_t; int add(int, int);"
     path = build(tmp_path, target, f"_wrong_{target}", cdef=cdef)
     mod = load_module(path, f"_wrong_{target}")
     assert mod.lib.add(2, 3) == 5
-    for use in (lambda: mod.ffi.new("point_t *"), lambda: mod.ffi.sizeof("point_t"),
+    assert mod.ffi.sizeof("point_t") == 2 * mod.ffi.sizeof("int")  # the compiler's
+    p = mod.ffi.new("point_t *")
+    for use in (lambda: mod.ffi.new("point_t *", [1, 2]), lambda: p.y,
                 lambda: mod.ffi.offsetof("point_t", "y")):
         with pytest.raises(mod.ffi.error, match=r"^point_t: wrong (size|offset) for field 'y' \(cdef says"):
             use()
