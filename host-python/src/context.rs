@@ -113,15 +113,74 @@ impl FfiContext {
     }
 
     /// `ffi.cdef(source, ...)`.
-    pub fn cdef(&self, source: &str, opts: &CdefOptions) -> Result<()> {
+    pub fn cdef(
+        &self,
+        source: &str,
+        opts: &CdefOptions,
+        included_from: Option<&str>,
+    ) -> Result<()> {
         self.parsed().clear();
-        cdecl::parse_cdef(&mut self.types().decls, source, opts)
+        let decls = &mut self.types().decls;
+        let before = decls.lib_items.keys().cloned().collect();
+        cdecl::parse_cdef(decls, source, opts)?;
+        if let Some(module) = included_from {
+            decls.mark_included(&before, module);
+        }
+        Ok(())
     }
 
-    /// `ffi.include(other)`: adds another FFI's declarations.
-    pub fn include(&self, other: &Declarations) -> Result<()> {
+    /// `ffi.include(other)`: adds another FFI's declarations; with `module`, the
+    /// compiled module that provides `other`'s functions, globals and constants
+    /// (see [`Declarations::included`]).
+    pub fn include(&self, other: &Declarations, module: Option<&str>) -> Result<()> {
         self.parsed().clear();
-        cdecl::include(&mut self.types().decls, other)
+        let decls = &mut self.types().decls;
+        let before = decls.lib_items.keys().cloned().collect();
+        cdecl::include(decls, other)?;
+        for (name, from) in &other.included {
+            decls
+                .included
+                .entry(name.clone())
+                .or_insert_with(|| from.clone());
+        }
+        if let Some(module) = module {
+            decls.mark_included(&before, module);
+        }
+        Ok(())
+    }
+
+    /// Shares `other`'s descriptors of the types both FFIs name (typedefs,
+    /// struct, union and enum tags), after `ffi.include(other)`: the same type
+    /// objects in both, as CFFI gives. Names this FFI resolved already, or
+    /// declares differently, keep their own.
+    pub fn adopt_named_types(&self, other: &FfiContext) {
+        if other.target() != self.target() || std::ptr::eq(self, other) {
+            return;
+        }
+        let spellings: Vec<String> = {
+            let theirs = &other.types().decls;
+            let tags = |prefix: &str, map: &std::collections::BTreeMap<String, TypeId>| {
+                map.keys()
+                    .map(|n| format!("{prefix} {n}"))
+                    .collect::<Vec<_>>()
+            };
+            let mut names: Vec<String> = theirs.typedefs.keys().cloned().collect();
+            names.extend(tags("struct", &theirs.struct_tags));
+            names.extend(tags("union", &theirs.union_tags));
+            names.extend(tags("enum", &theirs.enum_tags));
+            names
+        };
+        for spelling in spellings {
+            let Ok(theirs) = other.parse_ctype(&spelling) else {
+                continue;
+            };
+            let mut state = self.types();
+            let TypeState { decls, resolver } = &mut *state;
+            if let Ok(id) = cdecl::parse_type(decls, &spelling) {
+                resolver.adopt(&decls.types, id, theirs);
+            }
+        }
+        self.parsed().clear();
     }
 
     /// The resolved type spelled `text`.

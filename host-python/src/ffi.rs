@@ -361,14 +361,16 @@ impl PyFFI {
         }
     }
 
-    /// Declares C types, functions, constants and globals.
-    #[pyo3(signature = (csource, r#override = false, packed = false, pack = None))]
+    /// Declares C types, functions, constants and globals; `included_from`
+    /// names the compiled module that provides them (see `include`).
+    #[pyo3(signature = (csource, r#override = false, packed = false, pack = None, included_from = None))]
     fn cdef(
         &self,
         csource: &str,
         r#override: bool,
         packed: bool,
         pack: Option<u64>,
+        included_from: Option<&str>,
     ) -> PyResult<()> {
         if let Some(n) = pack {
             if !n.is_power_of_two() {
@@ -385,6 +387,7 @@ impl PyFFI {
                     pack,
                     override_names: r#override,
                 },
+                included_from,
             )
             .py()
     }
@@ -972,8 +975,10 @@ impl PyFFI {
         Ok(())
     }
 
-    /// Adds every declaration of another FFI to this one.
-    fn include(&self, other: &Bound<'_, PyFFI>) -> PyResult<()> {
+    /// Adds every declaration of another FFI to this one; `module`: the
+    /// compiled module whose `lib` provides `other`'s functions and globals.
+    #[pyo3(signature = (other, module = None))]
+    fn include(&self, other: &Bound<'_, PyFFI>, module: Option<&str>) -> PyResult<()> {
         let other = other.get();
         if Arc::ptr_eq(&self.ctx, &other.ctx) {
             return Err(PyValueError::new_err("an FFI cannot include itself"));
@@ -984,7 +989,13 @@ impl PyFFI {
             ));
         }
         let theirs = other.ctx.types().decls.clone();
-        self.ctx.include(&theirs).py()
+        self.ctx.include(&theirs, module).py()
+    }
+
+    /// Shares `other`'s type objects for the names both declare (see
+    /// `FfiContext::adopt_named_types`).
+    fn _adopt_types(&self, other: &Bound<'_, PyFFI>) {
+        self.ctx.adopt_named_types(&other.get().ctx);
     }
 
     /// Size of `long` etc. on this FFI's target, for tests: `"wasm32"` or `"host"`.

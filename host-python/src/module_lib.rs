@@ -435,6 +435,14 @@ impl PyModuleLib {
     fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyObject> {
         let py = slf.py();
         let this = slf.get();
+        let included = this.ctx.types().decls.included.get(name).cloned();
+        if let Some(module) = included {
+            // From an `ffi.include()` of another compiled module: its lib's
+            // object itself (`lib.f is parent_lib.f`), as in CFFI.
+            let value = py.import(module.as_str())?.getattr("lib")?.getattr(name)?;
+            slf.as_any().getattr("__dict__")?.set_item(name, &value)?;
+            return Ok(value.unbind());
+        }
         let decl = this.ctx.types().decls.lib_items.get(name).cloned();
         match decl {
             Some(Decl::Constant {

@@ -1,6 +1,7 @@
 """Loading a compiled `set_source()` module: its `ffi` (bound to the module's
 target) and its `lib` (calls into the sandbox, or into the native library)."""
 
+import importlib
 import io
 import os
 import sys
@@ -88,6 +89,9 @@ def make_ffi(target, artifact, cdefs, table, check_only=False, sandbox=None):
         ffi = _api.FFI()
     for csource, options in cdefs:
         ffi.cdef(csource, **options)
+    for module in dict.fromkeys(o["_included_from"] for _, o in cdefs if "_included_from" in o):
+        # ffi.include() of another compiled module: its type objects, shared.
+        ffi._adopt_types(importlib.import_module(module).ffi)
     ffi._complete(table)
     return ffi
 
@@ -104,6 +108,7 @@ def load(loader_file, target, artifact, cdefs, table):
         ffi = make_ffi(target, path, cdefs, table)
         lib = _wasmcffi.ModuleLib(ffi, None, path, name)
         ffi._lib = lib  # for @ffi.def_extern()
+    ffi._module_name = name  # for ffi.include() of this module's ffi
     return ffi, lib
 
 

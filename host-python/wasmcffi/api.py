@@ -24,6 +24,15 @@ class _NullOf:
         return null
 
 
+def _compiled_module_of(ffi):
+    """The name of the compiled module `ffi` describes: the one given to its
+    `set_source()` (with C source), or the one that made it; else None."""
+    spec = ffi.__dict__.get("_assigned_source")
+    if spec is not None:
+        return spec.module_name if spec.source is not None else None
+    return ffi.__dict__.get("_module_name")
+
+
 class FFI(_wasmcffi._FFI):
     """CFFI's `FFI`: declare C with `cdef()`, then make and use cdata.
 
@@ -60,18 +69,29 @@ class FFI(_wasmcffi._FFI):
     #: The `void *` NULL cdata of this FFI's target; `FFI.NULL` is the host's.
     NULL = _NullOf()
 
-    def cdef(self, csource, override=False, packed=False, pack=None):
+    def cdef(self, csource, override=False, packed=False, pack=None, _included_from=None):
         """Declare C types, functions, constants and globals (see CFFI's `cdef`)."""
         if packed and packed is not True and packed != 1:
             raise ValueError("'packed' should be False or True; use 'pack' to give another value")
         packed, pack = bool(packed), pack or None  # CFFI reads 1 and 0 as True and "no pack"
-        super().cdef(csource, override, packed, pack)
-        self._cdef_log.append((csource, {"override": override, "packed": packed, "pack": pack}))
+        super().cdef(csource, override, packed, pack, _included_from)
+        options = {"override": override, "packed": packed, "pack": pack}
+        if _included_from is not None:
+            options["_included_from"] = _included_from
+        self._cdef_log.append((csource, options))
 
     def include(self, other):
-        """Add every declaration of `other` (another FFI) to this one."""
-        super().include(other)
-        self._cdef_log.extend(getattr(other, "_cdef_log", []))
+        """Add every declaration of `other` (another FFI) to this one. When
+        `other` belongs to a compiled module (its builder after `set_source()`,
+        or the module's `ffi`), a module built from this FFI takes `other`'s
+        functions, globals and constants from that module's `lib`, as CFFI does."""
+        module = _compiled_module_of(other)
+        super().include(other, module)
+        self._adopt_types(other)  # the same type objects, as in CFFI
+        for csource, options in getattr(other, "_cdef_log", []):
+            if module is not None and "_included_from" not in options:
+                options = dict(options, _included_from=module)
+            self._cdef_log.append((csource, options))
 
     def init_once(self, func, tag):
         """Run `func()` once per `tag` for this FFI and return its result every time."""

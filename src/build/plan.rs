@@ -195,6 +195,9 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
         .flat_map(|(_, def)| def.values.iter().map(|(n, _)| n.as_str()))
         .collect();
     for (name, decl) in &decls.lib_items {
+        if decls.included.contains_key(name) {
+            continue; // provided by the included module's lib
+        }
         match decl {
             // Enumerators are asked per enum, below.
             Decl::Constant { .. } if enumerators.contains(name.as_str()) => {}
@@ -239,6 +242,13 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
         }
     }
     for (eid, def) in table.enums() {
+        if def
+            .values
+            .iter()
+            .any(|(name, _)| decls.included.contains_key(name))
+        {
+            continue; // an included module's enum: its lib has the values
+        }
         // An enum with a `...` anywhere is completed by the compiler, not checked.
         let exact = !def.partial && def.values.iter().all(|(_, v)| v.is_some());
         for (index, (name, value)) in def.values.iter().enumerate() {

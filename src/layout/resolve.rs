@@ -90,6 +90,31 @@ impl TypeResolver {
         self.measured.insert(rid, layout);
     }
 
+    /// Takes `ct`, another FFI's descriptor of the same declaration, as this
+    /// resolver's descriptor of `id`, so both FFIs share one type object (what
+    /// `ffi.include()` of a compiled module gives, as in CFFI). Refused (false)
+    /// when `id` is resolved already, for another target or kind, and for a
+    /// record that is opaque in `ct` but declared with fields here (the other
+    /// FFI's layout would then be filled from this model).
+    pub fn adopt(&mut self, table: &TypeTable, id: TypeId, ct: CType) -> bool {
+        if self.cache.contains_key(&id) || ct.data().target != self.target {
+            return false;
+        }
+        let same_kind = match (table.get(id), ct.kind()) {
+            (Type::Record(rid), CKind::Record(theirs)) => {
+                theirs.layout.get().is_some() || table.record(*rid).fields.is_none()
+            }
+            (Type::Pointer(_), CKind::Pointer(_) | CKind::Function(_))
+            | (Type::Array { .. }, CKind::Array { .. })
+            | (Type::Enum(_), CKind::Enum(_)) => true,
+            _ => false,
+        };
+        if same_kind {
+            self.cache.insert(id, ct);
+        }
+        same_kind
+    }
+
     /// The target this resolver lays types out for.
     pub fn target(&self) -> Target {
         self.target
@@ -318,7 +343,8 @@ impl TypeResolver {
         let CKind::Record(rt) = ct.kind() else {
             return Ok(());
         };
-        if rt.layout.get().is_some() {
+        // An adopted descriptor is laid out by the resolver that made it.
+        if rt.layout.get().is_some() || !self.owns(ct) {
             return Ok(());
         }
         let Some((rid, rec)) = record_of(table, ct) else {

@@ -108,11 +108,26 @@ pub struct Declarations {
     /// read) but `verify()` refuses: one message each ("FOO has the real value
     /// 124, not 123", "enum e: A has the real value 2, not 1").
     pub contradicted: Vec<String>,
+    /// `lib` names that came from an `ffi.include()` of another compiled
+    /// module, with that module's name: the module provides them (its `lib`
+    /// has them), so a build emits no glue for them.
+    pub included: BTreeMap<String, String>,
 }
 
 impl Declarations {
     /// An empty set of declarations.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Marks the `lib` names declared since `before` (the names there were then)
+    /// as provided by compiled module `module` (see [`Declarations::included`]);
+    /// a name already marked keeps its module.
+    pub fn mark_included(&mut self, before: &BTreeSet<String>, module: &str) {
+        for name in self.lib_items.keys() {
+            if !before.contains(name) && !self.included.contains_key(name) {
+                self.included.insert(name.clone(), module.to_owned());
+            }
+        }
     }
 }

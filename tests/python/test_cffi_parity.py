@@ -14,6 +14,7 @@ real cffi built from the same C, on both targets:
 """
 
 import gc
+import importlib
 import warnings
 import weakref
 
@@ -596,3 +597,38 @@ def test_opaque_and_struct_globals_as_cffi(tmp_path, target):
                 outcome(lambda: ffi.addressof(lib, "SS"))[:2]]
 
     assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
+
+
+# ---- ffi.include() of a compiled module ----
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_include_of_a_compiled_module_as_cffi(tmp_path, target, monkeypatch):
+    """A module whose ffi includes another compiled module's: the parent's
+    functions come from the parent's lib (the same objects, no glue in the
+    child), and the types both name are the same objects."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    results = {}
+    for impl, kwargs in ((wasmcffi, {"target": target}), (cffi, {})):
+        tag = f"{impl.__name__}_{target}"
+        parent = impl.FFI()
+        parent.cdef("struct pt { int x, y; }; typedef struct pt *pt_p; int parent_add(int, int);")
+        parent.set_source(f"_inc_parent_{tag}", "struct pt { int x, y; }; typedef struct pt *pt_p;\n"
+                          "int parent_add(int a, int b) { return a + b; }", **kwargs)
+        parent.compile(tmpdir=str(tmp_path))
+        parent_mod = importlib.import_module(f"_inc_parent_{tag}")  # as the child imports it
+        child = impl.FFI()
+        child.include(parent)
+        child.cdef("int child_sum(pt_p);")
+        child.set_source(f"_inc_child_{tag}", "struct pt { int x, y; }; typedef struct pt *pt_p;\n"
+                         "int child_sum(pt_p p) { return p->x + p->y; }", **kwargs)
+        child.compile(tmpdir=str(tmp_path))
+        child_mod = importlib.import_module(f"_inc_child_{tag}")
+        ffi, lib = child_mod.ffi, child_mod.lib
+        results[impl.__name__] = [
+            lib.parent_add(40, 2), lib.parent_add is parent_mod.lib.parent_add,
+            ffi.typeof("struct pt") is parent_mod.ffi.typeof("struct pt"),
+            ffi.typeof("pt_p") is parent_mod.ffi.typeof("pt_p"),
+            lib.child_sum(ffi.new("pt_p", [3, 4])),
+        ]
+    assert results["wasmcffi"] == results["cffi"] == [42, True, True, True, 7]
