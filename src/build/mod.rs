@@ -229,7 +229,7 @@ fn emit(decls: &Declarations, plan: &LayoutPlan) -> Result<String> {
 
 /// A function the compiler checks and never runs, as CFFI's generated C has:
 /// each field of the cdef's record has the cdef's type in C. An integer field
-/// (or bitfield) must be an integer; a pointer field takes the value of a
+/// (or bitfield; not a character one) must be an integer; a pointer field takes the value of a
 /// pointer of the cdef's type, any other field gives its address to a pointer
 /// to the cdef's type; arrays are checked by their item (their lengths are in
 /// the layout table). A mismatch is a warning (an error under `-Werror`). The
@@ -256,8 +256,13 @@ fn field_type_checks(
         else {
             continue;
         };
+        // As CFFI: any integer will do for an integer field, but not for a
+        // character one (`char`, `wchar_t`, ...), whose type must match.
+        let integer = |ty| {
+            plan::is_integer(table, ty) && !matches!(table.get(ty), Type::Prim(p) if p.is_char())
+        };
         let (mut ty, mut member) = (field.ty, format!("p->{}", f.name));
-        if f.bitfield || plan::is_integer(table, ty) {
+        if f.bitfield || integer(ty) {
             let _ = writeln!(c, "  (void)(({member}) | 0);");
             continue;
         }
@@ -266,7 +271,7 @@ fn field_type_checks(
             member.push_str("[0]");
         }
         let line = match table.get(ty) {
-            _ if plan::is_integer(table, ty) => format!("(void)(({member}) | 0);"),
+            _ if integer(ty) => format!("(void)(({member}) | 0);"),
             Type::Pointer(_) | Type::Function(_) => {
                 let decl = table.c_decl_aliased(ty, "tmp", aliases);
                 format!("{{ {decl} = {member}; (void)tmp; }}")
