@@ -53,11 +53,14 @@ pyo3::create_exception!(
 
 /// The same mistake raises `ffi.error` in CFFI's compiled FFI objects and a
 /// built-in class in its older `cffi.FFI` (`ffi.new` of a type of unknown
-/// size: TypeError; `ffi.sizeof("int[]")`: ValueError). One wasmcffi FFI plays
-/// both, so it raises a class deriving from both: these two, made once.
+/// size: TypeError; `ffi.sizeof("int[]")`: ValueError; a bad type string:
+/// CDefError). One wasmcffi FFI plays both, so it raises a class deriving
+/// from both: these three, made once.
 static FFI_TYPE_ERROR: pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>> =
     pyo3::sync::GILOnceCell::new();
 static FFI_VALUE_ERROR: pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>> =
+    pyo3::sync::GILOnceCell::new();
+static FFI_CDEF_ERROR: pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>> =
     pyo3::sync::GILOnceCell::new();
 
 fn dual_class<'py>(
@@ -86,6 +89,16 @@ pub fn ffi_type_error(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType
         &FFI_TYPE_ERROR,
         "FFITypeError",
         py.get_type::<PyTypeError>(),
+    )
+}
+
+/// `ffi.error` that is also a CDefError (see [`FFI_TYPE_ERROR`]).
+pub fn ffi_cdef_error(py: Python<'_>) -> PyResult<&Bound<'_, pyo3::types::PyType>> {
+    dual_class(
+        py,
+        &FFI_CDEF_ERROR,
+        "FFICDefError",
+        py.get_type::<CDefError>(),
     )
 }
 

@@ -144,7 +144,16 @@ impl PyFFI {
     /// The type named by a str or given as a CType object.
     pub fn ctype_arg(&self, obj: &Bound<'_, PyAny>) -> PyResult<CType> {
         if let Ok(text) = obj.downcast::<PyString>() {
-            return self.ctx.parse_ctype(text.to_str()?).py();
+            // A bad type string is `ffi.error` to CFFI's compiled FFI, and a
+            // CDefError (or ValueError) to its `cffi.FFI`: both here.
+            return self.ctx.parse_ctype(text.to_str()?).map_err(|err| {
+                use crate::exceptions::{ffi_cdef_error, ffi_value_error, raise};
+                match err {
+                    wasmcffi::Error::CDef(m) => raise(ffi_cdef_error(obj.py()), m),
+                    wasmcffi::Error::Value(m) => raise(ffi_value_error(obj.py()), m),
+                    err => crate::exceptions::to_py_err(err),
+                }
+            });
         }
         if let Ok(t) = obj.downcast::<PyCType>() {
             return self.ctx.localize(&t.get().ctype).py();

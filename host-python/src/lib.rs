@@ -44,6 +44,7 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FFIError", py.get_type::<exceptions::FFIError>())?;
     m.add("FFITypeError", exceptions::ffi_type_error(py)?)?;
     m.add("FFIValueError", exceptions::ffi_value_error(py)?)?;
+    m.add("FFICDefError", exceptions::ffi_cdef_error(py)?)?;
     m.add(
         "VerificationError",
         py.get_type::<exceptions::VerificationError>(),

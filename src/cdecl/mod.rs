@@ -199,10 +199,18 @@ pub fn parse_type(decls: &mut Declarations, text: &str) -> Result<TypeId> {
         let mut l = lower::Lowerer::new(decls, CdefOptions::default(), src, anon);
         l.run_type()
     });
-    if r.is_err() {
-        (decls.struct_tags, decls.union_tags, decls.enum_tags) = saved;
+    match r {
+        Ok(ty) => Ok(ty),
+        Err(err) => {
+            (decls.struct_tags, decls.union_tags, decls.enum_tags) = saved;
+            Err(match err {
+                // A cdef refuses it as bad text; as a type to make, CFFI's
+                // ValueError (`ffi.cast("int[-5]", 0)`).
+                Error::CDef(m) if m.starts_with("negative array length") => Error::Value(m),
+                err => err,
+            })
+        }
     }
-    r
 }
 
 /// Adds every declaration of `other` to `decls` (`ffi.include(other_ffi)`),

@@ -22,7 +22,8 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 #: Exception class names that mean the same thing in both libraries.
-_SAME_EXCEPTIONS = {"FFIError": "error", "error": "error", "FFITypeError": "TypeError", "FFIValueError": "ValueError"}
+_SAME_EXCEPTIONS = {"FFIError": "error", "error": "error", "FFITypeError": "TypeError", "FFIValueError": "ValueError",
+                    "FFICDefError": "CDefError"}
 
 
 def normalize(value):

@@ -83,7 +83,7 @@ def outcome(fn):
         # A compiled module's ffi raises `ffi.error` (FFIValueError and
         # FFITypeError are also a ValueError or TypeError for cffi.FFI users).
         name = type(exc).__name__
-        name = "error" if name in ("FFIError", "FFIValueError", "FFITypeError") else name
+        name = "error" if name in ("FFIError", "FFIValueError", "FFITypeError", "FFICDefError") else name
         return ("raise", name, str(exc))
 
 
@@ -567,6 +567,21 @@ def test_unknown_size_errors_satisfy_both_cffi_ffi_kinds():
     assert kinds(wasmcffi.FFI(), sizeof) == {"error", "ValueError"}
     assert kinds(cffi.FFI(), new) == {"TypeError"}
     assert kinds(wasmcffi.FFI(), new) == {"error", "TypeError"}
+    # Type strings: a function type where a pointer is needed, a negative length.
+    def cast_function(ffi):
+        return ffi.cast("int(int)", 42)
+
+    def negative_length(ffi):
+        return ffi.cast("int[-5]", 0)
+
+    assert kinds(_cffi_backend.FFI(), cast_function) == kinds(_cffi_backend.FFI(), negative_length) == {"error"}
+    assert kinds(cffi.FFI(), negative_length) == {"ValueError"}
+    assert kinds(wasmcffi.FFI(), negative_length) == {"error", "ValueError"}
+    with pytest.raises(cffi.CDefError):
+        cast_function(cffi.FFI())
+    with pytest.raises(wasmcffi.CDefError) as info:
+        cast_function(wasmcffi.FFI())
+    assert isinstance(info.value, wasmcffi.FFI.error)
 
 
 @pytest.mark.parametrize("impl", [wasmcffi, cffi])
