@@ -128,12 +128,14 @@ fn syntax_error_message(src: &Source, offset: usize, known: &dyn Fn(&str) -> boo
             format!("before: {tok}")
         }
     };
+    // As CFFI: the offending line is quoted only when the position is in the
+    // cdef text itself, not in a file a `# N "file"` line names.
     let file = if file.is_empty() {
         rewrite::SOURCE_NAME.to_owned()
     } else {
         file
     };
-    if text.is_empty() {
+    if text.is_empty() || file != rewrite::SOURCE_NAME {
         format!("parse error\n{file}:{line}:{col}: {detail}")
     } else {
         format!("cannot parse \"{text}\"\n{file}:{line}:{col}: {detail}")
@@ -222,30 +224,14 @@ impl<'a> Lowerer<'a> {
         )
     }
 
-    /// The user's text of the line holding `offset`.
-    fn quote(&self, offset: usize) -> String {
-        let start = self.src.quote_start.min(offset);
-        let phys = self.src.full[start..offset.min(self.src.full.len())]
-            .matches('\n')
-            .count();
-        nth_line(self.src.user, phys).trim_end().to_owned()
-    }
-
-    /// Adds CFFI's `file:line: ` prefix (for CDefError) and the quoted line.
+    /// Adds CFFI's `file:line: ` prefix to a CDefError (other errors are
+    /// CFFI's own messages, unchanged).
     fn locate(&self, err: Error, offset: usize) -> Error {
-        let quote = self.quote(offset);
-        let suffix = if quote.trim().is_empty() {
-            String::new()
-        } else {
-            format!("\n    {}", quote.trim_start())
-        };
         match err {
             Error::CDef(m) => {
                 let (file, line) = self.line_of(offset);
-                Error::CDef(format!("{file}:{line}: {m}{suffix}"))
+                Error::CDef(format!("{file}:{line}: {m}"))
             }
-            Error::Ffi(m) => Error::Ffi(format!("{m}{suffix}")),
-            Error::NotImplemented(m) => Error::NotImplemented(format!("{m}{suffix}")),
             other => other,
         }
     }
