@@ -61,3 +61,22 @@ def test_cdef_refuses_early_what_cffi_refuses_only_on_use(text):
 
     with pytest.raises(wasmcffi.CDefError, match=":1:"):
         wasmcffi.FFI().cdef(text)
+
+
+@pytest.mark.parametrize("text", [
+    "int foo(...);",
+    "typedef enum foo_e foo_t; enum foo_e { AA, BB };",
+    "void f(foobarbazzz);",
+    "void foo(void) {}",
+])
+def test_bad_cdef_same_message_as_cffi(text):
+    Pair().same(lambda ffi: ffi.cdef(text))
+
+
+@pytest.mark.parametrize("text", [" x y z ", '\n# 42 "foobar"\n\n    a b c d\n    '])
+def test_cdef_syntax_error_located_as_cffi(text):
+    """The parsers' own words differ (pycparser's, lang-c's); the quoted text
+    and the position are CFFI's."""
+    mine, theirs = Pair().run(lambda ffi: ffi.cdef(text))
+    assert mine[:2] == theirs[:2] == ("raise", "CDefError")
+    assert mine[2].rsplit(": ", 1)[0] == theirs[2].rsplit(": ", 1)[0]
