@@ -42,25 +42,35 @@ pub(crate) fn make(
     target: CallbackTarget,
 ) -> PyResult<PyObject> {
     let signature = abi::signature(target.ret(), target.params()).py()?;
+    // Where each parameter's wasm values start (a `long double` takes two).
+    let mut starts = Vec::with_capacity(target.params().len());
+    let mut next = 0;
+    for param in target.params() {
+        starts.push(next);
+        next += abi::param_types(param).py()?.len();
+    }
     let callable = target.function().clone_ref(py);
     let target = Arc::new(target);
     let mem = ctx.mem.clone();
     let callback: TableCallback = Arc::new(move |args: &[WasmVal]| {
-        // A struct result goes where the hidden first argument points.
-        let sret = abi::is_indirect(target.ret());
+        // A struct (or `long double`) result goes where the hidden first argument points.
+        let sret = abi::returns_indirectly(target.ret());
         let (result_at, args) = match (sret, args.split_first()) {
             (true, Some((&WasmVal::I32(at), rest))) => (Some(u64::from(at as u32)), rest),
             _ => (None, args),
         };
         crate::gil::with_gil(|py| {
-            let bytes = target.invoke(py, |i, ty| match args.get(i) {
-                Some(&WasmVal::I32(at)) if abi::is_indirect(ty) => {
-                    let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
-                    mem.read(u64::from(at as u32), &mut bytes).py()?;
-                    Ok(Cow::Owned(bytes))
+            let bytes = target.invoke(py, |i, ty| {
+                let count = abi::param_types(ty).map_or(1, |t| t.len());
+                match args.get(starts[i]..starts[i] + count) {
+                    Some(&[WasmVal::I32(at)]) if abi::is_indirect(ty) => {
+                        let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
+                        mem.read(u64::from(at as u32), &mut bytes).py()?;
+                        Ok(Cow::Owned(bytes))
+                    }
+                    Some(values) => Ok(Cow::Owned(abi::from_wasm_values(ty, values))),
+                    None => Err(pyo3::exceptions::PyTypeError::new_err("missing argument")),
                 }
-                Some(&arg) => Ok(Cow::Owned(abi::from_wasm(ty, arg))),
-                None => Err(pyo3::exceptions::PyTypeError::new_err("missing argument")),
             });
             match result_at {
                 Some(at) => {
@@ -109,8 +119,9 @@ pub(crate) fn call(
     })?;
     let mut temps = CallTemps::default();
     let mut values = Vec::with_capacity(sig.params.len() + 1);
-    // A struct result: room for it, its address as the hidden first argument.
-    let sret = if abi::is_indirect(&sig.ret) {
+    // A struct (or `long double`) result: room for it, its address as the
+    // hidden first argument.
+    let sret = if abi::returns_indirectly(&sig.ret) {
         let block = Allocation::new(
             &ctx.mem,
             sig.ret.sizeof().py()?,
@@ -129,8 +140,8 @@ pub(crate) fn call(
             ctx.mem.write(copy.addr(), &bytes).py()?;
             values.push(WasmVal::I32(copy.addr() as i32));
             temps.keep(copy);
-        } else if let Some(value) = abi::to_wasm(param, &bytes).py()? {
-            values.push(value);
+        } else {
+            values.extend(abi::to_wasm_values(param, &bytes).py()?);
         }
     }
     let out =

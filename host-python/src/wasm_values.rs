@@ -22,9 +22,12 @@ pub fn direct_signature(
     params: &[WasmType],
     results: &[WasmType],
 ) -> bool {
-    let by_value_record = std::iter::once(c_ret)
-        .chain(c_params)
-        .any(|ty| matches!(ty.kind(), CKind::Record(_)));
+    // Records and `long double` take the glue's path (one C value, several or
+    // no wasm values).
+    let by_value_record = std::iter::once(c_ret).chain(c_params).any(|ty| {
+        matches!(ty.kind(), CKind::Record(_))
+            || matches!(ty.kind(), CKind::Prim(_, l) if l.class == wasmcffi::layout::PrimClass::LongDouble)
+    });
     !by_value_record
         && abi::signature(c_ret, c_params)
             .is_ok_and(|s| s.params == params && s.result.as_slice() == results)

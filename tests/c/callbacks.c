@@ -54,5 +54,8 @@ point_t (*get_shift(void))(point_t, int) { return shift; }
 static one_t one_inc(one_t o) { o.v += 1; return o; }
 int apply_one(one_t (*f)(one_t), int v) { one_t o = { v }; return f(o).v; }
 one_t (*get_one_inc(void))(one_t) { return one_inc; }
+static long double ld_half(long double x, int k) { return x / 2 + k; }
+long double apply_ld(long double (*f)(long double, int), long double x) { return f(x, 1) * 3; }
+long double (*get_ld_half(void))(long double, int) { return ld_half; }
 
 void crash(void) { __builtin_trap(); }

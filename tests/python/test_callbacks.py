@@ -59,6 +59,8 @@ CDEF = """
     point_t (*get_shift(void))(point_t, int);
     int apply_one(one_t (*)(one_t), int);
     one_t (*get_one_inc(void))(one_t);
+    long double apply_ld(long double (*)(long double, int), long double);
+    long double (*get_ld_half(void))(long double, int);
     void crash(void);
 """
 SOURCE = '#include "callbacks.c"'
@@ -381,6 +383,20 @@ def test_single_field_struct_by_value_callback(module, reference):
         return via_c, direct, guest
 
     assert same(module, reference, run) == ("ok", (42, 10, 42))
+
+
+def test_long_double_callback_and_function_pointer(module, reference):
+    """`long double` through callbacks and guest function pointers (on wasm32:
+    two i64 in, a hidden result pointer out), both ways."""
+
+    def run(ffi, lib):
+        triple = ffi.callback("long double(long double, int)", lambda x, k: float(x) * 3 + k)
+        via_c = float(lib.apply_ld(triple, 0.5))
+        direct = float(triple(2.5, 1))
+        guest = float(lib.get_ld_half()(ffi.cast("long double", 9), 2))
+        return via_c, direct, guest
+
+    assert same(module, reference, run) == ("ok", (7.5, 8.5, 6.5))
 
 
 def test_callback_refuses_what_libffi_cannot_pass(module, reference):

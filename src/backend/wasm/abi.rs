@@ -10,9 +10,11 @@
 //! travels as that scalar; any other struct by value travels *indirectly*: as
 //! an argument, an `i32` pointer to a copy; as a result, through a hidden first
 //! `i32` argument pointing where the callee stores it (and no wasm result).
-//! These calls are the ones CFFI makes through libffi, so they first refuse
-//! what CFFI refuses there ([`check_libffi_signature`]). Not mapped
-//! (`Error::NotImplemented`): `long double` (two `i64`) and empty structs.
+//! `long double` (binary128) travels as two `i64` and returns through a hidden
+//! pointer as a struct does. These calls are the ones CFFI makes through
+//! libffi, so they first refuse what CFFI refuses there
+//! ([`check_libffi_signature`]). Not mapped (`Error::NotImplemented`): empty
+//! structs.
 
 #![forbid(unsafe_code)]
 
@@ -37,9 +39,10 @@ pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
         CKind::Prim(_, l) => match l.class {
             PrimClass::Float if l.size == 4 => WasmType::F32,
             PrimClass::Float => WasmType::F64,
+            // Two values (see `param_types`), or a hidden result pointer.
             PrimClass::LongDouble | PrimClass::Complex => bail!(
                 NotImplemented,
-                "'{}' as a callback or function-pointer argument/result in a wasm32 sandbox",
+                "'{}' as one wasm value in a wasm32 sandbox",
                 ty.cname()
             ),
             _ => by_size(l.size),
@@ -55,6 +58,65 @@ pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
         },
         CKind::Array { .. } => bail!(Type, "ctype '{}' cannot be passed by value", ty.cname()),
     }))
+}
+
+/// Whether `ty` is `long double`: binary128 on wasm32, two `i64` as an
+/// argument (low half first), returned through a hidden pointer.
+fn is_long_double(ty: &CType) -> bool {
+    matches!(ty.kind(), CKind::Prim(_, l) if l.class == PrimClass::LongDouble)
+}
+
+/// The wasm values carrying an argument of type `ty`: an `i32` address for a
+/// struct passed indirectly, two `i64` for `long double`, else [`wasm_type`]'s.
+///
+/// # Errors
+/// As [`wasm_type`].
+pub fn param_types(ty: &CType) -> Result<Vec<WasmType>> {
+    if is_long_double(ty) {
+        return Ok(vec![WasmType::I64, WasmType::I64]);
+    }
+    match wasm_type(ty)? {
+        Some(t) => Ok(vec![t]),
+        None => bail!(Type, "'void' is not a valid argument type"),
+    }
+}
+
+/// Whether a result of type `ret` is stored where a hidden first `i32`
+/// argument points (a struct passed indirectly, `long double`).
+pub fn returns_indirectly(ret: &CType) -> bool {
+    is_indirect(ret) || is_long_double(ret)
+}
+
+/// The wasm values of an argument of type `ty` whose C bytes are `bytes` (see
+/// [`param_types`]; a struct passed indirectly is the caller's to copy).
+///
+/// # Errors
+/// As [`wasm_type`].
+pub fn to_wasm_values(ty: &CType, bytes: &[u8]) -> Result<Vec<WasmVal>> {
+    if is_long_double(ty) {
+        let half = |at: usize| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            WasmVal::I64(i64::from_le_bytes(word))
+        };
+        return Ok(vec![half(0), half(8)]);
+    }
+    Ok(to_wasm(ty, bytes)?.into_iter().collect())
+}
+
+/// The C bytes of an argument of type `ty` carried by `values` (as many as
+/// [`param_types`] says): the inverse of [`to_wasm_values`].
+pub fn from_wasm_values(ty: &CType, values: &[WasmVal]) -> Vec<u8> {
+    if is_long_double(ty) {
+        return values
+            .iter()
+            .flat_map(|&v| word_of(v).to_le_bytes())
+            .collect();
+    }
+    values
+        .first()
+        .map(|&v| from_wasm(ty, v))
+        .unwrap_or_default()
 }
 
 /// Whether a value of `ty` travels through a pointer: a non-empty struct by
@@ -106,18 +168,16 @@ fn by_size(size: u64) -> WasmType {
 /// As [`check_libffi_signature`] and [`wasm_type`].
 pub fn signature(ret: &CType, params: &[CType]) -> Result<WasmSignature> {
     check_libffi_signature(ret, params)?;
-    let mut wasm_params: Vec<WasmType> = params
-        .iter()
-        .map(|p| match wasm_type(p)? {
-            Some(t) => Ok(t),
-            None => bail!(Type, "'void' is not a valid argument type"),
-        })
-        .collect::<Result<_>>()?;
-    let mut result = wasm_type(ret)?;
-    if is_indirect(ret) {
-        wasm_params.insert(0, WasmType::I32);
-        result = None;
+    let mut wasm_params = Vec::with_capacity(params.len() + 1);
+    for p in params {
+        wasm_params.extend(param_types(p)?);
     }
+    let result = if returns_indirectly(ret) {
+        wasm_params.insert(0, WasmType::I32);
+        None
+    } else {
+        wasm_type(ret)?
+    };
     Ok(WasmSignature {
         params: wasm_params,
         result,
