@@ -830,7 +830,9 @@ impl PyFFI {
         view.set_item(slice, data)
     }
 
-    /// A copy of `cdata` that calls `destructor(cdata)` when it dies (or `ffi.release`).
+    /// A copy of `cdata` that calls `destructor(cdata)` when it dies (or
+    /// `ffi.release`); with `destructor=None`, removes the destructor of an
+    /// `ffi.gc()` result (and returns None).
     #[pyo3(signature = (cdata, destructor, size = 0))]
     fn gc(
         &self,
@@ -843,10 +845,14 @@ impl PyFFI {
         let bound = cdata_arg(cdata, "gc()")?;
         let this = bound.get();
         if destructor.is_none() {
-            if let Flavor::Gc(pending) = &this.flavor {
-                pending.lock().unwrap_or_else(|p| p.into_inner()).take();
-            }
-            return Ok(bound.clone().into_any().unbind());
+            // As CFFI: only removes the destructor of an `ffi.gc()` result.
+            let Flavor::Gc(pending) = &this.flavor else {
+                return Err(PyTypeError::new_err(
+                    "Can remove destructor only on a object previously returned by ffi.gc()",
+                ));
+            };
+            pending.lock().unwrap_or_else(|p| p.into_inner()).take();
+            return Ok(py.None());
         }
         let pending = Mutex::new(Some((
             destructor.clone().unbind(),

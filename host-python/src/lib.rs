@@ -13,6 +13,7 @@ mod ffi;
 mod gil;
 mod guest_callback;
 mod handles;
+mod keep_alive;
 mod lib_object;
 mod module_lib;
 mod sandbox;

@@ -16,6 +16,8 @@ use crate::cdata::PyCData;
 use crate::context::FfiContext;
 use crate::convert::to_value;
 use crate::exceptions::{CoreResultExt, FFIError};
+use crate::keep_alive::KeepAlive;
+use pyo3::{PyTraverseError, PyVisit};
 
 /// A library object: C names only as attributes. Functions are looked up once
 /// and kept in the instance dict; globals are read and written at each access.
@@ -28,6 +30,8 @@ pub struct PyLib {
     /// None)`), which behaves as CFFI's compiled FFI object does: its errors are
     /// `ffi.error`, and a `const` global is read from the library as a value.
     out_of_line: bool,
+    /// What [`PyLib::_keep_alive`] was given: the FFI that opened it.
+    kept: KeepAlive,
 }
 
 /// What a lib attribute name refers to.
@@ -54,6 +58,7 @@ impl PyLib {
             library: Arc::new(library),
             closed: AtomicBool::new(false),
             out_of_line,
+            kept: KeepAlive::default(),
         }
     }
 
@@ -222,6 +227,20 @@ impl PyLib {
 
     fn __dir__(&self) -> Vec<String> {
         self.ctx.lib_names()
+    }
+
+    /// Keeps `obj` alive as long as this lib (the FFI that opened it, which
+    /// keeps the lib alive in turn, as CFFI's do).
+    fn _keep_alive(&self, obj: PyObject) {
+        self.kept.push(obj);
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.kept.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        self.kept.clear();
     }
 
     fn __repr__(&self) -> String {

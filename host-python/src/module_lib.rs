@@ -13,7 +13,7 @@
 //!   values of their C types (in the sandbox's memory for the wasm target), an
 //!   array of pointers to them is passed, and the result is read back.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
@@ -36,6 +36,7 @@ use crate::exceptions::{CoreResultExt, FFIError};
 use crate::extern_python::{self, ExternPython};
 use crate::fastcall::{self, FastCall, MethodDef};
 use crate::ffi::PyFFI;
+use crate::keep_alive::KeepAlive;
 use crate::sandbox::PySandbox;
 use crate::scratch::Scratch;
 use crate::wasm_values::{direct_signature, from_wasm, to_wasm};
@@ -238,7 +239,7 @@ pub struct PyModuleLib {
     backend: Backend,
     externs: Arc<ExternPython>,
     /// What [`PyModuleLib::_keep_alive`] was given.
-    kept: Mutex<Vec<PyObject>>,
+    kept: KeepAlive,
 }
 
 /// A function of a compiled module (`lib.f`).
@@ -428,7 +429,7 @@ impl PyModuleLib {
             ctx,
             backend,
             externs,
-            kept: Mutex::new(Vec::new()),
+            kept: KeepAlive::default(),
         })
     }
 
@@ -568,25 +569,15 @@ impl PyModuleLib {
     /// Keeps `obj` alive as long as this lib (`verify()`'s FFI, which keeps the
     /// lib alive in turn: the cycle is visible to the garbage collector).
     fn _keep_alive(&self, obj: PyObject) {
-        self.kept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(obj);
+        self.kept.push(obj);
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        if let Ok(kept) = self.kept.try_lock() {
-            for obj in kept.iter() {
-                visit.call(obj)?;
-            }
-        }
-        Ok(())
+        self.kept.traverse(&visit)
     }
 
     fn __clear__(&self) {
-        if let Ok(mut kept) = self.kept.try_lock() {
-            kept.clear();
-        }
+        self.kept.clear();
     }
 }
 

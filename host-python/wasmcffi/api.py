@@ -127,14 +127,19 @@ class FFI(_wasmcffi._FFI):
         name `ctypes.util.find_library` knows (`"m"`), or None for the C library."""
         out_of_line = self.__dict__.get("_out_of_line", False)
         try:
-            return super().dlopen(name, flags, out_of_line)
+            lib = super().dlopen(name, flags, out_of_line)
         except OSError:
             import ctypes.util  # only here: it costs ~30 ms of import time
 
             found = None if name is None or "/" in name else ctypes.util.find_library(name)
             if found is None:
                 raise
-            return super().dlopen(found, flags, out_of_line)
+            lib = super().dlopen(found, flags, out_of_line)
+        # As in CFFI, the FFI and its libs keep each other alive (a cycle the
+        # garbage collector sees).
+        self.__dict__.setdefault("_dlopened", []).append(lib)
+        lib._keep_alive(self)
+        return lib
 
     @property
     def _lib(self):

@@ -647,3 +647,41 @@ def test_include_of_a_compiled_module_as_cffi(tmp_path, target, monkeypatch):
             lib.child_sum(ffi.new("pt_p", [3, 4])),
         ]
     assert results["wasmcffi"] == results["cffi"] == [42, True, True, True, 7]
+
+
+# ---- lifetimes ----
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_gc_with_none_removes_a_destructor(impl):
+    ffi = impl.FFI()
+    p = ffi.new("int *", 123)
+    with pytest.raises(TypeError):
+        ffi.gc(p, None)  # not an ffi.gc() result
+    seen = []
+    q1 = ffi.gc(p, lambda p: seen.append(1))
+    q2 = ffi.gc(q1, lambda p: seen.append(2))
+    assert ffi.gc(q1, None) is None
+    del q1, q2
+    gc.collect()
+    assert seen == [2]
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+@pytest.mark.parametrize("dropped", ["ffi", "lib"])
+def test_ffi_and_dlopen_lib_keep_each_other_alive(impl, dropped):
+    ffi = impl.FFI()
+    ffi.cdef("int abs(int);")
+    lib = ffi.dlopen(None)
+    refs = weakref.ref(ffi), weakref.ref(lib)
+    func = lib.abs
+    if dropped == "ffi":
+        del ffi
+    else:
+        del lib
+    gc.collect()
+    assert refs[0]() is not None and refs[1]() is not None
+    assert func(-3) == 3
+    ffi = lib = func = None
+    gc.collect()
+    assert refs[0]() is None and refs[1]() is None  # the cycle is collected
