@@ -32,6 +32,9 @@ static SWEPT_LEN: AtomicUsize = AtomicUsize::new(0);
 #[pyclass(name = "CType", module = "wasmcffi", frozen, weakref)]
 pub struct PyCType {
     pub ctype: CType,
+    /// A pointer's or an array's item type object, kept alive by this one, as
+    /// CFFI's are (`typeof("int **")` keeps `typeof("int *")` alive).
+    item: Option<Py<PyCType>>,
 }
 
 /// One field of a struct or union type (`ctype.fields`).
@@ -69,10 +72,15 @@ impl PyCType {
         }
         // Made without the lock: allocating may run the garbage collector, and
         // with it finalizers that ask for ctypes too.
+        let item = match ctype.kind() {
+            CKind::Pointer(item) | CKind::Array { item, .. } => Some(PyCType::wrap(py, item)?),
+            _ => None,
+        };
         let obj = Bound::new(
             py,
             PyCType {
                 ctype: ctype.clone(),
+                item,
             },
         )?;
         let weak = PyWeakrefReference::new(&obj)?.unbind();
@@ -151,9 +159,9 @@ impl PyCType {
     /// The pointed-to type of a pointer, or the item type of an array.
     #[getter]
     fn item(&self, py: Python<'_>) -> PyResult<Py<PyCType>> {
-        match self.ctype.kind() {
-            CKind::Pointer(item) | CKind::Array { item, .. } => PyCType::wrap(py, item),
-            _ => Err(not_for_kind(&self.ctype, "item")),
+        match &self.item {
+            Some(item) => Ok(item.clone_ref(py)),
+            None => Err(not_for_kind(&self.ctype, "item")),
         }
     }
 

@@ -685,3 +685,16 @@ def test_ffi_and_dlopen_lib_keep_each_other_alive(impl, dropped):
     ffi = lib = func = None
     gc.collect()
     assert refs[0]() is None and refs[1]() is None  # the cycle is collected
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_a_ctype_keeps_its_item_type_alive(impl):
+    ffi = impl.FFI()
+    t1, t2 = ffi.typeof("int ***"), ffi.typeof("int **")
+    w1, w2 = weakref.ref(t1), weakref.ref(t2)
+    del t2, ffi
+    gc.collect()
+    assert w1() is t1 and w2() is t1.item
+    del t1
+    gc.collect()
+    assert w1() is None
