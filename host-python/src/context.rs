@@ -8,7 +8,7 @@ use wasmcffi::backend::wasm::Sandbox;
 use wasmcffi::cdata::Memory;
 use wasmcffi::cdecl::{self, CdefOptions};
 use wasmcffi::layout::{CType, Target, TypeResolver};
-use wasmcffi::model::{ArrayLen, Decl, Declarations, Type, TypeId};
+use wasmcffi::model::{ArrayLen, Decl, Declarations, Type, TypeId, TypeTable};
 use wasmcffi::Result;
 
 use crate::scratch::Scratch;
@@ -232,10 +232,25 @@ impl FfiContext {
 
     /// The names a `lib` of these declarations has (for `dir(lib)`).
     pub fn lib_names(&self) -> Vec<String> {
+        self.lib_names_where(|d, _| !matches!(d, Decl::Typedef(_)))
+    }
+
+    /// What `from module.lib import *` takes, as in CFFI: [`Self::lib_names`]
+    /// without the global variables (an import copies a value once).
+    pub fn lib_exports(&self) -> Vec<String> {
+        self.lib_names_where(|d, table| match d {
+            Decl::Typedef(_) => false,
+            Decl::Global(g) => g.reads_as_constant(table),
+            _ => true,
+        })
+    }
+
+    fn lib_names_where(&self, keep: impl Fn(&Decl, &TypeTable) -> bool) -> Vec<String> {
         let types = self.types();
+        let table = &types.decls.types;
         let items = types.decls.lib_items.iter();
         items
-            .filter(|(_, d)| !matches!(d, Decl::Typedef(_)))
+            .filter(|(_, d)| keep(d, table))
             .map(|(n, _)| n.clone())
             .collect()
     }

@@ -544,6 +544,12 @@ impl PyModuleLib {
         self.ctx.lib_names()
     }
 
+    /// What `from module.lib import *` imports: functions and constants.
+    #[getter]
+    fn __all__(&self) -> Vec<String> {
+        self.ctx.lib_exports()
+    }
+
     fn __repr__(&self) -> String {
         format!("<Lib object for '{}'>", self.externs.module_name())
     }
@@ -552,6 +558,13 @@ impl PyModuleLib {
     #[getter]
     fn __name__(&self) -> String {
         format!("{}.lib", self.externs.module_name())
+    }
+
+    /// `types.ModuleType`, as CFFI's libs claim (so that `help(lib)` and
+    /// `isinstance(lib, types.ModuleType)` treat a lib as the module it acts as).
+    #[getter]
+    fn __class__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("types")?.getattr("ModuleType")
     }
 
     /// None: a lib is not imported by a loader of its own.

@@ -109,6 +109,11 @@ def load(loader_file, target, artifact, cdefs, table):
         lib = _wasmcffi.ModuleLib(ffi, None, path, name)
         ffi._lib = lib  # for @ffi.def_extern()
     ffi._module_name = name  # for ffi.include() of this module's ffi
+    # `from module.lib import f` works, as with CFFI's modules (for a module
+    # imported into sys.modules; verify() loads its modules privately).
+    module_name = sys._getframe(1).f_globals.get("__name__")
+    if module_name in sys.modules:
+        sys.modules[f"{module_name}.lib"] = lib
     return ffi, lib
 
 

@@ -14,6 +14,7 @@ real cffi built from the same C, on both targets:
 """
 
 import gc
+import sys
 import importlib
 import warnings
 import weakref
@@ -698,3 +699,32 @@ def test_a_ctype_keeps_its_item_type_alive(impl):
     del t1
     gc.collect()
     assert w1() is None
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_import_from_lib_as_cffi(tmp_path, target, monkeypatch):
+    """`from module.lib import name` and `import *` from a lib, as with CFFI's
+    modules; a lib claims to be a module."""
+    import types
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    results = {}
+    for impl, kwargs in ((wasmcffi, {"target": target}), (cffi, {})):
+        name = f"_import_lib_{impl.__name__}_{target}"
+        ffi = impl.FFI()
+        ffi.cdef("int myfunc(int); extern int myvar;\n#define MYFOO ...\n")
+        ffi.set_source(name, "int myfunc(int x) { return x + 1; }\nint myvar = -5;\n#define MYFOO 42",
+                       **kwargs)
+        ffi.compile(tmpdir=str(tmp_path))
+        lib = importlib.import_module(name).lib
+        namespace = {}
+        exec(f"from {name}.lib import myfunc, myvar, MYFOO", namespace)
+        star = {}
+        exec(f"from {name}.lib import *", star)
+        results[impl.__name__] = (
+            namespace["MYFOO"], namespace["myfunc"](43), namespace["myvar"],
+            sys.modules[f"{name}.lib"] is lib, lib.__all__,
+            sorted(k for k in star if not k.startswith("_")),
+            isinstance(lib, types.ModuleType), lib.__name__ == f"{name}.lib",
+            outcome(lambda: exec(f"from {name}.lib import bar", {}))[:2])
+    assert results["wasmcffi"] == results["cffi"]
