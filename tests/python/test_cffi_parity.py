@@ -14,8 +14,8 @@ real cffi built from the same C, on both targets:
 """
 
 import gc
-import sys
 import importlib
+import sys
 import warnings
 import weakref
 
