@@ -315,7 +315,7 @@ impl PyModuleLib {
 
     /// The address of global `name`, from its glue accessor `void *_cffi_g_NAME(void)`.
     fn item_addr(&self, name: &str) -> PyResult<Addr> {
-        self.backend.accessor(&self.ctx, &format!("_cffi_g_{name}"))
+        global_addr(&self.ctx, &self.backend, name)
     }
 
     /// The module's `extern "Python"` functions.
@@ -350,6 +350,17 @@ impl PyModuleLib {
     }
 }
 
+/// The address of global `name` of a module running on `backend`.
+fn global_addr(ctx: &Arc<FfiContext>, backend: &Backend, name: &str) -> PyResult<Addr> {
+    match backend.accessor(ctx, &format!("_cffi_g_{name}"))? {
+        // A macro global (`#define v (*get_v())`) whose function failed.
+        0 => Err(FFIError::new_err(format!(
+            "global variable '{name}' is at address NULL"
+        ))),
+        addr => Ok(addr),
+    }
+}
+
 /// `ffi.addressof(lib, name)` of a module running on `backend`.
 fn address_of(
     py: Python<'_>,
@@ -368,7 +379,7 @@ fn address_of(
         Some(Decl::Global(g)) if !g.reads_as_constant(&ctx.types().decls.types) => {
             let ty = ctx.resolve(g.ty).py()?;
             let pointer = ctx.pointer_to(&ty).py()?;
-            let addr = backend.accessor(ctx, &format!("_cffi_g_{name}"))?;
+            let addr = global_addr(ctx, backend, name)?;
             PyCData::plain(ctx, pointer, addr).into_py_any(py)
         }
         _ => Err(PyAttributeError::new_err(format!(

@@ -30,7 +30,7 @@ impl ConstValue {
         let ConstValue::Disagrees { compiler, .. } = self else {
             return None;
         };
-        let hex = if *compiler >= 0 {
+        let hex = if *compiler > 0 {
             format!(" (0x{compiler:x})")
         } else {
             String::new()

@@ -728,3 +728,27 @@ def test_import_from_lib_as_cffi(tmp_path, target, monkeypatch):
             isinstance(lib, types.ModuleType), lib.__name__ == f"{name}.lib",
             outcome(lambda: exec(f"from {name}.lib import bar", {}))[:2])
     assert results["wasmcffi"] == results["cffi"]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_macro_global_at_null_as_cffi(tmp_path, target):
+    """A global that is a macro over a function (`#define v (*get_v())`):
+    read, written and addressed through the function; at NULL, ffi.error."""
+    cdef = "extern int my_value; extern int *(*get_my_value)(void);\n#define ZERO 1"
+    source = "int *(*get_my_value)(void);\n#define my_value (*get_my_value())\n#define ZERO 0"
+    mine, theirs = build_both(tmp_path, target, "_macro_global", cdef, source)
+
+    def run(ffi, lib):
+        values = ffi.new("int[2]", [41, 0])
+        # The callbacks are kept alive while C may call them, as CFFI needs.
+        good = ffi.callback("int *(*)(void)", lambda: values)
+        lib.get_my_value = good
+        found = [lib.my_value, ffi.addressof(lib, "my_value")[0]]
+        lib.my_value = 42
+        found.append(values[0])
+        null = ffi.callback("int *(*)(void)", lambda: ffi.NULL)
+        lib.get_my_value = null
+        return found + [outcome(lambda: lib.my_value), outcome(lambda: setattr(lib, "my_value", 5)),
+                        outcome(lambda: ffi.addressof(lib, "my_value")), outcome(lambda: lib.ZERO)]
+
+    assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
