@@ -306,13 +306,17 @@ fn typed_pointer(
 
 /// The typedef names the glue spells types by when C cannot name them
 /// otherwise: a pointer to an opaque (`typedef ... *t;`) or anonymous
-/// (`typedef struct { ... } *t;`) struct, whose model name starts with `$`.
+/// (`typedef struct { ... } *t;`) struct, whose model name starts with `$`,
+/// and an array whose length only the compiler knows (`typedef int t[...];`).
 fn source_aliases(decls: &Declarations) -> Aliases {
     let table = &decls.types;
     decls
         .typedefs
         .iter()
-        .filter(|&(_, &id)| table.c_decl(id, "").contains('$'))
+        .filter(|&(_, &id)| {
+            let spelled = table.c_decl(id, "");
+            spelled.contains('$') || spelled.contains("[...]")
+        })
         .map(|(name, &id)| (id, name.clone()))
         .collect()
 }
