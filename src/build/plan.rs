@@ -164,6 +164,7 @@ pub fn record_c_name(table: &TypeTable, rid: RecordId) -> Option<String> {
 pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
     let table = &decls.types;
     let mut p = LayoutPlan::default();
+    check_no_opaque_fields(table)?;
     for (rid, c_type) in record_spellings(table) {
         let rec = table.record(rid);
         let mut out = Vec::new();
@@ -384,6 +385,32 @@ pub(super) fn unknown_array(table: &TypeTable, ty: TypeId) -> Option<(usize, boo
         id = *item;
     }
     unknown.then_some((levels, outer_open))
+}
+
+/// Refuses, as CFFI's API mode does, a record with a field of an opaque type
+/// (`struct a { struct b b; }` with `struct b` never given fields): no
+/// compiler could lay it out.
+fn check_no_opaque_fields(table: &TypeTable) -> Result<()> {
+    for (_, rec) in table.records() {
+        for field in rec.fields.iter().flatten() {
+            let mut ty = field.ty;
+            while let Type::Array { item, .. } = table.get(ty) {
+                ty = *item;
+            }
+            if is_opaque_record(table, ty) {
+                let owner = rec.name.trim_start_matches('$');
+                let keyword = match rec.kind {
+                    RecordKind::Struct => "struct",
+                    RecordKind::Union => "union",
+                };
+                return Err(Error::Type(format!(
+                    "{keyword} {owner}: field '{owner}.{}' is of an opaque type (not declared in cdef())",
+                    field.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// True for a struct or union whose fields no cdef gave (`struct a;`,

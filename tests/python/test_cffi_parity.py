@@ -752,3 +752,16 @@ def test_macro_global_at_null_as_cffi(tmp_path, target):
                         outcome(lambda: ffi.addressof(lib, "my_value")), outcome(lambda: lib.ZERO)]
 
     assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("cdef", ["struct a { struct b b; };", "struct a { struct b b[2]; };"])
+def test_field_of_opaque_type_refused_as_cffi(tmp_path, target, cdef):
+    results = []
+    for impl, kwargs in ((wasmcffi, {"target": target}), (cffi, {})):
+        ffi = impl.FFI()
+        ffi.cdef(cdef)
+        ffi.set_source(f"_opaque_field_{impl.__name__}", "?", **kwargs)
+        results.append(outcome(lambda: ffi.compile(tmpdir=str(tmp_path))))
+    assert results[0] == results[1]
+    assert results[0][1] == "TypeError"
