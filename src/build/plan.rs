@@ -160,7 +160,9 @@ pub fn record_c_name(table: &TypeTable, rid: RecordId) -> Option<String> {
 /// The questions and exported symbols for `decls`.
 ///
 /// # Errors
-/// None today; the `Result` leaves room for declarations the glue cannot express.
+/// What CFFI refuses before compiling: `Error::Type` for a function returning
+/// an opaque record or a field of an opaque type, `Error::Verification` for an
+/// enumerator declared in two enums.
 pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
     let table = &decls.types;
     let mut p = LayoutPlan::default();
@@ -242,6 +244,7 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
             Decl::Typedef(_) => {}
         }
     }
+    let mut asked_enumerators = HashSet::new();
     for (eid, def) in table.enums() {
         if def
             .values
@@ -249,6 +252,17 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
             .any(|(name, _)| decls.included.contains_key(name))
         {
             continue; // an included module's enum: its lib has the values
+        }
+        // A cdef accepts the same enumerator (with the same value) in two
+        // enums; a module cannot have it twice, as CFFI's cannot.
+        if let Some((name, _)) = def
+            .values
+            .iter()
+            .find(|(n, _)| !asked_enumerators.insert(n.clone()))
+        {
+            return Err(Error::Verification(format!(
+                "duplicate declaration of enum '{name}'"
+            )));
         }
         // An enum with a `...` anywhere is completed by the compiler, not checked.
         let exact = !def.partial && def.values.iter().all(|(_, v)| v.is_some());

@@ -22,7 +22,7 @@ pub fn declare_lib(
     override_names: bool,
 ) -> Result<()> {
     if let Some(prev) = decls.lib_items.get(name) {
-        if *prev == decl {
+        if *prev == decl || same_int_constant(prev, &decl) {
             return Ok(());
         }
         if !override_names {
@@ -31,6 +31,25 @@ pub fn declare_lib(
     }
     decls.lib_items.insert(name.to_owned(), decl);
     Ok(())
+}
+
+/// Two integer constants of the same value: CFFI ignores such a second
+/// declaration (the same enumerator in two enums, a `#define` repeating an
+/// enumerator), whatever the types.
+fn same_int_constant(a: &Decl, b: &Decl) -> bool {
+    match (a, b) {
+        (
+            Decl::Constant {
+                value: ConstValue::Int(x),
+                ..
+            },
+            Decl::Constant {
+                value: ConstValue::Int(y),
+                ..
+            },
+        ) => x == y,
+        _ => false,
+    }
 }
 
 /// Declares the typedef `name`.

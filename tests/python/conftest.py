@@ -33,7 +33,9 @@ def normalize(value):
         return type(value)(normalize(v) for v in value)
     if isinstance(value, dict):
         return {normalize(k): normalize(v) for k, v in value.items()}
-    if isinstance(value, (wasmcffi.CData, wasmcffi.CType, cffi.FFI.CData, cffi.FFI.CType)):
+    # cffi.FFI has CData and CType once a first cffi.FFI() is made.
+    cffi_types = (getattr(cffi.FFI, "CData", ()), getattr(cffi.FFI, "CType", ()))
+    if isinstance(value, (wasmcffi.CData, wasmcffi.CType) + tuple(t for t in cffi_types if t)):
         return re.sub(r"0x[0-9a-f]+", "0x?", repr(value))
     if isinstance(value, (_cffi_backend.buffer, wasmcffi.buffer)):
         return ("buffer", bytes(value[:]))

@@ -765,3 +765,18 @@ def test_field_of_opaque_type_refused_as_cffi(tmp_path, target, cdef):
         results.append(outcome(lambda: ffi.compile(tmpdir=str(tmp_path))))
     assert results[0] == results[1]
     assert results[0][1] == "TypeError"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_enumerator_in_two_enums_as_cffi(tmp_path, target):
+    """cdef() takes the same enumerator (same value) in two enums; a module
+    cannot have it twice: VerificationError when compiled, as in CFFI."""
+    results = []
+    for impl, kwargs in ((wasmcffi, {"target": target}), (cffi, {})):
+        ffi = impl.FFI()
+        ffi.cdef("enum e1 { A1, ... }; enum e2 { A1, ... };")
+        accepted = outcome(lambda: ffi.cdef("#define B1 0\nenum e3 { B1 };"))
+        ffi.set_source(f"_dup_enum_{impl.__name__}", "enum e1 { A1 }; enum e2 { B1 };", **kwargs)
+        results.append((accepted, outcome(lambda: ffi.compile(tmpdir=str(tmp_path)))[:2]))
+    assert results[0] == results[1]
+    assert results[0][1] == ("raise", "VerificationError")
