@@ -325,6 +325,7 @@ impl PyFFI {
             } => Some(c_type),
             Question::Record { partial: false, .. }
             | Question::GlobalSize { .. }
+            | Question::EnumRepr { .. }
             | Question::IntConst {
                 expected: Some(_), ..
             }

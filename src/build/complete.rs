@@ -104,6 +104,9 @@ pub(super) fn complete(
                 set_constant(decls, name, ConstValue::Int(value));
                 done_enums.push(*eid);
             }
+            Question::EnumRepr { eid, .. } => {
+                decls.types.enum_def_mut(*eid).repr = Some((a[0], a[1] != 0));
+            }
             _ => {}
         }
     }
@@ -250,10 +253,10 @@ impl FieldAnswer {
     }
 }
 
-/// The value of a (value, is-negative) pair of entries.
+/// The value of a (value, is-non-positive) pair of entries.
 fn int_value(a: &[u64]) -> i128 {
     if a[1] != 0 {
-        // Two's complement: the value was negative before the cast to unsigned.
+        // Two's complement: the value was negative (or 0) before the cast to unsigned.
         i128::from(a[0] as i64)
     } else {
         i128::from(a[0])

@@ -540,12 +540,18 @@ fn entries(q: &Question) -> Vec<String> {
             }
             out
         }
+        // `<= 0`, not `< 0`: GCC's -Wtype-limits (in -Wextra) warns about the
+        // latter for an unsigned value; a non-positive value that is not 0 is
+        // negative all the same.
         Question::IntConst { name, .. } | Question::Enumerator { name, .. } => {
-            vec![format!("({name}) | 0"), format!("({name}) < 0")]
+            vec![format!("({name}) | 0"), format!("({name}) <= 0")]
         }
         Question::GlobalSize { name } => vec![format!("sizeof({name})")],
         Question::IntTypedef { name, .. } => {
-            vec![format!("sizeof({name})"), format!("(({name})-1 | 0) < 0")]
+            vec![format!("sizeof({name})"), format!("(({name})-1 | 0) <= 0")]
+        }
+        Question::EnumRepr { c_type, .. } => {
+            vec![format!("sizeof({c_type})"), format!("(({c_type})-1) <= 0")]
         }
         Question::FloatTypedef { name, .. } => {
             // `((t)1) / 2 * 2` is 1 for a floating type and 0 for an integer one.

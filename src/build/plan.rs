@@ -49,7 +49,7 @@ pub enum Question {
         fields: Vec<RecordField>,
     },
     /// An integer constant (`#define X ...`, `#define X 42`, integer `static const`):
-    /// the value as `unsigned long long`, then `X < 0`. A known value is checked.
+    /// the value as `unsigned long long`, then `X <= 0` (with the value, its sign). A known value is checked.
     IntConst {
         name: String,
         expected: Option<i128>,
@@ -63,9 +63,12 @@ pub enum Question {
         name: String,
         declared: Option<i128>,
     },
+    /// A partial enum (`enum e { A, ... }`) C can name: `sizeof`, then
+    /// `((T)-1) <= 0` (signed).
+    EnumRepr { eid: EnumId, c_type: String },
     /// A global variable whose size the cdef knows: `sizeof` of the real one.
     GlobalSize { name: String },
-    /// `typedef int... t`: `sizeof(t)`, then `((t)-1) < 0`.
+    /// `typedef int... t`: `sizeof(t)`, then `((t)-1) <= 0`.
     IntTypedef { name: String, ty: TypeId },
     /// `typedef float... t`: `sizeof(t)`, then 1 if `t` is a floating type (0 for an integer).
     FloatTypedef { name: String, ty: TypeId },
@@ -126,6 +129,7 @@ impl Question {
             Question::IntConst { .. }
             | Question::Enumerator { .. }
             | Question::IntTypedef { .. }
+            | Question::EnumRepr { .. }
             | Question::FloatTypedef { .. } => 2,
             Question::ArrayLens {
                 levels, skip_outer, ..
@@ -266,6 +270,10 @@ pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
         }
         // An enum with a `...` anywhere is completed by the compiler, not checked.
         let exact = !def.partial && def.values.iter().all(|(_, v)| v.is_some());
+        let c_type = table.c_name(table.enum_type_id(eid));
+        if def.partial && !c_type.contains('$') {
+            p.questions.push(Question::EnumRepr { eid, c_type });
+        }
         for (index, (name, value)) in def.values.iter().enumerate() {
             p.questions.push(Question::Enumerator {
                 eid,

@@ -942,6 +942,7 @@ impl<'a> Lowerer<'a> {
             name: name.clone(),
             values: Vec::new(),
             partial: false,
+            repr: None,
         });
         if et.identifier.is_some() {
             self.decls.enum_tags.insert(name, ty);

@@ -315,7 +315,15 @@ impl TypeResolver {
         }
         let min = values.iter().map(|(_, v)| *v).min().unwrap_or(0);
         let max = values.iter().map(|(_, v)| *v).max().unwrap_or(0);
-        let prim = if min >= 0 {
+        let prim = if let Some((size, signed)) = def.repr {
+            // The compiler's choice, for an enum completed from a `...` cdef.
+            match (size, signed) {
+                (8, true) => Prim::LongLong,
+                (8, false) => Prim::ULongLong,
+                (_, true) => Prim::Int,
+                (_, false) => Prim::UInt,
+            }
+        } else if min >= 0 {
             if max <= i128::from(u32::MAX) {
                 Prim::UInt
             } else if max <= i128::from(u64::MAX) {

@@ -124,6 +124,9 @@ pub struct EnumDef {
     pub values: Vec<(String, Option<i128>)>,
     /// Declared with a trailing `...`: more enumerators exist that the cdef omits.
     pub partial: bool,
+    /// For a partial enum, the compiler's size and signedness: the omitted
+    /// enumerators may need a wider type than the declared ones.
+    pub repr: Option<(u64, bool)>,
 }
 
 /// All types known to one FFI.
@@ -182,6 +185,11 @@ impl TypeTable {
         let eid = EnumId(u32::try_from(self.enums.len()).expect("fewer than 2^32 enums"));
         self.enums.push(def);
         self.intern(Type::Enum(eid))
+    }
+
+    /// The type of enum `eid` (interned when the enum was added).
+    pub fn enum_type_id(&self, eid: EnumId) -> TypeId {
+        self.interned[&Type::Enum(eid)]
     }
 
     /// The record named by `rid`.

@@ -302,6 +302,7 @@ fn enum_repr_follows_cffi() {
                 .map(|(i, v)| (format!("V{i}"), Some(*v)))
                 .collect(),
             partial: false,
+            repr: None,
         });
         for target in [Target::Host, Target::Wasm32] {
             let res = TypeResolver::new(target).resolve(&b.t, e);
@@ -330,6 +331,7 @@ fn partial_enum_is_verification_missing() {
         name: "e".into(),
         values: vec![("A".into(), Some(0))],
         partial: true,
+        repr: None,
     });
     let pe = b.ptr(e);
     assert_eq!(

@@ -780,3 +780,19 @@ def test_enumerator_in_two_enums_as_cffi(tmp_path, target):
         results.append((accepted, outcome(lambda: ffi.compile(tmpdir=str(tmp_path)))[:2]))
     assert results[0] == results[1]
     assert results[0][1] == ("raise", "VerificationError")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_partial_enum_has_the_compilers_size(tmp_path, target):
+    """`enum e { A, ... }` whose omitted enumerators need 8 bytes: the
+    compiler's size and signedness, as CFFI asks it."""
+    cdef = "enum e1 { B1, A1, ... }; enum e2 { B2, A2, ... };"
+    source = "enum e1 { A1, B1, C1 = 0x7fffffffffffffffLL }; enum e2 { A2, B2, C2 };"
+    mine, theirs = build_both(tmp_path, target, "_partial_enum_size", cdef, source)
+
+    def run(ffi, lib):
+        return [lib.A1, lib.B1, lib.A2, lib.B2, ffi.sizeof("enum e1"), ffi.sizeof("enum e2"),
+                repr(ffi.cast("enum e1", 0)), int(ffi.cast("enum e1", -1)) < 0]
+
+    assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
+    assert run(mine.ffi, mine.lib)[4:6] == [8, 4]  # also on wasm32, where long is 4
