@@ -14,8 +14,9 @@
 //!   the export `_cffi_set_call_python(fn, token)`, called as
 //!   `fn(token, k, args, result)` (until it is set, calls return 0).
 //! - `void *_cffi_fp_NAME(void)` for each function and `extern "Python"` function:
-//!   `&NAME`, the C function pointer (a table index on wasm32); for a function
-//!   that is a macro (`#ifdef NAME`), `&_cffi_d_NAME`, its direct wrapper.
+//!   the C function pointer (a table index on wasm32) of `_cffi_d_NAME`, its
+//!   direct wrapper, when it has one (as CFFI's `ffi.addressof(lib, "f")`),
+//!   else of `NAME`.
 
 use std::fmt::Write as _;
 
@@ -51,8 +52,9 @@ pub(super) fn emit(c: &mut String, decls: &Declarations, plan: &LayoutPlan) -> R
         extern_python_definition(c, decls, index, name)?;
     }
     for name in plan.functions.iter().chain(&plan.extern_python) {
-        // A function that is a macro has no address: its direct wrapper, which
-        // has the same C signature, stands in for it.
+        // As CFFI: a function's address is its direct wrapper's, which has the
+        // cdef's signature exactly (the C definition may differ: `char f(char)`
+        // for `long f(long)`, or a macro, which has no address).
         let direct = match decls.lib_items.get(name) {
             Some(Decl::Function { .. }) => super::has_direct_wrapper(
                 &decls.types,
@@ -61,7 +63,7 @@ pub(super) fn emit(c: &mut String, decls: &Declarations, plan: &LayoutPlan) -> R
             _ => false,
         };
         let address = if direct {
-            format!("\n#ifdef {name}\n&_cffi_d_{name}\n#else\n&{name}\n#endif\n")
+            format!("&_cffi_d_{name}")
         } else {
             format!("&{name}")
         };

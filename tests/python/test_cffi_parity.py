@@ -796,3 +796,19 @@ def test_partial_enum_has_the_compilers_size(tmp_path, target):
 
     assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
     assert run(mine.ffi, mine.lib)[4:6] == [8, 4]  # also on wasm32, where long is 4
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_address_of_function_has_the_cdef_signature(tmp_path, target):
+    """`ffi.addressof(lib, "f")` points to a wrapper with the cdef's signature,
+    as CFFI's: called through it, a function C defines with narrower types
+    still gets and returns what the cdef says."""
+    cdef = "long myfunc(long x);"
+    source = "char myfunc(char x) { return (char)(x + 42); }"
+    mine, theirs = build_both(tmp_path, target, "_addr_sig", cdef, source)
+
+    def run(ffi, lib):
+        addr = ffi.addressof(lib, "myfunc")
+        return [lib.myfunc(5), lib.myfunc(0xABC05), addr(5), addr(0xABC05), ffi.typeof(addr).cname]
+
+    assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
