@@ -302,13 +302,18 @@ impl PyModuleLib {
                 }
                 _ => Route::WasmGlue(sandbox.function(&glue).py()?),
             },
+            // The direct wrapper is called through libffi, which cannot pass
+            // everything (complex numbers); the glue can.
             Backend::Native { library, .. } => match library.symbol(&direct) {
-                Ok(addr) => {
+                Ok(addr)
+                    if wasmcffi::layout::check_libffi_signature(&info.ret, &info.params)
+                        .is_ok() =>
+                {
                     let mut cdata = PyCData::plain(&self.ctx, sig.clone(), addr);
                     cdata.keep = Some(library.clone());
                     Route::NativeDirect(Py::new(py, cdata)?)
                 }
-                Err(_) => Route::NativeGlue(library.symbol(&glue).py()?),
+                _ => Route::NativeGlue(library.symbol(&glue).py()?),
             },
         })
     }

@@ -812,3 +812,19 @@ def test_address_of_function_has_the_cdef_signature(tmp_path, target):
         return [lib.myfunc(5), lib.myfunc(0xABC05), addr(5), addr(0xABC05), ffi.typeof(addr).cname]
 
     assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_complex_by_value_in_api_mode(tmp_path, target):
+    """Complex numbers by value work in API mode on both targets (natively
+    through the glue: libffi cannot pass them), as in CFFI."""
+    cdef = "double _Complex twice_c(double _Complex); float _Complex conj_f(float _Complex);"
+    source = ("#include <complex.h>\n"
+              "double _Complex twice_c(double _Complex z) { return 2 * z; }\n"
+              "float _Complex conj_f(float _Complex z) { return conjf(z); }")
+    mine, theirs = build_both(tmp_path, target, "_complex_api", cdef, source)
+
+    def run(ffi, lib):
+        return [lib.twice_c(1.5 + 2j), lib.conj_f(3 - 4j)]
+
+    assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib) == [3 + 4j, 3 + 4j]
