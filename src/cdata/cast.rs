@@ -61,10 +61,15 @@ fn truth(mem: &dyn Memory, target: &CType, value: &Value) -> Result<bool> {
         Value::HugeInt(_) => Ok(true),
         Value::Int(_) | Value::Bool(_) | Value::CData { .. } | Value::Bytes(_) | Value::Str(_) => {
             if let Value::CData { ty, addr } = value {
-                if let Some(l) = prim_layout(ty)
-                    .filter(|l| matches!(l.class, PrimClass::Float | PrimClass::LongDouble))
-                {
-                    return Ok(read_float(mem, *addr, l)? != 0.0);
+                match prim_layout(ty).map(|l| (l, l.class)) {
+                    // Its own value: `1e-500L` is true though no double holds it.
+                    Some((_, PrimClass::LongDouble)) => {
+                        let mut bytes = [0u8; 16];
+                        mem.read(*addr, &mut bytes)?;
+                        return Ok(!super::prim::long_double_is_zero(&bytes, mem.target()));
+                    }
+                    Some((l, PrimClass::Float)) => return Ok(read_float(mem, *addr, l)? != 0.0),
+                    _ => {}
                 }
             }
             Ok(loose_int(mem, target, value, true)? != 0)

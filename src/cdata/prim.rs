@@ -110,8 +110,10 @@ pub fn long_double_to_bytes(x: f64, target: Target) -> [u8; 16] {
     word.to_le_bytes()
 }
 
-/// Decodes a 16-byte `long double` of `target` to the nearest `f64`.
-pub fn long_double_from_bytes(bytes: &[u8; 16], target: Target) -> f64 {
+/// The parts of a 16-byte `long double` of `target`: sign, biased exponent
+/// (0x7fff: infinite or NaN), significand (with its explicit or implicit
+/// integer bit) and the number of fraction bits.
+fn long_double_parts(bytes: &[u8; 16], target: Target) -> (bool, i32, u128, i32) {
     let word = u128::from_le_bytes(*bytes);
     let (neg, exp, mant): (bool, i32, u128) = if long_double_is_x87(target) {
         (
@@ -130,6 +132,12 @@ pub fn long_double_from_bytes(bytes: &[u8; 16], target: Target) -> f64 {
         )
     };
     let mant_bits = if long_double_is_x87(target) { 63 } else { 112 };
+    (neg, exp, mant, mant_bits)
+}
+
+/// Decodes a 16-byte `long double` of `target` to the nearest `f64`.
+pub fn long_double_from_bytes(bytes: &[u8; 16], target: Target) -> f64 {
+    let (neg, exp, mant, mant_bits) = long_double_parts(bytes, target);
     let sign = if neg { -1.0 } else { 1.0 };
     if exp == 0x7fff {
         let frac = if long_double_is_x87(target) {
@@ -149,6 +157,36 @@ pub fn long_double_from_bytes(bytes: &[u8; 16], target: Target) -> f64 {
     // value = mant * 2^(exp_unbiased - mant_bits); denormals use exponent 1.
     let e = if exp == 0 { 1 } else { exp } - 16383 - mant_bits;
     sign * scale(mant, e)
+}
+
+/// Whether a 16-byte `long double` of `target` is zero (of either sign): its
+/// value, not the `f64` it rounds to (`1e-500L` is not zero).
+pub fn long_double_is_zero(bytes: &[u8; 16], target: Target) -> bool {
+    let (_, exp, mant, _) = long_double_parts(bytes, target);
+    exp == 0 && mant == 0
+}
+
+/// A 16-byte `long double` of `target` in C's `%LE` form, as CFFI's repr shows
+/// it: also the values beyond a `double`'s range (`1.000000E-500`).
+pub fn long_double_repr(bytes: &[u8; 16], target: Target) -> String {
+    let (neg, exp, mant, mant_bits) = long_double_parts(bytes, target);
+    let approx = long_double_from_bytes(bytes, target);
+    if exp == 0x7fff || mant == 0 || (approx.is_normal() && approx.is_finite()) {
+        return super::repr::format_long_double(approx);
+    }
+    // value = mant * 2^e: its decimal exponent and significand through logarithms,
+    // precise to far more than the 7 digits shown.
+    let e = if exp == 0 { 1 } else { exp } - 16383 - mant_bits;
+    let log10 = ((mant as f64).log2() + f64::from(e)) * std::f64::consts::LOG10_2;
+    let mut exp10 = log10.floor();
+    let mut digits = format!("{:.6}", 10f64.powf(log10 - exp10));
+    if digits.starts_with("10") {
+        exp10 += 1.0;
+        digits = format!("{:.6}", 1.0);
+    }
+    let sign = if neg { "-" } else { "" };
+    let exp_sign = if exp10 < 0.0 { '-' } else { '+' };
+    format!("{sign}{digits}E{exp_sign}{:02}", exp10.abs() as i64)
 }
 
 /// `mant * 2^e`, correctly rounded to `f64` (round to nearest, ties to even).

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use crate::error::Result;
 use crate::layout::{CKind, CType, PrimClass};
 
-use super::prim::{prim_layout, read_float, read_int, read_prim_value};
+use super::prim::{prim_layout, read_int, read_prim_value};
 use super::{Addr, Memory, Value};
 
 /// Python's `repr(bytes)`: `b'A'`, `b'\xc8'`, `b"it's"`.
@@ -123,7 +123,9 @@ pub fn cdata_repr(mem: &dyn Memory, ty: &CType, addr: Addr) -> Result<String> {
         }
         _ => match prim_layout(ty) {
             Some(l) if l.class == PrimClass::LongDouble => {
-                format_long_double(read_float(mem, addr, l)?)
+                let mut bytes = [0u8; 16];
+                mem.read(addr, &mut bytes)?;
+                super::prim::long_double_repr(&bytes, mem.target())
             }
             _ => value_repr(&read_prim_value(mem, addr, ty)?),
         },

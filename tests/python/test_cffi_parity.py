@@ -828,3 +828,23 @@ def test_complex_by_value_in_api_mode(tmp_path, target):
         return [lib.twice_c(1.5 + 2j), lib.conj_f(3 - 4j)]
 
     assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib) == [3 + 4j, 3 + 4j]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_long_double_beyond_double_range(tmp_path, target):
+    """A `long double` too small for a double keeps its value: its repr shows
+    it, a `_Bool` cast is true, `float()` gives 0.0, as in CFFI."""
+    cdef = "long double square(long double f);"
+    source = "long double square(long double f) { return f*f; }"
+    mine, theirs = build_both(tmp_path, target, "_ld_range", cdef, source)
+
+    def run(ffi, lib):
+        tiny, tinier, zero = lib.square(2e-250), lib.square(1e-250), lib.square(0.0)
+        return [repr(tiny) != repr(tinier), float(tiny), int(ffi.cast("_Bool", tiny)),
+                int(ffi.cast("_Bool", zero)), repr(lib.square(1.5))]
+
+    assert run(mine.ffi, mine.lib) == run(theirs.ffi, theirs.lib)
+    mine_repr = repr(mine.lib.square(1e-250))
+    assert "E-500" in mine_repr, mine_repr
+    if target == "native":  # the same format, as CFFI's (x87 on both)
+        assert mine_repr == repr(theirs.lib.square(1e-250))
