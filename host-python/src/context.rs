@@ -34,6 +34,9 @@ pub struct FfiContext {
     /// Where calls into the sandbox put the temporaries they overwrite at once
     /// (`char *` copies of bytes), when free (see `CallTemps::overwrite_block`).
     pub scratch: Arc<Scratch>,
+    /// A compiled module's ffi: as CFFI's, a type string naming a struct or
+    /// union its cdef never declared is an error, not a new opaque type.
+    known_tags_only: std::sync::atomic::AtomicBool,
 }
 
 /// Bytes of a sandboxed ffi's scratch area for call temporaries: larger
@@ -60,6 +63,7 @@ impl FfiContext {
             parsed: Mutex::new(HashMap::new()),
             sandbox,
             scratch: Arc::new(Scratch::new(CALL_SCRATCH_SIZE)),
+            known_tags_only: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -85,7 +89,20 @@ impl FfiContext {
             parsed: Mutex::new(HashMap::new()),
             sandbox,
             scratch: Arc::new(Scratch::new(CALL_SCRATCH_SIZE)),
+            known_tags_only: std::sync::atomic::AtomicBool::new(
+                template
+                    .known_tags_only
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
         })
+    }
+
+    /// From now on, refuse type strings naming undeclared structs and unions
+    /// (see [`FfiContext::known_tags_only`]).
+    pub fn refuse_unknown_tags(&self) {
+        self.known_tags_only
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.parsed().clear();
     }
 
     /// The sandbox running this FFI's module, for a sandboxed module's ffi.
@@ -189,7 +206,28 @@ impl FfiContext {
             return Ok(ty.clone());
         }
         let mut state = self.types();
+        let tags = |d: &Declarations| (d.struct_tags.clone(), d.union_tags.clone());
+        let before = tags(&state.decls);
         let id = cdecl::parse_type(&mut state.decls, text)?;
+        if self
+            .known_tags_only
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && tags(&state.decls) != before
+        {
+            let new_tag = state
+                .decls
+                .struct_tags
+                .keys()
+                .chain(state.decls.union_tags.keys())
+                .find(|t| !before.0.contains_key(*t) && !before.1.contains_key(*t))
+                .cloned()
+                .unwrap_or_default();
+            (state.decls.struct_tags, state.decls.union_tags) = before;
+            let caret = " ".repeat(text.find(new_tag.as_str()).unwrap_or(0));
+            return Err(wasmcffi::Error::Ffi(format!(
+                "undefined struct/union name\n{text}\n{caret}^"
+            )));
+        }
         let TypeState { decls, resolver } = &mut *state;
         let ty = resolver.resolve(&decls.types, id)?;
         self.parsed().insert(text.to_owned(), ty.clone());

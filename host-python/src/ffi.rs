@@ -1008,6 +1008,12 @@ impl PyFFI {
         self.ctx.include(&theirs, module).py()
     }
 
+    /// Makes this a compiled module's ffi: type strings naming undeclared
+    /// structs or unions are refused, as CFFI's compiled FFIs refuse them.
+    fn _refuse_unknown_tags(&self) {
+        self.ctx.refuse_unknown_tags();
+    }
+
     /// Shares `other`'s type objects for the names both declare (see
     /// `FfiContext::adopt_named_types`).
     fn _adopt_types(&self, other: &Bound<'_, PyFFI>) {

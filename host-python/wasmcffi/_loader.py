@@ -93,6 +93,7 @@ def make_ffi(target, artifact, cdefs, table, check_only=False, sandbox=None):
         # ffi.include() of another compiled module: its type objects, shared.
         ffi._adopt_types(importlib.import_module(module).ffi)
     ffi._complete(table)
+    ffi._refuse_unknown_tags()  # as CFFI's compiled modules' ffi
     return ffi
 
 
