@@ -187,6 +187,11 @@ impl PyFFI {
             _ => None,
         };
         if item.size().is_none() {
+            // A record that failed to lay out says why when resolved by itself.
+            if let (CKind::Record(_), Err(err)) = (item.kind(), self.ctx.parse_ctype(item.cname()))
+            {
+                return Err(err).py();
+            }
             return Err(Self::unknown_size(cdecl.py(), &item));
         }
         let var_size = match &init {

@@ -292,6 +292,21 @@ impl TypeResolver {
             .iter()
             .map(|&p| self.get(table, p))
             .collect::<Result<Vec<_>>>()?;
+        // As CFFI: a function type cannot take or return an opaque struct by
+        // value (one no cdef gave fields: nothing could ever pass it).
+        let opaque = |id: TypeId| matches!(table.get(id), Type::Record(rid) if table.record(*rid).fields.is_none());
+        if opaque(func.ret) {
+            return Err(Error::Type(format!(
+                "result type '{}' is not yet initialized",
+                ret.cname()
+            )));
+        }
+        if let Some((_, ty)) = func.params.iter().zip(&params).find(|(&id, _)| opaque(id)) {
+            return Err(Error::Type(format!(
+                "ctype '{}' has incomplete type",
+                ty.cname()
+            )));
+        }
         Ok(FuncInfo {
             ret,
             params,

@@ -848,3 +848,17 @@ def test_long_double_beyond_double_range(tmp_path, target):
     assert "E-500" in mine_repr, mine_repr
     if target == "native":  # the same format, as CFFI's (x87 on both)
         assert mine_repr == repr(theirs.lib.square(1e-250))
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_function_type_with_opaque_struct_by_value_refused(impl):
+    ffi = impl.FFI()
+    ffi.cdef("typedef ... foo_t; struct foo_s { void (*x)(foo_t); }; struct bar;")
+    cases = [(ffi.new, "struct foo_s *", "ctype 'foo_t' has incomplete type"),
+             (ffi.typeof, "void(*)(struct bar)", "ctype 'struct bar' has incomplete type"),
+             (ffi.typeof, "struct bar(*)(int)", "result type 'struct bar' is not yet initialized")]
+    for use, cdecl, message in cases:
+        with pytest.raises(TypeError) as info:
+            use(cdecl)
+        assert str(info.value) == message
+    assert ffi.typeof("void(*)(struct bar *)").cname == "void(*)(struct bar *)"
