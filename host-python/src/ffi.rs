@@ -146,14 +146,32 @@ impl PyFFI {
         if let Ok(text) = obj.downcast::<PyString>() {
             // A bad type string is `ffi.error` to CFFI's compiled FFI, and a
             // CDefError (or ValueError) to its `cffi.FFI`: both here.
-            return self.ctx.parse_ctype(text.to_str()?).map_err(|err| {
+            let ty = self.ctx.parse_ctype(text.to_str()?).map_err(|err| {
                 use crate::exceptions::{ffi_cdef_error, ffi_value_error, raise};
                 match err {
                     wasmcffi::Error::CDef(m) => raise(ffi_cdef_error(obj.py()), m),
                     wasmcffi::Error::Value(m) => raise(ffi_value_error(obj.py()), m),
                     err => crate::exceptions::to_py_err(err),
                 }
-            });
+            })?;
+            if let CKind::Enum(e) = ty.kind() {
+                if e.values.is_empty() {
+                    // `enum foo;`: as CFFI, say what it is taken to be.
+                    let message = format!(
+                        "'{}' has no values explicitly defined; guessing that it is \
+                         equivalent to '{}'",
+                        ty.cname(),
+                        if e.repr.size == 4 {
+                            "unsigned int"
+                        } else {
+                            "int"
+                        }
+                    );
+                    let category = obj.py().get_type::<pyo3::exceptions::PyUserWarning>();
+                    PyErr::warn(obj.py(), &category, &std::ffi::CString::new(message)?, 1)?;
+                }
+            }
+            return Ok(ty);
         }
         if let Ok(t) = obj.downcast::<PyCType>() {
             return self.ctx.localize(&t.get().ctype).py();

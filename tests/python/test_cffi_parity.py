@@ -862,3 +862,15 @@ def test_function_type_with_opaque_struct_by_value_refused(impl):
             use(cdecl)
         assert str(info.value) == message
     assert ffi.typeof("void(*)(struct bar *)").cname == "void(*)(struct bar *)"
+
+
+@pytest.mark.parametrize("impl", [wasmcffi, cffi])
+def test_opaque_enum_is_unsigned_int_with_a_warning(impl):
+    ffi = impl.FFI()
+    ffi.cdef("enum foo;")
+    with warnings.catch_warnings(record=True) as log:
+        warnings.simplefilter("always")
+        n = ffi.cast("enum foo", -1)
+    assert int(n) == 0xffffffff
+    assert str(log[0].message) == ("'enum foo' has no values explicitly defined; "
+                                   "guessing that it is equivalent to 'unsigned int'")
