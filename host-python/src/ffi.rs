@@ -159,13 +159,8 @@ impl PyFFI {
                     // `enum foo;`: as CFFI, say what it is taken to be.
                     let message = format!(
                         "'{}' has no values explicitly defined; guessing that it is \
-                         equivalent to '{}'",
-                        ty.cname(),
-                        if e.repr.size == 4 {
-                            "unsigned int"
-                        } else {
-                            "int"
-                        }
+                         equivalent to 'unsigned int'",
+                        ty.cname()
                     );
                     let category = obj.py().get_type::<pyo3::exceptions::PyUserWarning>();
                     PyErr::warn(obj.py(), &category, &std::ffi::CString::new(message)?, 1)?;
