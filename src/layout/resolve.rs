@@ -227,6 +227,11 @@ impl TypeResolver {
                     "the type '{cname}' is a function type, not a pointer-to-function type"
                 )))
             }
+            Type::UnknownPrim { .. } if table.unsupported(id).is_some() => {
+                return Err(Error::Ffi(
+                    table.unsupported(id).unwrap_or_default().to_owned(),
+                ));
+            }
             Type::UnknownPrim { name, float } => {
                 let what = if *float { "float" } else { "integer" };
                 return Err(Error::NotImplemented(format!(

@@ -136,6 +136,9 @@ pub struct TypeTable {
     interned: HashMap<Type, TypeId>,
     records: Vec<Record>,
     enums: Vec<EnumDef>,
+    /// `UnknownPrim` types the compiler settled as unsupported, with the
+    /// message their use raises (`typedef double... t;` that is `long double`).
+    unsupported: HashMap<TypeId, String>,
 }
 
 impl TypeTable {
@@ -185,6 +188,17 @@ impl TypeTable {
         let eid = EnumId(u32::try_from(self.enums.len()).expect("fewer than 2^32 enums"));
         self.enums.push(def);
         self.intern(Type::Enum(eid))
+    }
+
+    /// Marks `id` (an `UnknownPrim`) as unusable: using it raises `ffi.error`
+    /// with `why`.
+    pub fn set_unsupported(&mut self, id: TypeId, why: String) {
+        self.unsupported.insert(id, why);
+    }
+
+    /// Why `id` cannot be used, if [`TypeTable::set_unsupported`] said so.
+    pub fn unsupported(&self, id: TypeId) -> Option<&str> {
+        self.unsupported.get(&id).map(String::as_str)
     }
 
     /// The type of enum `eid` (interned when the enum was added).

@@ -874,3 +874,15 @@ def test_opaque_enum_is_unsigned_int_with_a_warning(impl):
     assert int(n) == 0xffffffff
     assert str(log[0].message) == ("'enum foo' has no values explicitly defined; "
                                    "guessing that it is equivalent to 'unsigned int'")
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_float_dotdotdot_that_is_long_double_fails_when_used(tmp_path, target):
+    """`typedef double... t;` that C defines as `long double`: the module
+    loads; what uses `t` raises ffi.error with CFFI's message."""
+    mine, theirs = build_both(tmp_path, target, "_float_ld", "typedef double... foo_t; foo_t neg(foo_t); int one(void);",
+                              "typedef long double foo_t;\nfoo_t neg(foo_t x) { return -x; }\nint one(void) { return 1; }")
+    for mod in (mine, theirs):
+        assert mod.lib.one() == 1
+    assert outcome(lambda: mine.lib.neg) == outcome(lambda: theirs.lib.neg)
+    assert outcome(lambda: mine.lib.neg)[1] == "error"
