@@ -165,12 +165,13 @@ pub fn record_c_name(table: &TypeTable, rid: RecordId) -> Option<String> {
 ///
 /// # Errors
 /// What CFFI refuses before compiling: `Error::Type` for a function returning
-/// an opaque record or a field of an opaque type, `Error::Verification` for an
-/// enumerator declared in two enums.
+/// an opaque record or a field of an opaque type, `Error::NotImplemented` for
+/// a record declared with `pack=N`, `Error::Verification` for an enumerator
+/// declared in two enums.
 pub fn plan(decls: &Declarations) -> Result<LayoutPlan> {
     let table = &decls.types;
     let mut p = LayoutPlan::default();
-    check_no_opaque_fields(table)?;
+    check_api_mode_records(table)?;
     for (rid, c_type) in record_spellings(table) {
         let rec = table.record(rid);
         let mut out = Vec::new();
@@ -409,11 +410,25 @@ pub(super) fn unknown_array(table: &TypeTable, ty: TypeId) -> Option<(usize, boo
     unknown.then_some((levels, outer_open))
 }
 
-/// Refuses, as CFFI's API mode does, a record with a field of an opaque type
-/// (`struct a { struct b b; }` with `struct b` never given fields): no
-/// compiler could lay it out.
-fn check_no_opaque_fields(table: &TypeTable) -> Result<()> {
+/// Refuses the records CFFI's API mode refuses: one declared with `pack=N`
+/// (N > 1), and one with a field of an opaque type (`struct a { struct b b; }`
+/// with `struct b` never given fields), which no compiler could lay out.
+fn check_api_mode_records(table: &TypeTable) -> Result<()> {
     for (_, rec) in table.records() {
+        // CFFI's API mode takes `packed=True` (`pack=1`), not `pack=N`: a
+        // compiled module measures its records instead.
+        if let (Some(_), Some(n @ 2..)) = (&rec.fields, rec.packing.max_align) {
+            let keyword = match rec.kind {
+                RecordKind::Struct => "struct",
+                RecordKind::Union => "union",
+            };
+            let name = rec.name.trim_start_matches('$');
+            return Err(Error::NotImplemented(format!(
+                "{keyword} {name}: <{keyword} {name}> is declared with 'pack={n}'; only 0 or 1 \
+                 are supported in API mode (try to use \"...;\", which does not require a \
+                 'pack' declaration)"
+            )));
+        }
         for field in rec.fields.iter().flatten() {
             let mut ty = field.ty;
             while let Type::Array { item, .. } = table.get(ty) {

@@ -886,3 +886,17 @@ def test_float_dotdotdot_that_is_long_double_fails_when_used(tmp_path, target):
         assert mod.lib.one() == 1
     assert outcome(lambda: mine.lib.neg) == outcome(lambda: theirs.lib.neg)
     assert outcome(lambda: mine.lib.neg)[1] == "error"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_pack_n_refused_in_api_mode_as_cffi(tmp_path, target):
+    """`pack=N` (N > 1) is ABI mode only, as CFFI documents: a compiled module
+    refuses it (`packed=True` is taken)."""
+    results = []
+    for impl, kwargs in ((wasmcffi, {"target": target}), (cffi, {})):
+        ffi = impl.FFI()
+        ffi.cdef("struct foo { char y; int x; };", pack=2)
+        ffi.set_source(f"_pack_api_{impl.__name__}", "", **kwargs)
+        results.append(outcome(lambda: ffi.compile(tmpdir=str(tmp_path))))
+    assert results[0] == results[1]
+    assert results[0][1] == "NotImplementedError"
