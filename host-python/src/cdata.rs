@@ -378,16 +378,14 @@ impl PyCData {
         let CKind::Record(r) = record.kind() else {
             unreachable!("record() returns records")
         };
-        let layout = match (r.usable_layout(), r.unusable(record.cname())) {
-            (Some(layout), _) => layout,
-            (None, Some(err)) => return Err(err).py(),
-            (None, None) => {
-                return Err(PyAttributeError::new_err(format!(
+        let layout = r
+            .checked_layout(record.cname(), || {
+                wasmcffi::Error::Attribute(format!(
                     "cdata '{}' points to an incomplete type",
                     self.ctype.cname()
-                )))
-            }
-        };
+                ))
+            })
+            .py()?;
         layout
             .fields
             .iter()

@@ -96,16 +96,14 @@ fn walk_path(ty: &CType, steps: &[Step], allow_pointer_first: bool) -> PyResult<
                 let CKind::Record(r) = record.kind() else {
                     unreachable!()
                 };
-                let layout = match (r.usable_layout(), r.unusable(record.cname())) {
-                    (Some(layout), _) => layout,
-                    (None, Some(err)) => return Err(err).py(),
-                    (None, None) => {
-                        return Err(PyTypeError::new_err(format!(
+                let layout = r
+                    .checked_layout(record.cname(), || {
+                        wasmcffi::Error::Type(format!(
                             "struct or union ctype '{}' is incomplete",
                             record.cname()
-                        )))
-                    }
-                };
+                        ))
+                    })
+                    .py()?;
                 let field = layout
                     .fields
                     .iter()

@@ -244,11 +244,7 @@ fn write_array(
 
 /// The layout of a complete record, or CFFI's "'T' is opaque".
 fn record_layout<'a>(ty: &CType, r: &'a RecordType) -> Result<&'a RecordLayout> {
-    match (r.usable_layout(), r.unusable(ty.cname())) {
-        (Some(layout), _) => Ok(layout),
-        (None, Some(err)) => Err(err),
-        (None, None) => Err(Error::Type(format!("'{}' is opaque", ty.cname()))),
-    }
+    r.checked_layout(ty.cname(), || Error::Type(format!("'{}' is opaque", ty.cname())))
 }
 
 /// The fields a positional initializer fills, in order. In a union only the

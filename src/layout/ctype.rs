@@ -102,6 +102,22 @@ impl RecordType {
         }
     }
 
+    /// The usable layout, else why not: [`RecordType::unusable`]'s error, or
+    /// `otherwise()` for a record that is simply incomplete (opaque).
+    ///
+    /// # Errors
+    /// As said.
+    pub fn checked_layout(
+        &self,
+        cname: &str,
+        otherwise: impl FnOnce() -> Error,
+    ) -> Result<&RecordLayout> {
+        match self.usable_layout() {
+            Some(layout) => Ok(layout),
+            None => Err(self.unusable(cname).unwrap_or_else(otherwise)),
+        }
+    }
+
     /// Why a record without a usable layout cannot be used, for the errors CFFI
     /// gives: `Error::Ffi` for a contradicted one, `Error::VerificationMissing`
     /// (`cname`) for a partial one not yet completed; `None` otherwise.
