@@ -244,7 +244,9 @@ fn write_array(
 
 /// The layout of a complete record, or CFFI's "'T' is opaque".
 fn record_layout<'a>(ty: &CType, r: &'a RecordType) -> Result<&'a RecordLayout> {
-    r.checked_layout(ty.cname(), || Error::Type(format!("'{}' is opaque", ty.cname())))
+    r.checked_layout(ty.cname(), || {
+        Error::Type(format!("'{}' is opaque", ty.cname()))
+    })
 }
 
 /// The fields a positional initializer fills, in order. In a union only the
