@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use wasmcffi::backend::wasm::Sandbox;
 use wasmcffi::cdata::Memory;
 use wasmcffi::cdecl::{self, CdefOptions};
-use wasmcffi::layout::{CType, Target, TypeResolver};
+use wasmcffi::layout::{CKind, CType, Target, TypeResolver};
 use wasmcffi::model::{ArrayLen, Decl, Declarations, Type, TypeId, TypeTable};
 use wasmcffi::Result;
 
@@ -193,7 +193,24 @@ impl FfiContext {
             };
             let mut state = self.types();
             let TypeState { decls, resolver } = &mut *state;
-            if let Ok(id) = cdecl::parse_type(decls, &spelling) {
+            let Ok(id) = cdecl::parse_type(decls, &spelling) else {
+                continue;
+            };
+            let opaque_there = matches!(theirs.kind(),
+                CKind::Record(r) if r.layout.get().is_none() && !r.is_partial());
+            let complete_here = matches!(decls.types.get(id),
+                Type::Record(rid) if decls.types.record(*rid).fields.is_some());
+            if opaque_there && complete_here {
+                // As CFFI: the two FFIs would disagree about the type.
+                decls.types.set_unsupported(
+                    id,
+                    wasmcffi::Error::NotImplemented(format!(
+                        "'{spelling}' is opaque in the ffi.include(), but no longer in the ffi \
+                         doing the include (workaround: don't use ffi.include() but duplicate \
+                         the declarations of everything using {spelling})"
+                    )),
+                );
+            } else {
                 resolver.adopt(&decls.types, id, theirs);
             }
         }

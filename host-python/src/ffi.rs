@@ -13,7 +13,7 @@ use wasmcffi::backend::native::{errno, Library};
 use wasmcffi::cdata::{self as core, HostMemory, NoMemory, Value};
 use wasmcffi::cdecl::CdefOptions;
 use wasmcffi::layout::{CKind, CType, PrimClass, Target};
-use wasmcffi::model::{ConstValue, Decl};
+use wasmcffi::model::{ConstValue, Decl, Type};
 
 use crate::buffer::ByteSource;
 use crate::cdata::{cdata_arg, offset_addr, Allocation, Flavor, PyCData};
@@ -1022,6 +1022,22 @@ impl PyFFI {
         }
         let theirs = other.ctx.types().decls.clone();
         self.ctx.include(&theirs, module).py()
+    }
+
+    /// The `typedef int... t;` and `typedef float... t;` declarations, as
+    /// `(name, is_float)`: what CFFI's `verify()` does not support.
+    fn _dotdotdot_primitives(&self) -> Vec<(String, bool)> {
+        let types = self.ctx.types();
+        let table = &types.decls.types;
+        types
+            .decls
+            .typedefs
+            .iter()
+            .filter_map(|(name, &id)| match table.get(id) {
+                Type::UnknownPrim { name: n, float } if n == name => Some((name.clone(), *float)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Makes this a compiled module's ffi: type strings naming undeclared

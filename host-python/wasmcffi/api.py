@@ -254,6 +254,11 @@ class FFI(_wasmcffi._FFI):
         `__pycache__` beside the calling file)."""
         from . import verifier
 
+        for name, is_float in self._dotdotdot_primitives():
+            # As CFFI: settled by the compiler in set_source() modules only.
+            raise _wasmcffi.VerificationError(
+                "feature not supported with ffi.verify(), but only with ffi.set_source(): "
+                f"'typedef {'float' if is_float else 'int'}... {name}'")
         if tmpdir is None:
             tmpdir = verifier.default_tmpdir(sys._getframe(1))
         module = verifier.build_and_load(self, source, tmpdir, **kwargs)

@@ -57,9 +57,11 @@ pub(super) fn complete(
                 // As CFFI: the module loads; using the type raises.
                 None => decls.types.set_unsupported(
                     *ty,
-                    "primitive floating-point type is 'long double', not supported for now \
-                     with the syntax 'typedef double... xxx;'"
-                        .to_owned(),
+                    Error::Ffi(
+                        "primitive floating-point type is 'long double', not supported for now \
+                         with the syntax 'typedef double... xxx;'"
+                            .to_owned(),
+                    ),
                 ),
             },
             _ => {}

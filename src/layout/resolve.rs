@@ -176,6 +176,9 @@ impl TypeResolver {
         if let Some(ct) = self.cache.get(&id) {
             return Ok(ct.clone());
         }
+        if let Some(why) = table.unsupported(id) {
+            return Err(why.clone());
+        }
         self.nested(|this| this.make(table, id))
     }
 
@@ -226,11 +229,6 @@ impl TypeResolver {
                 return Err(Error::CDef(format!(
                     "the type '{cname}' is a function type, not a pointer-to-function type"
                 )))
-            }
-            Type::UnknownPrim { .. } if table.unsupported(id).is_some() => {
-                return Err(Error::Ffi(
-                    table.unsupported(id).unwrap_or_default().to_owned(),
-                ));
             }
             Type::UnknownPrim { name, float } => {
                 let what = if *float { "float" } else { "integer" };

@@ -136,9 +136,10 @@ pub struct TypeTable {
     interned: HashMap<Type, TypeId>,
     records: Vec<Record>,
     enums: Vec<EnumDef>,
-    /// `UnknownPrim` types the compiler settled as unsupported, with the
-    /// message their use raises (`typedef double... t;` that is `long double`).
-    unsupported: HashMap<TypeId, String>,
+    /// Types whose use raises an error, as CFFI raises it on use: a
+    /// `typedef double... t;` the compiler settled as `long double`, a struct
+    /// opaque in an included FFI but completed in this one.
+    unsupported: HashMap<TypeId, crate::error::Error>,
 }
 
 impl TypeTable {
@@ -190,15 +191,14 @@ impl TypeTable {
         self.intern(Type::Enum(eid))
     }
 
-    /// Marks `id` (an `UnknownPrim`) as unusable: using it raises `ffi.error`
-    /// with `why`.
-    pub fn set_unsupported(&mut self, id: TypeId, why: String) {
+    /// Marks `id` as unusable: resolving it raises `why`.
+    pub fn set_unsupported(&mut self, id: TypeId, why: crate::error::Error) {
         self.unsupported.insert(id, why);
     }
 
     /// Why `id` cannot be used, if [`TypeTable::set_unsupported`] said so.
-    pub fn unsupported(&self, id: TypeId) -> Option<&str> {
-        self.unsupported.get(&id).map(String::as_str)
+    pub fn unsupported(&self, id: TypeId) -> Option<&crate::error::Error> {
+        self.unsupported.get(&id)
     }
 
     /// The type of enum `eid` (interned when the enum was added).

@@ -900,3 +900,43 @@ def test_pack_n_refused_in_api_mode_as_cffi(tmp_path, target):
         results.append(outcome(lambda: ffi.compile(tmpdir=str(tmp_path))))
     assert results[0] == results[1]
     assert results[0][1] == "NotImplementedError"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_include_of_an_opaque_struct_completed_later_as_cffi(tmp_path, target, monkeypatch):
+    """A struct opaque in the included module's cdef but given fields by the
+    including one: CFFI refuses to use it (the two would disagree)."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    results = []
+    for impl, kwargs in ((wasmcffi, {"target": target}), (cffi, {})):
+        tag = f"{impl.__name__}_{target}"
+        parent = impl.FFI()
+        parent.cdef("struct foo_s;")
+        parent.set_source(f"_inc8_parent_{tag}", "struct foo_s;", **kwargs)
+        parent.compile(tmpdir=str(tmp_path))
+        importlib.import_module(f"_inc8_parent_{tag}")
+        child = impl.FFI()
+        child.include(parent)
+        child.cdef("struct foo_s { int x, y; };")
+        child.set_source(f"_inc8_child_{tag}", "struct foo_s { int x, y; };", **kwargs)
+        child.compile(tmpdir=str(tmp_path))
+        ffi = importlib.import_module(f"_inc8_child_{tag}").ffi
+        results.append(outcome(lambda: ffi.new("struct foo_s *")))
+    assert results[0] == results[1]
+    assert results[0][1] == "NotImplementedError"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("cdef", ["typedef int... t1;", "typedef double ... t1;"])
+def test_verify_refuses_dotdotdot_primitives_as_cffi(tmp_path, target, cdef):
+    """`typedef int... t` is settled by the compiler in set_source() modules
+    only: verify() refuses it with CFFI's message."""
+    results = []
+    for ffi, kwargs in ((wasmcffi.FFI(), {"target": target, "tmpdir": str(tmp_path)}),
+                        (cffi.FFI(), {"tmpdir": str(tmp_path / "cffi")})):
+        ffi.cdef(cdef)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # cffi's verify()
+            results.append(outcome(lambda: ffi.verify("", **kwargs)))
+    assert results[0] == results[1]
+    assert results[0][1] == "VerificationError"
