@@ -254,8 +254,9 @@ class FFI(_wasmcffi._FFI):
         `__pycache__` beside the calling file)."""
         from . import verifier
 
-        for name, is_float in self._dotdotdot_primitives():
-            # As CFFI: settled by the compiler in set_source() modules only.
+        unsupported = self._dotdotdot_primitives()
+        if unsupported:  # as CFFI: the compiler settles them in set_source() modules only
+            name, is_float = unsupported[0]
             raise _wasmcffi.VerificationError(
                 "feature not supported with ffi.verify(), but only with ffi.set_source(): "
                 f"'typedef {'float' if is_float else 'int'}... {name}'")
