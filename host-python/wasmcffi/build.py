@@ -15,6 +15,16 @@ import sys
 
 from . import _wasmcffi
 
+#: The POSIX parts wasi-libc hides behind flags, turned on for every sandboxed
+#: module so that portable C builds unchanged: `<signal.h>` (`sig_atomic_t`,
+#: `signal()`, `raise()`), `<sys/mman.h>` (`mmap` of anonymous memory),
+#: `clock()` and `times()`, `getpid()`. Each library is linked only if used.
+WASI_EMULATIONS = [
+    flag
+    for part in ("signal", "mman", "process-clocks", "getpid")
+    for flag in (f"-D_WASI_EMULATED_{part.upper().replace('-', '_')}", f"-lwasi-emulated-{part}")
+]
+
 #: Flags of every sandboxed module: a reactor (no main), -O2, a 1 MiB C stack,
 #: the function table exported and growable (`ffi.callback()` adds host
 #: functions to it; guest function pointers are indices into it).
@@ -28,6 +38,7 @@ WASM_FLAGS = [
     "-Wl,-z,stack-size=1048576",
     "-Wl,--export-table",
     "-Wl,--growable-table",
+    *WASI_EMULATIONS,
 ]
 WASM_LD_FLAGS = ["-Wl,--stack-first"]
 
