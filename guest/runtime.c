@@ -11,6 +11,10 @@
  *   wasmcffi_free(ptr)                    free(); NULL is ignored
  *   wasmcffi_errno_location() -> ptr      &errno, which the host sets before
  *                                         each call and reads after it (ffi.errno)
+ *
+ * It also defines `__c_longjmp`, the exception tag `longjmp` throws (LLVM lowers
+ * setjmp/longjmp onto WebAssembly exceptions; wasi-libc's runtime half throws
+ * this tag but leaves its definition to the program).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,3 +69,6 @@ int *wasmcffi_errno_location(void)
 {
     return &errno;
 }
+
+/* The tag of a longjmp: one i32, a pointer to the jump's (env, value). */
+__asm__(".globl __c_longjmp\n.tagtype __c_longjmp i32\n__c_longjmp:\n");

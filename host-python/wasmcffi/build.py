@@ -25,6 +25,13 @@ WASI_EMULATIONS = [
     for flag in (f"-D_WASI_EMULATED_{part.upper().replace('-', '_')}", f"-lwasi-emulated-{part}")
 ]
 
+#: `setjmp`/`longjmp` in sandboxed C: LLVM lowers them onto WebAssembly
+#: exceptions (the standard `exnref` form wasmtime runs); wasi-libc has the
+#: runtime half, the guest runtime the exception tag. Functions that do not
+#: call setjmp compile as before.
+SETJMP_FLAGS = ["-mexception-handling", "-mllvm", "-wasm-enable-sjlj",
+                "-mllvm", "-wasm-use-legacy-eh=false"]
+
 #: Flags of every sandboxed module: a reactor (no main), -O2, a 1 MiB C stack,
 #: the function table exported and growable (`ffi.callback()` adds host
 #: functions to it; guest function pointers are indices into it).
@@ -39,6 +46,7 @@ WASM_FLAGS = [
     "-Wl,--export-table",
     "-Wl,--growable-table",
     *WASI_EMULATIONS,
+    *SETJMP_FLAGS,
 ]
 WASM_LD_FLAGS = ["-Wl,--stack-first"]
 

@@ -93,6 +93,8 @@ pub(crate) fn engine_for(flavor: Flavor) -> Result<&'static Engine> {
                 .cranelift_opt_level(OptLevel::Speed)
                 .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32))
                 .epoch_interruption(true)
+                // setjmp/longjmp: LLVM lowers them onto wasm exceptions.
+                .wasm_exceptions(true)
                 .consume_fuel(flavor == Flavor::Metered);
             let pooled = (flavor == Flavor::Pooled)
                 .then(|| {
