@@ -12,6 +12,10 @@
  *   wasmcffi_errno_location() -> ptr      &errno, which the host sets before
  *                                         each call and reads after it (ffi.errno)
  *
+ * It defines what a sandbox cannot do as functions that fail at run time with
+ * -1 and errno ENOSYS, so that portable C links: `system`, `fork`, `socket`
+ * (weak: a libc that has them wins).
+ *
  * It also defines `__c_longjmp`, the exception tag `longjmp` throws (LLVM lowers
  * setjmp/longjmp onto WebAssembly exceptions; wasi-libc's runtime half throws
  * this tag but leaves its definition to the program).
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Not calloc: zig's wasm32 calloc zeroes with a plain loop, ~10x slower than
  * memset, which compiles to the bulk-memory `memory.fill`. malloc is called
@@ -68,6 +73,27 @@ __attribute__((export_name("wasmcffi_errno_location")))
 int *wasmcffi_errno_location(void)
 {
     return &errno;
+}
+
+/* No processes and no network in a sandbox. */
+__attribute__((weak)) int system(const char *command)
+{
+    (void)command;
+    errno = ENOSYS;
+    return -1;
+}
+
+__attribute__((weak)) pid_t fork(void)
+{
+    errno = ENOSYS;
+    return -1;
+}
+
+__attribute__((weak)) int socket(int domain, int type, int protocol)
+{
+    (void)domain, (void)type, (void)protocol;
+    errno = ENOSYS;
+    return -1;
 }
 
 /* The tag of a longjmp: one i32, a pointer to the jump's (env, value). */

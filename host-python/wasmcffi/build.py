@@ -84,6 +84,19 @@ SOURCE_PRELUDE = """\
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __wasm__
+/* What a sandbox cannot do and wasi-libc does not declare: declared here so
+   that portable C compiles; each fails at run time with -1 and errno ENOSYS
+   (the guest runtime defines them). */
+#ifdef __cplusplus
+extern "C" {
+#endif
+pid_t fork(void);
+int socket(int, int, int);
+#ifdef __cplusplus
+}
+#endif
+#endif
 """
 
 
