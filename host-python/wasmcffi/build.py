@@ -175,7 +175,9 @@ class CompileError(_wasmcffi.VerificationError):
     as CFFI raises when its compiler fails."""
 
 
-def run_compiler(args, verbose):
+def run_compiler(args, verbose, target):
+    """Runs the compiler command `args` for `target`; CompileError with its
+    output (file, line and message of each error) when it fails."""
     if verbose:
         print(" ".join(shlex.quote(a) for a in args), file=sys.stderr)
     try:
@@ -185,10 +187,35 @@ def run_compiler(args, verbose):
     if verbose and (done.stdout or done.stderr):
         print(done.stdout + done.stderr, file=sys.stderr)
     if done.returncode != 0:
+        output = done.stdout + done.stderr
         raise CompileError(
-            f"C compilation failed (exit code {done.returncode}):\n"
-            + " ".join(shlex.quote(a) for a in args) + "\n" + done.stdout + done.stderr
+            f"C compilation failed for target '{target}' (exit code {done.returncode}):\n"
+            + " ".join(shlex.quote(a) for a in args) + "\n" + output + _missing_headers(output, target)
         )
+
+
+#: Where a native compiler finds system headers here, to tell a header the
+#: sandbox lacks from one that does not exist at all.
+NATIVE_INCLUDE_DIRS = ("/usr/include", "/usr/local/include", "/usr/include/x86_64-linux-gnu",
+                       "/usr/include/aarch64-linux-gnu")
+
+
+def _missing_headers(output, target):
+    """For a sandboxed build: a note on each header the compiler could not find
+    that the host has, which the sandbox's libc (wasi-libc) does not provide."""
+    if target != "wasm":
+        return ""
+    notes = []
+    for line in output.splitlines():
+        marker = "fatal error: '"
+        if marker in line and "' file not found" in line:
+            header = line.split(marker, 1)[1].split("' file not found", 1)[0]
+            if any(os.path.exists(os.path.join(d, header)) for d in NATIVE_INCLUDE_DIRS):
+                notes.append(
+                    f"note: <{header}> exists on this machine for native builds, but not in the "
+                    "sandbox's C library (wasi-libc): sandboxed C cannot use it (build with "
+                    "target='native' for code that needs it)")
+    return "".join("\n" + n for n in notes)
 
 
 def module_base(tmpdir, module_name):
@@ -226,7 +253,7 @@ def build_artifact(spec, c_path, base, verbose):
         args += [f"-L{d}" for d in spec.library_dirs] + [f"-Wl,-rpath,{d}" for d in spec.runtime_library_dirs]
         args += [f"-l{lib}" for lib in spec.libraries]
         args += spec.extra_link_args
-    run_compiler(args, verbose)
+    run_compiler(args, verbose, spec.target)
     if spec.target == "wasm":
         strip_debug_sections(artifact)
     return artifact

@@ -344,3 +344,19 @@ def test_module_built_before_the_uninitialised_allocator(tmp_path, monkeypatch):
     with open(tmp_path / "_apimod_old_runtime.wasm", "rb") as f:
         assert b"wasmcffi_malloc_uninit" not in f.read()
     assert (mod.lib.length(b"y" * 5000), mod.lib.length(b"ab")) == (5000, 2)
+
+
+def test_compile_error_names_the_target_and_headers_the_sandbox_lacks(tmp_path):
+    """A header the host has but wasi-libc does not: the error says so."""
+    header = "linux/if_tun.h"
+    if not os.path.exists(os.path.join("/usr/include", header)):
+        pytest.skip(f"<{header}> is not installed here")
+    ffi = wasmcffi.FFI()
+    ffi.cdef("int f(void);")
+    ffi.set_source("_lacks_header", f"#include <{header}>\nint f(void) {{ return 0; }}")
+    with pytest.raises(wasmcffi.VerificationError) as info:
+        ffi.compile(tmpdir=str(tmp_path))
+    message = str(info.value)
+    assert "for target 'wasm'" in message
+    assert f"{header}' file not found" in message  # the compiler's own file:line: error
+    assert f"<{header}> exists on this machine for native builds, but not in the sandbox" in message
