@@ -1,4 +1,5 @@
-"""What a sandbox cannot do (start a process, fork, open a socket) compiles
+"""What a sandbox cannot do (start a process, fork, open a socket, start a
+thread) compiles
 and links in a sandboxed module and fails at run time with -1 and errno
 ENOSYS, never a compile or link error; the same C builds natively."""
 
@@ -48,3 +49,23 @@ def test_the_same_source_builds_natively(tmp_path):
     ffi.set_source("_posix_stubs_native", SOURCE, target="native")
     lib = load_module(ffi.compile(tmpdir=str(tmp_path)), "_posix_stubs_native").lib
     assert lib.try_socket() >= 0  # a real socket (leaked for the test's short life)
+
+
+def test_threads_are_refused_and_mutexes_are_no_ops(tmp_path):
+    """In the single-threaded guest, pthread_create fails with EAGAIN and
+    mutexes always succeed (wasi-libc's single-threaded pthreads)."""
+    ffi = wasmcffi.FFI()
+    ffi.cdef("int try_create(void); int lock_unlock(void);\n#define EAGAIN ...")
+    ffi.set_source("_posix_threads", r"""
+        #include <pthread.h>
+        #include <errno.h>
+        static void *run(void *arg) { return arg; }
+        int try_create(void) { pthread_t t; return pthread_create(&t, NULL, run, NULL); }
+        int lock_unlock(void) {
+            static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+            return pthread_mutex_lock(&m) | pthread_mutex_unlock(&m);
+        }
+    """)
+    lib = load_module(ffi.compile(tmpdir=str(tmp_path)), "_posix_threads").lib
+    assert lib.try_create() == lib.EAGAIN
+    assert lib.lock_unlock() == 0
