@@ -1,7 +1,7 @@
 """What a sandbox cannot do (start a process, fork, open a socket, start a
-thread) compiles
-and links in a sandboxed module and fails at run time with -1 and errno
-ENOSYS, never a compile or link error; the same C builds natively."""
+thread) compiles and links in a sandboxed module and fails at run time (-1
+and errno ENOSYS; EAGAIN for a thread), never a compile or link error; the
+same C builds natively."""
 
 import pytest
 
