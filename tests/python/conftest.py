@@ -151,3 +151,29 @@ def build_cffi_reference(out_dir, name, cdef, source, include_dirs):
     ffibuilder.cdef(cdef)
     ffibuilder.set_source(name, source, include_dirs=include_dirs)
     return load_module(ffibuilder.compile(tmpdir=str(out_dir)), name)
+
+
+def module_fixtures(cdef, source, prefix):
+    """Module-scoped fixtures for one C `source` declared by `cdef`:
+    `reference`, built by real cffi, and `module`, built by wasmcffi for each
+    target (its `.target` says which). Assign them in a test file:
+    `reference, module = module_fixtures(CDEF, SOURCE, "_name")`."""
+
+    def build(folder, make_ffi, name, **kwargs):
+        ffi = make_ffi()
+        ffi.cdef(cdef)
+        ffi.set_source(name, source, **kwargs)
+        return load_module(ffi.compile(tmpdir=str(folder)), name)
+
+    @pytest.fixture(scope="module")
+    def reference(tmp_path_factory):
+        return build(tmp_path_factory.mktemp("cffi"), cffi.FFI, f"{prefix}_cffi")
+
+    @pytest.fixture(scope="module", params=["wasm", "native"])
+    def module(request, tmp_path_factory):
+        target = request.param
+        mod = build(tmp_path_factory.mktemp(target), wasmcffi.FFI, f"{prefix}_{target}", target=target)
+        mod.target = target
+        return mod
+
+    return reference, module

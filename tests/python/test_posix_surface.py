@@ -5,9 +5,7 @@ case is compared with real cffi built from the same C."""
 
 import pytest
 
-import cffi
-import wasmcffi
-from conftest import load_module
+from conftest import module_fixtures
 
 CDEF = """
     int signal_round_trip(void);
@@ -50,22 +48,7 @@ int pid_is_positive(void) { return getpid() > 0; }
 CASES = ["signal_round_trip", "sig_atomic_size", "mmap_round_trip", "clock_is_sane", "pid_is_positive"]
 
 
-def build(folder, make_ffi, name, **kwargs):
-    ffi = make_ffi()
-    ffi.cdef(CDEF)
-    ffi.set_source(name, SOURCE, **kwargs)
-    return load_module(ffi.compile(tmpdir=str(folder)), name)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("cffi"), cffi.FFI, "_posix_cffi")
-
-
-@pytest.fixture(scope="module", params=["wasm", "native"])
-def module(request, tmp_path_factory):
-    target = request.param
-    return build(tmp_path_factory.mktemp(target), wasmcffi.FFI, f"_posix_{target}", target=target)
+reference, module = module_fixtures(CDEF, SOURCE, "_posix")
 
 
 @pytest.mark.parametrize("case", CASES)

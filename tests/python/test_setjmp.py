@@ -4,9 +4,8 @@ process alive, and one across a Python callback unwinds it as an exception."""
 
 import pytest
 
-import cffi
 import wasmcffi
-from conftest import load_module
+from conftest import load_module, module_fixtures
 
 CDEF = """
     int jump_from_depth(int);
@@ -53,24 +52,15 @@ int jump_now(void) { longjmp(outer, 7); return 0; }
 """
 
 
-def build(folder, make_ffi, name, **kwargs):
-    ffi = make_ffi()
+reference, module = module_fixtures(CDEF, SOURCE, "_setjmp")
+
+
+def sandboxed(folder, name):
+    """A fresh sandboxed module of SOURCE, for tests that fault it."""
+    ffi = wasmcffi.FFI()
     ffi.cdef(CDEF)
-    ffi.set_source(name, SOURCE, **kwargs)
+    ffi.set_source(name, SOURCE)
     return load_module(ffi.compile(tmpdir=str(folder)), name)
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("cffi"), cffi.FFI, "_setjmp_cffi")
-
-
-@pytest.fixture(scope="module", params=["wasm", "native"])
-def module(request, tmp_path_factory):
-    target = request.param
-    mod = build(tmp_path_factory.mktemp(target), wasmcffi.FFI, f"_setjmp_{target}", target=target)
-    mod.target = target
-    return mod
 
 
 CASES = {
@@ -89,7 +79,7 @@ def test_setjmp_longjmp_same_as_cffi(module, reference, case):
 
 
 def test_longjmp_to_a_frame_that_is_gone_traps(tmp_path):
-    mod = build(tmp_path, wasmcffi.FFI, "_setjmp_stale")
+    mod = sandboxed(tmp_path, "_setjmp_stale")
     with pytest.raises(wasmcffi.Trap, match="exception"):
         mod.lib.stale()
     wasmcffi.sandbox(mod.lib).reset()
@@ -101,7 +91,7 @@ def test_longjmp_across_a_python_callback_unwinds_it(tmp_path):
     unwinds the callback's Python frames as an exception (`wasmcffi.Trap`,
     their `except`/`finally` blocks run), then lands where C says; the
     instance goes on working."""
-    mod = build(tmp_path, wasmcffi.FFI, "_setjmp_callback")
+    mod = sandboxed(tmp_path, "_setjmp_callback")
     seen = []
 
     @mod.ffi.callback("int(void)")
