@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use wasmcffi::backend::wasm::Sandbox;
 use wasmcffi::cdata::Memory;
 use wasmcffi::cdecl::{self, CdefOptions};
-use wasmcffi::layout::{CKind, CType, Target, TypeResolver};
+use wasmcffi::layout::{Adoption, CType, Target, TypeResolver};
 use wasmcffi::model::{ArrayLen, Decl, Declarations, Type, TypeId, TypeTable};
 use wasmcffi::Result;
 
@@ -138,11 +138,12 @@ impl FfiContext {
     ) -> Result<()> {
         self.parsed().clear();
         let decls = &mut self.types().decls;
+        let Some(module) = included_from else {
+            return cdecl::parse_cdef(decls, source, opts);
+        };
         let before = decls.lib_items.keys().cloned().collect();
         cdecl::parse_cdef(decls, source, opts)?;
-        if let Some(module) = included_from {
-            decls.mark_included(&before, module);
-        }
+        decls.mark_included(&before, module);
         Ok(())
     }
 
@@ -152,7 +153,10 @@ impl FfiContext {
     pub fn include(&self, other: &Declarations, module: Option<&str>) -> Result<()> {
         self.parsed().clear();
         let decls = &mut self.types().decls;
-        let before = decls.lib_items.keys().cloned().collect();
+        let before = match module {
+            Some(_) => decls.lib_items.keys().cloned().collect(),
+            None => std::collections::BTreeSet::new(),
+        };
         cdecl::include(decls, other)?;
         for (name, from) in &other.included {
             decls
@@ -196,11 +200,7 @@ impl FfiContext {
             let Ok(id) = cdecl::parse_type(decls, &spelling) else {
                 continue;
             };
-            let opaque_there = matches!(theirs.kind(),
-                CKind::Record(r) if r.layout.get().is_none() && !r.is_partial());
-            let complete_here = matches!(decls.types.get(id),
-                Type::Record(rid) if decls.types.record(*rid).fields.is_some());
-            if opaque_there && complete_here {
+            if resolver.adopt(&decls.types, id, theirs) == Adoption::Conflict {
                 // As CFFI: the two FFIs would disagree about the type.
                 decls.types.set_unsupported(
                     id,
@@ -210,8 +210,6 @@ impl FfiContext {
                          the declarations of everything using {spelling})"
                     )),
                 );
-            } else {
-                resolver.adopt(&decls.types, id, theirs);
             }
         }
         self.parsed().clear();
@@ -224,13 +222,13 @@ impl FfiContext {
         }
         let mut state = self.types();
         let tags = |d: &Declarations| (d.struct_tags.clone(), d.union_tags.clone());
-        let before = tags(&state.decls);
-        let id = cdecl::parse_type(&mut state.decls, text)?;
-        if self
+        // Only a compiled module's ffi needs to see what the parse declared.
+        let before = self
             .known_tags_only
             .load(std::sync::atomic::Ordering::Relaxed)
-            && tags(&state.decls) != before
-        {
+            .then(|| tags(&state.decls));
+        let id = cdecl::parse_type(&mut state.decls, text)?;
+        if let Some(before) = before.filter(|b| *b != tags(&state.decls)) {
             let new_tag = state
                 .decls
                 .struct_tags

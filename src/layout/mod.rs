@@ -23,5 +23,5 @@ pub use ctype::{
     CKind, CType, CTypeData, Contradiction, EnumType, FieldLayout, FuncInfo, MeasuredField,
     MeasuredRecord, RecordLayout, RecordType,
 };
-pub use resolve::TypeResolver;
+pub use resolve::{Adoption, TypeResolver};
 pub use target::{PrimClass, PrimLayout, Target};

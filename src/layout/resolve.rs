@@ -48,6 +48,17 @@ pub struct TypeResolver {
     measured: HashMap<RecordId, MeasuredRecord>,
 }
 
+/// What [`TypeResolver::adopt`] did with another FFI's descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adoption {
+    /// Taken: both FFIs now share it.
+    Taken,
+    /// Not taken: this FFI keeps its own.
+    Kept,
+    /// Not taken: the other FFI has the record opaque, this one with fields.
+    Conflict,
+}
+
 /// Deepest nesting of declarators and by-value records resolved (`int ****…`).
 const MAX_DEPTH: u32 = 200;
 
@@ -92,27 +103,37 @@ impl TypeResolver {
 
     /// Takes `ct`, another FFI's descriptor of the same declaration, as this
     /// resolver's descriptor of `id`, so both FFIs share one type object (what
-    /// `ffi.include()` of a compiled module gives, as in CFFI). Refused (false)
-    /// when `id` is resolved already, for another target or kind, and for a
-    /// record that is opaque in `ct` but declared with fields here (the other
-    /// FFI's layout would then be filled from this model).
-    pub fn adopt(&mut self, table: &TypeTable, id: TypeId, ct: CType) -> bool {
+    /// `ffi.include()` of a compiled module gives, as in CFFI). Not taken when
+    /// `id` is resolved already, or `ct` is of another target or kind; nor for a
+    /// record that `ct` has without fields while this model gives it some (the
+    /// other FFI's layout would then be filled from this model), which is a
+    /// [`Adoption::Conflict`] when `ct` is opaque (not merely waiting for a
+    /// compiler).
+    pub fn adopt(&mut self, table: &TypeTable, id: TypeId, ct: CType) -> Adoption {
         if self.cache.contains_key(&id) || ct.data().target != self.target {
-            return false;
+            return Adoption::Kept;
         }
         let same_kind = match (table.get(id), ct.kind()) {
             (Type::Record(rid), CKind::Record(theirs)) => {
-                theirs.layout.get().is_some() || table.record(*rid).fields.is_none()
+                if theirs.layout.get().is_none() && table.record(*rid).fields.is_some() {
+                    return if theirs.is_partial() {
+                        Adoption::Kept
+                    } else {
+                        Adoption::Conflict
+                    };
+                }
+                true
             }
             (Type::Pointer(_), CKind::Pointer(_) | CKind::Function(_))
             | (Type::Array { .. }, CKind::Array { .. })
             | (Type::Enum(_), CKind::Enum(_)) => true,
             _ => false,
         };
-        if same_kind {
-            self.cache.insert(id, ct);
+        if !same_kind {
+            return Adoption::Kept;
         }
-        same_kind
+        self.cache.insert(id, ct);
+        Adoption::Taken
     }
 
     /// The target this resolver lays types out for.
