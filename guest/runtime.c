@@ -12,9 +12,8 @@
  *   wasmcffi_errno_location() -> ptr      &errno, which the host sets before
  *                                         each call and reads after it (ffi.errno)
  *
- * It defines what a sandbox cannot do as functions that fail at run time with
- * -1 and errno ENOSYS, so that portable C links: `system`, `fork`, `socket`
- * (weak: a libc that has them wins).
+ * What a sandbox cannot do (`system`, `fork`, `socket`, ...) is in stubs.c,
+ * linked beside it.
  *
  * It also defines `__c_longjmp`, the exception tag `longjmp` throws (LLVM lowers
  * setjmp/longjmp onto WebAssembly exceptions; wasi-libc's runtime half throws
@@ -73,27 +72,6 @@ __attribute__((export_name("wasmcffi_errno_location")))
 int *wasmcffi_errno_location(void)
 {
     return &errno;
-}
-
-/* No processes and no network in a sandbox. */
-__attribute__((weak)) int system(const char *command)
-{
-    (void)command;
-    errno = ENOSYS;
-    return -1;
-}
-
-__attribute__((weak)) pid_t fork(void)
-{
-    errno = ENOSYS;
-    return -1;
-}
-
-__attribute__((weak)) int socket(int domain, int type, int protocol)
-{
-    (void)domain, (void)type, (void)protocol;
-    errno = ENOSYS;
-    return -1;
 }
 
 /* The tag of a longjmp: one i32, a pointer to the jump's (env, value). */

@@ -22,6 +22,25 @@ mod wasm_values;
 
 use pyo3::prelude::*;
 
+/// The C files every sandboxed module is built with (`guest/`), by their paths
+/// there: the runtime, the stubs of what a sandbox cannot do, and the headers
+/// that declare what wasi-libc leaves out (`include/`).
+fn guest_files(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let files = pyo3::types::PyDict::new(py);
+    for (path, text) in [
+        ("runtime.c", include_str!("../../guest/runtime.c")),
+        ("stubs.c", include_str!("../../guest/stubs.c")),
+        ("include/stdio.h", include_str!("../../guest/include/stdio.h")),
+        ("include/stdlib.h", include_str!("../../guest/include/stdlib.h")),
+        ("include/unistd.h", include_str!("../../guest/include/unistd.h")),
+        ("include/sys/socket.h", include_str!("../../guest/include/sys/socket.h")),
+        ("include/sys/wait.h", include_str!("../../guest/include/sys/wait.h")),
+    ] {
+        files.set_item(path, text)?;
+    }
+    Ok(files)
+}
+
 #[pymodule]
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -36,7 +55,7 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<module_lib::PyModuleFunction>()?;
     m.add_class::<sandbox::PySandbox>()?;
     m.add_function(wrap_pyfunction!(extern_python::_def_extern, m)?)?;
-    m.add("GUEST_RUNTIME_C", include_str!("../../guest/runtime.c"))?;
+    m.add("GUEST_FILES", guest_files(py)?)?;
     m.add("CDefError", py.get_type::<exceptions::CDefError>())?;
     m.add("SandboxError", py.get_type::<exceptions::SandboxError>())?;
     m.add("Trap", py.get_type::<exceptions::Trap>())?;

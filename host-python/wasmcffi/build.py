@@ -13,7 +13,7 @@ import shlex
 import subprocess
 import sys
 
-from . import _wasmcffi
+from . import _objects, _wasmcffi
 
 #: The POSIX parts wasi-libc hides behind flags, turned on for every sandboxed
 #: module so that portable C builds unchanged: `<signal.h>` (`sig_atomic_t`,
@@ -84,19 +84,6 @@ SOURCE_PRELUDE = """\
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __wasm__
-/* What a sandbox cannot do and wasi-libc does not declare: declared here so
-   that portable C compiles; each fails at run time with -1 and errno ENOSYS
-   (the guest runtime defines them). */
-#ifdef __cplusplus
-extern "C" {
-#endif
-pid_t fork(void);
-int socket(int, int, int);
-#ifdef __cplusplus
-}
-#endif
-#endif
 """
 
 
@@ -227,33 +214,59 @@ def module_base(tmpdir, module_name):
     return base
 
 
+#: The extensions of C files; other sources are C++ (as setuptools decides).
+C_EXTENSIONS = (".c",)
+
+
+def write_guest_files(out_dir):
+    """Writes the guest's C files (runtime, stubs, headers) into `out_dir`/_wasmcffi_guest;
+    returns that folder."""
+    folder = os.path.join(out_dir, "_wasmcffi_guest")
+    for path, text in _wasmcffi.GUEST_FILES.items():
+        target = os.path.join(folder, *path.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w") as f:
+            f.write(text)
+    return folder
+
+
 def build_artifact(spec, c_path, base, verbose):
-    """Compiles `c_path` (source + glue) and the extra sources into the artifact
+    """Compiles `c_path` (source + glue) and the extra sources, each to an object
+    (in parallel, through the object cache), and links them into the artifact
     `base` + `.wasm` or `.native.so`; returns its path."""
-    sources = [os.path.abspath(s) for s in spec.sources]
     out_dir = os.path.dirname(base)
+    objects_dir = base + ".objects"
+    os.makedirs(objects_dir, exist_ok=True)
+    # (file, compiled as C++): the module's own C, then the sources.
+    inputs = [(c_path, spec.cplusplus)]
+    inputs += [(os.path.abspath(s), not s.endswith(C_EXTENSIONS)) for s in spec.sources]
     if spec.target == "wasm":
-        runtime = os.path.join(out_dir, "_wasmcffi_runtime.c")
-        with open(runtime, "w") as f:
-            f.write(_wasmcffi.GUEST_RUNTIME_C)
+        guest = write_guest_files(out_dir)
+        inputs += [(os.path.join(guest, "runtime.c"), False), (os.path.join(guest, "stubs.c"), False)]
+        target_flags = list(WASM_FLAGS)
+        # After the user's include folders: their headers win, then the guest's
+        # additions to wasi-libc's, then wasi-libc's.
+        compile_flags = _flags(spec) + [f"-I{os.path.join(guest, 'include')}"]
         artifact = base + ".wasm"
-        # The runtime is C whatever the language of the module's source.
-        inputs = [c_path, "-x", "c", runtime, "-x", "none"] if spec.cplusplus else [c_path, runtime]
-        args = compiler_command("wasm", spec.cplusplus) + WASM_FLAGS + _flags(spec)
-        args += ["-o", artifact] + inputs + sources + spec.extra_objects
-        if os.environ.get("WASMCFFI_CC"):
-            args += WASM_LD_FLAGS
-        args += spec.extra_link_args
+        link_flags = WASM_LD_FLAGS if os.environ.get("WASMCFFI_CC") else []
     else:
+        target_flags = ["-fPIC", "-O2"]
+        compile_flags = _flags(spec)
         # Not `<name>.so`: next to `<name>.py`, Python's import would take that
         # for an extension module and fail to find `PyInit_<name>` in it.
         artifact = base + ".native.so"
-        args = compiler_command("native", spec.cplusplus) + ["-shared", "-fPIC", "-O2"] + _flags(spec)
-        args += ["-o", artifact, c_path] + sources + spec.extra_objects
-        args += [f"-L{d}" for d in spec.library_dirs] + [f"-Wl,-rpath,{d}" for d in spec.runtime_library_dirs]
-        args += [f"-l{lib}" for lib in spec.libraries]
-        args += spec.extra_link_args
-    run_compiler(args, verbose, spec.target)
+        link_flags = ["-shared"] + [f"-L{d}" for d in spec.library_dirs]
+        link_flags += [f"-Wl,-rpath,{d}" for d in spec.runtime_library_dirs]
+        link_flags += [f"-l{lib}" for lib in spec.libraries]
+    units = [
+        _objects.Unit(path, compiler_command(spec.target, cplusplus) + target_flags + compile_flags,
+                      os.path.join(objects_dir, f"{i}-{os.path.splitext(os.path.basename(path))[0]}.o"))
+        for i, (path, cplusplus) in enumerate(inputs)
+    ]
+    _objects.compile_units(units, lambda args: run_compiler(args, verbose, spec.target))
+    linker = compiler_command(spec.target, any(cplusplus for _, cplusplus in inputs))
+    run_compiler(linker + target_flags + ["-o", artifact] + [u.obj for u in units] + spec.extra_objects
+                 + link_flags + spec.extra_link_args, verbose, spec.target)
     if spec.target == "wasm":
         strip_debug_sections(artifact)
     return artifact

@@ -39,7 +39,7 @@ def module_name_for(ffi, source, kwargs):
     """`_wasmcffi_<hash>`, the hash covering everything the build depends on."""
     digest = hashlib.sha256()
     for part in (repr(ffi._cdef_log), source, repr(sorted(kwargs.items())), ffi._glue(),
-                 _wasmcffi.GUEST_RUNTIME_C, build.SOURCE_PRELUDE, " ".join(build.WASM_FLAGS)):
+                 repr(sorted(_wasmcffi.GUEST_FILES.items())), build.SOURCE_PRELUDE, " ".join(build.WASM_FLAGS)):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
     return "_wasmcffi_" + digest.hexdigest()[:24]

@@ -336,10 +336,12 @@ def test_memmove_never_reads_past_its_source(module):
 def test_module_built_before_the_uninitialised_allocator(tmp_path, monkeypatch):
     # A module whose runtime has no `wasmcffi_malloc_uninit` (built by an older
     # wasmcffi) gets its call temporaries from the zeroing allocator.
-    runtime = wasmcffi._wasmcffi.GUEST_RUNTIME_C
+    files = dict(wasmcffi._wasmcffi.GUEST_FILES)
+    runtime = files["runtime.c"]
     start = runtime.index('__attribute__((export_name("wasmcffi_malloc_uninit")))')
     end = runtime.index("__attribute__", start + 1)
-    monkeypatch.setattr(wasmcffi._wasmcffi, "GUEST_RUNTIME_C", runtime[:start] + runtime[end:])
+    files["runtime.c"] = runtime[:start] + runtime[end:]
+    monkeypatch.setattr(wasmcffi._wasmcffi, "GUEST_FILES", files)
     mod = load_module(build(tmp_path, "wasm", "_apimod_old_runtime"))
     with open(tmp_path / "_apimod_old_runtime.wasm", "rb") as f:
         assert b"wasmcffi_malloc_uninit" not in f.read()
