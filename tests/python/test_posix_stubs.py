@@ -10,6 +10,7 @@ from conftest import load_module
 
 CDEF = """
     int try_system(void);
+    int has_shell(void);
     int try_fork(void);
     int try_socket(void);
     int last_errno(void);
@@ -21,7 +22,8 @@ SOURCE = r"""
 #include <sys/socket.h>
 #include <errno.h>
 static int saved;
-int try_system(void) { int r = system(NULL) == 0 ? -1 : system("true"); saved = errno; return r; }
+int try_system(void) { int r = system("true"); saved = errno; return r; }
+int has_shell(void) { return system(NULL) != 0; }
 int try_fork(void) { int r = (int)fork(); saved = errno; if (r == 0) _exit(0); return r; }
 int try_socket(void) { int r = socket(AF_INET, SOCK_STREAM, 0); saved = errno; return r; }
 int last_errno(void) { return saved; }
@@ -41,6 +43,10 @@ def test_unavailable_calls_fail_with_enosys(sandboxed, call):
     assert getattr(sandboxed.lib, call)() == -1
     # The guest's own ENOSYS (WASI numbers errors its own way: 52, not Linux's 38).
     assert sandboxed.lib.last_errno() == sandboxed.lib.ENOSYS
+
+
+def test_there_is_no_shell(sandboxed):
+    assert sandboxed.lib.has_shell() == 0
 
 
 def test_the_same_source_builds_natively(tmp_path):
