@@ -42,6 +42,11 @@ enum State {
     Holding,
     /// Inside [`run_guest`], the GIL handed back (the saved thread state).
     Released(*mut ffi::PyThreadState),
+    /// Inside [`with_gil`] within a guest call: Python code (a callback, an
+    /// output sink) runs holding the GIL. A guest call it makes outside
+    /// [`run_guest`] (an allocation for an argument) must keep the GIL, since
+    /// that Python code goes on right after it.
+    Callback,
 }
 
 thread_local! {
@@ -91,23 +96,32 @@ pub fn run_guest<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
 /// `Python::with_gil` that also works inside a guest call whose GIL was handed
 /// back: the GIL is taken for `f` and handed back again afterwards.
 pub fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
-    let State::Released(tstate) = STATE.get() else {
-        return Python::with_gil(f);
-    };
-    struct Release;
-    impl Drop for Release {
+    /// Puts back the state `with_gil` found (handing the GIL back if it was).
+    struct Restore(State);
+    impl Drop for Restore {
         fn drop(&mut self) {
-            // SAFETY: the GIL was taken below on this thread; handing it back gives
-            // the thread state to restore later.
-            STATE.set(State::Released(unsafe { ffi::PyEval_SaveThread() }));
+            STATE.set(match self.0 {
+                // SAFETY: the GIL was taken below on this thread; handing it back
+                // gives the thread state to restore later.
+                State::Released(_) => State::Released(unsafe { ffi::PyEval_SaveThread() }),
+                other => other,
+            });
         }
     }
-    // SAFETY: `tstate` is this thread's state saved by `on_tick` (STATE says so).
-    unsafe { ffi::PyEval_RestoreThread(tstate) };
-    STATE.set(State::Holding);
-    let _release = Release;
-    // SAFETY: the GIL was just taken on this thread.
-    f(unsafe { Python::assume_gil_acquired() })
+    match STATE.get() {
+        State::Released(tstate) => {
+            // SAFETY: `tstate` is this thread's state saved by `on_tick` (STATE says so).
+            unsafe { ffi::PyEval_RestoreThread(tstate) };
+            let _restore = Restore(STATE.replace(State::Callback));
+            // SAFETY: the GIL was just taken on this thread.
+            f(unsafe { Python::assume_gil_acquired() })
+        }
+        State::Holding => {
+            let _restore = Restore(STATE.replace(State::Callback));
+            Python::with_gil(f)
+        }
+        State::Outside | State::Callback => Python::with_gil(f),
+    }
 }
 
 /// The exception that interrupted the last guest call on this thread, if a
@@ -161,13 +175,13 @@ fn on_tick(ticks: u64) -> wasmcffi::Result<()> {
             with_gil(check_signals)
         }
         State::Released(_) => Ok(()),
-        State::Outside if ticks % SIGNAL_CHECK_TICKS == 1 && holds_gil() => {
+        State::Outside | State::Callback if ticks % SIGNAL_CHECK_TICKS == 1 && holds_gil() => {
             // A guest call made holding the GIL outside `run_guest` (an allocation,
             // a global's accessor): it keeps the GIL, but Ctrl-C still stops it.
             // SAFETY: this thread holds the GIL (just checked).
             check_signals(unsafe { Python::assume_gil_acquired() })
         }
-        State::Outside => Ok(()),
+        State::Outside | State::Callback => Ok(()),
     }
 }
 

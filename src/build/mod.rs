@@ -154,11 +154,14 @@ typedef unsigned long long _cffi_u64;
 "#;
 
 /// Around the field-type checks: C only, and no warnings about qualifiers,
-/// which the model does not keep.
+/// which the model does not keep (so a function-pointer field whose
+/// parameters are `const T *` is spelled with `T *` parameters: clang calls
+/// those function pointer types incompatible).
 const CHECKS_BEGIN: &str = r#"#ifndef __cplusplus
 #if defined(__clang__)
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wincompatible-pointer-types-discards-qualifiers"
+#pragma clang diagnostic ignored "-Wincompatible-function-pointer-types"
 #elif defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdiscarded-qualifiers"

@@ -362,3 +362,18 @@ def test_compile_error_names_the_target_and_headers_the_sandbox_lacks(tmp_path):
     assert "for target 'wasm'" in message
     assert f"{header}' file not found" in message  # the compiler's own file:line: error
     assert f"<{header}> exists on this machine for native builds, but not in the sandbox" in message
+
+
+@pytest.mark.parametrize("target", ["wasm", "native"])
+def test_function_pointer_field_with_const_parameters(tmp_path, target):
+    # The field check spells the field's type from the model, which keeps no
+    # qualifiers: `int (*)(const char *)` is checked as `int (*)(char *)`.
+    source = """
+        #include <string.h>
+        struct ops { int (*measure)(const char *text, const int *extra); };
+        static int measure(const char *text, const int *extra) { return (int)strlen(text) + *extra; }
+        struct ops *get_ops(void) { static struct ops ops = { measure }; return &ops; }
+    """
+    cdef = "struct ops { int (*measure)(const char *, const int *); ...; }; struct ops *get_ops(void);"
+    mod = load_module(build(tmp_path, target, f"_fnptr_const_{target}", cdef=cdef, source=source))
+    assert mod.lib.get_ops().measure(b"abc", mod.ffi.new("int *", 4)) == 7

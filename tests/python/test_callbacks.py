@@ -564,3 +564,45 @@ def test_callback_on_a_types_only_wasm_ffi_is_refused():
         ffi.callback("int(int)", lambda x: x)
     with pytest.raises(RuntimeError, match="sandbox"):
         ffi.cast("int(*)(int)", 5)(1)
+
+
+_GROWING_CDEF = """
+    typedef struct { unsigned char *data; size_t size; } growbuf;
+    int fill(int (*each)(growbuf *, const growbuf *), int times);
+    void append(growbuf *b, const unsigned char *data, size_t size);
+"""
+_GROWING_SOURCE = r"""
+    typedef struct { unsigned char *data; size_t size; } growbuf;
+    void append(growbuf *b, const unsigned char *data, size_t size) {
+        b->data = realloc(b->data, b->size + size);
+        memcpy(b->data + b->size, data, size);
+        b->size += size;
+    }
+    int fill(int (*each)(growbuf *, const growbuf *), int times) {
+        growbuf out = {0, 0};
+        for (int i = 0; i < times; i++) { growbuf word = {(unsigned char *)"hello", 5}; each(&out, &word); }
+        int size = (int)out.size;
+        free(out.data);
+        return size;
+    }
+"""
+
+
+@pytest.mark.parametrize("target", ["wasm", "native"])
+def test_long_call_whose_callback_calls_back_in_with_bytes(tmp_path, target):
+    """A long guest call (its GIL handed back to other threads) runs a Python
+    callback that calls into the module with bytes arguments (copied into the
+    sandbox by an allocation, itself a guest call): the GIL stays with the
+    callback until it returns."""
+    ffi = wasmcffi.FFI()
+    ffi.cdef(_GROWING_CDEF)
+    ffi.set_source(f"_growing_{target}", _GROWING_SOURCE, target=target)
+    mod = load_module(ffi.compile(tmpdir=str(tmp_path)))
+
+    def each(out, word):
+        mod.lib.append(out, word.data, word.size)
+        mod.lib.append(out, b"x" * 100_000, 100_000)
+        return 0
+
+    callback = mod.ffi.callback("int(growbuf *, const growbuf *)", each)
+    assert mod.lib.fill(callback, 500) == 500 * 100_005
