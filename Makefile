@@ -11,7 +11,7 @@ PY_DEPS := "maturin>=1.5,<2" "pytest>=8" "cffi>=1.17" "setuptools" "hypothesis>=
 # Only `make bench` needs these: charts, and wasmtime-py as a point of comparison.
 BENCH_DEPS := "matplotlib>=3.7" "wasmtime>=30"
 
-.PHONY: help setup build-dev build-release demo test test-rust test-python bench lint clean
+.PHONY: help setup build-dev build-release demo test test-rust test-python test-realworld bench lint clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,14 +41,17 @@ bench: build-release $(VENV)/.bench-stamp ## Run the benchmarks (BENCH="calls co
 demo: build-dev ## Run the demo (examples/demo.py)
 	$(PY) examples/demo.py
 
-test: build-dev ## Run every Rust and Python test
-	$(MAKE) --no-print-directory test-rust test-python
+test: build-dev ## Run every Rust and Python test, then the real-world corpus
+	$(MAKE) --no-print-directory test-rust test-python test-realworld
 
 test-rust: setup ## Run the Rust tests of the core crate
 	$(VENV_ENV) cargo test -p wasmcffi
 
 test-python: ## Run the pytest suite (after build-dev)
 	$(PY) -m pytest tests/python -q
+
+test-realworld: ## Build real C libraries (pinned sdists, cached) and compare them with cffi
+	$(PY) -m pytest tests/realworld -q
 
 lint: setup ## cargo clippy and rustfmt check
 	cargo clippy -p wasmcffi -p wasmcffi-python -- -D warnings
