@@ -30,11 +30,26 @@ fn guest_files(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     for (path, text) in [
         ("runtime.c", include_str!("../../guest/runtime.c")),
         ("stubs.c", include_str!("../../guest/stubs.c")),
-        ("include/stdio.h", include_str!("../../guest/include/stdio.h")),
-        ("include/stdlib.h", include_str!("../../guest/include/stdlib.h")),
-        ("include/unistd.h", include_str!("../../guest/include/unistd.h")),
-        ("include/sys/socket.h", include_str!("../../guest/include/sys/socket.h")),
-        ("include/sys/wait.h", include_str!("../../guest/include/sys/wait.h")),
+        (
+            "include/stdio.h",
+            include_str!("../../guest/include/stdio.h"),
+        ),
+        (
+            "include/stdlib.h",
+            include_str!("../../guest/include/stdlib.h"),
+        ),
+        (
+            "include/unistd.h",
+            include_str!("../../guest/include/unistd.h"),
+        ),
+        (
+            "include/sys/socket.h",
+            include_str!("../../guest/include/sys/socket.h"),
+        ),
+        (
+            "include/sys/wait.h",
+            include_str!("../../guest/include/sys/wait.h"),
+        ),
     ] {
         files.set_item(path, text)?;
     }

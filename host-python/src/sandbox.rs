@@ -205,6 +205,14 @@ impl PySandbox {
     }
 
     /// Why the instance refuses to run (a message), or None when it is usable.
+    /// The calls a sandbox cannot make that the module links (`system`, `popen`,
+    /// `socket`, ...): they compile and fail at run time with -1 or NULL and
+    /// errno ENOSYS. Sorted names.
+    #[getter]
+    fn stubbed_calls(&self) -> Vec<String> {
+        self.sandbox.module().stubbed_calls()
+    }
+
     #[getter]
     fn poisoned(&self) -> PyResult<Option<String>> {
         self.sandbox.poisoned().py()

@@ -9,6 +9,7 @@
 """
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -268,7 +269,7 @@ def build_artifact(spec, c_path, base, verbose):
     run_compiler(linker + target_flags + ["-o", artifact] + [u.obj for u in units] + spec.extra_objects
                  + link_flags + spec.extra_link_args, verbose, spec.target)
     if spec.target == "wasm":
-        strip_debug_sections(artifact)
+        finish_wasm(artifact, spec.module_name, verbose)
     return artifact
 
 
@@ -284,29 +285,88 @@ def _leb128(data, at):
             return value, at
 
 
-def strip_debug_sections(path):
-    """Drops the DWARF custom sections (`.debug_*`) from the wasm module at `path`.
+def _sections(data):
+    """Each section of the wasm module `data`: (id, start of the section, start of
+    its payload, end)."""
+    at = 8  # magic and version
+    while at < len(data):
+        start = at
+        size, payload = _leb128(data, at + 1)
+        at = payload + size
+        yield data[start], start, payload, at
+
+
+def _custom_name(data, payload):
+    """A custom section's name, and where its content starts."""
+    size, at = _leb128(data, payload)
+    return data[at:at + size], at + size
+
+
+def _function_names(data):
+    """The function names of the module's `name` section."""
+    names = set()
+    for section_id, _, payload, end in _sections(data):
+        if section_id != 0:
+            continue
+        name, at = _custom_name(data, payload)
+        if name != b"name":
+            continue
+        while at < end:
+            kind, at = data[at], at + 1
+            size, at = _leb128(data, at)
+            if kind == 1:  # function names: a vector of (index, name)
+                count, entry = _leb128(data, at)
+                for _ in range(count):
+                    _, entry = _leb128(data, entry)
+                    length, entry = _leb128(data, entry)
+                    names.add(data[entry:entry + length].decode("utf-8", "replace"))
+                    entry += length
+            at += size
+    return names
+
+
+def _leb128_bytes(value):
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+#: The custom section that lists the stubs a sandboxed module links.
+STUBS_SECTION = b"wasmcffi.stubs"
+
+
+def sandbox_stubs():
+    """The calls guest/stubs.c defines (what a sandbox cannot do)."""
+    return set(re.findall(r"^SANDBOX_STUB [^(]*?\b(\w+)\(", _wasmcffi.GUEST_FILES["stubs.c"], re.M))
+
+
+def finish_wasm(path, module_name, verbose):
+    """Drops the DWARF custom sections (`.debug_*`) from the wasm module at `path`
+    and records, in a `wasmcffi.stubs` section, the stubs it links: the calls
+    that compile and fail at run time (`wasmcffi.sandbox(lib).stubbed_calls`).
+    Returns their names.
 
     wasi-libc comes with debug information that makes a small module close to
     1 MB; the `name` section, which trap backtraces use, is kept."""
     with open(path, "rb") as f:
         data = f.read()
-    kept = [data[:8]]  # magic and version
-    at = 8
-    while at < len(data):
-        start = at
-        section_id = data[at]
-        size, payload = _leb128(data, at + 1)
-        at = payload + size
-        if section_id == 0:
-            name_len, name_at = _leb128(data, payload)
-            if data[name_at:name_at + name_len].startswith(b".debug"):
-                continue
-        kept.append(data[start:at])
-    stripped = b"".join(kept)
-    if len(stripped) != len(data):
-        with open(path, "wb") as f:
-            f.write(stripped)
+    kept = [data[:8]]
+    for section_id, start, payload, end in _sections(data):
+        if section_id == 0 and _custom_name(data, payload)[0].startswith((b".debug", STUBS_SECTION)):
+            continue
+        kept.append(data[start:end])
+    stubs = sorted(sandbox_stubs() & _function_names(data))
+    content = _leb128_bytes(len(STUBS_SECTION)) + STUBS_SECTION + ",".join(stubs).encode()
+    kept.append(b"\0" + _leb128_bytes(len(content)) + content)
+    with open(path, "wb") as f:
+        f.write(b"".join(kept))
+    if verbose and stubs:
+        print(f"wasmcffi: module {module_name} links calls a sandbox cannot make; they fail at run time "
+              f"(-1 or NULL, errno ENOSYS): {', '.join(stubs)}", file=sys.stderr)
+    return stubs
 
 
 PYTHON_MODULE = '''\

@@ -75,3 +75,28 @@ def test_threads_are_refused_and_mutexes_are_no_ops(tmp_path):
     lib = load_module(ffi.compile(tmpdir=str(tmp_path)), "_posix_threads").lib
     assert lib.try_create() == lib.EAGAIN
     assert lib.lock_unlock() == 0
+
+
+def test_the_stubs_a_module_links_are_listed(sandboxed):
+    """`sandbox(lib).stubbed_calls` names the calls that fail at run time, the
+    ones this module uses and no other; a fresh instance says the same."""
+    assert wasmcffi.sandbox(sandboxed.lib).stubbed_calls == ["fork", "socket", "system"]
+    _, lib = wasmcffi.instantiate(sandboxed)
+    assert wasmcffi.sandbox(lib).stubbed_calls == ["fork", "socket", "system"]
+
+
+def test_a_module_without_stubs_lists_none(tmp_path):
+    ffi = wasmcffi.FFI()
+    ffi.cdef("int twice(int);")
+    ffi.set_source("_no_stubs", "int twice(int x) { return 2 * x; }")
+    lib = load_module(ffi.compile(tmpdir=str(tmp_path)), "_no_stubs").lib
+    assert wasmcffi.sandbox(lib).stubbed_calls == []
+
+
+def test_a_verbose_build_prints_the_stubs(tmp_path, capsys):
+    ffi = wasmcffi.FFI()
+    ffi.cdef("int try_pipe(void);")
+    ffi.set_source("_pipe_stub", "#include <unistd.h>\nint try_pipe(void) { int fds[2]; return pipe(fds); }")
+    ffi.compile(tmpdir=str(tmp_path), verbose=True)
+    assert "links calls a sandbox cannot make; they fail at run time (-1 or NULL, errno ENOSYS): pipe" \
+        in capsys.readouterr().err

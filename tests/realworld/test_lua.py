@@ -4,6 +4,8 @@ function written in Python called from Lua."""
 
 import corpus
 import pytest
+
+import wasmcffi
 from conftest import library_fixtures, same
 
 LIBRARY = corpus.Library(
@@ -120,3 +122,5 @@ def test_sandbox_refuses_processes_and_temp_files(module):
     # (Booleans have no string form here: lua_tolstring gives NULL for `false`.)
     assert (status, values) == ("ok", [b"nil", b"ls: Function not implemented", None, None,
                                        b"unable to generate a unique filename"])
+    assert wasmcffi.sandbox(module.lib).stubbed_calls == [
+        "flockfile", "funlockfile", "mkstemp", "pclose", "popen", "system", "tmpfile"]

@@ -327,6 +327,25 @@ impl WasmModule {
         })
     }
 
+    /// The calls a sandbox cannot make that the module links, as its build
+    /// recorded them (custom section `wasmcffi.stubs`): each fails at run time.
+    /// Empty for a module without the section or made from machine code alone.
+    pub fn stubbed_calls(&self) -> Vec<String> {
+        let listed = self
+            .wasm
+            .as_deref()
+            .and_then(|wasm| super::custom_section::custom_section(wasm, "wasmcffi.stubs"));
+        listed
+            .map(|names| {
+                String::from_utf8_lossy(names)
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The compiled module of the [`Flavor::Plain`] template.
     pub(crate) fn module(&self) -> &Module {
         self.pre.pre.module()

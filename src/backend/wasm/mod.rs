@@ -50,6 +50,7 @@
 //! memory).
 
 pub mod abi;
+mod custom_section;
 mod engine;
 mod host_calls;
 mod interrupt;
