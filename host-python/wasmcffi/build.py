@@ -8,11 +8,14 @@
 - `<name>.py`: the loader: `from <name> import ffi, lib`, no compiler needed.
 """
 
+import hashlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 
 from . import _objects, _wasmcffi
 
@@ -220,14 +223,26 @@ C_EXTENSIONS = (".c",)
 
 
 def write_guest_files(out_dir):
-    """Writes the guest's C files (runtime, stubs, headers) into `out_dir`/_wasmcffi_guest;
-    returns that folder."""
-    folder = os.path.join(out_dir, "_wasmcffi_guest")
+    """Writes the guest's C files (runtime, stubs, headers) into a folder named
+    by their content and returns it: in the object cache's folder, so that the
+    commands that name it (and so the cached objects) are the same from one
+    build to the next, else in `out_dir`."""
+    digest = hashlib.sha256(repr(sorted(_wasmcffi.GUEST_FILES.items())).encode()).hexdigest()[:16]
+    folder = os.path.join(_objects.cache_dir() or out_dir, f"guest-{digest}")
+    if os.path.exists(os.path.join(folder, ".complete")):
+        return folder
+    os.makedirs(os.path.dirname(folder), exist_ok=True)
+    partial = tempfile.mkdtemp(dir=os.path.dirname(folder), prefix=".guest-")
     for path, text in _wasmcffi.GUEST_FILES.items():
-        target = os.path.join(folder, *path.split("/"))
+        target = os.path.join(partial, *path.split("/"))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "w") as f:
             f.write(text)
+    open(os.path.join(partial, ".complete"), "w").close()
+    try:
+        os.rename(partial, folder)
+    except OSError:  # another build wrote the same files first
+        shutil.rmtree(partial, ignore_errors=True)
     return folder
 
 

@@ -32,7 +32,8 @@ def build(folder, target, name):
     ffi.set_source(name, '#include "shared.h"\nint total(void) { return one() + two() + SHARED; }',
                    sources=[str(folder / "one.c"), str(folder / "two.c")], include_dirs=[str(folder)],
                    target=target)
-    return load_module(ffi.compile(tmpdir=str(folder / "out")), name).lib
+    # Each build in a folder of its own, as separate projects would be.
+    return load_module(ffi.compile(tmpdir=str(folder / name)), name).lib
 
 
 @pytest.mark.parametrize("target", ["wasm", "native"])
