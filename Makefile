@@ -7,7 +7,10 @@ PY := $(abspath $(VENV))/bin/python
 VENV_ENV := VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH
 # Zig builds wasi-libc once per machine (about 30 s); keep its cache between runs.
 export ZIG_GLOBAL_CACHE_DIR ?= $(HOME)/.cache/wasmcffi-zig
-PY_DEPS := "maturin>=1.5,<2" "pytest>=8" "cffi>=1.17" "setuptools" "hypothesis>=6" "ziglang==0.17.1"
+PY_DEPS := "maturin>=1.5,<2"
+# The package's extras: `build` (the wasm32 C compiler) and `test`; installed with
+# the package by maturin, so that CI checks what `pip install wasmcffi[build]` gives.
+EXTRAS := build,test
 # Only `make bench` needs these: charts, and wasmtime-py as a point of comparison.
 BENCH_DEPS := "matplotlib>=3.7" "wasmtime>=30"
 
@@ -25,10 +28,10 @@ $(VENV)/.stamp: host-python/pyproject.toml Makefile
 setup: $(VENV)/.stamp ## Create .venv and install the Python dependencies
 
 build-dev: setup ## Build the extension and install it into .venv (debug build)
-	$(VENV_ENV) maturin develop -q -m host-python/Cargo.toml
+	$(VENV_ENV) maturin develop -q -E $(EXTRAS) -m host-python/Cargo.toml
 
 build-release: setup ## Build the extension optimised and install it into .venv
-	$(VENV_ENV) maturin develop --release -q -m host-python/Cargo.toml
+	$(VENV_ENV) maturin develop --release -q -E $(EXTRAS) -m host-python/Cargo.toml
 
 $(VENV)/.bench-stamp: $(VENV)/.stamp
 	$(PY) -m pip install -q $(BENCH_DEPS)

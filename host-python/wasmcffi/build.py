@@ -9,6 +9,7 @@
 """
 
 import hashlib
+import importlib.util
 import os
 import re
 import shlex
@@ -146,6 +147,11 @@ def compiler_command(target, cplusplus=False):
         cc = os.environ.get("WASMCFFI_CXX" if cplusplus else "WASMCFFI_CC")
         if cc:
             return shlex.split(cc)
+        if importlib.util.find_spec("ziglang") is None:
+            raise CompileError(
+                "no C compiler for target 'wasm': install wasmcffi's build extra "
+                "(pip install 'wasmcffi[build]', which brings the ziglang package), "
+                f"or name a wasm32-wasi clang in {'WASMCFFI_CXX' if cplusplus else 'WASMCFFI_CC'}")
         return [sys.executable, "-m", "ziglang", "c++" if cplusplus else "cc"]
     if cplusplus:
         return shlex.split(os.environ.get("CXX") or "c++")

@@ -377,3 +377,14 @@ def test_function_pointer_field_with_const_parameters(tmp_path, target):
     cdef = "struct ops { int (*measure)(const char *, const int *); ...; }; struct ops *get_ops(void);"
     mod = load_module(build(tmp_path, target, f"_fnptr_const_{target}", cdef=cdef, source=source))
     assert mod.lib.get_ops().measure(b"abc", mod.ffi.new("int *", 4)) == 7
+
+
+def test_compile_without_a_wasm_compiler_names_the_extra(tmp_path, monkeypatch):
+    # Plain `pip install wasmcffi` runs built modules but brings no compiler.
+    monkeypatch.delenv("WASMCFFI_CC", raising=False)
+    monkeypatch.setitem(sys.modules, "ziglang", None)  # as if not installed
+    ffi = wasmcffi.FFI()
+    ffi.cdef("int f(void);")
+    ffi.set_source("_no_compiler", "int f(void) { return 1; }")
+    with pytest.raises(wasmcffi.VerificationError, match=r"pip install 'wasmcffi\[build\]'"):
+        ffi.compile(tmpdir=str(tmp_path))
