@@ -367,6 +367,47 @@ impl PyFFI {
         Ok(names.collect())
     }
 
+    /// What `lib` declares, without reading it (a global's accessor may run C):
+    /// `(name, kind, ctype)` for each name, `kind` being "function" (also
+    /// `extern "Python"`), "global" or "constant". A type that cannot be
+    /// resolved (an opaque global, a refused type) gives no ctype.
+    fn _lib_declarations(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<Vec<(String, &'static str, Option<Py<PyCType>>)>> {
+        let items: Vec<(String, &'static str, _)> = {
+            let mut types = self.ctx.types();
+            let decls = &mut types.decls;
+            let mut items = Vec::new();
+            for (name, decl) in &decls.lib_items {
+                let (kind, ty) = match decl {
+                    // As `ffi.typeof(lib.f)`: the function-pointer type.
+                    Decl::Function { ty } | Decl::ExternPython { ty, .. } => ("function", *ty),
+                    Decl::Global(global) => ("global", global.ty),
+                    Decl::Constant { ty, .. } => ("constant", *ty),
+                    Decl::Typedef(_) => continue,
+                };
+                items.push((name.clone(), kind, ty));
+            }
+            for (_, kind, ty) in &mut items {
+                if *kind == "function" {
+                    *ty = decls.types.intern(Type::Pointer(*ty));
+                }
+            }
+            items
+        };
+        items
+            .into_iter()
+            .map(|(name, kind, ty)| {
+                let ctype = match self.ctx.resolve(ty) {
+                    Ok(ctype) => Some(PyCType::wrap(py, &ctype)?),
+                    Err(_) => None,
+                };
+                Ok((name, kind, ctype))
+            })
+            .collect()
+    }
+
     /// What the compiler contradicted in this FFI's exact declarations, which
     /// `verify()` refuses (see `Declarations::contradicted`).
     fn _contradictions(&self) -> Vec<String> {

@@ -5,7 +5,8 @@
   every cdef function, accessors for globals, a table of sizes, offsets and
   constant values measured by the compiler);
 - `<name>.wasm` (target "wasm") or `<name>.native.so` (target "native");
-- `<name>.py`: the loader: `from <name> import ffi, lib`, no compiler needed.
+- `<name>.py`: the loader: `from <name> import ffi, lib`, no compiler needed;
+- `<name>.pyi`: its typed stub (`lib`'s functions, constants and globals).
 """
 
 import hashlib
@@ -430,11 +431,12 @@ def compile_module(ffi, spec, tmpdir, verbose):
     with open(c_path, "w") as f:
         f.write(module_c_text(ffi, spec))
     artifact = build_artifact(spec, c_path, base, verbose)
-    from . import _loader
+    from . import _loader, _stubs
 
     table = _loader.read_layout_table(spec.target, artifact)
     # Checks the declarations against the compiler now (VerificationError), not at import.
-    _loader.make_ffi(spec.target, artifact, ffi._cdef_log, table, check_only=True)
+    built = _loader.make_ffi(spec.target, artifact, ffi._cdef_log, table, check_only=True)
+    _stubs.write_stub(base + ".pyi", spec.module_name, built)
     loader_path = base + ".py"
     with open(loader_path, "w") as f:
         f.write(LOADER.format(
