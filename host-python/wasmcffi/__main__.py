@@ -1,0 +1,5 @@
+"""`python -m wasmcffi`: see `wasmcffi.cli`."""
+
+from .cli import main
+
+main()
