@@ -371,10 +371,7 @@ impl PyFFI {
     /// `(name, kind, ctype)` for each name, `kind` being "function" (also
     /// `extern "Python"`), "global" or "constant". A type that cannot be
     /// resolved (an opaque global, a refused type) gives no ctype.
-    fn _lib_declarations(
-        &self,
-        py: Python<'_>,
-    ) -> PyResult<Vec<(String, &'static str, Option<Py<PyCType>>)>> {
+    fn _lib_declarations(&self, py: Python<'_>) -> PyResult<Vec<LibDeclaration>> {
         let items: Vec<(String, &'static str, _)> = {
             let mut types = self.ctx.types();
             let decls = &mut types.decls;
@@ -1102,6 +1099,9 @@ impl PyFFI {
         }
     }
 }
+
+/// One `lib` name for `FFI._lib_declarations`: (name, kind, ctype if resolvable).
+type LibDeclaration = (String, &'static str, Option<Py<PyCType>>);
 
 /// Where `ffi.memmove` copies from.
 enum CopySource<'py> {
