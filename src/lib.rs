@@ -11,6 +11,10 @@
 //! - [`build`]: glue C for `set_source()` modules and completing declarations from the compiler.
 //!
 //! The Python binding lives in the `host-python` crate of this workspace.
+//!
+//! `unsafe` is denied here and allowed only in the modules ARCHITECTURE.md names
+//! (each `#[allow(unsafe_code)]` where it is declared).
+#![deny(unsafe_code)]
 
 pub mod backend;
 pub mod build;

@@ -1,5 +1,9 @@
 //! The `wasmcffi._wasmcffi` extension module: PyO3 bindings of the core crate.
+//!
+//! `unsafe` is denied here and allowed only in the modules ARCHITECTURE.md names.
+#![deny(unsafe_code)]
 
+#[allow(unsafe_code)] // the buffer protocol
 mod buffer;
 mod call;
 mod cdata;
@@ -8,8 +12,10 @@ mod convert;
 mod ctype;
 mod exceptions;
 mod extern_python;
+#[allow(unsafe_code)] // lib.f as a METH_FASTCALL builtin
 mod fastcall;
 mod ffi;
+#[allow(unsafe_code)] // releasing and retaking the GIL inside a guest call
 mod gil;
 mod guest_callback;
 mod handles;

@@ -9,6 +9,7 @@
 mod cast;
 mod convert;
 mod init;
+#[allow(unsafe_code)] // HostMemory: raw host reads and writes
 mod memory;
 mod prim;
 mod repr;

@@ -51,12 +51,16 @@
 
 pub mod abi;
 mod custom_section;
+#[allow(unsafe_code)] // Module::deserialize of cached machine code
 mod engine;
+#[allow(unsafe_code)] // the registered Caller of a running host call
 mod host_calls;
 mod interrupt;
 mod limits;
 mod memory;
+#[allow(unsafe_code)] // Module::deserialize of cached machine code
 mod module_cache;
+#[allow(unsafe_code)] // Func::call_unchecked of a type-checked function
 mod raw_call;
 mod sandbox;
 mod wasi;
