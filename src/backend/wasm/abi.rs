@@ -18,8 +18,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::host_calls::{WasmSignature, WasmType};
-use super::sandbox::WasmVal;
+use super::values::{WasmSignature, WasmType, WasmVal};
 use crate::bail;
 use crate::error::Result;
 use crate::layout::{check_libffi_signature, CKind, CType, PrimClass};
@@ -120,7 +119,7 @@ pub fn from_wasm_values(ty: &CType, values: &[WasmVal]) -> Vec<u8> {
 }
 
 /// Whether a value of `ty` travels through a pointer: a non-empty struct by
-/// value that is not [`single_scalar`].
+/// value that is not a single scalar (`single_scalar`).
 pub fn is_indirect(ty: &CType) -> bool {
     match ty.kind() {
         CKind::Record(rec) => {

@@ -29,7 +29,7 @@ pub(crate) enum Flavor {
 }
 
 impl Flavor {
-    fn slot(self) -> usize {
+    pub(super) fn slot(self) -> usize {
         match self {
             Flavor::Plain => 0,
             Flavor::Metered => 1,
@@ -173,7 +173,7 @@ pub(crate) struct Prepared {
     pub(crate) exports: ExportIndices,
 }
 
-type Template = Arc<Prepared>;
+pub(super) type Template = Arc<Prepared>;
 
 /// A compiled module, made once per `.wasm` file. Cheap to clone (reference counted);
 /// instantiate it with [`super::Sandbox::new`] as many times as needed.
@@ -183,10 +183,10 @@ pub struct WasmModule {
     pub(crate) pre: Template,
     /// The wasm bytes, kept to compile the metered variant on demand (`None` for
     /// a module made from machine code alone).
-    wasm: Option<Arc<[u8]>>,
+    pub(super) wasm: Option<Arc<[u8]>>,
     /// The same module for the metered and the pooled engines (in the order of
     /// [`Flavor::slot`], less one), each made at first use.
-    variants: Arc<[OnceLock<Result<Template>>; 2]>,
+    pub(super) variants: Arc<[OnceLock<Result<Template>>; 2]>,
     /// Whether the module's first instance was made (the next ones are pooled).
     instantiated: Arc<AtomicBool>,
 }
@@ -218,20 +218,9 @@ impl WasmModule {
     }
 
     /// This module remembering its wasm bytes (for the metered variant).
-    fn with_wasm(mut self, wasm_bytes: &[u8]) -> WasmModule {
+    pub(super) fn with_wasm(mut self, wasm_bytes: &[u8]) -> WasmModule {
         self.wasm = Some(Arc::from(wasm_bytes));
         self
-    }
-
-    /// [`WasmModule::new`], reusing machine code compiled earlier for the same
-    /// bytes from the on-disk cache (and filling it otherwise).
-    ///
-    /// # Errors
-    /// As [`WasmModule::new`].
-    pub fn cached(wasm_bytes: &[u8]) -> Result<WasmModule> {
-        super::module_cache::shared(wasm_bytes, || {
-            Ok(super::module_cache::load(wasm_bytes, Flavor::Plain)?.with_wasm(wasm_bytes))
-        })
     }
 
     /// The flavor of this module's next plain (not metered) instance: the first
@@ -241,38 +230,6 @@ impl WasmModule {
             Flavor::Pooled
         } else {
             Flavor::Plain
-        }
-    }
-
-    /// The instance template for `flavor`, the other variants made the first time a
-    /// sandbox asks for them: the metered one compiled (or loaded from the cache),
-    /// the pooled one from this module's own machine code (the engines differ only
-    /// in how they allocate instances, so the same code loads into both). A module
-    /// the pool's slots cannot hold (too many functions or table elements for a
-    /// slot) makes its pooled instances without the pool.
-    ///
-    /// # Errors
-    /// `Error::NotImplemented` for the metered variant of a module made from
-    /// machine code alone; compilation errors as [`WasmModule::new`].
-    pub(crate) fn pre(&self, flavor: Flavor) -> Result<Template> {
-        let make = || match (flavor, &self.wasm) {
-            (Flavor::Pooled, _) => {
-                let code = self.serialize()?;
-                // SAFETY: `code` was serialized just now, by this process, from a
-                // module of the same wasmtime build and settings.
-                let pooled = unsafe { Self::deserialize_for(&code, Flavor::Pooled) };
-                Ok(pooled.map_or_else(|_| Arc::clone(&self.pre), |m| m.pre))
-            }
-            (_, Some(wasm)) => Ok(super::module_cache::load(wasm, flavor)?.pre),
-            (_, None) => Err(Error::NotImplemented(
-                "fuel metering needs the module's wasm bytes (a module loaded from \
-                 machine code alone has none)"
-                    .into(),
-            )),
-        };
-        match flavor {
-            Flavor::Plain => Ok(Arc::clone(&self.pre)),
-            _ => self.variants[flavor.slot() - 1].get_or_init(make).clone(),
         }
     }
 

@@ -5,8 +5,8 @@
 //! - the import `wasmcffi.call_python(index, args, result)`, which the glue of a
 //!   module's `extern "Python"` functions calls (`args` is a guest array of
 //!   pointers to the argument values, `result` a zeroed slot for the result);
-//!   it runs the sandbox's [`ExternPythonHandler`];
-//! - [`TableCallback`]s (`ffi.callback`): host functions placed in free slots of
+//!   it runs the sandbox's [`ExternPythonHandler`](super::ExternPythonHandler);
+//! - [`TableCallback`](super::TableCallback)s (`ffi.callback`): host functions placed in free slots of
 //!   the guest's indirect function table, so that the slot index is a C function
 //!   pointer the guest can call.
 //!
@@ -28,144 +28,18 @@
 //! top of a faulted nested call.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use wasmtime::{
-    Caller, Engine, Extern, Func, FuncType, Instance, Linker, Memory, Module, ModuleExport, Ref,
-    Table, TypedFunc, Val, ValType,
+    Caller, Extern, Func, Instance, Linker, Memory, Module, ModuleExport, Ref, TypedFunc, Val,
 };
 
-use super::sandbox::{describe_fault, WasmVal};
+use super::fault::{describe_fault, in_bounds, Fault};
+use super::host_state::{Handles, Slot, TableCallback};
+use super::values::{WasmSignature, WasmVal};
 use super::wasi::StoreData;
 use crate::bail;
 use crate::error::{Error, Result};
-
-/// The wasm value types of C scalars on wasm32.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WasmType {
-    I32,
-    I64,
-    F32,
-    F64,
-}
-
-impl WasmType {
-    fn val_type(self) -> ValType {
-        match self {
-            WasmType::I32 => ValType::I32,
-            WasmType::I64 => ValType::I64,
-            WasmType::F32 => ValType::F32,
-            WasmType::F64 => ValType::F64,
-        }
-    }
-
-    pub(crate) fn of(ty: &ValType) -> Option<WasmType> {
-        Some(match ty {
-            ValType::I32 => WasmType::I32,
-            ValType::I64 => WasmType::I64,
-            ValType::F32 => WasmType::F32,
-            ValType::F64 => WasmType::F64,
-            _ => return None,
-        })
-    }
-}
-
-/// A wasm function signature made of scalars (at most one result).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct WasmSignature {
-    pub params: Vec<WasmType>,
-    pub result: Option<WasmType>,
-}
-
-impl WasmSignature {
-    fn func_type(&self, engine: &Engine) -> FuncType {
-        FuncType::new(
-            engine,
-            self.params.iter().map(|t| t.val_type()),
-            self.result.map(WasmType::val_type),
-        )
-    }
-
-    fn of(ty: &FuncType) -> Option<WasmSignature> {
-        let params = ty
-            .params()
-            .map(|t| WasmType::of(&t))
-            .collect::<Option<_>>()?;
-        let mut results = ty.results();
-        let result = match results.next() {
-            None => None,
-            Some(t) => Some(WasmType::of(&t)?),
-        };
-        results
-            .next()
-            .is_none()
-            .then_some(WasmSignature { params, result })
-    }
-}
-
-/// What runs when guest code calls an `extern "Python"` function of its module,
-/// function number `index` (in the order of `LayoutPlan::extern_python`). The
-/// host reads the glue's argument struct (`args_size(index)` bytes) out of guest
-/// memory, hands it to `call` and stores the bytes `call` returns in the
-/// guest's result slot. Errors are the handler's to report; it cannot fail the
-/// guest (a wild argument or result address from the guest traps it).
-pub trait ExternPythonHandler: Send + Sync {
-    /// The size of function `index`'s argument struct (0 if there is no such function).
-    fn args_size(&self, index: u32) -> usize;
-    /// Handles one call with the argument struct's bytes; returns the result's.
-    fn call(&self, index: u32, args: &[u8]) -> Vec<u8>;
-}
-
-/// A host function in the guest's function table: it gets the wasm arguments and
-/// returns the wasm result (`None` for `void`). It cannot fail the guest.
-pub type TableCallback = Arc<dyn Fn(&[WasmVal]) -> Option<WasmVal> + Send + Sync>;
-
-/// The guest exports the host uses, found once per instance.
-#[derive(Clone)]
-pub(crate) struct Handles {
-    pub(crate) instance: Instance,
-    pub(crate) memory: Option<Memory>,
-    pub(crate) malloc: Option<TypedFunc<(i32, i32), i32>>,
-    /// `wasmcffi_malloc_uninit` (absent from modules built before it existed).
-    pub(crate) malloc_uninit: Option<TypedFunc<(i32, i32), i32>>,
-    pub(crate) table: Option<Table>,
-}
-
-/// One slot of the function table that holds (or held) a host callback.
-struct Slot {
-    func: Func,
-    signature: WasmSignature,
-    callback: Option<TableCallback>,
-}
-
-/// The host-call state of one store (one instance of a sandbox).
-pub(crate) struct HostState {
-    /// Names the sandbox (see [`sandbox_key`]).
-    pub(crate) key: u64,
-    pub(crate) handles: Option<Handles>,
-    /// Weak: the handler usually holds the sandbox (through its memory), and its
-    /// owner (a module's `lib`) decides how long it lives.
-    pub(crate) extern_python: Option<Weak<dyn ExternPythonHandler>>,
-    slots: std::collections::HashMap<u32, Slot>,
-}
-
-impl HostState {
-    pub(crate) fn new(key: u64, extern_python: Option<Weak<dyn ExternPythonHandler>>) -> Self {
-        HostState {
-            key,
-            handles: None,
-            extern_python,
-            slots: std::collections::HashMap::new(),
-        }
-    }
-}
-
-/// A fresh number naming a sandbox (for the active-call registry).
-pub(crate) fn sandbox_key() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
 
 /// Defines the `wasmcffi` imports in the process-wide linker.
 pub(crate) fn define_imports(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
@@ -425,18 +299,6 @@ pub(crate) fn with_reentered<R>(
     }
 }
 
-/// Why an operation on the store failed: our error, or a fault of guest code.
-pub(crate) enum Fault {
-    Error(Error),
-    Guest(wasmtime::Error),
-}
-
-impl From<Error> for Fault {
-    fn from(e: Error) -> Fault {
-        Fault::Error(e)
-    }
-}
-
 // ---- operations shared by the locked and the re-entrant paths ----
 
 /// Calls `func` with `args`, checking them against its wasm signature.
@@ -511,7 +373,7 @@ pub(crate) fn with_bytes<R>(
         bail!(Memory, "the sandboxed module exports no memory");
     };
     let data = memory.data_mut(&mut store);
-    let range = super::memory::in_bounds(addr, len, data.len())?;
+    let range = in_bounds(addr, len, data.len())?;
     Ok(f(&mut data[range]))
 }
 

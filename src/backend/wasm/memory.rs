@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use wasmtime::StoreContextMut;
 
-use super::host_calls::{self, Fault};
+use super::fault::{in_bounds, Fault};
+use super::host_calls;
 use super::sandbox::Sandbox;
 use super::wasi::StoreData;
 use crate::bail;
@@ -28,7 +29,7 @@ use crate::layout::Target;
 pub struct GuestMemory(Arc<Sandbox>, Option<u64>);
 
 impl GuestMemory {
-    pub(crate) fn new(sandbox: Arc<Sandbox>, generation: Option<u64>) -> GuestMemory {
+    fn new(sandbox: Arc<Sandbox>, generation: Option<u64>) -> GuestMemory {
         GuestMemory(sandbox, generation)
     }
 
@@ -96,21 +97,6 @@ impl GuestMemory {
         self.with_store(false, |store| {
             Ok(host_calls::with_bytes(store, addr, len, f)?)
         })
-    }
-}
-
-/// The range `addr..addr + len` if it lies inside a memory of `size` bytes.
-pub(crate) fn in_bounds(addr: Addr, len: usize, size: usize) -> Result<std::ops::Range<usize>> {
-    let start = usize::try_from(addr).ok().filter(|&s| s <= size);
-    match start
-        .and_then(|s| Some(s..s.checked_add(len)?))
-        .filter(|r| r.end <= size)
-    {
-        Some(range) => Ok(range),
-        None => bail!(
-            Memory,
-            "guest memory access out of bounds: {len} bytes at {addr:#x} (memory size {size:#x})"
-        ),
     }
 }
 
@@ -200,5 +186,21 @@ impl Memory for GuestMemory {
             Some(_) => {}
             None => self.0.defer_free(generation, addr),
         }
+    }
+}
+
+/// The views of a sandbox's memory.
+impl Sandbox {
+    /// The sandbox's linear memory as a cdata `Memory`, bound to the current
+    /// instance: after a reset it fails (see [`GuestMemory`]).
+    pub fn memory(self: &Arc<Self>) -> GuestMemory {
+        GuestMemory::new(Arc::clone(self), Some(self.generation()))
+    }
+
+    /// The sandbox's linear memory as a cdata `Memory` that follows resets: it
+    /// always addresses the current instance (an FFI's memory; its cdata record
+    /// the [`Sandbox::generation`] they were made in).
+    pub fn live_memory(self: &Arc<Self>) -> GuestMemory {
+        GuestMemory::new(Arc::clone(self), None)
     }
 }

@@ -53,8 +53,10 @@ pub mod abi;
 mod custom_section;
 #[allow(unsafe_code)] // Module::deserialize of cached machine code
 mod engine;
+mod fault;
 #[allow(unsafe_code)] // the registered Caller of a running host call
 mod host_calls;
+mod host_state;
 mod interrupt;
 mod limits;
 mod memory;
@@ -63,12 +65,14 @@ mod module_cache;
 #[allow(unsafe_code)] // Func::call_unchecked of a type-checked function
 mod raw_call;
 mod sandbox;
+mod values;
 mod wasi;
 
 pub use engine::{WasmModule, POOL_SLOTS};
-pub use host_calls::{ExternPythonHandler, TableCallback, WasmSignature, WasmType};
+pub use host_state::{ExternPythonHandler, TableCallback};
 pub use interrupt::{set_host_hooks, HostHooks, TICK};
 pub use limits::{Limits, Usage, DEFAULT_MAX_MEMORY, MAX_TABLE_ELEMENTS};
 pub use memory::GuestMemory;
-pub use sandbox::{GuestFunc, Sandbox, SandboxConfig, WasmVal};
+pub use sandbox::{GuestFunc, Sandbox, SandboxConfig};
+pub use values::{WasmSignature, WasmType, WasmVal};
 pub use wasi::{DirGrant, Grants, OutputSink, FLUSH_THRESHOLD};

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::Result;
 
-use super::engine::Flavor;
-use super::WasmModule;
+use super::engine::{Flavor, Template, WasmModule};
+use crate::error::Error;
 
 /// How many modules this process keeps for sharing ([`shared`]).
 const SHARED_LIMIT: usize = 64;
@@ -106,4 +106,50 @@ pub(crate) fn load(wasm_bytes: &[u8], flavor: Flavor) -> Result<WasmModule> {
             .and_then(|()| write(&copy, wasm_bytes));
     }
     Ok(module)
+}
+
+/// The ways to a compiled module that go through the caches.
+impl WasmModule {
+    /// [`WasmModule::new`], reusing machine code compiled earlier for the same
+    /// bytes from the on-disk cache (and filling it otherwise).
+    ///
+    /// # Errors
+    /// As [`WasmModule::new`].
+    pub fn cached(wasm_bytes: &[u8]) -> Result<WasmModule> {
+        shared(wasm_bytes, || {
+            Ok(load(wasm_bytes, Flavor::Plain)?.with_wasm(wasm_bytes))
+        })
+    }
+
+    /// The instance template for `flavor`, the other variants made the first time a
+    /// sandbox asks for them: the metered one compiled (or loaded from the cache),
+    /// the pooled one from this module's own machine code (the engines differ only
+    /// in how they allocate instances, so the same code loads into both). A module
+    /// the pool's slots cannot hold (too many functions or table elements for a
+    /// slot) makes its pooled instances without the pool.
+    ///
+    /// # Errors
+    /// `Error::NotImplemented` for the metered variant of a module made from
+    /// machine code alone; compilation errors as [`WasmModule::new`].
+    pub(crate) fn pre(&self, flavor: Flavor) -> Result<Template> {
+        let make = || match (flavor, &self.wasm) {
+            (Flavor::Pooled, _) => {
+                let code = self.serialize()?;
+                // SAFETY: `code` was serialized just now, by this process, from a
+                // module of the same wasmtime build and settings.
+                let pooled = unsafe { Self::deserialize_for(&code, Flavor::Pooled) };
+                Ok(pooled.map_or_else(|_| Arc::clone(&self.pre), |m| m.pre))
+            }
+            (_, Some(wasm)) => Ok(load(wasm, flavor)?.pre),
+            (_, None) => Err(Error::NotImplemented(
+                "fuel metering needs the module's wasm bytes (a module loaded from \
+                 machine code alone has none)"
+                    .into(),
+            )),
+        };
+        match flavor {
+            Flavor::Plain => Ok(Arc::clone(&self.pre)),
+            _ => self.variants[flavor.slot() - 1].get_or_init(make).clone(),
+        }
+    }
 }

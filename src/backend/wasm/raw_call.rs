@@ -7,8 +7,7 @@
 
 use wasmtime::{AsContextMut, Func, ValRaw};
 
-use super::host_calls::WasmType;
-use super::sandbox::WasmVal;
+use super::values::{WasmType, WasmVal};
 use super::wasi::StoreData;
 
 /// Calls `func` with `args`, returning its one result of type `result` (if any).

@@ -17,18 +17,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
-use wasmtime::{
-    AsContextMut, Func, Store, StoreContextMut, Trap, TypedFunc, Val, ValType, WasmBacktrace,
-};
+use wasmtime::{AsContextMut, Func, Store, StoreContextMut, TypedFunc, ValType};
 
 use super::engine::{Flavor, Prepared, WasmModule};
-use super::host_calls::{
-    self, ExternPythonHandler, Fault, HostState, TableCallback, WasmSignature, WasmType,
-};
+use super::fault::{describe_fault, Fault};
+use super::host_calls;
+use super::host_state::{sandbox_key, ExternPythonHandler, HostState, TableCallback};
 use super::interrupt::{self, CallClock};
 use super::limits::{Limiter, Limits, SharedLimits, Usage, UsageCounters};
-use super::memory::GuestMemory;
 use super::raw_call;
+use super::values::{WasmSignature, WasmType, WasmVal};
 use super::wasi::{self, Grants, OutputPipe, OutputSink, StoreData};
 use crate::backend::native::errno;
 use crate::bail;
@@ -67,63 +65,6 @@ impl std::fmt::Debug for SandboxConfig {
             .field("auto_reset", &self.auto_reset)
             .field("grants", &self.grants)
             .finish()
-    }
-}
-
-/// A value passed to or returned from a guest function.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum WasmVal {
-    /// `i32`: C `int`, `long`, pointers, `_Bool`, `char`… on wasm32.
-    I32(i32),
-    /// `i64`: C `long long`.
-    I64(i64),
-    /// `f32`: C `float`.
-    F32(f32),
-    /// `f64`: C `double`.
-    F64(f64),
-}
-
-impl WasmVal {
-    pub(crate) fn to_val(self) -> Val {
-        match self {
-            WasmVal::I32(v) => Val::I32(v),
-            WasmVal::I64(v) => Val::I64(v),
-            WasmVal::F32(v) => Val::F32(v.to_bits()),
-            WasmVal::F64(v) => Val::F64(v.to_bits()),
-        }
-    }
-
-    pub(crate) fn from_val(val: &Val) -> Result<WasmVal> {
-        Ok(match *val {
-            Val::I32(v) => WasmVal::I32(v),
-            Val::I64(v) => WasmVal::I64(v),
-            Val::F32(v) => WasmVal::F32(f32::from_bits(v)),
-            Val::F64(v) => WasmVal::F64(f64::from_bits(v)),
-            _ => bail!(
-                Type,
-                "guest function returned a value of an unsupported wasm type"
-            ),
-        })
-    }
-
-    /// The wasm type of this value.
-    pub fn wasm_type(self) -> WasmType {
-        match self {
-            WasmVal::I32(_) => WasmType::I32,
-            WasmVal::I64(_) => WasmType::I64,
-            WasmVal::F32(_) => WasmType::F32,
-            WasmVal::F64(_) => WasmType::F64,
-        }
-    }
-
-    pub(crate) fn matches(self, ty: &ValType) -> bool {
-        matches!(
-            (self, ty),
-            (WasmVal::I32(_), ValType::I32)
-                | (WasmVal::I64(_), ValType::I64)
-                | (WasmVal::F32(_), ValType::F32)
-                | (WasmVal::F64(_), ValType::F64)
-        )
     }
 }
 
@@ -181,7 +122,7 @@ pub struct Sandbox {
     idle: Condvar,
     /// The token of the thread inside the sandbox (0: none). See the module docs.
     owner: AtomicU64,
-    /// Bumped by every reset; a [`GuestMemory`] of an older generation is dead.
+    /// Bumped by every reset; a [`GuestMemory`](super::GuestMemory) of an older generation is dead.
     generation: AtomicU64,
     /// Frees asked for while the sandbox was busy: (generation, address).
     deferred_frees: Mutex<Vec<(u64, u32)>>,
@@ -273,7 +214,7 @@ impl Sandbox {
         }
         let limits = SharedLimits::new(config.limits);
         let usage = Arc::new(UsageCounters::default());
-        let key = host_calls::sandbox_key();
+        let key = sandbox_key();
         let host = HostState::new(key, None);
         let live = instantiate(module, &config, &limits, &usage, &stdout, &stderr, host)?;
         let sandbox = Arc::new(Sandbox {
@@ -308,7 +249,7 @@ impl Sandbox {
     }
 
     /// Drops all guest state and starts a fresh instance of the same module with the
-    /// same configuration. Addresses into the old memory die with it: [`GuestMemory`]
+    /// same configuration. Addresses into the old memory die with it: [`GuestMemory`](super::GuestMemory)
     /// handles taken before the reset fail with `Error::Memory` (their frees are ignored).
     ///
     /// # Errors
@@ -381,19 +322,6 @@ impl Sandbox {
     /// How the sandbox was set up (its limits are [`Sandbox::limits`]).
     pub fn config(&self) -> &SandboxConfig {
         &self.config
-    }
-
-    /// The sandbox's linear memory as a cdata `Memory`, bound to the current
-    /// instance: after a reset it fails (see [`GuestMemory`]).
-    pub fn memory(self: &Arc<Self>) -> GuestMemory {
-        GuestMemory::new(Arc::clone(self), Some(self.generation()))
-    }
-
-    /// The sandbox's linear memory as a cdata `Memory` that follows resets: it
-    /// always addresses the current instance (an FFI's memory; its cdata record
-    /// the [`Sandbox::generation`] they were made in).
-    pub fn live_memory(self: &Arc<Self>) -> GuestMemory {
-        GuestMemory::new(Arc::clone(self), None)
     }
 
     /// The module this sandbox instantiates.
@@ -898,65 +826,6 @@ fn prepare_store(store: &mut Store<StoreData>, metered: bool) -> Option<u64> {
     // Only fails on an engine without fuel, which a metered store never is.
     let _ = store.set_fuel(budget);
     Some(budget)
-}
-
-/// The error for a guest fault, and a one-line reason for poisoning. `budget` is
-/// the call's fuel budget on a metered store.
-pub(crate) fn describe_fault(err: &wasmtime::Error, budget: Option<u64>) -> (Error, String) {
-    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return (
-            Error::GuestExit(exit.0),
-            format!("the guest exited with code {}", exit.0),
-        );
-    }
-    // Raised by our epoch callback: a timeout, or the host's interrupt (Ctrl-C).
-    if let Some(stop @ (Error::Timeout(why) | Error::Interrupted(why))) =
-        err.downcast_ref::<Error>()
-    {
-        return (stop.clone(), why.clone());
-    }
-    if let Some(Trap::OutOfFuel) = err.downcast_ref::<Trap>() {
-        let why = format!(
-            "the guest ran out of fuel (its budget is {} per call)",
-            budget.unwrap_or(0)
-        );
-        return (Error::Timeout(why.clone()), why);
-    }
-    let what = match err.downcast_ref::<Trap>() {
-        Some(trap) => trap.to_string(),
-        None => format!("{:#}", err.root_cause()),
-    };
-    let mut message = format!("guest trapped: {what}");
-    if let Some(bt) = err.downcast_ref::<WasmBacktrace>() {
-        message.push_str("\nguest backtrace (most recent call first):");
-        let mut previous = String::new();
-        let mut repeats = 0;
-        for (i, frame) in bt.frames().iter().enumerate() {
-            let name = frame.func_name().unwrap_or("<unnamed>");
-            let mut line = format!("{name} (wasm function {})", frame.func_index());
-            if let Some(offset) = frame.module_offset() {
-                line.push_str(&format!(" at offset {offset:#x}"));
-            }
-            if line == previous {
-                repeats += 1;
-                continue;
-            }
-            if repeats > 0 {
-                message.push_str(&format!(
-                    "\n      (previous frame repeated {repeats} more times)"
-                ));
-                repeats = 0;
-            }
-            message.push_str(&format!("\n  {i:>2}: {line}"));
-            previous = line;
-        }
-        if repeats > 0 {
-            message.push_str(&format!(
-                "\n      (previous frame repeated {repeats} more times)"
-            ));
-        }
-    }
-    (Error::Trap(message), what)
 }
 
 /// A fresh store and instance of `module`: the module's first (plain) instance

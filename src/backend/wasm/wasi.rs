@@ -44,7 +44,7 @@ pub(crate) struct StoreData {
     /// The running call's time limit and tick count (read by the epoch callback).
     pub(crate) clock: CallClock,
     /// Host calls: `extern "Python"`, callbacks in the function table, re-entry.
-    pub(crate) host: super::host_calls::HostState,
+    pub(crate) host: super::host_state::HostState,
     /// The guest functions of `Sandbox::function`, by slot, found on first use.
     pub(crate) functions: Vec<Option<wasmtime::Func>>,
 }
