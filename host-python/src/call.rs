@@ -16,10 +16,11 @@ use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
 use wasmcffi::layout::{CKind, CType, FuncInfo, PrimClass, Target};
 
-use crate::cdata::{Allocation, Flavor, PyCData};
+use crate::cdata::{Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::convert::{plain_to_py, to_value_for, type_name};
 use crate::exceptions::CoreResultExt;
+use crate::memory::Allocation;
 use crate::scratch::Lease;
 
 /// The plan of a non-variadic function pointer, made once per cdata.

@@ -6,7 +6,6 @@
 //! All reads and writes go through the core's `cdata` functions.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyRuntimeError, PyTypeError};
@@ -17,85 +16,12 @@ use wasmcffi::backend::native::CallPlan;
 use wasmcffi::cdata::{self as core, Addr, HostBoxes, HostMemory, Memory, Value};
 use wasmcffi::layout::{CKind, CType, FieldLayout, PrimClass, Target};
 
-use crate::context::{FfiContext, SharedMemory};
+use crate::context::FfiContext;
 use crate::convert::{plain_to_py, to_value, to_value_for};
 use crate::exceptions::CoreResultExt;
 use crate::handles;
-
-/// A block of memory that cdata own, freed when the last of them is gone
-/// (or at once by `ffi.release`).
-pub struct Allocation {
-    /// The memory to free through: bound to the generation the block was made in
-    /// (`Memory::pinned`), so a block of a reset sandbox is never freed in its
-    /// new instance.
-    mem: SharedMemory,
-    generation: u64,
-    addr: Addr,
-    size: u64,
-    align: u64,
-    released: AtomicBool,
-}
-
-impl Allocation {
-    /// Allocates `size` zeroed bytes in `mem`.
-    pub fn new(mem: &SharedMemory, size: u64, align: u64) -> PyResult<Arc<Self>> {
-        let generation = mem.generation();
-        let addr = mem.alloc_zeroed(size, align).py()?;
-        Ok(Self::of(mem, generation, addr, size, align))
-    }
-
-    /// Allocates `size` bytes in `mem` that the caller overwrites entirely at once
-    /// (see `Memory::alloc_for_overwrite`).
-    pub fn for_overwrite(mem: &SharedMemory, size: u64, align: u64) -> PyResult<Arc<Self>> {
-        let generation = mem.generation();
-        let addr = mem.alloc_for_overwrite(size, align).py()?;
-        Ok(Self::of(mem, generation, addr, size, align))
-    }
-
-    fn of(mem: &SharedMemory, generation: u64, addr: Addr, size: u64, align: u64) -> Arc<Self> {
-        Arc::new(Allocation {
-            mem: mem.pinned().unwrap_or_else(|| mem.clone()),
-            generation,
-            addr,
-            size,
-            align,
-            released: AtomicBool::new(false),
-        })
-    }
-
-    /// The address of the block.
-    pub fn addr(&self) -> Addr {
-        self.addr
-    }
-
-    /// Whether the block belongs to the current instance of its memory (false
-    /// once its sandbox was reset).
-    pub fn is_current(&self) -> bool {
-        self.mem.generation() == self.generation
-    }
-
-    /// Frees the block now; later accesses through any cdata of it raise.
-    pub fn release(&self) {
-        if !self.released.swap(true, Ordering::AcqRel) {
-            self.mem.free(self.addr, self.size, self.align);
-        }
-    }
-
-    fn check_alive(&self) -> PyResult<()> {
-        if self.released.load(Ordering::Acquire) {
-            return Err(PyRuntimeError::new_err(
-                "cdata was released (ffi.release() or 'with'): its memory is gone",
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Allocation {
-    fn drop(&mut self) {
-        self.release();
-    }
-}
+use crate::memory::Allocation;
+use crate::memory::SharedMemory;
 
 /// How a cdata came to be, for its repr and for `ffi.release`.
 pub enum Flavor {
@@ -191,8 +117,8 @@ impl PyCData {
     pub fn value(ctx: &Arc<FfiContext>, ctype: CType, bytes: &[u8]) -> PyResult<Self> {
         let mem = value_memory();
         let block = Allocation::new(&mem, bytes.len() as u64, 16)?;
-        mem.write(block.addr, bytes).py()?;
-        let addr = block.addr;
+        mem.write(block.addr(), bytes).py()?;
+        let addr = block.addr();
         Ok(PyCData::plain(ctx, ctype, addr).with_owner(Some(block)))
     }
 
@@ -643,7 +569,10 @@ impl PyCData {
         let alive = self.check_alive().is_ok();
         Ok(match &self.flavor {
             Flavor::Owning => {
-                format!("owning {} bytes", self.owner.as_ref().map_or(0, |o| o.size))
+                format!(
+                    "owning {} bytes",
+                    self.owner.as_ref().map_or(0, |o| o.size())
+                )
             }
             Flavor::Slice => format!("sliced length {}", self.length.unwrap_or(0)),
             Flavor::Handle(key) => {

@@ -5,16 +5,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmcffi::backend::wasm::Sandbox;
-use wasmcffi::cdata::Memory;
 use wasmcffi::cdecl::{self, CdefOptions};
 use wasmcffi::layout::{Adoption, CType, Target, TypeResolver};
 use wasmcffi::model::{ArrayLen, Decl, Declarations, Type, TypeId, TypeTable};
 use wasmcffi::Result;
 
+use crate::memory::SharedMemory;
 use crate::scratch::Scratch;
-
-/// An address space shared between cdata objects.
-pub type SharedMemory = Arc<dyn Memory + Send + Sync>;
 
 /// Declarations and resolved types of one FFI.
 pub struct TypeState {

@@ -16,13 +16,14 @@ use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
 use crate::buffer::ByteSource;
-use crate::cdata::{cdata_arg, offset_addr, Allocation, Flavor, PyCData};
+use crate::cdata::{cdata_arg, offset_addr, Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::convert::{plain_to_py, string_to_py, to_value, to_value_for, type_name};
 use crate::ctype::PyCType;
 use crate::exceptions::CoreResultExt;
 use crate::handles;
 use crate::lib_object::PyLib;
+use crate::memory::Allocation;
 use crate::sandbox::PySandbox;
 
 /// The core of `wasmcffi.FFI`.
@@ -298,7 +299,7 @@ impl PyFFI {
         _template: Option<&Bound<'_, PyFFI>>,
         _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Self> {
-        let (mem, sandbox): (crate::context::SharedMemory, _) = match (_target, _sandbox) {
+        let (mem, sandbox): (crate::memory::SharedMemory, _) = match (_target, _sandbox) {
             (None | Some("host"), None) => (Arc::new(HostMemory), None),
             (Some("wasm32"), Some(sandbox)) => {
                 let sandbox = sandbox.get().sandbox.clone();
@@ -1106,7 +1107,7 @@ type LibDeclaration = (String, &'static str, Option<Py<PyCType>>);
 /// Where `ffi.memmove` copies from.
 enum CopySource<'py> {
     /// C memory: an address in a memory.
-    Memory(crate::context::SharedMemory, wasmcffi::cdata::Addr),
+    Memory(crate::memory::SharedMemory, wasmcffi::cdata::Addr),
     /// A Python bytes-like object.
     Python(ByteSource<'py>),
 }

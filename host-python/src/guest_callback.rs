@@ -15,9 +15,10 @@ use wasmcffi::backend::wasm::{abi, Sandbox, TableCallback, WasmVal};
 use wasmcffi::layout::{CType, FuncInfo};
 
 use crate::call::{encode_arg, value_from_bytes, Args, CallTemps, CallbackTarget};
-use crate::cdata::{Allocation, Flavor, PyCData};
+use crate::cdata::{Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::exceptions::CoreResultExt;
+use crate::memory::Allocation;
 
 /// Frees the table slot of an `ffi.callback()` when its cdata dies.
 struct SlotGuard {

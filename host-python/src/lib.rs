@@ -21,6 +21,7 @@ mod guest_callback;
 mod handles;
 mod keep_alive;
 mod lib_object;
+mod memory;
 mod module_lib;
 mod sandbox;
 mod scratch;

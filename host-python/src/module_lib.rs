@@ -29,7 +29,7 @@ use wasmcffi::model::{ConstValue, Decl, GlobalVar, Type};
 use crate::call::{
     call_function, check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps,
 };
-use crate::cdata::{Allocation, PyCData};
+use crate::cdata::PyCData;
 use crate::context::FfiContext;
 use crate::convert::to_value;
 use crate::exceptions::{CoreResultExt, FFIError};
@@ -37,6 +37,7 @@ use crate::extern_python::{self, ExternPython};
 use crate::fastcall::{self, FastCall, MethodDef};
 use crate::ffi::PyFFI;
 use crate::keep_alive::KeepAlive;
+use crate::memory::Allocation;
 use crate::sandbox::PySandbox;
 use crate::scratch::Scratch;
 use crate::wasm_values::{direct_signature, from_wasm, to_wasm};
