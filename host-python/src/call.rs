@@ -18,7 +18,8 @@ use wasmcffi::layout::{CKind, CType, FuncInfo, PrimClass, Target};
 
 use crate::cdata::{Flavor, PyCData};
 use crate::context::FfiContext;
-use crate::convert::{plain_to_py, to_value_for, type_name};
+use crate::convert::{plain_to_py, to_value_for};
+use crate::exceptions::type_name;
 use crate::exceptions::CoreResultExt;
 use crate::memory::Allocation;
 use crate::scratch::Lease;

@@ -8,6 +8,7 @@ use wasmcffi::cdata::{StringResult, Value};
 use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 
 use crate::cdata::PyCData;
+use crate::exceptions::type_name;
 
 /// The [`Value`] standing for a Python object, as an initializer or argument
 /// for a cdata of `target`; a compiled module's function (`lib.f`) stands for
@@ -120,14 +121,6 @@ pub fn str_from_code_points<'py>(py: Python<'py>, points: &[u32]) -> PyResult<Bo
             PyString::new(py, "").call_method1("join", (parts,))
         }
     }
-}
-
-/// The Python type name of `obj`, for error messages.
-pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".to_owned())
 }
 
 /// A plain (non-cdata) [`Value`] as a Python object.

@@ -167,3 +167,11 @@ impl<T> CoreResultExt<T> for wasmcffi::Result<T> {
         self.map_err(to_py_err)
     }
 }
+
+/// The Python type name of `obj`, for error messages.
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
+}

@@ -7,6 +7,7 @@
 mod buffer;
 mod call;
 mod cdata;
+mod cdata_protocols;
 mod context;
 mod convert;
 mod ctype;
