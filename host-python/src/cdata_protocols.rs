@@ -385,7 +385,7 @@ impl PyCData {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<PyObject> {
-        crate::call::call_function(py, self, crate::call::Args::Tuple(args), kwargs)
+        crate::call::call_function(py, self, crate::marshal::Args::Tuple(args), kwargs)
     }
 }
 

@@ -21,10 +21,9 @@ pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
     if let Ok(cdata) = obj.downcast::<PyCData>() {
         return cdata.get().as_value(target);
     }
-    if let Some(function) = crate::module_lib::module_function_of(obj) {
+    if let Some(pointer) = crate::function_object::function_pointer_of(obj) {
         // `lib.f` of a compiled module stands for its function pointer, as in CFFI.
-        let pointer = function.get().function_pointer(obj.py())?;
-        return to_value(pointer.bind(obj.py()), target);
+        return to_value(pointer?.bind(obj.py()), target);
     }
     if obj.is_instance_of::<PyBool>() {
         return Ok(Value::Bool(obj.is_truthy()?));

@@ -21,10 +21,10 @@ use wasmcffi::cdata::{Addr, HostMemory, Memory};
 use wasmcffi::layout::{CKind, CType};
 use wasmcffi::model::{Decl, Type};
 
-use crate::call::CallbackTarget;
 use crate::cdata::PyCData;
 use crate::context::FfiContext;
 use crate::exceptions::{CoreResultExt, FFIError};
+use crate::marshal::CallbackTarget;
 
 /// One `extern "Python"` function.
 struct Entry {

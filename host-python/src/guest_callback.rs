@@ -14,10 +14,10 @@ use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::wasm::{abi, Sandbox, TableCallback, WasmVal};
 use wasmcffi::layout::{CType, FuncInfo};
 
-use crate::call::{encode_arg, value_from_bytes, Args, CallTemps, CallbackTarget};
 use crate::cdata::{Flavor, PyCData};
 use crate::context::FfiContext;
 use crate::exceptions::CoreResultExt;
+use crate::marshal::{encode_arg, value_from_bytes, Args, CallTemps, CallbackTarget};
 use crate::memory::Allocation;
 
 /// Frees the table slot of an `ffi.callback()` when its cdata dies.

@@ -16,12 +16,14 @@ mod extern_python;
 #[allow(unsafe_code)] // lib.f as a METH_FASTCALL builtin
 mod fastcall;
 mod ffi;
+mod function_object;
 #[allow(unsafe_code)] // releasing and retaking the GIL inside a guest call
 mod gil;
 mod guest_callback;
 mod handles;
 mod keep_alive;
 mod lib_object;
+mod marshal;
 mod memory;
 mod module_lib;
 mod sandbox;
@@ -68,6 +70,7 @@ fn guest_files(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     gil::install();
+    function_object::register(module_lib::function_pointer_hook);
     m.add_class::<ffi::PyFFI>()?;
     m.add_class::<cdata::PyCData>()?;
     m.add_class::<ctype::PyCType>()?;

@@ -26,9 +26,7 @@ use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, GlobalVar, Type};
 
-use crate::call::{
-    call_function, check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps,
-};
+use crate::call::call_function;
 use crate::cdata::PyCData;
 use crate::context::FfiContext;
 use crate::convert::to_value;
@@ -37,6 +35,7 @@ use crate::extern_python::{self, ExternPython};
 use crate::fastcall::{self, FastCall, MethodDef};
 use crate::ffi::PyFFI;
 use crate::keep_alive::KeepAlive;
+use crate::marshal::{check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps};
 use crate::memory::Allocation;
 use crate::sandbox::PySandbox;
 use crate::scratch::Scratch;
@@ -203,6 +202,12 @@ enum Route {
     NativeGlue(Addr),
     /// A variadic function in the sandbox: `_cffi_f_NAME` with the variadic buffer last.
     WasmVariadic(GuestFunc),
+}
+
+/// The function pointer of the module function behind `obj`, if there is one
+/// (registered with `function_object` for conversion and marshalling).
+pub(crate) fn function_pointer_hook(obj: &Bound<'_, PyAny>) -> Option<PyResult<PyObject>> {
+    module_function_of(obj).map(|function| function.get().function_pointer(obj.py()))
 }
 
 /// The module function behind `obj`: `lib.f` is a builtin whose `__self__` is it.
