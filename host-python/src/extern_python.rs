@@ -240,17 +240,3 @@ pub fn function_pointer(
 ) -> PyResult<PyObject> {
     PyCData::plain(ctx, fptr, addr).into_py_any(py)
 }
-
-/// `ffi.def_extern()`'s decorator body: attaches `function` to `lib`'s
-/// `extern "Python"` function `name`.
-#[pyfunction]
-#[pyo3(signature = (lib, name, function, error = None, onerror = None))]
-pub fn _def_extern(
-    lib: &Bound<'_, crate::module_lib::PyModuleLib>,
-    name: &str,
-    function: &Bound<'_, PyAny>,
-    error: Option<&Bound<'_, PyAny>>,
-    onerror: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
-    lib.get().externs().attach(name, function, error, onerror)
-}

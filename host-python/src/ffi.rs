@@ -22,16 +22,11 @@ use crate::convert::{plain_to_py, string_to_py, to_value, to_value_for};
 use crate::ctype::PyCType;
 use crate::exceptions::type_name;
 use crate::exceptions::CoreResultExt;
+use crate::ffi_object::PyFFI;
 use crate::handles;
 use crate::lib_object::PyLib;
 use crate::memory::Allocation;
 use crate::sandbox::PySandbox;
-
-/// The core of `wasmcffi.FFI`.
-#[pyclass(name = "_FFI", module = "wasmcffi", subclass, frozen)]
-pub struct PyFFI {
-    pub ctx: Arc<FfiContext>,
-}
 
 /// What `ffi.new` allocates and writes (see `PyFFI::plan_new`).
 struct NewPlan {

@@ -16,6 +16,7 @@ mod extern_python;
 #[allow(unsafe_code)] // lib.f as a METH_FASTCALL builtin
 mod fastcall;
 mod ffi;
+mod ffi_object;
 mod function_object;
 #[allow(unsafe_code)] // releasing and retaking the GIL inside a guest call
 mod gil;
@@ -71,7 +72,7 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     gil::install();
     function_object::register(module_lib::function_pointer_hook);
-    m.add_class::<ffi::PyFFI>()?;
+    m.add_class::<ffi_object::PyFFI>()?;
     m.add_class::<cdata::PyCData>()?;
     m.add_class::<ctype::PyCType>()?;
     m.add_class::<ctype::PyCField>()?;
@@ -80,7 +81,7 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<module_lib::PyModuleLib>()?;
     m.add_class::<module_lib::PyModuleFunction>()?;
     m.add_class::<sandbox::PySandbox>()?;
-    m.add_function(wrap_pyfunction!(extern_python::_def_extern, m)?)?;
+    m.add_function(wrap_pyfunction!(module_lib::_def_extern, m)?)?;
     m.add("GUEST_FILES", guest_files(py)?)?;
     m.add("CDefError", py.get_type::<exceptions::CDefError>())?;
     m.add("SandboxError", py.get_type::<exceptions::SandboxError>())?;

@@ -33,7 +33,7 @@ use crate::convert::to_value;
 use crate::exceptions::{CoreResultExt, FFIError};
 use crate::extern_python::{self, ExternPython};
 use crate::fastcall::{self, FastCall, MethodDef};
-use crate::ffi::PyFFI;
+use crate::ffi_object::PyFFI;
 use crate::keep_alive::KeepAlive;
 use crate::marshal::{check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps};
 use crate::memory::Allocation;
@@ -783,4 +783,18 @@ impl PyModuleFunction {
     fn __name__(&self) -> &str {
         &self.name
     }
+}
+
+/// `ffi.def_extern()`'s decorator body: attaches `function` to `lib`'s
+/// `extern "Python"` function `name`.
+#[pyfunction]
+#[pyo3(signature = (lib, name, function, error = None, onerror = None))]
+pub fn _def_extern(
+    lib: &Bound<'_, PyModuleLib>,
+    name: &str,
+    function: &Bound<'_, PyAny>,
+    error: Option<&Bound<'_, PyAny>>,
+    onerror: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    lib.get().externs().attach(name, function, error, onerror)
 }
