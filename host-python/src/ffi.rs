@@ -15,18 +15,18 @@ use wasmcffi::cdecl::CdefOptions;
 use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
-use crate::buffer::ByteSource;
-use crate::cdata::{cdata_arg, offset_addr, Flavor, PyCData};
-use crate::context::FfiContext;
-use crate::convert::{plain_to_py, string_to_py, to_value, to_value_for};
-use crate::ctype::PyCType;
-use crate::exceptions::type_name;
-use crate::exceptions::CoreResultExt;
-use crate::ffi_object::PyFFI;
-use crate::handles;
-use crate::lib_object::PyLib;
-use crate::memory::Allocation;
-use crate::sandbox::PySandbox;
+use crate::base::exceptions::type_name;
+use crate::base::exceptions::CoreResultExt;
+use crate::base::handles;
+use crate::marshal::convert::{plain_to_py, string_to_py, to_value, to_value_for};
+use crate::memory::allocation::Allocation;
+use crate::memory::context::FfiContext;
+use crate::objects::cdata::{cdata_arg, offset_addr, Flavor, PyCData};
+use crate::objects::ctype::PyCType;
+use crate::objects::ffi_object::PyFFI;
+use crate::objects::sandbox::PySandbox;
+use crate::protocols::buffer::ByteSource;
+use crate::protocols::lib_object::PyLib;
 
 /// What `ffi.new` allocates and writes (see `PyFFI::plan_new`).
 struct NewPlan {
@@ -142,11 +142,11 @@ impl PyFFI {
             // A bad type string is `ffi.error` to CFFI's compiled FFI, and a
             // CDefError (or ValueError) to its `cffi.FFI`: both here.
             let ty = self.ctx.parse_ctype(text.to_str()?).map_err(|err| {
-                use crate::exceptions::{ffi_cdef_error, ffi_value_error, raise};
+                use crate::base::exceptions::{ffi_cdef_error, ffi_value_error, raise};
                 match err {
                     wasmcffi::Error::CDef(m) => raise(ffi_cdef_error(obj.py()), m),
                     wasmcffi::Error::Value(m) => raise(ffi_value_error(obj.py()), m),
-                    err => crate::exceptions::to_py_err(err),
+                    err => crate::base::exceptions::to_py_err(err),
                 }
             })?;
             if let CKind::Enum(e) = ty.kind() {
@@ -249,11 +249,11 @@ impl PyFFI {
     fn unknown_size(py: Python<'_>, ty: &CType) -> PyErr {
         if let CKind::Record(r) = ty.kind() {
             if let Some(err) = r.unusable(ty.cname()) {
-                return crate::exceptions::to_py_err(err);
+                return crate::base::exceptions::to_py_err(err);
             }
         }
-        crate::exceptions::raise(
-            crate::exceptions::ffi_type_error(py),
+        crate::base::exceptions::raise(
+            crate::base::exceptions::ffi_type_error(py),
             format!("cannot instantiate ctype '{}' of unknown size", ty.cname()),
         )
     }
@@ -295,7 +295,8 @@ impl PyFFI {
         _template: Option<&Bound<'_, PyFFI>>,
         _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Self> {
-        let (mem, sandbox): (crate::memory::SharedMemory, _) = match (_target, _sandbox) {
+        let (mem, sandbox): (crate::memory::allocation::SharedMemory, _) = match (_target, _sandbox)
+        {
             (None | Some("host"), None) => (Arc::new(HostMemory), None),
             (Some("wasm32"), Some(sandbox)) => {
                 let sandbox = sandbox.get().sandbox.clone();
@@ -459,7 +460,7 @@ impl PyFFI {
         if let Ok(cdata) = cdecl.downcast::<PyCData>() {
             return PyCType::wrap(py, &cdata.get().ctype);
         }
-        if let Some(function) = crate::module_lib::module_function_of(cdecl) {
+        if let Some(function) = crate::protocols::module_lib::module_function_of(cdecl) {
             // `lib.f` of a compiled module: its function-pointer type, as in CFFI.
             return PyCType::wrap(py, function.get().signature());
         }
@@ -484,8 +485,8 @@ impl PyFFI {
         };
         match ty.sizeof() {
             // `ffi.error` as CFFI's compiled FFI, ValueError as its `cffi.FFI`.
-            Err(wasmcffi::Error::Value(message)) => Err(crate::exceptions::raise(
-                crate::exceptions::ffi_value_error(cdecl.py()),
+            Err(wasmcffi::Error::Value(message)) => Err(crate::base::exceptions::raise(
+                crate::base::exceptions::ffi_value_error(cdecl.py()),
                 message,
             )),
             other => other.py(),
@@ -526,9 +527,9 @@ impl PyFFI {
             let name: String = fields_or_indexes.get_item(0)?.extract()?;
             return lib.get().address_of(py, &name);
         }
-        if let Ok(lib) = cdata.downcast::<crate::module_lib::PyModuleLib>() {
+        if let Ok(lib) = cdata.downcast::<crate::protocols::module_lib::PyModuleLib>() {
             let name: String = fields_or_indexes.get_item(0)?.extract()?;
-            return crate::module_lib::PyModuleLib::address_of_item(lib, &name);
+            return crate::protocols::module_lib::PyModuleLib::address_of_item(lib, &name);
         }
         let cdata = cdata_arg(cdata, "addressof()")?.get();
         let steps = path_steps(fields_or_indexes)?;
@@ -757,7 +758,7 @@ impl PyFFI {
             Some(obj) => (self.ctype_arg(cdecl)?, obj.clone()),
             None => (self.ctx.parse_ctype("char[]").py()?, cdecl.clone()),
         };
-        let buf = crate::buffer::byte_buffer(&obj)?;
+        let buf = crate::protocols::buffer::byte_buffer(&obj)?;
         if require_writable && buf.readonly() {
             return Err(PyBufferError::new_err("Object is not writable."));
         }
@@ -860,7 +861,7 @@ impl PyFFI {
         // writable buffer, otherwise through a memoryview slice assignment.
         let data = match source {
             CopySource::Memory(src_mem, src_addr) => {
-                if crate::buffer::read_into(py, &*src_mem, src_addr, len, dest)? {
+                if crate::protocols::buffer::read_into(py, &*src_mem, src_addr, len, dest)? {
                     return Ok(());
                 }
                 PyBytes::new(py, &src_mem.read_vec(src_addr, n).py()?)
@@ -1024,7 +1025,7 @@ impl PyFFI {
             Ok(text) => self.ctx.parse_function_pointer(text.to_str()?).py()?,
             Err(_) => self.ctype_arg(cdecl)?,
         };
-        crate::call::make_callback(py, &self.ctx, fptr, python_callable, error, onerror)
+        crate::calls::call::make_callback(py, &self.ctx, fptr, python_callable, error, onerror)
     }
 
     /// The `errno` of this thread's last C call, passed to its next one.
@@ -1103,7 +1104,10 @@ type LibDeclaration = (String, &'static str, Option<Py<PyCType>>);
 /// Where `ffi.memmove` copies from.
 enum CopySource<'py> {
     /// C memory: an address in a memory.
-    Memory(crate::memory::SharedMemory, wasmcffi::cdata::Addr),
+    Memory(
+        crate::memory::allocation::SharedMemory,
+        wasmcffi::cdata::Addr,
+    ),
     /// A Python bytes-like object.
     Python(ByteSource<'py>),
 }

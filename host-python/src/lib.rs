@@ -1,35 +1,19 @@
 //! The `wasmcffi._wasmcffi` extension module: PyO3 bindings of the core crate.
 //!
 //! `unsafe` is denied here and allowed only in the modules ARCHITECTURE.md names.
+//!
+//! The modules are layers, each importing only those before it:
+//! `base` → `memory` → `objects` → `marshal` → `calls` → `protocols` → `ffi`
+//! (checked by `tests/python/test_layers.py`).
 #![deny(unsafe_code)]
 
-#[allow(unsafe_code)] // the buffer protocol
-mod buffer;
-mod call;
-mod cdata;
-mod cdata_protocols;
-mod context;
-mod convert;
-mod ctype;
-mod exceptions;
-mod extern_python;
-#[allow(unsafe_code)] // lib.f as a METH_FASTCALL builtin
-mod fastcall;
+mod base;
+mod calls;
 mod ffi;
-mod ffi_object;
-mod function_object;
-#[allow(unsafe_code)] // releasing and retaking the GIL inside a guest call
-mod gil;
-mod guest_callback;
-mod handles;
-mod keep_alive;
-mod lib_object;
 mod marshal;
 mod memory;
-mod module_lib;
-mod sandbox;
-mod scratch;
-mod wasm_values;
+mod objects;
+mod protocols;
 
 use pyo3::prelude::*;
 
@@ -70,35 +54,38 @@ fn guest_files(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
 #[pymodule]
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    gil::install();
-    function_object::register(module_lib::function_pointer_hook);
-    m.add_class::<ffi_object::PyFFI>()?;
-    m.add_class::<cdata::PyCData>()?;
-    m.add_class::<ctype::PyCType>()?;
-    m.add_class::<ctype::PyCField>()?;
-    m.add_class::<buffer::PyBuffer>()?;
-    m.add_class::<lib_object::PyLib>()?;
-    m.add_class::<module_lib::PyModuleLib>()?;
-    m.add_class::<module_lib::PyModuleFunction>()?;
-    m.add_class::<sandbox::PySandbox>()?;
-    m.add_function(wrap_pyfunction!(module_lib::_def_extern, m)?)?;
+    base::gil::install();
+    base::function_object::register(protocols::module_lib::function_pointer_hook);
+    m.add_class::<objects::ffi_object::PyFFI>()?;
+    m.add_class::<objects::cdata::PyCData>()?;
+    m.add_class::<objects::ctype::PyCType>()?;
+    m.add_class::<objects::ctype::PyCField>()?;
+    m.add_class::<protocols::buffer::PyBuffer>()?;
+    m.add_class::<protocols::lib_object::PyLib>()?;
+    m.add_class::<protocols::module_lib::PyModuleLib>()?;
+    m.add_class::<protocols::module_lib::PyModuleFunction>()?;
+    m.add_class::<objects::sandbox::PySandbox>()?;
+    m.add_function(wrap_pyfunction!(protocols::module_lib::_def_extern, m)?)?;
     m.add("GUEST_FILES", guest_files(py)?)?;
-    m.add("CDefError", py.get_type::<exceptions::CDefError>())?;
-    m.add("SandboxError", py.get_type::<exceptions::SandboxError>())?;
-    m.add("Trap", py.get_type::<exceptions::Trap>())?;
-    m.add("Timeout", py.get_type::<exceptions::Timeout>())?;
-    m.add("GuestExit", py.get_type::<exceptions::GuestExit>())?;
-    m.add("FFIError", py.get_type::<exceptions::FFIError>())?;
-    m.add("FFITypeError", exceptions::ffi_type_error(py)?)?;
-    m.add("FFIValueError", exceptions::ffi_value_error(py)?)?;
-    m.add("FFICDefError", exceptions::ffi_cdef_error(py)?)?;
+    m.add("CDefError", py.get_type::<base::exceptions::CDefError>())?;
+    m.add(
+        "SandboxError",
+        py.get_type::<base::exceptions::SandboxError>(),
+    )?;
+    m.add("Trap", py.get_type::<base::exceptions::Trap>())?;
+    m.add("Timeout", py.get_type::<base::exceptions::Timeout>())?;
+    m.add("GuestExit", py.get_type::<base::exceptions::GuestExit>())?;
+    m.add("FFIError", py.get_type::<base::exceptions::FFIError>())?;
+    m.add("FFITypeError", base::exceptions::ffi_type_error(py)?)?;
+    m.add("FFIValueError", base::exceptions::ffi_value_error(py)?)?;
+    m.add("FFICDefError", base::exceptions::ffi_cdef_error(py)?)?;
     m.add(
         "VerificationError",
-        py.get_type::<exceptions::VerificationError>(),
+        py.get_type::<base::exceptions::VerificationError>(),
     )?;
     m.add(
         "VerificationMissing",
-        py.get_type::<exceptions::VerificationMissing>(),
+        py.get_type::<base::exceptions::VerificationMissing>(),
     )?;
     Ok(())
 }

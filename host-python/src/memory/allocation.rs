@@ -10,7 +10,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use wasmcffi::cdata::{Addr, Memory};
 
-use crate::exceptions::CoreResultExt;
+use crate::base::exceptions::CoreResultExt;
 
 /// An address space shared between cdata objects.
 pub type SharedMemory = Arc<dyn Memory + Send + Sync>;

@@ -21,10 +21,10 @@ use wasmcffi::cdata::{Addr, HostMemory, Memory};
 use wasmcffi::layout::{CKind, CType};
 use wasmcffi::model::{Decl, Type};
 
-use crate::cdata::PyCData;
-use crate::context::FfiContext;
-use crate::exceptions::{CoreResultExt, FFIError};
-use crate::marshal::CallbackTarget;
+use crate::base::exceptions::{CoreResultExt, FFIError};
+use crate::marshal::args::CallbackTarget;
+use crate::memory::context::FfiContext;
+use crate::objects::cdata::PyCData;
 
 /// One `extern "Python"` function.
 struct Entry {
@@ -204,7 +204,7 @@ extern "C" fn native_entry(token: usize, index: c_int, args: usize, result: usiz
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let index = index as u32;
         let mut bytes = vec![0u8; table.args_size_of(index)];
-        crate::gil::with_gil(|py| {
+        crate::base::gil::with_gil(|py| {
             if !bytes.is_empty() {
                 if let Err(err) = HostMemory.read(args as Addr, &mut bytes).py() {
                     return err.write_unraisable(py, None);
@@ -226,7 +226,7 @@ impl ExternPythonHandler for ExternPython {
     }
 
     fn call(&self, index: u32, args: &[u8]) -> Vec<u8> {
-        crate::gil::with_gil(|py| self.dispatch(py, index, args))
+        crate::base::gil::with_gil(|py| self.dispatch(py, index, args))
     }
 }
 

@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmcffi::cdata::Addr;
 
-use crate::memory::Allocation;
-use crate::memory::SharedMemory;
+use crate::memory::allocation::Allocation;
+use crate::memory::allocation::SharedMemory;
 
 /// The alignment of the block: pieces aligned to more are not taken from it.
 const BLOCK_ALIGN: u64 = 16;

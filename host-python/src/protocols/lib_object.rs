@@ -12,11 +12,11 @@ use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType};
 use wasmcffi::model::{ConstValue, Decl, Type, TypeId};
 
-use crate::cdata::PyCData;
-use crate::context::FfiContext;
-use crate::convert::to_value;
-use crate::exceptions::{CoreResultExt, FFIError};
-use crate::keep_alive::KeepAlive;
+use crate::base::exceptions::{CoreResultExt, FFIError};
+use crate::base::keep_alive::KeepAlive;
+use crate::marshal::convert::to_value;
+use crate::memory::context::FfiContext;
+use crate::objects::cdata::PyCData;
 use pyo3::{PyTraverseError, PyVisit};
 
 /// A library object: C names only as attributes. Functions are looked up once
@@ -89,7 +89,7 @@ impl PyLib {
     fn symbol(&self, name: &str) -> PyResult<Addr> {
         self.library.symbol(name).map_err(|e| match e {
             wasmcffi::Error::Attribute(m) if self.out_of_line => FFIError::new_err(m),
-            e => crate::exceptions::to_py_err(e),
+            e => crate::base::exceptions::to_py_err(e),
         })
     }
 
@@ -110,10 +110,9 @@ impl PyLib {
                 match types.get(ty) {
                     // An enumerator of `enum e { A, ... }`: only a compiler knows it.
                     Type::Enum(e) if types.enum_def(*e).partial => {
-                        Err(crate::exceptions::VerificationMissing::new_err(format!(
-                            "enum {}",
-                            types.enum_def(*e).name
-                        )))
+                        Err(crate::base::exceptions::VerificationMissing::new_err(
+                            format!("enum {}", types.enum_def(*e).name),
+                        ))
                     }
                     _ => Ok(Item::Int(v)),
                 }

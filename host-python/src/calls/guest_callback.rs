@@ -14,11 +14,11 @@ use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::wasm::{abi, Sandbox, TableCallback, WasmVal};
 use wasmcffi::layout::{CType, FuncInfo};
 
-use crate::cdata::{Flavor, PyCData};
-use crate::context::FfiContext;
-use crate::exceptions::CoreResultExt;
-use crate::marshal::{encode_arg, value_from_bytes, Args, CallTemps, CallbackTarget};
-use crate::memory::Allocation;
+use crate::base::exceptions::CoreResultExt;
+use crate::marshal::args::{encode_arg, value_from_bytes, Args, CallTemps, CallbackTarget};
+use crate::memory::allocation::Allocation;
+use crate::memory::context::FfiContext;
+use crate::objects::cdata::{Flavor, PyCData};
 
 /// Frees the table slot of an `ffi.callback()` when its cdata dies.
 struct SlotGuard {
@@ -60,7 +60,7 @@ pub(crate) fn make(
             (true, Some((&WasmVal::I32(at), rest))) => (Some(u64::from(at as u32)), rest),
             _ => (None, args),
         };
-        crate::gil::with_gil(|py| {
+        crate::base::gil::with_gil(|py| {
             let bytes = target.invoke(py, |i, ty| {
                 let count = abi::param_types(ty).map_or(1, |t| t.len());
                 match args.get(starts[i]..starts[i] + count) {
@@ -145,8 +145,8 @@ pub(crate) fn call(
             values.extend(abi::to_wasm_values(param, &bytes).py()?);
         }
     }
-    let out =
-        crate::gil::run_guest(py, || sandbox.call_indirect(index, &signature, &values)).py()?;
+    let out = crate::base::gil::run_guest(py, || sandbox.call_indirect(index, &signature, &values))
+        .py()?;
     temps.finish(py)?;
     let bytes = match &sret {
         Some(block) => {

@@ -9,9 +9,9 @@ use pyo3::prelude::*;
 use wasmcffi::backend::wasm::{abi, WasmType, WasmVal};
 use wasmcffi::layout::{CKind, CType};
 
-use crate::context::FfiContext;
-use crate::exceptions::CoreResultExt;
-use crate::marshal::{encode_arg, fast_result, fast_word, value_from_bytes, CallTemps};
+use crate::base::exceptions::CoreResultExt;
+use crate::marshal::args::{encode_arg, fast_result, fast_word, value_from_bytes, CallTemps};
+use crate::memory::context::FfiContext;
 
 /// Whether a function of these C parameter and result types has exactly the wasm
 /// signature `params -> results` and passes everything as plain values (no struct

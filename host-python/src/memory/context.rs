@@ -10,8 +10,8 @@ use wasmcffi::layout::{Adoption, CType, Target, TypeResolver};
 use wasmcffi::model::{ArrayLen, Decl, Declarations, Type, TypeId, TypeTable};
 use wasmcffi::Result;
 
-use crate::memory::SharedMemory;
-use crate::scratch::Scratch;
+use crate::memory::allocation::SharedMemory;
+use crate::memory::scratch::Scratch;
 
 /// Declarations and resolved types of one FFI.
 pub struct TypeState {

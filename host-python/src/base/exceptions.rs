@@ -141,7 +141,7 @@ pub fn to_py_err(err: Error) -> PyErr {
         Error::Timeout(m) => Timeout::new_err(m),
         // The exception a signal handler raised (KeyboardInterrupt for Ctrl-C).
         Error::Interrupted(m) => {
-            crate::gil::take_interrupt().unwrap_or_else(|| PyKeyboardInterrupt::new_err(m))
+            crate::base::gil::take_interrupt().unwrap_or_else(|| PyKeyboardInterrupt::new_err(m))
         }
         Error::GuestExit(code) => {
             let err = GuestExit::new_err(format!("guest exited with code {code}"));

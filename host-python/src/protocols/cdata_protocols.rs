@@ -2,9 +2,9 @@
 //! comparisons, calls, repr) and its reads and writes of values as Python
 //! sees them: above conversion and calls, which the struct itself does not use.
 
-use crate::cdata::{compare, offset_addr, Flavor, PyCData};
-use crate::convert::{plain_to_py, to_value, to_value_for};
-use crate::exceptions::CoreResultExt;
+use crate::base::exceptions::CoreResultExt;
+use crate::marshal::convert::{plain_to_py, to_value, to_value_for};
+use crate::objects::cdata::{compare, offset_addr, Flavor, PyCData};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyComplex, PyFloat, PySlice, PyTuple};
@@ -385,7 +385,7 @@ impl PyCData {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<PyObject> {
-        crate::call::call_function(py, self, crate::marshal::Args::Tuple(args), kwargs)
+        crate::calls::call::call_function(py, self, crate::marshal::args::Args::Tuple(args), kwargs)
     }
 }
 

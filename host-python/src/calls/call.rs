@@ -2,13 +2,13 @@
 //! its backend (libffi call plans and closures on the host, the sandbox's
 //! function table for a sandboxed module), over the marshalling of `marshal`.
 
-use crate::cdata::{Flavor, PyCData};
-use crate::context::FfiContext;
-use crate::exceptions::CoreResultExt;
-use crate::marshal::{
+use crate::base::exceptions::CoreResultExt;
+use crate::marshal::args::{
     check_arity, encode_arg, encode_vararg, fast_result, fast_word, value_from_bytes, Args,
     CallTemps, CallbackTarget,
 };
+use crate::memory::context::FfiContext;
+use crate::objects::cdata::{Flavor, PyCData};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -98,7 +98,7 @@ pub fn call_function(
     if ctx.target() != wasmcffi::layout::Target::Host {
         // A guest function pointer is a table index: never called as a host address.
         return match ctx.sandbox() {
-            Some(sandbox) => crate::guest_callback::call(py, sandbox, func, sig, args),
+            Some(sandbox) => crate::calls::guest_callback::call(py, sandbox, func, sig, args),
             None => Err(PyRuntimeError::new_err(format!(
                 "cannot call '{}': this ffi has no sandbox to run it in",
                 func.ctype.cname()
@@ -171,7 +171,7 @@ pub fn make_callback(
 ) -> PyResult<PyObject> {
     let target = CallbackTarget::new(ctx, &fptr, false, function, error, onerror)?;
     if let Some(sandbox) = ctx.sandbox() {
-        return crate::guest_callback::make(py, ctx, sandbox, fptr, target);
+        return crate::calls::guest_callback::make(py, ctx, sandbox, fptr, target);
     }
     if ctx.target() != wasmcffi::layout::Target::Host {
         // Never a host closure (a host address) behind a guest function pointer.

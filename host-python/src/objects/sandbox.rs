@@ -13,7 +13,7 @@ use wasmcffi::backend::wasm::{
 };
 use wasmcffi::cdata::Memory;
 
-use crate::exceptions::CoreResultExt;
+use crate::base::exceptions::CoreResultExt;
 
 /// The most linear memory a wasm32 guest can address: "no memory limit".
 const WASM32_MEMORY: u64 = 1 << 32;
@@ -28,7 +28,7 @@ pub struct PySandbox {
 fn python_sink(function: Option<PyObject>) -> Option<OutputSink> {
     let function = function?;
     Some(Arc::new(move |data: &[u8]| {
-        crate::gil::with_gil(|py| {
+        crate::base::gil::with_gil(|py| {
             if let Err(err) = function.call1(py, (PyBytes::new(py, data),)) {
                 err.write_unraisable(py, None);
             }
@@ -143,7 +143,7 @@ fn config_from(
 impl PySandbox {
     /// A new instance of `module` (its `_initialize` may run guest code).
     fn start(py: Python<'_>, module: &WasmModule, config: SandboxConfig) -> PyResult<Self> {
-        let sandbox = crate::gil::run_guest(py, || Sandbox::new(module, config)).py()?;
+        let sandbox = crate::base::gil::run_guest(py, || Sandbox::new(module, config)).py()?;
         Ok(PySandbox { sandbox })
     }
 }
@@ -240,7 +240,7 @@ impl PySandbox {
     /// and grants). cdata made before raise SandboxError when used.
     fn reset(&self, py: Python<'_>) -> PyResult<()> {
         let sandbox = &self.sandbox;
-        crate::gil::run_guest(py, || sandbox.reset()).py()
+        crate::base::gil::run_guest(py, || sandbox.reset()).py()
     }
 
     /// A new, isolated instance of the same compiled module (options as for
@@ -270,7 +270,8 @@ impl PySandbox {
 
     /// The table of sizes, offsets and values the glue measured (`_cffi_layout`).
     fn layout_table(&self, py: Python<'_>) -> PyResult<Vec<u64>> {
-        let call = |name: &str| crate::gil::run_guest(py, || self.sandbox.call(name, &[])).py();
+        let call =
+            |name: &str| crate::base::gil::run_guest(py, || self.sandbox.call(name, &[])).py();
         let ptr = match call("_cffi_layout")?.first() {
             Some(WasmVal::I32(p)) => *p as u32 as u64,
             other => {

@@ -17,13 +17,13 @@ use pyo3::IntoPyObjectExt;
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Value};
 use wasmcffi::layout::{CKind, CType, FuncInfo, PrimClass, Target};
 
-use crate::cdata::{Flavor, PyCData};
-use crate::context::FfiContext;
-use crate::convert::{plain_to_py, to_value_for};
-use crate::exceptions::type_name;
-use crate::exceptions::CoreResultExt;
-use crate::memory::Allocation;
-use crate::scratch::Lease;
+use crate::base::exceptions::type_name;
+use crate::base::exceptions::CoreResultExt;
+use crate::marshal::convert::{plain_to_py, to_value_for};
+use crate::memory::allocation::Allocation;
+use crate::memory::context::FfiContext;
+use crate::memory::scratch::Lease;
+use crate::objects::cdata::{Flavor, PyCData};
 
 /// What a call keeps until it returns: temporary arrays made for bytes, str
 /// and list arguments, and sandboxed `from_buffer` cdata whose guest copies go
@@ -245,7 +245,7 @@ pub(crate) fn encode_arg(
         _ => false,
     };
     if takes_function {
-        if let Some(pointer) = crate::function_object::function_pointer_of(arg) {
+        if let Some(pointer) = crate::base::function_object::function_pointer_of(arg) {
             // `lib.f` where C expects a function pointer or a `void *`: the address of `f`.
             return encode_arg(ctx, param, pointer?.bind(arg.py()), temps);
         }

@@ -26,20 +26,22 @@ use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, GlobalVar, Type};
 
-use crate::call::call_function;
-use crate::cdata::PyCData;
-use crate::context::FfiContext;
-use crate::convert::to_value;
-use crate::exceptions::{CoreResultExt, FFIError};
-use crate::extern_python::{self, ExternPython};
-use crate::fastcall::{self, FastCall, MethodDef};
-use crate::ffi_object::PyFFI;
-use crate::keep_alive::KeepAlive;
-use crate::marshal::{check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps};
-use crate::memory::Allocation;
-use crate::sandbox::PySandbox;
-use crate::scratch::Scratch;
-use crate::wasm_values::{direct_signature, from_wasm, to_wasm};
+use crate::base::exceptions::{CoreResultExt, FFIError};
+use crate::base::fastcall::{self, FastCall, MethodDef};
+use crate::base::keep_alive::KeepAlive;
+use crate::calls::call::call_function;
+use crate::calls::extern_python::{self, ExternPython};
+use crate::marshal::args::{
+    check_arity, encode_arg, encode_vararg, value_from_bytes, Args, CallTemps,
+};
+use crate::marshal::convert::to_value;
+use crate::marshal::wasm_values::{direct_signature, from_wasm, to_wasm};
+use crate::memory::allocation::Allocation;
+use crate::memory::context::FfiContext;
+use crate::memory::scratch::Scratch;
+use crate::objects::cdata::PyCData;
+use crate::objects::ffi_object::PyFFI;
+use crate::objects::sandbox::PySandbox;
 
 /// Where a module's code runs.
 #[derive(Clone)]
@@ -108,7 +110,7 @@ impl Backend {
                         WasmVal::I32(base as i32),
                         WasmVal::I32((base + result_at) as i32),
                     ];
-                    crate::gil::run_guest(py, || sandbox.call_function(function, &call_args))
+                    crate::base::gil::run_guest(py, || sandbox.call_function(function, &call_args))
                         .py()?;
                     let mut out = vec![0u8; ret_len];
                     ctx.mem.read(base + result_at, &mut out).py()?;
@@ -652,7 +654,8 @@ impl PyModuleFunction {
         for ((slot, (param, ty)), arg) in values.iter_mut().zip(params).zip(args) {
             *slot = to_wasm(&self.ctx, param, *ty, arg, &mut temps)?;
         }
-        let result = crate::gil::run_guest(py, || sandbox.call_function(function, values)).py()?;
+        let result =
+            crate::base::gil::run_guest(py, || sandbox.call_function(function, values)).py()?;
         temps.finish(py)?;
         from_wasm(py, &self.ctx, &sig.ret, result)
     }

@@ -19,8 +19,8 @@ use pyo3::IntoPyObjectExt;
 use wasmcffi::cdata::{Addr, Memory};
 use wasmcffi::layout::Target;
 
-use crate::cdata::{cdata_arg, PyCData};
-use crate::exceptions::CoreResultExt;
+use crate::base::exceptions::CoreResultExt;
+use crate::objects::cdata::{cdata_arg, PyCData};
 
 /// The bytes of a bytes-like Python object (bytes, bytearray, memoryview, …),
 /// borrowed, never copied first.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 
-use crate::context::FfiContext;
+use crate::memory::context::FfiContext;
 
 /// The core of `wasmcffi.FFI`.
 #[pyclass(name = "_FFI", module = "wasmcffi", subclass, frozen)]

@@ -7,8 +7,8 @@ use pyo3::types::{PyBool, PyBytes, PyComplex, PyDict, PyFloat, PyInt, PyList, Py
 use wasmcffi::cdata::{StringResult, Value};
 use wasmcffi::layout::{CKind, CType, PrimClass, Target};
 
-use crate::cdata::PyCData;
-use crate::exceptions::type_name;
+use crate::base::exceptions::type_name;
+use crate::objects::cdata::PyCData;
 
 /// The [`Value`] standing for a Python object, as an initializer or argument
 /// for a cdata of `target`; a compiled module's function (`lib.f`) stands for
@@ -21,7 +21,7 @@ pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
     if let Ok(cdata) = obj.downcast::<PyCData>() {
         return cdata.get().as_value(target);
     }
-    if let Some(pointer) = crate::function_object::function_pointer_of(obj) {
+    if let Some(pointer) = crate::base::function_object::function_pointer_of(obj) {
         // `lib.f` of a compiled module stands for its function pointer, as in CFFI.
         return to_value(pointer?.bind(obj.py()), target);
     }

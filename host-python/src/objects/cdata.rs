@@ -14,11 +14,11 @@ use wasmcffi::backend::native::CallPlan;
 use wasmcffi::cdata::{self as core, Addr, HostBoxes, HostMemory, Memory, Value};
 use wasmcffi::layout::{CKind, CType, FieldLayout, PrimClass, Target};
 
-use crate::context::FfiContext;
-use crate::exceptions::CoreResultExt;
-use crate::handles;
-use crate::memory::Allocation;
-use crate::memory::SharedMemory;
+use crate::base::exceptions::CoreResultExt;
+use crate::base::handles;
+use crate::memory::allocation::Allocation;
+use crate::memory::allocation::SharedMemory;
+use crate::memory::context::FfiContext;
 
 /// How a cdata came to be, for its repr and for `ffi.release`.
 pub enum Flavor {
@@ -159,7 +159,7 @@ impl PyCData {
     pub fn check_alive(&self) -> PyResult<()> {
         let host_value = matches!(self.ctype.kind(), CKind::Prim(..) | CKind::Enum(_));
         if !host_value && self.generation != self.ctx.mem.generation() {
-            return Err(crate::exceptions::SandboxError::new_err(
+            return Err(crate::base::exceptions::SandboxError::new_err(
                 "this cdata belongs to a sandbox instance that was reset: its memory is gone",
             ));
         }
@@ -527,7 +527,7 @@ pub(crate) fn cdata_arg<'a, 'py>(
     obj.downcast::<PyCData>().map_err(|_| {
         PyTypeError::new_err(format!(
             "{what}: expected a cdata, got {}",
-            crate::exceptions::type_name(obj)
+            crate::base::exceptions::type_name(obj)
         ))
     })
 }
