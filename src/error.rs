@@ -1,5 +1,5 @@
 //! The crate's one error type. Each variant maps to the Python exception CFFI raises
-//! in the same situation (the mapping lives in `host-python/src/exceptions.rs`).
+//! in the same situation (the mapping lives in `host-python/src/base/exceptions.rs`).
 
 /// `Result` with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
