@@ -12,7 +12,7 @@ use pyo3::IntoPyObjectExt;
 use wasmcffi::backend::native::{errno, Library};
 use wasmcffi::cdata::{self as core, HostMemory, NoMemory, Value};
 use wasmcffi::cdecl::CdefOptions;
-use wasmcffi::layout::{CKind, CType, PrimClass, Target};
+use wasmcffi::layout::{follow_path, CKind, CType, PathStep, PrimClass, Target};
 use wasmcffi::model::{ConstValue, Decl, Type};
 
 use crate::base::exceptions::type_name;
@@ -50,89 +50,17 @@ impl NewPlan {
     }
 }
 
-/// A path step of `ffi.offsetof` / `ffi.addressof`: a field name or an index.
-enum Step {
-    Field(String),
-    Index(i64),
-}
-
-fn path_steps(args: &Bound<'_, PyTuple>) -> PyResult<Vec<Step>> {
+/// The path of `ffi.offsetof` / `ffi.addressof`: field names and indexes.
+fn path_steps(args: &Bound<'_, PyTuple>) -> PyResult<Vec<PathStep>> {
     let mut steps = Vec::new();
     for arg in args.iter() {
         if let Ok(name) = arg.downcast::<PyString>() {
-            steps.push(Step::Field(name.to_str()?.to_owned()));
+            steps.push(PathStep::Field(name.to_str()?.to_owned()));
         } else {
-            steps.push(Step::Index(arg.extract()?));
+            steps.push(PathStep::Index(arg.extract()?));
         }
     }
     Ok(steps)
-}
-
-/// Follows `steps` from `ty`, returning the final type and its byte offset.
-fn walk_path(ty: &CType, steps: &[Step], allow_pointer_first: bool) -> PyResult<(CType, u64)> {
-    let mut ty = ty.clone();
-    let mut offset: i128 = 0;
-    for (n, step) in steps.iter().enumerate() {
-        match step {
-            Step::Field(name) => {
-                let record = match ty.kind() {
-                    CKind::Record(_) => ty.clone(),
-                    CKind::Pointer(target)
-                        if allow_pointer_first
-                            && n == 0
-                            && matches!(target.kind(), CKind::Record(_)) =>
-                    {
-                        target.clone()
-                    }
-                    _ => {
-                        return Err(PyTypeError::new_err(
-                            "with a field name argument, expected a struct or union ctype",
-                        ))
-                    }
-                };
-                let CKind::Record(r) = record.kind() else {
-                    unreachable!()
-                };
-                let layout = r
-                    .checked_layout(record.cname(), || {
-                        wasmcffi::Error::Type(format!(
-                            "struct or union ctype '{}' is incomplete",
-                            record.cname()
-                        ))
-                    })
-                    .py()?;
-                let field = layout
-                    .fields
-                    .iter()
-                    .find(|f| f.name == *name)
-                    .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.clone()))?;
-                if field.bitsize >= 0 {
-                    return Err(PyTypeError::new_err(format!(
-                        "not supported for bitfield '{name}'"
-                    )));
-                }
-                offset += i128::from(field.offset);
-                ty = field.ty.clone();
-            }
-            Step::Index(i) => {
-                let item =
-                    match ty.kind() {
-                        CKind::Array { item, .. } => item.clone(),
-                        CKind::Pointer(item) if n == 0 => item.clone(),
-                        _ => return Err(PyTypeError::new_err(
-                            "with an integer argument, expected an array ctype or a pointer ctype",
-                        )),
-                    };
-                let size = item.size().ok_or_else(|| {
-                    PyTypeError::new_err(format!("ctype '{}' is of unknown size", item.cname()))
-                })?;
-                offset += i128::from(*i) * i128::from(size);
-                ty = item;
-            }
-        }
-    }
-    let offset = u64::try_from(offset).map_err(|_| PyValueError::new_err("negative offset"))?;
-    Ok((ty, offset))
 }
 
 impl PyFFI {
@@ -512,7 +440,9 @@ impl PyFFI {
         fields_or_indexes: &Bound<'_, PyTuple>,
     ) -> PyResult<u64> {
         let ty = self.ctype_arg(cdecl)?;
-        Ok(walk_path(&ty, &path_steps(fields_or_indexes)?, true)?.1)
+        Ok(follow_path(&ty, &path_steps(fields_or_indexes)?, true)
+            .py()?
+            .1)
     }
 
     /// A pointer to a struct, array, or one of their (nested) fields or items.
@@ -543,7 +473,7 @@ impl PyFFI {
                 ))
             }
         }
-        let (ty, offset) = walk_path(&cdata.ctype, &steps, true)?;
+        let (ty, offset) = follow_path(&cdata.ctype, &steps, true).py()?;
         let pointer = self.ctx.pointer_to(&ty).py()?;
         let addr = offset_addr(cdata.addr, offset as i64, 1)?;
         PyCData::plain(&self.ctx, pointer, addr)

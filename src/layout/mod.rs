@@ -14,6 +14,7 @@
 
 mod by_value;
 mod ctype;
+mod path;
 mod record;
 mod resolve;
 mod target;
@@ -23,5 +24,6 @@ pub use ctype::{
     CKind, CType, CTypeData, Contradiction, EnumType, FieldLayout, FuncInfo, MeasuredField,
     MeasuredRecord, RecordLayout, RecordType,
 };
+pub use path::{follow_path, PathStep};
 pub use resolve::{Adoption, TypeResolver};
 pub use target::{PrimClass, PrimLayout, Target};

@@ -684,3 +684,72 @@ fn absurd_nesting_is_an_error_not_a_stack_overflow() {
     }
     assert!(matches!(host(&b, rec).unwrap_err(), Error::CDef(m) if m.contains("nested")));
 }
+
+mod paths {
+    use super::*;
+    use wasmcffi::layout::{follow_path, PathStep};
+
+    fn field(name: &str) -> PathStep {
+        PathStep::Field(name.to_owned())
+    }
+
+    /// `struct inner { char c; int v[4]; }; struct outer { short s; struct inner in; int bits : 3; }`
+    fn outer(b: &mut B) -> TypeId {
+        let (c, i, s) = (b.p(Prim::Char), b.p(Prim::Int), b.p(Prim::Short));
+        let v = b.arr(i, ArrayLen::Fixed(4));
+        let inner = b.st("inner", vec![f("c", c), f("v", v)]);
+        b.st("outer", vec![f("s", s), f("in", inner), bf("bits", i, 3)])
+    }
+
+    #[test]
+    fn fields_and_indexes_add_their_offsets() {
+        let mut b = B::new();
+        let o = outer(&mut b);
+        let ty = host(&b, o).unwrap();
+        let (reached, offset) =
+            follow_path(&ty, &[field("in"), field("v"), PathStep::Index(2)], false).unwrap();
+        assert_eq!((reached.cname(), offset), ("int", 4 + 4 + 2 * 4));
+        let (_, back) =
+            follow_path(&ty, &[field("in"), field("v"), PathStep::Index(-1)], false).unwrap();
+        assert_eq!(back, 4);
+    }
+
+    #[test]
+    fn a_first_step_may_go_through_a_pointer() {
+        let mut b = B::new();
+        let o = outer(&mut b);
+        let p = b.ptr(o);
+        let ty = host(&b, p).unwrap();
+        assert_eq!(follow_path(&ty, &[field("in")], true).unwrap().1, 4);
+        assert!(matches!(
+            follow_path(&ty, &[field("in")], false),
+            Err(Error::Type(_))
+        ));
+        // An index through the pointer: the size of what it points to.
+        let size = host(&b, o).unwrap().size().unwrap();
+        assert_eq!(
+            follow_path(&ty, &[PathStep::Index(3)], false).unwrap().1,
+            3 * size
+        );
+    }
+
+    #[test]
+    fn cffi_errors() {
+        let mut b = B::new();
+        let o = outer(&mut b);
+        let ty = host(&b, o).unwrap();
+        assert!(
+            matches!(follow_path(&ty, &[field("nope")], false), Err(Error::Key(k)) if k == "nope")
+        );
+        assert!(matches!(follow_path(&ty, &[field("bits")], false),
+                         Err(Error::Type(m)) if m == "not supported for bitfield 'bits'"));
+        assert!(matches!(
+            follow_path(&ty, &[PathStep::Index(1)], false),
+            Err(Error::Type(_))
+        ));
+        assert!(
+            matches!(follow_path(&ty, &[field("in"), field("v"), PathStep::Index(-5)], false),
+                         Err(Error::Value(m)) if m == "negative offset")
+        );
+    }
+}
