@@ -21,8 +21,8 @@ mod tests;
 
 pub use cast::cast_value;
 pub use convert::{
-    open_length, read_field, read_pointer, read_prim, read_value, string, unpack, var_size,
-    write_field, write_init, write_pointer, write_slice, StringResult,
+    open_length, promoted_to_int, read_field, read_pointer, read_prim, read_value, string, unpack,
+    var_size, write_field, write_init, write_pointer, write_slice, StringResult,
 };
 pub use init::pointer_init;
 pub use memory::{Addr, HostBoxes, HostMemory, Memory, NoMemory};

@@ -18,6 +18,7 @@ mod path;
 mod record;
 mod resolve;
 mod target;
+mod vararg;
 
 pub use by_value::{check_libffi_by_value, check_libffi_signature, Place};
 pub use ctype::{
@@ -27,3 +28,4 @@ pub use ctype::{
 pub use path::{follow_path, PathStep};
 pub use resolve::{Adoption, TypeResolver};
 pub use target::{PrimClass, PrimLayout, Target};
+pub use vararg::{vararg_promotion, Promotion};

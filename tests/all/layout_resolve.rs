@@ -753,3 +753,50 @@ mod paths {
         );
     }
 }
+
+mod varargs {
+    use super::*;
+    use wasmcffi::layout::{vararg_promotion, Promotion};
+
+    #[test]
+    fn c_default_argument_promotions() {
+        let mut b = B::new();
+        for target in [Target::Host, Target::Wasm32] {
+            let resolve = |b: &B, id| TypeResolver::new(target).resolve(&b.t, id).unwrap();
+            let cases = [
+                (Prim::Char, Promotion::Int),
+                (Prim::SChar, Promotion::Int),
+                (Prim::UShort, Promotion::Int),
+                (Prim::Bool, Promotion::Int),
+                (Prim::Int, Promotion::Unchanged),
+                (Prim::LongLong, Promotion::Unchanged),
+                (Prim::Float, Promotion::Double),
+                (Prim::Double, Promotion::Unchanged),
+            ];
+            for (prim, expected) in cases {
+                let id = b.p(prim);
+                assert_eq!(
+                    vararg_promotion(&resolve(&b, id)).unwrap(),
+                    expected,
+                    "{prim:?}"
+                );
+            }
+            let int = b.p(Prim::Int);
+            let array = b.arr(int, ArrayLen::Fixed(3));
+            assert_eq!(
+                vararg_promotion(&resolve(&b, array)).unwrap(),
+                Promotion::ItemPointer
+            );
+            let pointer = b.ptr(int);
+            assert_eq!(
+                vararg_promotion(&resolve(&b, pointer)).unwrap(),
+                Promotion::Unchanged
+            );
+            let void = b.t.intern(Type::Void);
+            assert!(matches!(
+                vararg_promotion(&resolve(&b, void)),
+                Err(Error::Type(_))
+            ));
+        }
+    }
+}

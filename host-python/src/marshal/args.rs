@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Value};
-use wasmcffi::layout::{CKind, CType, FuncInfo, PrimClass, Target};
+use wasmcffi::layout::{vararg_promotion, CKind, CType, FuncInfo, PrimClass, Promotion, Target};
 
 use crate::base::exceptions::type_name;
 use crate::base::exceptions::CoreResultExt;
@@ -374,7 +374,8 @@ fn pointer_bytes(ctx: &FfiContext, addr: Addr) -> Vec<u8> {
 }
 
 /// The C type and bytes of argument `index` in the variadic part of a call:
-/// it must be a cdata, and gets C's default argument promotions.
+/// it must be a cdata, and gets C's default argument promotions
+/// (`layout::vararg_promotion`, `cdata::promoted_to_int`).
 pub(crate) fn encode_vararg(
     ctx: &Arc<FfiContext>,
     index: usize,
@@ -388,50 +389,29 @@ pub(crate) fn encode_vararg(
         )));
     };
     let cdata = cdata.get();
-    let value = cdata.as_value(ctx.target())?;
     let promoted = |text: &str| ctx.parse_ctype(text).py();
-    match cdata.ctype.kind() {
-        CKind::Prim(_, l) => {
-            let ty = match l.class {
-                PrimClass::Float if l.size < 8 => promoted("double")?,
-                PrimClass::Int { .. }
-                | PrimClass::Char
-                | PrimClass::Bool
-                | PrimClass::WideChar { .. }
-                    if l.size < 4 =>
-                {
-                    promoted("int")?
-                }
-                _ => cdata.ctype.clone(),
-            };
-            let value = match (l.class, value) {
-                (PrimClass::Char, Value::Bytes(b)) => {
-                    Value::Int(i128::from(b.first().copied().unwrap_or(0) as i8))
-                }
-                (PrimClass::Bool, Value::Bool(b)) => Value::Int(i128::from(b)),
-                (PrimClass::WideChar { .. }, Value::Str(s)) => {
-                    Value::Int(i128::from(s.first().copied().unwrap_or(0)))
-                }
-                (_, v) => v,
-            };
-            Ok((ty.clone(), core::encode_prim(&*ctx.mem, &ty, &value).py()?))
+    let encode = |ty: CType, value: &Value| {
+        let bytes = core::encode_prim(&*ctx.mem, &ty, value).py()?;
+        Ok((ty, bytes))
+    };
+    match (vararg_promotion(&cdata.ctype).py()?, cdata.ctype.kind()) {
+        (Promotion::Int, CKind::Prim(_, layout)) => {
+            let value = core::promoted_to_int(layout.class, cdata.as_value(ctx.target())?);
+            encode(promoted("int")?, &value)
         }
-        CKind::Enum(_) => Ok((
-            cdata.ctype.clone(),
-            core::encode_prim(&*ctx.mem, &cdata.ctype, &value).py()?,
-        )),
-        CKind::Pointer(_) | CKind::Function(_) => {
-            Ok((cdata.ctype.clone(), pointer_bytes(ctx, cdata.addr)))
-        }
-        CKind::Array { item, .. } => {
+        (Promotion::Double, _) => encode(promoted("double")?, &cdata.as_value(ctx.target())?),
+        (Promotion::ItemPointer, CKind::Array { item, .. }) => {
             Ok((ctx.pointer_to(item).py()?, pointer_bytes(ctx, cdata.addr)))
         }
-        CKind::Record(_) => {
+        (_, CKind::Pointer(_) | CKind::Function(_)) => {
+            Ok((cdata.ctype.clone(), pointer_bytes(ctx, cdata.addr)))
+        }
+        (_, CKind::Record(_)) => {
             let mut bytes = vec![0u8; cdata.ctype.size().unwrap_or(0) as usize];
             ctx.mem.read(cdata.addr, &mut bytes).py()?;
             Ok((cdata.ctype.clone(), bytes))
         }
-        CKind::Void => Err(PyTypeError::new_err("cannot pass a 'void' cdata")),
+        _ => encode(cdata.ctype.clone(), &cdata.as_value(ctx.target())?),
     }
 }
 

@@ -546,3 +546,24 @@ fn reprs_match_python() {
         assert_eq!(cdata_repr(mem, &bl, a).unwrap(), "<cdata '_Bool' True>");
     });
 }
+
+#[test]
+fn promoted_to_int_gives_the_number_of_chars_bools_and_wide_chars() {
+    use crate::cdata::promoted_to_int;
+    use crate::layout::PrimClass;
+    let int = |v: Value| match v {
+        Value::Int(n) => n,
+        other => panic!("not an int: {other:?}"),
+    };
+    // Plain `char` is signed on both targets.
+    assert_eq!(
+        int(promoted_to_int(PrimClass::Char, Value::Bytes(vec![0xFF]))),
+        -1
+    );
+    assert_eq!(
+        int(promoted_to_int(PrimClass::Char, Value::Bytes(vec![b'A']))),
+        65
+    );
+    assert_eq!(int(promoted_to_int(PrimClass::Bool, Value::Bool(true))), 1);
+    assert_eq!(int(promoted_to_int(PrimClass::Char, Value::Int(7))), 7);
+}
