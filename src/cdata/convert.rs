@@ -252,13 +252,14 @@ pub fn write_slice(
 }
 
 /// The value of a primitive of class `class` promoted to `int` in the variadic
-/// part of a call (see `layout::vararg_promotion`): a `char` as its number
-/// (plain `char` is signed on both targets), a `_Bool` as 0 or 1, a wide
-/// character as its code; other values as they are.
+/// part of a call (see `layout::vararg_promotion`): a `char` as its byte,
+/// 0 to 255 (as CFFI passes it, though plain `char` is signed in both
+/// targets' C), a `_Bool` as 0 or 1, a wide character as its code; other
+/// values as they are.
 pub fn promoted_to_int(class: PrimClass, value: Value) -> Value {
     match (class, value) {
         (PrimClass::Char, Value::Bytes(b)) => {
-            Value::Int(i128::from(b.first().copied().unwrap_or(0) as i8))
+            Value::Int(i128::from(b.first().copied().unwrap_or(0)))
         }
         (PrimClass::Bool, Value::Bool(b)) => Value::Int(i128::from(b)),
         (PrimClass::WideChar { .. }, Value::Str(s)) => {
