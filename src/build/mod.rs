@@ -65,8 +65,10 @@
 
 mod callbacks;
 mod complete;
+mod glue_block;
 mod plan;
 
+pub use glue_block::GlueBlock;
 pub use plan::{record_c_name, ArrayTarget, LayoutPlan, Question, RecordField, SENTINEL};
 
 use std::fmt::Write as _;

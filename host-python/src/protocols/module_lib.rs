@@ -22,6 +22,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::{PyTraverseError, PyVisit};
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
 use wasmcffi::backend::wasm::{ExternPythonHandler, GuestFunc, Sandbox, WasmVal};
+use wasmcffi::build::GlueBlock;
 use wasmcffi::cdata::{self as core, Addr};
 use wasmcffi::layout::{CKind, CType, FuncInfo};
 use wasmcffi::model::{ConstValue, Decl, GlobalVar, Type};
@@ -83,37 +84,30 @@ impl Backend {
                         "a sandboxed function is entered by its export",
                     ));
                 };
-                // One guest block: [pointer table | result | argument values], 8-aligned.
-                let table = 4 * args.len() as u64;
-                let result_at = table.div_ceil(8) * 8;
-                let mut at = result_at + (ret_len.max(8) as u64).div_ceil(8) * 8;
-                let mut offsets = Vec::with_capacity(args.len());
-                for value in args {
-                    offsets.push(at);
-                    at += (value.len().max(1) as u64).div_ceil(8) * 8;
-                }
+                let sizes: Vec<usize> = args.iter().map(Vec::len).collect();
+                let layout = GlueBlock::new(&sizes, ret_len, 4);
                 // The glue's block is taken from the lib's scratch area when it is free.
                 let mut lease = scratch.lease(&ctx.mem);
                 let mut own_block = None;
-                let base = match lease.as_mut().and_then(|l| l.take(at, 8)) {
+                let base = match lease.as_mut().and_then(|l| l.take(layout.size, 8)) {
                     Some(base) => base,
-                    None => own_block.insert(Allocation::new(&ctx.mem, at, 8)?).addr(),
+                    None => own_block
+                        .insert(Allocation::new(&ctx.mem, layout.size, 8)?)
+                        .addr(),
                 };
                 let outcome = (|| {
-                    let mut pointers = Vec::with_capacity(args.len() * 4);
-                    for (value, off) in args.iter().zip(&offsets) {
-                        ctx.mem.write(base + off, value).py()?;
-                        pointers.extend_from_slice(&((base + off) as u32).to_le_bytes());
+                    for (value, offset) in args.iter().zip(&layout.arg_offsets) {
+                        ctx.mem.write(base + offset, value).py()?;
                     }
-                    ctx.mem.write(base, &pointers).py()?;
+                    ctx.mem.write(base, &layout.pointer_table(base)).py()?;
                     let call_args = [
                         WasmVal::I32(base as i32),
-                        WasmVal::I32((base + result_at) as i32),
+                        WasmVal::I32((base + layout.result_at) as i32),
                     ];
                     crate::base::gil::run_guest(py, || sandbox.call_function(function, &call_args))
                         .py()?;
                     let mut out = vec![0u8; ret_len];
-                    ctx.mem.read(base + result_at, &mut out).py()?;
+                    ctx.mem.read(base + layout.result_at, &mut out).py()?;
                     Ok(out)
                 })();
                 drop(lease);
@@ -125,29 +119,32 @@ impl Backend {
                         "a native function is entered by its address",
                     ));
                 };
-                let mut words: Vec<u64> = Vec::new();
-                let mut offsets = Vec::with_capacity(args.len());
-                for value in args {
-                    offsets.push(words.len());
-                    words.extend(value.chunks(8).map(|c| {
-                        let mut w = [0u8; 8];
-                        w[..c.len()].copy_from_slice(c);
-                        u64::from_le_bytes(w)
-                    }));
-                    if value.is_empty() {
-                        words.push(0);
+                let sizes: Vec<usize> = args.iter().map(Vec::len).collect();
+                let layout = GlueBlock::new(&sizes, ret_len, 8);
+                // The block in host memory, 8-aligned: words, filled byte by byte.
+                let mut words = vec![0u64; (layout.size / 8) as usize];
+                let base = words.as_mut_ptr() as usize as u64;
+                let mut put = |offset: u64, bytes: &[u8]| {
+                    for (i, chunk) in bytes.chunks(8).enumerate() {
+                        let mut word = [0u8; 8];
+                        word[..chunk.len()].copy_from_slice(chunk);
+                        words[(offset / 8) as usize + i] = u64::from_le_bytes(word);
                     }
+                };
+                for (value, &offset) in args.iter().zip(&layout.arg_offsets) {
+                    put(offset, value);
                 }
-                let base = words.as_ptr() as usize as u64;
-                let pointers: Vec<u64> = offsets.iter().map(|&i| base + 8 * i as u64).collect();
-                let mut ret = vec![0u64; ret_len.max(8).div_ceil(8)];
+                put(0, &layout.pointer_table(base));
+                // The address C writes the result through, taken after the last
+                // write above (the same address as `base`).
+                let block = words.as_mut_ptr() as usize as u64;
                 let mut buffer = ArgBuffer::new();
-                buffer.push_word(pointers.as_ptr() as usize as u64);
-                buffer.push_word(ret.as_mut_ptr() as usize as u64);
+                buffer.push_word(block);
+                buffer.push_word(block + layout.result_at);
                 py.allow_threads(|| glue_call.call(func, &buffer)).py()?;
-                // `words` and `pointers` lived until here: the wrapper read them during the call.
-                drop((words, pointers));
-                Ok(ret
+                // `words` lived until here: the wrapper read and wrote it during the call.
+                let result = &words[(layout.result_at / 8) as usize..];
+                Ok(result
                     .iter()
                     .flat_map(|w| w.to_le_bytes())
                     .take(ret_len)
