@@ -800,3 +800,32 @@ mod varargs {
         }
     }
 }
+
+mod wasm_vararg_area {
+    use super::*;
+    use wasmcffi::backend::wasm::abi::{vararg_area, VarargSlot};
+
+    #[test]
+    fn each_value_at_its_alignment_and_structs_by_pointer() {
+        let mut b = B::new();
+        let (int, double, ll) = (b.p(Prim::Int), b.p(Prim::Double), b.p(Prim::LongLong));
+        let point = b.st("point", vec![f("x", double), f("y", double)]);
+        let ptr = b.ptr(int);
+        let wasm = |b: &B, id| TypeResolver::new(Target::Wasm32).resolve(&b.t, id).unwrap();
+        let types = [int, double, point, ptr, ll].map(|id| wasm(&b, id));
+        let (slots, size) = vararg_area(&types);
+        let slot = |offset, by_pointer| VarargSlot { offset, by_pointer };
+        assert_eq!(
+            slots,
+            vec![
+                slot(0, false),  // int
+                slot(8, false),  // double, 8-aligned
+                slot(16, true),  // struct: a pointer to a copy
+                slot(20, false), // pointer
+                slot(24, false), // long long, 8-aligned
+            ]
+        );
+        assert_eq!(size, 32);
+        assert_eq!(vararg_area(&[]), (vec![], 0));
+    }
+}

@@ -21,6 +21,7 @@ use pyo3::types::PyString;
 use pyo3::IntoPyObjectExt;
 use pyo3::{PyTraverseError, PyVisit};
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
+use wasmcffi::backend::wasm::abi::vararg_area;
 use wasmcffi::backend::wasm::{ExternPythonHandler, GuestFunc, Sandbox, WasmVal};
 use wasmcffi::build::GlueBlock;
 use wasmcffi::cdata::{self as core, Addr};
@@ -658,9 +659,8 @@ impl PyModuleFunction {
     }
 
     /// A call of a variadic function's `_cffi_f_NAME` in the sandbox: the fixed
-    /// arguments as for [`Self::call_glue`], then the variadic values laid out as
-    /// the wasm32 C ABI passes them (promoted, each at its alignment and at least
-    /// 4-byte slots, aggregates by pointer to a copy), behind one pointer.
+    /// arguments as for [`Self::call_glue`], then the variadic values in the
+    /// wasm32 variadic area (`abi::vararg_area`), behind one pointer.
     fn call_variadic(
         &self,
         py: Python<'_>,
@@ -673,23 +673,30 @@ impl PyModuleFunction {
         let mut temps = CallTemps::default();
         let fixed = sig.params.len();
         let mut values = self.encode_fixed(sig, args, &mut temps)?;
-        let mut area = Vec::new();
+        let mut varargs = Vec::with_capacity(args.len().saturating_sub(fixed));
         for (i, arg) in args.iter().enumerate().skip(fixed) {
-            let (ty, mut bytes) = encode_vararg(&self.ctx, i, arg)?;
+            let (ty, bytes) = encode_vararg(&self.ctx, i, arg)?;
             wasmcffi::layout::check_libffi_by_value(&ty, wasmcffi::layout::Place::Argument).py()?;
-            let mut align = ty.align().unwrap_or(4).max(4) as usize;
-            if matches!(ty.kind(), CKind::Record(_)) {
-                let copy = Allocation::new(&self.ctx.mem, bytes.len() as u64, align as u64)?;
-                self.ctx.mem.write(copy.addr(), &bytes).py()?;
-                bytes = (copy.addr() as u32).to_le_bytes().to_vec();
-                align = 4;
-                temps.keep(copy);
-            }
-            area.resize(area.len().next_multiple_of(align), 0);
-            area.extend_from_slice(&bytes);
+            varargs.push((ty, bytes));
         }
-        let block = Allocation::new(&self.ctx.mem, area.len().max(1) as u64, 16)?;
-        self.ctx.mem.write(block.addr(), &area).py()?;
+        let types: Vec<CType> = varargs.iter().map(|(ty, _)| ty.clone()).collect();
+        let (slots, size) = vararg_area(&types);
+        let block = Allocation::new(&self.ctx.mem, size.max(1), 16)?;
+        for ((ty, bytes), slot) in varargs.iter().zip(&slots) {
+            let at = block.addr() + slot.offset;
+            if slot.by_pointer {
+                let align = ty.align().unwrap_or(4).max(4);
+                let copy = Allocation::new(&self.ctx.mem, bytes.len() as u64, align)?;
+                self.ctx.mem.write(copy.addr(), bytes).py()?;
+                self.ctx
+                    .mem
+                    .write(at, &(copy.addr() as u32).to_le_bytes())
+                    .py()?;
+                temps.keep(copy);
+            } else {
+                self.ctx.mem.write(at, bytes).py()?;
+            }
+        }
         values.push((block.addr() as u32).to_le_bytes().to_vec());
         temps.keep(block);
         let bytes = self.backend.call(

@@ -246,3 +246,36 @@ fn signed(ty: &CType) -> bool {
         _ => false,
     }
 }
+
+/// One variadic argument's place in the wasm32 variadic area: the block the
+/// caller fills and passes as one pointer, which the callee's `va_list` walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VarargSlot {
+    /// Where the value (or the pointer to it) goes in the area.
+    pub offset: u64,
+    /// A struct or union travels as an `i32` pointer to a copy of it, aligned
+    /// as the struct is (at least 4).
+    pub by_pointer: bool,
+}
+
+/// The wasm32 variadic area of arguments of `types` (already promoted, see
+/// `layout::vararg_promotion`): each at its alignment and at least 4, a
+/// struct or union by pointer. Returns each slot and the area's size.
+pub fn vararg_area(types: &[CType]) -> (Vec<VarargSlot>, u64) {
+    let mut at = 0u64;
+    let slots = types
+        .iter()
+        .map(|ty| {
+            let by_pointer = matches!(ty.kind(), CKind::Record(_));
+            let (size, align) = if by_pointer {
+                (4, 4)
+            } else {
+                (ty.size().unwrap_or(0), ty.align().unwrap_or(4).max(4))
+            };
+            let offset = at.next_multiple_of(align);
+            at = offset + size;
+            VarargSlot { offset, by_pointer }
+        })
+        .collect();
+    (slots, at)
+}
