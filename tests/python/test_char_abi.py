@@ -27,6 +27,9 @@ CDEF = """
     int call_sc_cb(signed char (*cb)(signed char), signed char c);
     int call_uc_cb(unsigned char (*cb)(unsigned char), unsigned char c);
     int va_chars(int n, ...);
+    int (*char_as_int_ptr(void))(char);
+    int (*sc_as_int_ptr(void))(signed char);
+    unsigned char (*uc_echo_ptr(void))(unsigned char);
 """
 SOURCE = r"""
     #include <stdarg.h>
@@ -49,6 +52,9 @@ SOURCE = r"""
         va_end(ap);
         return s;
     }
+    int (*char_as_int_ptr(void))(char) { return as_int; }
+    int (*sc_as_int_ptr(void))(signed char) { return sc_as_int; }
+    unsigned char (*uc_echo_ptr(void))(unsigned char) { return uc_echo; }
 """
 
 reference, module = module_fixtures(CDEF, SOURCE, "_char_abi")
@@ -65,6 +71,9 @@ def every_path(ffi, lib):
         lib.glue_sc(pair, -100), lib.glue_uc(pair, 200),
         lib.call_char_cb(keep[0], b"\x90"), lib.call_sc_cb(keep[1], -5), lib.call_uc_cb(keep[2], 0xF0),
         lib.va_chars(3, ffi.cast("signed char", -7), ffi.cast("unsigned char", 200), ffi.cast("char", b"\xff")),
+        # C function pointers called from Python.
+        lib.char_as_int_ptr()(b"\xff"), lib.char_as_int_ptr()(b"\x80"), lib.sc_as_int_ptr()(-2),
+        lib.uc_echo_ptr()(0xFE),
     ]
 
 
