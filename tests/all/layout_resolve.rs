@@ -829,3 +829,36 @@ mod wasm_vararg_area {
         assert_eq!(vararg_area(&[]), (vec![], 0));
     }
 }
+
+mod wasm_arg_shape {
+    use super::*;
+    use wasmcffi::backend::wasm::abi::ArgShape;
+    use wasmcffi::backend::wasm::WasmVal;
+
+    #[test]
+    fn hidden_result_pointer_then_each_parameters_values() {
+        let mut b = B::new();
+        let (int, ld) = (b.p(Prim::Int), b.p(Prim::LongDouble));
+        let pair = b.st("pair", vec![f("a", int), f("b", int)]);
+        let wasm = |b: &B, id| TypeResolver::new(Target::Wasm32).resolve(&b.t, id).unwrap();
+        let (ret, params) = (
+            wasm(&b, pair),
+            [wasm(&b, int), wasm(&b, ld), wasm(&b, pair)],
+        );
+        let shape = ArgShape::new(&ret, &params).unwrap();
+        let args = [
+            WasmVal::I32(64), // where the struct result goes
+            WasmVal::I32(7),
+            WasmVal::I64(1),
+            WasmVal::I64(2),   // long double: two i64
+            WasmVal::I32(128), // the struct argument: a pointer to a copy
+        ];
+        let (result_at, values) = shape.split(&args);
+        assert_eq!(result_at, Some(64));
+        assert_eq!(values, vec![&args[1..2], &args[2..4], &args[4..5]]);
+        // Too few arguments: the missing parameter gets no values.
+        let (_, short) = shape.split(&args[..3]);
+        assert_eq!(short[1].len(), 1);
+        assert!(short[2].is_empty());
+    }
+}

@@ -43,35 +43,25 @@ pub(crate) fn make(
     target: CallbackTarget,
 ) -> PyResult<PyObject> {
     let signature = abi::signature(target.ret(), target.params()).py()?;
-    // Where each parameter's wasm values start (a `long double` takes two).
-    let mut starts = Vec::with_capacity(target.params().len());
-    let mut next = 0;
-    for param in target.params() {
-        starts.push(next);
-        next += abi::param_types(param).py()?.len();
-    }
+    // The hidden result pointer, then each parameter's wasm values.
+    let shape = abi::ArgShape::new(target.ret(), target.params()).py()?;
     let callable = target.function().clone_ref(py);
     let target = Arc::new(target);
     let mem = ctx.mem.clone();
     let callback: TableCallback = Arc::new(move |args: &[WasmVal]| {
         // A struct (or `long double`) result goes where the hidden first argument points.
-        let sret = abi::returns_indirectly(target.ret());
-        let (result_at, args) = match (sret, args.split_first()) {
-            (true, Some((&WasmVal::I32(at), rest))) => (Some(u64::from(at as u32)), rest),
-            _ => (None, args),
-        };
+        let (result_at, values) = shape.split(args);
         crate::base::gil::with_gil(|py| {
-            let bytes = target.invoke(py, |i, ty| {
-                let count = abi::param_types(ty).map_or(1, |t| t.len());
-                match args.get(starts[i]..starts[i] + count) {
-                    Some(&[WasmVal::I32(at)]) if abi::is_indirect(ty) => {
-                        let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
-                        mem.read(u64::from(at as u32), &mut bytes).py()?;
-                        Ok(Cow::Owned(bytes))
-                    }
-                    Some(values) => Ok(Cow::Owned(abi::from_wasm_values(ty, values))),
-                    None => Err(pyo3::exceptions::PyTypeError::new_err("missing argument")),
+            let bytes = target.invoke(py, |i, ty| match values.get(i).copied() {
+                Some(&[WasmVal::I32(at)]) if abi::is_indirect(ty) => {
+                    let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
+                    mem.read(u64::from(at as u32), &mut bytes).py()?;
+                    Ok(Cow::Owned(bytes))
                 }
+                Some(values) if !values.is_empty() => {
+                    Ok(Cow::Owned(abi::from_wasm_values(ty, values)))
+                }
+                _ => Err(pyo3::exceptions::PyTypeError::new_err("missing argument")),
             });
             match result_at {
                 Some(at) => {

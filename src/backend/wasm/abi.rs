@@ -279,3 +279,48 @@ pub fn vararg_area(types: &[CType]) -> (Vec<VarargSlot>, u64) {
         .collect();
     (slots, at)
 }
+
+/// How the wasm arguments of a C function of some signature travel, in order:
+/// the hidden result pointer (for a result that [`returns_indirectly`]), then
+/// each parameter's values (as many as [`param_types`] says).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgShape {
+    hidden_result: bool,
+    counts: Vec<usize>,
+}
+
+impl ArgShape {
+    /// The shape of the arguments of a function returning `ret` with `params`.
+    ///
+    /// # Errors
+    /// As [`param_types`].
+    pub fn new(ret: &CType, params: &[CType]) -> Result<ArgShape> {
+        Ok(ArgShape {
+            hidden_result: returns_indirectly(ret),
+            counts: params
+                .iter()
+                .map(|p| param_types(p).map(|t| t.len()))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// `args` in parts: the guest address where the result goes (with a
+    /// hidden result pointer), and each parameter's values. A parameter whose
+    /// values are missing (`args` too short) gets none.
+    pub fn split<'a>(&self, args: &'a [WasmVal]) -> (Option<u64>, Vec<&'a [WasmVal]>) {
+        let (result_at, mut rest) = match (self.hidden_result, args.split_first()) {
+            (true, Some((&WasmVal::I32(at), rest))) => (Some(u64::from(at as u32)), rest),
+            _ => (None, args),
+        };
+        let params = self
+            .counts
+            .iter()
+            .map(|&n| {
+                let (values, tail) = rest.split_at(n.min(rest.len()));
+                rest = tail;
+                values
+            })
+            .collect();
+        (result_at, params)
+    }
+}
