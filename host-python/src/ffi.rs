@@ -305,17 +305,14 @@ impl PyFFI {
             for (name, decl) in &decls.lib_items {
                 let (kind, ty) = match decl {
                     // As `ffi.typeof(lib.f)`: the function-pointer type.
-                    Decl::Function { ty } | Decl::ExternPython { ty, .. } => ("function", *ty),
+                    Decl::Function { ty } | Decl::ExternPython { ty, .. } => {
+                        ("function", decls.types.intern(Type::Pointer(*ty)))
+                    }
                     Decl::Global(global) => ("global", global.ty),
                     Decl::Constant { ty, .. } => ("constant", *ty),
                     Decl::Typedef(_) => continue,
                 };
                 items.push((name.clone(), kind, ty));
-            }
-            for (_, kind, ty) in &mut items {
-                if *kind == "function" {
-                    *ty = decls.types.intern(Type::Pointer(*ty));
-                }
             }
             items
         };

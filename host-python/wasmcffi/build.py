@@ -229,13 +229,18 @@ def module_base(tmpdir, module_name):
 C_EXTENSIONS = (".c",)
 
 
+def guest_files_digest():
+    """A digest of the guest's C files (runtime, stubs, headers): what names
+    their folder, and what a `verify()` module's name covers of them."""
+    return hashlib.sha256(repr(sorted(_wasmcffi.GUEST_FILES.items())).encode()).hexdigest()
+
+
 def write_guest_files(out_dir):
-    """Writes the guest's C files (runtime, stubs, headers) into a folder named
-    by their content and returns it: in the object cache's folder, so that the
-    commands that name it (and so the cached objects) are the same from one
-    build to the next, else in `out_dir`."""
-    digest = hashlib.sha256(repr(sorted(_wasmcffi.GUEST_FILES.items())).encode()).hexdigest()[:16]
-    folder = os.path.join(_objects.cache_dir() or out_dir, f"guest-{digest}")
+    """Writes the guest's C files into a folder named by their content and
+    returns it: in the object cache's folder, so that the commands that name it
+    (and so the cached objects) are the same from one build to the next, else
+    in `out_dir`."""
+    folder = os.path.join(_objects.cache_dir() or out_dir, f"guest-{guest_files_digest()[:16]}")
     if os.path.exists(os.path.join(folder, ".complete")):
         return folder
     os.makedirs(os.path.dirname(folder), exist_ok=True)

@@ -13,7 +13,7 @@ import hashlib
 import importlib.util
 import os
 
-from . import _wasmcffi, build
+from . import build
 
 #: `Verifier` keywords of CFFI that mean nothing here, accepted and ignored:
 #: `tag` and `ext_package` only shape CFFI's module names, `force_generic_engine`
@@ -39,7 +39,7 @@ def module_name_for(ffi, source, kwargs):
     """`_wasmcffi_<hash>`, the hash covering everything the build depends on."""
     digest = hashlib.sha256()
     for part in (repr(ffi._cdef_log), source, repr(sorted(kwargs.items())), ffi._glue(),
-                 repr(sorted(_wasmcffi.GUEST_FILES.items())), build.SOURCE_PRELUDE, " ".join(build.WASM_FLAGS)):
+                 build.guest_files_digest(), build.SOURCE_PRELUDE, " ".join(build.WASM_FLAGS)):
         digest.update(part.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
     return "_wasmcffi_" + digest.hexdigest()[:24]
