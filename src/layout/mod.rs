@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::cast_possible_truncation)]
 
+mod abi_class;
 mod by_value;
 mod ctype;
 mod path;
@@ -20,6 +21,7 @@ mod resolve;
 mod target;
 mod vararg;
 
+pub use abi_class::{abi_class, extend, AbiClass, PlainChar};
 pub use by_value::{check_libffi_by_value, check_libffi_signature, Place};
 pub use ctype::{
     CKind, CType, CTypeData, Contradiction, EnumType, FieldLayout, FuncInfo, MeasuredField,

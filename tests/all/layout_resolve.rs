@@ -801,6 +801,52 @@ mod varargs {
     }
 }
 
+mod abi_classes {
+    use super::*;
+    use wasmcffi::layout::{abi_class, AbiClass, PlainChar};
+
+    #[test]
+    fn one_class_per_type_and_plain_char_per_path() {
+        let mut b = B::new();
+        for target in [Target::Host, Target::Wasm32] {
+            let resolve = |b: &B, id| TypeResolver::new(target).resolve(&b.t, id).unwrap();
+            let class = |b: &B, id, plain| abi_class(&resolve(b, id), plain);
+            let int = |size, signed| AbiClass::Int { size, signed };
+            for plain in [PlainChar::Signed, PlainChar::Unsigned] {
+                let cases = [
+                    (Prim::SChar, int(1, true)),
+                    (Prim::UChar, int(1, false)),
+                    (Prim::Bool, int(1, false)),
+                    (Prim::Short, int(2, true)),
+                    (Prim::UInt, int(4, false)),
+                    (Prim::LongLong, int(8, true)),
+                    (Prim::Float, AbiClass::Float { size: 4 }),
+                    (Prim::Double, AbiClass::Float { size: 8 }),
+                    (Prim::LongDouble, AbiClass::LongDouble),
+                ];
+                for (prim, expected) in cases {
+                    let id = b.p(prim);
+                    assert_eq!(class(&b, id, plain), expected, "{prim:?} on {target:?}");
+                }
+                // Plain `char` alone depends on the path.
+                let c = b.p(Prim::Char);
+                assert_eq!(class(&b, c, plain), int(1, plain == PlainChar::Signed));
+                let long = b.p(Prim::Long);
+                let long_size = resolve(&b, long).size().unwrap() as u8;
+                assert_eq!(class(&b, long, plain), int(long_size, true));
+                let pointer = b.ptr(c);
+                assert_eq!(class(&b, pointer, plain), AbiClass::Pointer);
+                let void = b.t.intern(Type::Void);
+                assert_eq!(class(&b, void, plain), AbiClass::Void);
+                let point = b.st("pt", vec![f("x", long)]);
+                assert_eq!(class(&b, point, plain), AbiClass::Record);
+                let array = b.arr(long, ArrayLen::Fixed(2));
+                assert_eq!(class(&b, array, plain), AbiClass::Array);
+            }
+        }
+    }
+}
+
 mod wasm_vararg_area {
     use super::*;
     use wasmcffi::backend::wasm::abi::{vararg_area, VarargSlot};

@@ -15,7 +15,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::cdata::{self as core, Addr, HostMemory, Value};
-use wasmcffi::layout::{vararg_promotion, CKind, CType, FuncInfo, PrimClass, Promotion, Target};
+use wasmcffi::layout::{
+    extend, vararg_promotion, CKind, CType, FuncInfo, PrimClass, Promotion, Target,
+};
 
 use crate::base::exceptions::type_name;
 use crate::base::exceptions::CoreResultExt;
@@ -173,14 +175,15 @@ pub(crate) fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyRe
     let CKind::Prim(_, layout) = ret.kind() else {
         return None;
     };
-    let bits = layout.size * 8;
     Some(match layout.class {
-        PrimClass::Int { signed: true } => {
-            let shift = 64 - bits;
-            (((word << shift) as i64) >> shift).into_py_any(py)
+        PrimClass::Int { signed } => {
+            let value = extend(word, layout.size as u8, signed);
+            if signed {
+                (value as i64).into_py_any(py)
+            } else {
+                value.into_py_any(py)
+            }
         }
-        PrimClass::Int { signed: false } if bits == 64 => word.into_py_any(py),
-        PrimClass::Int { signed: false } => (word & ((1u64 << bits) - 1)).into_py_any(py),
         PrimClass::Float if layout.size == 4 => {
             f64::from(f32::from_bits(word as u32)).into_py_any(py)
         }

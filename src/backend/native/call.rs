@@ -174,9 +174,9 @@ impl CallPlan {
 
     /// How a result narrower than a register must be widened in place for
     /// libffi (closures return full registers): `Some((size, signed))`.
-    pub(super) fn narrow_int_result(&self) -> Option<(usize, bool)> {
+    pub(super) fn narrow_int_result(&self) -> Option<(u8, bool)> {
         let (size, signed) = int_class(&self.ret)?;
-        (size < 8).then_some((size as usize, signed))
+        (size < 8).then_some((size, signed))
     }
 
     pub(super) fn cif(&self) -> &Cif {

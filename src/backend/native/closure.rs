@@ -8,6 +8,7 @@ use libffi::low::ffi_cif;
 
 use crate::cdata::Addr;
 use crate::error::{Error, Result};
+use crate::layout::extend;
 
 use super::CallPlan;
 
@@ -84,13 +85,6 @@ unsafe extern "C" fn trampoline(
     }
     if let Some((size, signed)) = state.plan.narrow_int_result() {
         // libffi expects integer results widened to a full register.
-        let bytes = result.to_le_bytes();
-        let mut value = [0u8; 8];
-        value[..size].copy_from_slice(&bytes[..size]);
-        let negative = signed && bytes[size - 1] & 0x80 != 0;
-        if negative {
-            value[size..].fill(0xff);
-        }
-        *result = u64::from_le_bytes(value);
+        *result = extend(*result, size, signed);
     }
 }

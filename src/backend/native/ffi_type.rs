@@ -3,7 +3,9 @@
 use libffi::middle::Type;
 
 use crate::error::{Error, Result};
-use crate::layout::{check_libffi_by_value, CKind, CType, Place, PrimClass, Target};
+use crate::layout::{
+    abi_class, check_libffi_by_value, AbiClass, CKind, CType, Place, PlainChar, PrimClass, Target,
+};
 
 fn unsupported(ty: &CType, pos: Place, why: &str) -> Error {
     let place = match pos {
@@ -51,16 +53,12 @@ pub(super) fn ffi_type(ty: &CType, pos: Place) -> Result<Type> {
 }
 
 /// The size and signedness by which an integer-like type (integers, characters,
-/// `_Bool`, enums) travels: how libffi describes it, how a narrow result is
-/// widened, and how a register call extends it. `None` for anything else.
-pub(super) fn int_class(ty: &CType) -> Option<(u64, bool)> {
-    match ty.kind() {
-        CKind::Enum(e) => Some((e.repr.size, true)),
-        CKind::Prim(_, l) => match l.class {
-            PrimClass::Int { signed } | PrimClass::WideChar { signed } => Some((l.size, signed)),
-            PrimClass::Char | PrimClass::Bool => Some((l.size, false)),
-            _ => None,
-        },
+/// `_Bool`, enums) travels on the libffi paths, where plain `char` is unsigned
+/// as CFFI describes it: how libffi sees it, how a narrow result is widened and
+/// how a register call extends it. `None` for anything else.
+pub(super) fn int_class(ty: &CType) -> Option<(u8, bool)> {
+    match abi_class(ty, PlainChar::Unsigned) {
+        AbiClass::Int { size, signed } => Some((size, signed)),
         _ => None,
     }
 }
@@ -72,7 +70,7 @@ fn integer_type(ty: &CType) -> Result<Type> {
     Ok(int_type(size, signed))
 }
 
-fn int_type(size: u64, signed: bool) -> Type {
+fn int_type(size: u8, signed: bool) -> Type {
     match (size, signed) {
         (1, true) => Type::i8(),
         (1, false) => Type::u8(),

@@ -14,9 +14,7 @@
 //! compilers expect of callers); a `float` travels as the low 32 bits of its
 //! register, which is what the callee reads.
 
-use crate::layout::{CKind, CType, PrimClass};
-
-use super::ffi_type::int_class;
+use crate::layout::{abi_class, extend, AbiClass, CType, PlainChar};
 
 #[cfg(target_arch = "x86_64")]
 const INT_REGS: usize = 6;
@@ -42,21 +40,14 @@ enum Class {
 }
 
 fn class_of(ty: &CType) -> Option<Class> {
-    if let Some((size, signed)) = int_class(ty) {
-        return (size <= 8).then_some(Class::Int {
-            size: size as u8,
-            signed,
-        });
-    }
-    match ty.kind() {
-        CKind::Pointer(_) | CKind::Function(_) => Some(Class::Int {
+    match abi_class(ty, PlainChar::Unsigned) {
+        AbiClass::Int { size, signed } => (size <= 8).then_some(Class::Int { size, signed }),
+        AbiClass::Pointer => Some(Class::Int {
             size: 8,
             signed: false,
         }),
-        CKind::Prim(_, l) if l.class == PrimClass::Float && matches!(l.size, 4 | 8) => {
-            Some(Class::Float)
-        }
-        CKind::Void => Some(Class::Void),
+        AbiClass::Float { size: 4 | 8 } => Some(Class::Float),
+        AbiClass::Void => Some(Class::Void),
         _ => None,
     }
 }
@@ -139,34 +130,5 @@ impl RegisterCall {
             Class::Float => call_as!(f64).to_bits(),
             Class::Int { .. } | Class::Void => call_as!(u64),
         }
-    }
-}
-
-/// `word`'s low `size` bytes extended to 64 bits.
-fn extend(word: u64, size: u8, signed: bool) -> u64 {
-    if size >= 8 {
-        return word;
-    }
-    let shift = 64 - u32::from(size) * 8;
-    if signed {
-        (((word << shift) as i64) >> shift) as u64
-    } else {
-        (word << shift) >> shift
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::extend;
-
-    #[test]
-    fn narrow_integers_are_extended_by_signedness() {
-        assert_eq!(extend(0xff, 1, true), u64::MAX);
-        assert_eq!(extend(0x1ff, 1, false), 0xff);
-        assert_eq!(extend(0xffff_8000, 2, true), 0xffff_ffff_ffff_8000);
-        assert_eq!(
-            extend(0x1234_5678_9abc_def0, 8, true),
-            0x1234_5678_9abc_def0
-        );
     }
 }

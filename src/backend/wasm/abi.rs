@@ -21,7 +21,9 @@
 use super::values::{WasmSignature, WasmType, WasmVal};
 use crate::bail;
 use crate::error::Result;
-use crate::layout::{check_libffi_signature, CKind, CType, PrimClass};
+use crate::layout::{
+    abi_class, check_libffi_signature, extend, AbiClass, CKind, CType, PlainChar, PrimClass,
+};
 use crate::model::RecordKind;
 
 /// The wasm type carrying a C value of type `ty` (`None` for `void`); a struct
@@ -31,23 +33,21 @@ use crate::model::RecordKind;
 /// `Error::NotImplemented` for unions, empty structs, arrays, `long double` and
 /// complex.
 pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
-    Ok(Some(match ty.kind() {
-        CKind::Void => return Ok(None),
-        CKind::Pointer(_) | CKind::Function(_) => WasmType::I32,
-        CKind::Enum(_) => by_size(ty.size().unwrap_or(4)),
-        CKind::Prim(_, l) => match l.class {
-            PrimClass::Float if l.size == 4 => WasmType::F32,
-            PrimClass::Float => WasmType::F64,
-            // Two values (see `param_types`), or a hidden result pointer.
-            PrimClass::LongDouble | PrimClass::Complex => bail!(
-                NotImplemented,
-                "'{}' as one wasm value in a wasm32 sandbox",
-                ty.cname()
-            ),
-            _ => by_size(l.size),
-        },
-        CKind::Record(_) if is_indirect(ty) => WasmType::I32,
-        CKind::Record(_) => match single_scalar(ty) {
+    Ok(Some(match abi_class(ty, PlainChar::Signed) {
+        AbiClass::Void => return Ok(None),
+        AbiClass::Pointer => WasmType::I32,
+        AbiClass::Int { size, .. } if size > 4 => WasmType::I64,
+        AbiClass::Int { .. } => WasmType::I32,
+        AbiClass::Float { size: 4 } => WasmType::F32,
+        AbiClass::Float { .. } => WasmType::F64,
+        // Two values (see `param_types`), or a hidden result pointer.
+        AbiClass::LongDouble | AbiClass::Complex => bail!(
+            NotImplemented,
+            "'{}' as one wasm value in a wasm32 sandbox",
+            ty.cname()
+        ),
+        AbiClass::Record if is_indirect(ty) => WasmType::I32,
+        AbiClass::Record => match single_scalar(ty) {
             Some(scalar) => return wasm_type(&scalar),
             None => bail!(
                 NotImplemented,
@@ -55,7 +55,7 @@ pub fn wasm_type(ty: &CType) -> Result<Option<WasmType>> {
                 ty.cname()
             ),
         },
-        CKind::Array { .. } => bail!(Type, "ctype '{}' cannot be passed by value", ty.cname()),
+        AbiClass::Array => bail!(Type, "ctype '{}' cannot be passed by value", ty.cname()),
     }))
 }
 
@@ -153,14 +153,6 @@ fn single_scalar(ty: &CType) -> Option<CType> {
     }
 }
 
-fn by_size(size: u64) -> WasmType {
-    if size > 4 {
-        WasmType::I64
-    } else {
-        WasmType::I32
-    }
-}
-
 /// The wasm signature of a C function `ret(params)`.
 ///
 /// # Errors
@@ -195,12 +187,9 @@ pub fn to_wasm(ty: &CType, bytes: &[u8]) -> Result<Option<WasmVal>> {
     let mut word = [0u8; 8];
     let n = bytes.len().min(8);
     word[..n].copy_from_slice(&bytes[..n]);
-    let raw = u64::from_le_bytes(word);
-    let extended = if signed(ty) && n > 0 && n < 8 {
-        let shift = 64 - 8 * n as u32;
-        (((raw << shift) as i64) >> shift) as u64
-    } else {
-        raw
+    let extended = match abi_class(ty, PlainChar::Signed) {
+        AbiClass::Int { size, signed } => extend(u64::from_le_bytes(word), size, signed),
+        _ => u64::from_le_bytes(word),
     };
     Ok(Some(from_word(extended, wt)))
 }
@@ -230,20 +219,6 @@ pub fn word_of(val: WasmVal) -> u64 {
         WasmVal::I64(v) => v as u64,
         WasmVal::F32(v) => u64::from(v.to_bits()),
         WasmVal::F64(v) => v.to_bits(),
-    }
-}
-
-/// Whether narrow values of `ty` are sign-extended.
-fn signed(ty: &CType) -> bool {
-    match ty.kind() {
-        CKind::Prim(_, l) => matches!(
-            l.class,
-            PrimClass::Int { signed: true }
-                | PrimClass::Char
-                | PrimClass::WideChar { signed: true }
-        ),
-        CKind::Enum(_) => true,
-        _ => false,
     }
 }
 
