@@ -25,7 +25,9 @@ from ._wasmcffi import (
 )
 from .api import FFI
 from ._wasmcffi import Sandbox
-from . import _loader
+from . import _loader, _pickling, _snapshot
+from ._snapshot import SnapshotError
+from .pool import Pool
 
 
 def sandbox(lib):
@@ -52,11 +54,26 @@ def instantiate(module, **options):
     - `dirs`, `writable_dirs`: `{guest_path: host_path}` directories granted
       read-only / read-write (default: no file system at all);
     - `env`: `{name: value}` environment variables (default: none);
-    - `args`: the guest's argument strings (default: none).
+    - `args`: the guest's argument strings (default: none);
+    - `snapshot`: bytes from `sandbox(lib).snapshot()` of an instance of the
+      same module, here or in another process: the new instance starts in that
+      state instead of the module's fresh one (`reset()` still goes back to the
+      fresh state). A snapshot of another module or a corrupted one raises
+      `SnapshotError`.
+
+    The `(ffi, lib)` pickle as "a fresh instance of this module with these
+    options and the limits in force when pickled".
     """
     sandbox, instances = _loader.instance_of(module)
-    streams, options = _loader.sandbox_options(**options)
-    return instances.pair(sandbox.spawn(*streams, **options))
+    snapshot = options.pop("snapshot", None)
+    streams, sandbox_options = _loader.sandbox_options(**options)
+    new_sandbox = sandbox.spawn(*streams, **sandbox_options)
+    if snapshot is not None:
+        _snapshot.restore(new_sandbox, snapshot)
+        options["snapshot"] = snapshot
+    ffi, lib = instances.pair(new_sandbox)
+    _pickling.register_instance(ffi, lib, getattr(module, "lib", module), options, new_sandbox)
+    return ffi, lib
 
 
 __all__ = [
@@ -77,5 +94,7 @@ __all__ = [
     "Sandbox",
     "sandbox",
     "instantiate",
+    "SnapshotError",
+    "Pool",
 ]
 __version__ = "0.1.0"

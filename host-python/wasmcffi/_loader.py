@@ -6,6 +6,7 @@ import io
 import os
 import sys
 
+from . import _pickling
 from . import _wasmcffi
 from . import api as _api
 
@@ -113,8 +114,11 @@ def load(loader_file, target, artifact, cdefs, table):
     # `from module.lib import f` works, as with CFFI's modules (for a module
     # imported into sys.modules; verify() loads its modules privately).
     module_name = sys._getframe(1).f_globals.get("__name__")
-    if module_name in sys.modules:
+    importable = module_name in sys.modules
+    if importable:
         sys.modules[f"{module_name}.lib"] = lib
+    # Pickled by reference to the module, when it can be imported again by name.
+    _pickling.register_module(module_name if importable else None, ffi, lib)
     return ffi, lib
 
 

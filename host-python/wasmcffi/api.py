@@ -57,6 +57,13 @@ class FFI(_wasmcffi._FFI):
     RTLD_NOLOAD = getattr(os, "RTLD_NOLOAD", 4)
     RTLD_DEEPBIND = getattr(os, "RTLD_DEEPBIND", 8)
 
+    def __reduce__(self):
+        """A compiled module's ffi pickles by reference to its module (or, for
+        an instance made by `wasmcffi.instantiate()`, as a fresh instance)."""
+        from . import _pickling
+
+        return _pickling.reduce_ffi(self)
+
     def __init__(self, backend=None, _target=None, _sandbox=None, _template=None):
         if backend is not None:
             raise TypeError("wasmcffi.FFI() takes no backend argument")

@@ -1,5 +1,5 @@
 //! The lowest layer: exceptions, the GIL around guest code, handles, vectorcall
-//! builtins, keep-alive links and the hook for objects standing for C functions. It
+//! builtins, keep-alive links, pickling's way to `wasmcffi._pickling` and the hook for objects standing for C functions. It
 //! uses nothing else of this crate.
 pub(crate) mod exceptions;
 #[allow(unsafe_code)] // lib.f as a METH_FASTCALL builtin
@@ -9,3 +9,4 @@ pub(crate) mod function_object;
 pub(crate) mod gil;
 pub(crate) mod handles;
 pub(crate) mod keep_alive;
+pub(crate) mod pickling;

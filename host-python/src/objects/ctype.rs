@@ -144,6 +144,27 @@ fn not_for_kind(ctype: &CType, attr: &str) -> PyErr {
 
 #[pymethods]
 impl PyCType {
+    /// A type pickles by name: a structural one (`int`, `char *`) in any FFI of
+    /// its target, a declared one as the type of that name in a compiled module.
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+        crate::base::pickling::reduce_with(slf.py(), "reduce_ctype", (slf,))
+    }
+
+    /// The target the type was laid out for: `"host"` or `"wasm32"`.
+    #[getter]
+    fn _target(&self) -> &'static str {
+        match self.ctype.data().target {
+            Target::Host => "host",
+            Target::Wasm32 => "wasm32",
+        }
+    }
+
+    /// Whether every FFI of its target shares this type (it names no declaration).
+    #[getter]
+    fn _structural(&self) -> bool {
+        self.ctype.is_structural()
+    }
+
     /// `'primitive'`, `'pointer'`, `'array'`, `'struct'`, `'union'`, `'enum'`, `'function'` or `'void'`.
     #[getter]
     fn kind(&self) -> &'static str {

@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use wasmcffi::backend::wasm::{
-    DirGrant, Limits, OutputSink, Sandbox, SandboxConfig, WasmModule, WasmVal,
+    DirGrant, Limits, MemoryPages, OutputSink, Sandbox, SandboxConfig, WasmModule, WasmVal,
 };
 use wasmcffi::cdata::Memory;
 
@@ -22,6 +22,8 @@ const WASM32_MEMORY: u64 = 1 << 32;
 #[pyclass(name = "Sandbox", module = "wasmcffi", frozen)]
 pub struct PySandbox {
     pub sandbox: Arc<Sandbox>,
+    /// The `.wasm` file the module was loaded from (what a snapshot is tagged with).
+    module_path: String,
 }
 
 /// A sink calling a Python function with the guest's output bytes (`None`: dropped).
@@ -142,9 +144,17 @@ fn config_from(
 
 impl PySandbox {
     /// A new instance of `module` (its `_initialize` may run guest code).
-    fn start(py: Python<'_>, module: &WasmModule, config: SandboxConfig) -> PyResult<Self> {
+    fn start(
+        py: Python<'_>,
+        module: &WasmModule,
+        config: SandboxConfig,
+        module_path: String,
+    ) -> PyResult<Self> {
         let sandbox = crate::base::gil::run_guest(py, || Sandbox::new(module, config)).py()?;
-        Ok(PySandbox { sandbox })
+        Ok(PySandbox {
+            sandbox,
+            module_path,
+        })
     }
 }
 
@@ -166,7 +176,7 @@ impl PySandbox {
         let config = config_from(py, stdout, stderr, options)?;
         let bytes = std::fs::read(wasm_path)?;
         let module = py.allow_threads(|| WasmModule::cached(&bytes)).py()?;
-        Self::start(py, &module, config)
+        Self::start(py, &module, config, wasm_path.to_owned())
     }
 
     /// Changes limits for the following calls: `memory=` bytes (None: 4 GiB, all
@@ -254,7 +264,68 @@ impl PySandbox {
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let config = config_from(py, stdout, stderr, options)?;
-        Self::start(py, self.sandbox.module(), config)
+        Self::start(
+            py,
+            self.sandbox.module(),
+            config,
+            self.module_path.clone(),
+        )
+    }
+
+    /// The instance's state between calls as `bytes`: its linear memory (the
+    /// whole state of a guest between calls), tagged with the module's content
+    /// hash. `wasmcffi.instantiate(module, snapshot=data)` starts a new instance
+    /// from it, here or in another process. Host objects the guest refers to
+    /// (callbacks, handles) are not part of it.
+    fn snapshot(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+        let py = slf.py();
+        let take = py.import("wasmcffi._snapshot")?.getattr("take")?;
+        Ok(take.call1((slf,))?.unbind())
+    }
+
+    /// The `.wasm` file of the module.
+    #[getter]
+    fn _module_path(&self) -> &str {
+        &self.module_path
+    }
+
+    /// `(size, indexes, data)`: the memory's size in bytes, the indexes of its
+    /// non-zero wasm pages (little-endian `u32`s) and those pages' bytes.
+    fn _memory_pages<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(u64, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let sandbox = &self.sandbox;
+        let pages = crate::base::gil::run_guest(py, || sandbox.memory_pages()).py()?;
+        let indexes: Vec<u8> = pages.indexes.iter().flat_map(|i| i.to_le_bytes()).collect();
+        Ok((
+            pages.size,
+            PyBytes::new(py, &indexes),
+            PyBytes::new(py, &pages.data),
+        ))
+    }
+
+    /// Makes the linear memory what `_memory_pages` described (checked first).
+    fn _restore_memory_pages(
+        &self,
+        py: Python<'_>,
+        size: u64,
+        indexes: &[u8],
+        data: &[u8],
+    ) -> PyResult<()> {
+        if indexes.len() % 4 != 0 {
+            return Err(PyValueError::new_err("page indexes must be u32s"));
+        }
+        let pages = MemoryPages {
+            size,
+            indexes: indexes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            data: data.to_vec(),
+        };
+        let sandbox = &self.sandbox;
+        crate::base::gil::run_guest(py, || sandbox.restore_memory_pages(&pages)).py()
     }
 
     fn __repr__(&self) -> String {

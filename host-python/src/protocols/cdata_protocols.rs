@@ -115,6 +115,14 @@ impl PyCData {
 
 #[pymethods]
 impl PyCData {
+    /// A primitive value pickles as a cast of its value to its type; a pointer,
+    /// array, struct or function refuses (its memory is one process's).
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+        let py = slf.py();
+        let ctype = crate::objects::ctype::PyCType::wrap(py, &slf.get().ctype)?;
+        crate::base::pickling::reduce_with(py, "reduce_cdata", (slf, ctype))
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         if self.check_alive().is_ok() {
             match self.class() {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyString, PyWeakrefMethods, PyWeakrefReference};
 use pyo3::IntoPyObjectExt;
 use pyo3::{PyTraverseError, PyVisit};
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
@@ -260,6 +260,8 @@ pub struct PyModuleFunction {
     sig: CType,
     /// The definition of the builtin that `lib.NAME` is (see `fastcall`).
     def: Box<MethodDef>,
+    /// The lib this function belongs to, weakly (the lib keeps its functions).
+    lib: Py<PyWeakrefReference>,
 }
 
 impl PyModuleLib {
@@ -490,6 +492,7 @@ impl PyModuleLib {
                     route: this.route(py, name, &sig)?,
                     def: MethodDef::new::<PyModuleFunction>(name, Some(&this.doc_of(name, &sig)))?,
                     sig,
+                    lib: PyWeakrefReference::new(slf)?.unbind(),
                 };
                 let function = Bound::new(py, function)?;
                 let module = PyString::new(py, this.externs.module_name());
@@ -564,6 +567,12 @@ impl PyModuleLib {
 
     fn __dir__(&self) -> Vec<String> {
         self.ctx.lib_names()
+    }
+
+    /// A lib pickles by reference: to its module's lib, or to a fresh instance
+    /// of the module with the same options (`wasmcffi._pickling`).
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+        crate::base::pickling::reduce_with(slf.py(), "reduce_lib", (slf,))
     }
 
     /// What `from module.lib import *` imports: functions and constants.
@@ -789,6 +798,18 @@ impl PyModuleFunction {
     #[getter]
     fn __name__(&self) -> &str {
         &self.name
+    }
+
+    /// CPython pickles the builtin `lib.NAME` as `getattr(its __self__, NAME)`,
+    /// its `__self__` being this object: so this object pickles as its lib.
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<PyObject> {
+        let lib = self.lib.bind(py).upgrade().ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "cannot pickle function '{}': its lib no longer exists",
+                self.name
+            ))
+        })?;
+        crate::base::pickling::reduce_with(py, "reduce_lib", (lib,))
     }
 }
 

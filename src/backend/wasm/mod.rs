@@ -65,6 +65,7 @@ mod module_cache;
 #[allow(unsafe_code)] // Func::call_unchecked of a type-checked function
 mod raw_call;
 mod sandbox;
+mod snapshot;
 mod values;
 mod wasi;
 
@@ -74,5 +75,6 @@ pub use interrupt::{set_host_hooks, HostHooks, TICK};
 pub use limits::{Limits, Usage, DEFAULT_MAX_MEMORY, MAX_TABLE_ELEMENTS};
 pub use memory::GuestMemory;
 pub use sandbox::{GuestFunc, Sandbox, SandboxConfig};
+pub use snapshot::{MemoryPages, PAGE_SIZE};
 pub use values::{WasmSignature, WasmType, WasmVal};
 pub use wasi::{DirGrant, Grants, OutputSink, FLUSH_THRESHOLD};

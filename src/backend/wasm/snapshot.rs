@@ -1,0 +1,173 @@
+//! A sandbox's state between calls as pages of its linear memory, and a fresh
+//! instance brought to such a state.
+//!
+//! Between calls the whole state of a guest is its linear memory: the C stack
+//! is empty, so the one mutable wasm global a wasmcffi module has (the stack
+//! pointer, which wasm-ld does not export) is back at its start value, and
+//! wasm32 without threads keeps thread-local storage in memory too. Host
+//! functions put in the function table (`ffi.callback`) and `ffi.new_handle`
+//! handles belong to the host process and are not part of it: a restored
+//! guest that calls one traps, as it would after they were released.
+
+use super::sandbox::Sandbox;
+use crate::bail;
+use crate::error::{Error, Result};
+
+/// The unit of a memory image: one wasm page.
+pub const PAGE_SIZE: usize = 65536;
+
+/// The non-zero pages of a sandbox's linear memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryPages {
+    /// The memory's size in bytes (a whole number of pages).
+    pub size: u64,
+    /// The indexes of the pages that hold a non-zero byte, ascending.
+    pub indexes: Vec<u32>,
+    /// Those pages' bytes, one after the other.
+    pub data: Vec<u8>,
+}
+
+impl Sandbox {
+    /// The non-zero pages of the instance's linear memory, taken between calls.
+    ///
+    /// # Errors
+    /// `Error::Runtime` from inside a call into this sandbox (its stack is in
+    /// use); `Error::Trap` when the instance is poisoned (its memory may be
+    /// inconsistent).
+    pub fn memory_pages(&self) -> Result<MemoryPages> {
+        self.check_between_calls("snapshot")?;
+        self.with_store(false, |store| {
+            let data = store
+                .data()
+                .host
+                .handles
+                .as_ref()
+                .and_then(|h| h.memory)
+                .map(|m| m.data(&store))
+                .unwrap_or_default();
+            let mut pages = MemoryPages {
+                size: data.len() as u64,
+                indexes: Vec::new(),
+                data: Vec::new(),
+            };
+            for (index, page) in data.chunks(PAGE_SIZE).enumerate() {
+                if page.iter().any(|&b| b != 0) {
+                    pages.indexes.push(index as u32);
+                    pages.data.extend_from_slice(page);
+                }
+            }
+            Ok(pages)
+        })
+    }
+
+    /// Makes the instance's linear memory equal to `pages`: grown to their size
+    /// (within the memory limit), zero except for the pages given.
+    ///
+    /// # Errors
+    /// `Error::Value` for pages that do not describe a memory (indexes out of
+    /// order or beyond the size, data of another length, a size not a whole
+    /// number of pages or smaller than the memory is); `Error::Memory` beyond the
+    /// memory limit; `Error::Runtime` / `Error::Trap` as [`Sandbox::memory_pages`].
+    pub fn restore_memory_pages(&self, pages: &MemoryPages) -> Result<()> {
+        self.check_between_calls("restore a snapshot")?;
+        check_pages(pages)?;
+        self.with_store(false, |mut store| {
+            let Some(memory) = store.data().host.handles.as_ref().and_then(|h| h.memory) else {
+                return Err(Error::Value("this module has no linear memory".into()).into());
+            };
+            let current = memory.data_size(&store) as u64;
+            if pages.size < current {
+                return Err(Error::Value(format!(
+                    "the snapshot's memory ({} bytes) is smaller than a fresh instance's ({current} bytes)",
+                    pages.size
+                ))
+                .into());
+            }
+            let grow = (pages.size - current) / PAGE_SIZE as u64;
+            if grow > 0 && memory.grow(&mut store, grow).is_err() {
+                return Err(Error::Memory(format!(
+                    "the snapshot needs {} bytes of linear memory, beyond this instance's memory limit",
+                    pages.size
+                ))
+                .into());
+            }
+            let data = memory.data_mut(&mut store);
+            data.fill(0);
+            for (index, page) in pages.indexes.iter().zip(pages.data.chunks(PAGE_SIZE)) {
+                let start = *index as usize * PAGE_SIZE;
+                data[start..start + PAGE_SIZE].copy_from_slice(page);
+            }
+            Ok(())
+        })
+    }
+
+    fn check_between_calls(&self, what: &str) -> Result<()> {
+        if self.is_entered_by_current_thread() {
+            bail!(
+                Runtime,
+                "cannot {what} inside a call into the same sandbox: its state is only whole between calls"
+            );
+        }
+        if let Some(why) = self.poisoned()? {
+            bail!(Trap, "cannot {what} of a poisoned instance: {why}");
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `pages` describe a wasm32 memory before any of it is applied.
+fn check_pages(pages: &MemoryPages) -> Result<()> {
+    let page = PAGE_SIZE as u64;
+    if pages.size % page != 0 || pages.size > 1 << 32 {
+        bail!(
+            Value,
+            "a memory of {} bytes is not a whole number of wasm pages within 4 GiB",
+            pages.size
+        );
+    }
+    if pages.data.len() as u64 != pages.indexes.len() as u64 * page {
+        bail!(
+            Value,
+            "{} bytes of page data for {} pages",
+            pages.data.len(),
+            pages.indexes.len()
+        );
+    }
+    let count = pages.size / page;
+    let ascending = pages.indexes.windows(2).all(|w| w[0] < w[1]);
+    if !ascending || pages.indexes.last().is_some_and(|&i| u64::from(i) >= count) {
+        bail!(
+            Value,
+            "page indexes must ascend within the memory's {count} pages"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pages(size: u64, indexes: Vec<u32>) -> MemoryPages {
+        let data = vec![1; indexes.len() * PAGE_SIZE];
+        MemoryPages {
+            size,
+            indexes,
+            data,
+        }
+    }
+
+    #[test]
+    fn pages_are_checked_before_use() {
+        let page = PAGE_SIZE as u64;
+        assert!(check_pages(&pages(4 * page, vec![0, 3])).is_ok());
+        assert!(check_pages(&pages(4 * page + 1, vec![])).is_err());
+        assert!(check_pages(&pages(4 * page, vec![4])).is_err());
+        assert!(check_pages(&pages(4 * page, vec![2, 1])).is_err());
+        assert!(check_pages(&pages(4 * page, vec![1, 1])).is_err());
+        assert!(check_pages(&pages((1 << 32) + page, vec![])).is_err());
+        let mut short = pages(4 * page, vec![1]);
+        short.data.pop();
+        assert!(check_pages(&short).is_err());
+    }
+}
