@@ -54,7 +54,7 @@ fn guest_files(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
 #[pymodule]
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    base::gil::install();
+    base::gil::install(py)?;
     base::function_object::register(protocols::module_lib::function_pointer_hook);
     m.add_class::<objects::ffi_object::PyFFI>()?;
     m.add_class::<objects::cdata::PyCData>()?;

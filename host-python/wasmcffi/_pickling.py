@@ -82,23 +82,19 @@ def register_instance(ffi, lib, module_lib, options, sandbox):
     lib.__dict__[REF_KEY] = module_ref and InstanceRef(module_ref, options, sandbox)
 
 
-def _not_importable(what, lib):
-    return TypeError(
-        f"cannot pickle {what}: module '{lib.__name__[:-4]}' was not imported by name "
-        f"(a verify() module or one loaded from a file path), so nothing can import it "
-        f"again on the other side"
-    )
-
-
-def _ref_of(lib, what):
-    ref = lib.__dict__.get(REF_KEY)
+def reduce_lib_ref(ref, module, what):
+    """The reduce value of a lib (or of a function's owner) whose reference is `ref`."""
     if ref is None:
-        raise _not_importable(what, lib)
-    return ref
+        raise TypeError(
+            f"cannot pickle {what}: module '{module}' was not imported by name "
+            f"(a verify() module or one loaded from a file path), so nothing can import it "
+            f"again on the other side"
+        )
+    return getattr, (ref, "lib")
 
 
 def reduce_lib(lib):
-    return getattr, (_ref_of(lib, "this lib"), "lib")
+    return reduce_lib_ref(lib.__dict__.get(REF_KEY), lib.__name__[: -len(".lib")], "this lib")
 
 
 def reduce_ffi(ffi):
@@ -108,7 +104,8 @@ def reduce_ffi(ffi):
             "cannot pickle an FFI made by FFI(): only the ffi of a compiled module "
             "pickles (by reference to its module)"
         )
-    return getattr, (_ref_of(lib, "this ffi"), "ffi")
+    _, (ref, _) = reduce_lib_ref(lib.__dict__.get(REF_KEY), lib.__name__[: -len(".lib")], "this ffi")
+    return getattr, (ref, "ffi")
 
 
 def _ffi_for_target(target):

@@ -177,3 +177,66 @@ def module_fixtures(cdef, source, prefix):
         return mod
 
     return reference, module
+
+
+def importable_module(folder, name, cdef, source, target):
+    """`source` compiled by wasmcffi for `target` as module `name` in `folder`,
+    which is put on `sys.path` (child processes inherit it), then imported by
+    name: what pickling by reference needs."""
+    import sys
+
+    ffi = wasmcffi.FFI()
+    ffi.cdef(cdef)
+    ffi.set_source(name, source, target=target)
+    ffi.compile(tmpdir=str(folder))
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return importlib.import_module(name)
+
+
+#: A C helper with state, used by the pickling, snapshot, pool and process tests.
+FANOUT_CDEF = """
+    struct pt { int x, y; };
+    enum color { RED, GREEN = 5 };
+    int add(int, int);
+    int checked_double(int);
+    long spin(long);
+    int norm(struct pt *);
+    int fill(int);
+    int lookup(int);
+    const char *greeting(void);
+    int apply(int (*)(int), int);
+"""
+FANOUT_SOURCE = r"""
+    #include <stdlib.h>
+    struct pt { int x, y; };
+    enum color { RED, GREEN = 5 };
+    static unsigned char *table;
+    static int table_len;
+    int add(int a, int b) { return a + b; }
+    /* Traps on a negative input: the "bad input" of a fan-out. */
+    int checked_double(int x) { if (x < 0) __builtin_trap(); return 2 * x; }
+    long spin(long n) { volatile long s = 0; for (long i = 0; i < n; i++) s += i; return s; }
+    int norm(struct pt *p) { return abs(p->x) + abs(p->y); }
+    /* Warms the instance up: a heap table of `n` bytes (n <= 0: none). */
+    int fill(int n) {
+        free(table);
+        table = n > 0 ? malloc(n) : 0;
+        for (int i = 0; i < n; i++) table[i] = (unsigned char)(i * 7 + 3);
+        table_len = table ? n : 0;
+        return table_len;
+    }
+    int lookup(int i) { return table_len ? table[i % table_len] : -1; }
+    const char *greeting(void) { return "hello"; }
+    int apply(int (*f)(int), int x) { return f(x); }
+"""
+
+
+def fanout_module(tmp_path_factory, target, prefix="_fanout"):
+    """The importable FANOUT module for `target`, built once per session."""
+    name = f"{prefix}_{target}"
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    return importable_module(tmp_path_factory.mktemp(name), name, FANOUT_CDEF, FANOUT_SOURCE, target)

@@ -69,9 +69,22 @@ fn holds_gil() -> bool {
     unsafe { PyGILState_Check() == 1 }
 }
 
-/// Installs the hooks in the core (once, at module import).
-pub fn install() {
+/// Installs the hooks in the core (once, at module import), and restarts the
+/// core's ticker in the child of a `fork()` (`os.register_at_fork`), which the
+/// GIL hand-back, time limits and Ctrl-C need there too.
+pub fn install(py: Python<'_>) -> PyResult<()> {
     set_host_hooks(HostHooks { on_tick, blocking });
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("after_in_child", wrap_pyfunction!(after_fork_in_child, py)?)?;
+    py.import("os")?
+        .call_method("register_at_fork", (), Some(&kwargs))?;
+    Ok(())
+}
+
+/// What a forked child runs first (see [`install`]).
+#[pyfunction]
+fn after_fork_in_child() {
+    wasmcffi::backend::wasm::after_fork_in_child();
 }
 
 /// Runs `f`, which calls guest code, holding the GIL at first; the tick hook

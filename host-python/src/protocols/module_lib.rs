@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyWeakrefMethods, PyWeakrefReference};
+use pyo3::types::PyString;
 use pyo3::IntoPyObjectExt;
 use pyo3::{PyTraverseError, PyVisit};
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Library};
@@ -248,6 +248,9 @@ pub struct PyModuleLib {
     kept: KeepAlive,
 }
 
+/// Where `wasmcffi._pickling` keeps a lib's reference (its `REF_KEY`).
+const PICKLE_REF_KEY: &str = "_wasmcffi_ref";
+
 /// A function of a compiled module (`lib.f`).
 #[pyclass(name = "ModuleFunction", module = "wasmcffi", frozen)]
 pub struct PyModuleFunction {
@@ -260,8 +263,10 @@ pub struct PyModuleFunction {
     sig: CType,
     /// The definition of the builtin that `lib.NAME` is (see `fastcall`).
     def: Box<MethodDef>,
-    /// The lib this function belongs to, weakly (the lib keeps its functions).
-    lib: Py<PyWeakrefReference>,
+    /// What the lib pickles as (`wasmcffi._pickling`'s reference to its module
+    /// or instance, or None), taken when the function was made: the function
+    /// may outlive its lib object, and holding the lib would be a cycle.
+    pickle_ref: PyObject,
 }
 
 impl PyModuleLib {
@@ -492,7 +497,11 @@ impl PyModuleLib {
                     route: this.route(py, name, &sig)?,
                     def: MethodDef::new::<PyModuleFunction>(name, Some(&this.doc_of(name, &sig)))?,
                     sig,
-                    lib: PyWeakrefReference::new(slf)?.unbind(),
+                    pickle_ref: slf
+                        .getattr("__dict__")?
+                        .get_item(PICKLE_REF_KEY)
+                        .unwrap_or_else(|_| py.None().into_bound(py))
+                        .unbind(),
                 };
                 let function = Bound::new(py, function)?;
                 let module = PyString::new(py, this.externs.module_name());
@@ -803,13 +812,12 @@ impl PyModuleFunction {
     /// CPython pickles the builtin `lib.NAME` as `getattr(its __self__, NAME)`,
     /// its `__self__` being this object: so this object pickles as its lib.
     fn __reduce__(&self, py: Python<'_>) -> PyResult<PyObject> {
-        let lib = self.lib.bind(py).upgrade().ok_or_else(|| {
-            PyTypeError::new_err(format!(
-                "cannot pickle function '{}': its lib no longer exists",
-                self.name
-            ))
-        })?;
-        crate::base::pickling::reduce_with(py, "reduce_lib", (lib,))
+        let module = self.qualifier.trim_end_matches(".Lib.");
+        crate::base::pickling::reduce_with(
+            py,
+            "reduce_lib_ref",
+            (&self.pickle_ref, module, format!("function '{}'", self.name)),
+        )
     }
 }
 

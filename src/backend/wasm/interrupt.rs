@@ -21,7 +21,7 @@
 #![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -120,7 +120,8 @@ pub(crate) fn register_engine(slot: usize, engine: &Engine) {
 static ACTIVITY: AtomicU64 = AtomicU64::new(0);
 /// Whether the ticker is parked (or about to park).
 static PARKED: AtomicBool = AtomicBool::new(true);
-static TICKER: OnceLock<Thread> = OnceLock::new();
+/// The ticker thread, once started (again in a forked child: see [`after_fork_in_child`]).
+static TICKER: Mutex<Option<Thread>> = Mutex::new(None);
 
 /// How long a parked ticker sleeps before looking again (bounds the delay of a
 /// call that starts just as the ticker parks, and the wake-ups of an idle process).
@@ -143,15 +144,30 @@ pub(crate) fn call_starting() {
     }
 }
 
-fn ticker() -> &'static Thread {
-    TICKER.get_or_init(|| {
-        std::thread::Builder::new()
-            .name("wasmcffi-epoch".into())
-            .spawn(tick_forever)
-            .expect("cannot start the wasmcffi epoch thread")
-            .thread()
-            .clone()
-    })
+fn ticker() -> Thread {
+    let mut ticker = TICKER.lock().unwrap_or_else(PoisonError::into_inner);
+    ticker
+        .get_or_insert_with(|| {
+            std::thread::Builder::new()
+                .name("wasmcffi-epoch".into())
+                .spawn(tick_forever)
+                .expect("cannot start the wasmcffi epoch thread")
+                .thread()
+                .clone()
+        })
+        .clone()
+}
+
+/// Call in the child of a `fork()`, which has none of its parent's threads:
+/// the next guest call starts a ticker of its own, so that time limits, Ctrl-C
+/// and the GIL hand-back keep working there.
+pub fn after_fork_in_child() {
+    // The parent's lock could only be held by a thread the child does not
+    // have; then the ticker is left as it is rather than waited for.
+    if let Ok(mut ticker) = TICKER.try_lock() {
+        *ticker = None;
+    }
+    PARKED.store(true, Ordering::SeqCst);
 }
 
 fn tick_forever() {

@@ -71,7 +71,7 @@ mod wasi;
 
 pub use engine::{WasmModule, POOL_SLOTS};
 pub use host_state::{ExternPythonHandler, TableCallback};
-pub use interrupt::{set_host_hooks, HostHooks, TICK};
+pub use interrupt::{after_fork_in_child, set_host_hooks, HostHooks, TICK};
 pub use limits::{Limits, Usage, DEFAULT_MAX_MEMORY, MAX_TABLE_ELEMENTS};
 pub use memory::GuestMemory;
 pub use sandbox::{GuestFunc, Sandbox, SandboxConfig};
