@@ -8,6 +8,7 @@ Suites (all of them when none is named):
   compute    six C kernels, native vs sandboxed at -O2: time ratio per kernel
   bandwidth  GB/s copying bytes into and out of the sandbox vs a host memcpy
   startup    import time of a compiled module (warm cache), fresh instances
+  fanout     instance snapshots (take and restore) and a Pool's calls/s on 1 and 2 threads
 
 Builds what it measures under build/bench/ (from the current checkout, so a
 change to wasmcffi is measured by re-running), prints tables, and writes
@@ -23,7 +24,7 @@ import time
 
 import _common
 
-SUITES = ["calls", "compute", "bandwidth", "startup"]
+SUITES = ["calls", "compute", "bandwidth", "startup", "fanout"]
 
 
 def main(argv=None):

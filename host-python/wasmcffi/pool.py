@@ -32,7 +32,7 @@ class Pool:
         self.size = size if size is not None else (os.cpu_count() or 1)
         if not isinstance(self.size, int) or self.size < 1:
             raise ValueError(f"a pool needs a size of at least 1, not {size!r}")
-        self._free = queue.LifoQueue()
+        self._free = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
         self.replaced = 0  #: how many faulted instances were replaced
@@ -45,17 +45,20 @@ class Pool:
     def instance(self):
         """A free instance's `(ffi, lib)` for the `with` block (waiting while
         all are busy). If a call in the block faults, the instance is replaced."""
-        if self._closed:
-            raise ValueError("this pool is closed")
-        pair = self._free.get()
+        pair = self._take()
         try:
             yield pair
         finally:
             self._give_back(pair)
 
+    def _take(self):
+        if self._closed:
+            raise ValueError("this pool is closed")
+        return self._free.get()
+
     def _give_back(self, pair):
-        sandbox = _loader.instance_of(pair[1])[0]
-        if sandbox.poisoned is not None:
+        """Returns `pair` to the free instances, or a fresh one in its place if it faulted."""
+        if _loader.instance_of(pair[1])[0].poisoned is not None:
             with self._lock:
                 self.replaced += 1
             try:
@@ -65,14 +68,22 @@ class Pool:
                 raise
         self._free.put(pair)
 
+    def _call(self, name, args):
+        """`lib.name(*args)` on a free instance (the path of every `pool.lib` call)."""
+        pair = self._take()
+        try:
+            result = getattr(pair[1], name)(*args)
+        except BaseException:
+            self._give_back(pair)  # a fault poisoned it: replaced there
+            raise
+        self._free.put(pair)  # a call that returned did not fault
+        return result
+
     def close(self):
         """Drops the instances; later calls raise ValueError."""
         self._closed = True
-        while True:
-            try:
-                self._free.get_nowait()
-            except queue.Empty:
-                return
+        while not self._free.empty():
+            self._free.get_nowait()
 
     def __enter__(self):
         return self
@@ -114,11 +125,10 @@ class PoolLib:
                 f"pool.lib.{name} returns '{result.cname}', which would refer to the memory "
                 f"of whichever instance ran it: use `with pool.instance() as (ffi, lib)`"
             )
-        pool = self._pool
+        pool_call = self._pool._call
 
         def call(*args):
-            with pool.instance() as (_, instance_lib):
-                return getattr(instance_lib, name)(*args)
+            return pool_call(name, args)
 
         call.__name__ = call.__qualname__ = name
         call.__doc__ = value.__doc__
