@@ -5,7 +5,6 @@ input fails only its own task, with `wasmcffi.Trap`, and the worker goes on."""
 import concurrent.futures
 import multiprocessing
 import os
-import shutil
 
 import pytest
 
@@ -57,13 +56,13 @@ def test_a_trapping_input_fails_only_its_task(tmp_path_factory, method):
 
 
 def test_a_dask_cluster_maps_a_sandboxed_function(tmp_path_factory, tmp_path):
-    distributed = pytest.importorskip("distributed")  # the test extra installs it
+    import distributed  # the test extra installs it
     mod = fanout_module(tmp_path_factory, "wasm", prefix="_dask")
     # The module goes to the workers as two files, the loader and the .wasm:
     # nothing is compiled on a worker.
     folder = os.path.dirname(mod.__file__)
     files = [os.path.join(folder, f"{mod.__name__}.wasm"), mod.__file__]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None, local_directory=str(tmp_path)) as cluster, \
             distributed.Client(cluster) as client:
         for path in files:
@@ -80,3 +79,18 @@ def test_a_dask_cluster_maps_a_sandboxed_function(tmp_path_factory, tmp_path):
         # Dask tokenizes a sandboxed function deterministically (by reference).
         from dask.base import tokenize
         assert tokenize(mod.lib.add) == tokenize(mod.lib.add)
+
+
+def test_the_dask_example_runs():
+    import subprocess
+    import sys
+
+    example = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "examples", "fanout_dask.py")
+    done = subprocess.run([sys.executable, example], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "'the quick brown fox': longest word has 5 letters",
+        "'sandboxes contain faults': longest word has 9 letters",
+        "'an extraordinarily incomprehensible sentence': failed with Trap",
+        "'dask ships the module': longest word has 6 letters",
+    ]
