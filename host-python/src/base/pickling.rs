@@ -1,8 +1,8 @@
 //! Pickling support: the objects of the extension reduce through the Python
 //! module `wasmcffi._pickling`, which knows modules, instances and types by name.
 
-use pyo3::prelude::*;
 use pyo3::call::PyCallArgs;
+use pyo3::prelude::*;
 
 /// `wasmcffi._pickling.<reducer>(*args)`: the `__reduce__` value of an object.
 pub fn reduce_with<'py>(

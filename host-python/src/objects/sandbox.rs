@@ -264,12 +264,7 @@ impl PySandbox {
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let config = config_from(py, stdout, stderr, options)?;
-        Self::start(
-            py,
-            self.sandbox.module(),
-            config,
-            self.module_path.clone(),
-        )
+        Self::start(py, self.sandbox.module(), config, self.module_path.clone())
     }
 
     /// The instance's state between calls as `bytes`: its linear memory (the

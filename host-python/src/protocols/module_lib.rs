@@ -816,7 +816,11 @@ impl PyModuleFunction {
         crate::base::pickling::reduce_with(
             py,
             "reduce_lib_ref",
-            (&self.pickle_ref, module, format!("function '{}'", self.name)),
+            (
+                &self.pickle_ref,
+                module,
+                format!("function '{}'", self.name),
+            ),
         )
     }
 }
