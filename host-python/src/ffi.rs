@@ -54,7 +54,7 @@ impl NewPlan {
 fn path_steps(args: &Bound<'_, PyTuple>) -> PyResult<Vec<PathStep>> {
     let mut steps = Vec::new();
     for arg in args.iter() {
-        if let Ok(name) = arg.downcast::<PyString>() {
+        if let Ok(name) = arg.cast::<PyString>() {
             steps.push(PathStep::Field(name.to_str()?.to_owned()));
         } else {
             steps.push(PathStep::Index(arg.extract()?));
@@ -66,7 +66,7 @@ fn path_steps(args: &Bound<'_, PyTuple>) -> PyResult<Vec<PathStep>> {
 impl PyFFI {
     /// The type named by a str or given as a CType object.
     pub fn ctype_arg(&self, obj: &Bound<'_, PyAny>) -> PyResult<CType> {
-        if let Ok(text) = obj.downcast::<PyString>() {
+        if let Ok(text) = obj.cast::<PyString>() {
             // A bad type string is `ffi.error` to CFFI's compiled FFI, and a
             // CDefError (or ValueError) to its `cffi.FFI`: both here.
             let ty = self.ctx.parse_ctype(text.to_str()?).map_err(|err| {
@@ -91,7 +91,7 @@ impl PyFFI {
             }
             return Ok(ty);
         }
-        if let Ok(t) = obj.downcast::<PyCType>() {
+        if let Ok(t) = obj.cast::<PyCType>() {
             return self.ctx.localize(&t.get().ctype).py();
         }
         Err(PyTypeError::new_err(format!(
@@ -162,7 +162,7 @@ impl PyFFI {
     }
 
     /// The owning cdata of `ffi.new` made by `new` in `block`, initialized.
-    fn new_in(&self, py: Python<'_>, new: NewPlan, block: Arc<Allocation>) -> PyResult<PyObject> {
+    fn new_in(&self, py: Python<'_>, new: NewPlan, block: Arc<Allocation>) -> PyResult<Py<PyAny>> {
         new.init_at(&self.ctx, block.addr())?;
         PyCData::plain(&self.ctx, new.ty, block.addr())
             .with_length(new.length)
@@ -187,7 +187,7 @@ impl PyFFI {
     }
 
     /// A Python object for a value returned by the core, turning cdata views into `CData`.
-    fn value_to_py(&self, py: Python<'_>, value: Value, keep: &PyCData) -> PyResult<PyObject> {
+    fn value_to_py(&self, py: Python<'_>, value: Value, keep: &PyCData) -> PyResult<Py<PyAny>> {
         match value {
             Value::CData { ty, addr } if matches!(ty.kind(), CKind::Prim(..) | CKind::Enum(_)) => {
                 let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
@@ -382,14 +382,14 @@ impl PyFFI {
     /// The ctype of a cdecl string, or of a cdata.
     #[pyo3(name = "typeof")]
     fn type_of(&self, py: Python<'_>, cdecl: &Bound<'_, PyAny>) -> PyResult<Py<PyCType>> {
-        if let Ok(cdata) = cdecl.downcast::<PyCData>() {
+        if let Ok(cdata) = cdecl.cast::<PyCData>() {
             return PyCType::wrap(py, &cdata.get().ctype);
         }
         if let Some(function) = crate::protocols::module_lib::module_function_of(cdecl) {
             // `lib.f` of a compiled module: its function-pointer type, as in CFFI.
             return PyCType::wrap(py, function.get().signature());
         }
-        if cdecl.downcast::<PyString>().is_err() && cdecl.downcast::<PyCType>().is_err() {
+        if cdecl.cast::<PyString>().is_err() && cdecl.cast::<PyCType>().is_err() {
             return Err(PyTypeError::new_err(cdecl.get_type().str()?.to_string()));
         }
         let ty = self.ctype_arg(cdecl)?;
@@ -398,7 +398,7 @@ impl PyFFI {
 
     /// Size in bytes of a type or of a cdata's data.
     fn sizeof(&self, cdecl: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let ty = match cdecl.downcast::<PyCData>() {
+        let ty = match cdecl.cast::<PyCData>() {
             Ok(cdata) => {
                 let cdata = cdata.get();
                 if let Some(size) = cdata.data_size() {
@@ -420,7 +420,7 @@ impl PyFFI {
 
     /// Alignment in bytes of a type.
     fn alignof(&self, cdecl: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let ty = match cdecl.downcast::<PyCData>() {
+        let ty = match cdecl.cast::<PyCData>() {
             Ok(cdata) => cdata.get().ctype.clone(),
             Err(_) => self.ctype_arg(cdecl)?,
         };
@@ -449,12 +449,12 @@ impl PyFFI {
         py: Python<'_>,
         cdata: &Bound<'_, PyAny>,
         fields_or_indexes: &Bound<'_, PyTuple>,
-    ) -> PyResult<PyObject> {
-        if let Ok(lib) = cdata.downcast::<PyLib>() {
+    ) -> PyResult<Py<PyAny>> {
+        if let Ok(lib) = cdata.cast::<PyLib>() {
             let name: String = fields_or_indexes.get_item(0)?.extract()?;
             return lib.get().address_of(py, &name);
         }
-        if let Ok(lib) = cdata.downcast::<crate::protocols::module_lib::PyModuleLib>() {
+        if let Ok(lib) = cdata.cast::<crate::protocols::module_lib::PyModuleLib>() {
             let name: String = fields_or_indexes.get_item(0)?.extract()?;
             return crate::protocols::module_lib::PyModuleLib::address_of_item(lib, &name);
         }
@@ -486,7 +486,7 @@ impl PyFFI {
         py: Python<'_>,
         cdecl: &Bound<'_, PyAny>,
         init: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let new = self.plan_new(cdecl, init)?;
         let block = Allocation::new(&self.ctx.mem, new.size, new.align)?;
         self.new_in(py, new, block)
@@ -505,7 +505,7 @@ impl PyFFI {
         alloc: Option<&Bound<'_, PyAny>>,
         free: Option<&Bound<'_, PyAny>>,
         clear: bool,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let new = self.plan_new(cdecl, init)?;
         let Some(alloc) = alloc else {
             // This FFI's allocator, without zeroing where the memory can skip it.
@@ -517,7 +517,7 @@ impl PyFFI {
             return self.new_in(py, new, block);
         };
         let raw = alloc.call1((new.size,))?;
-        let Ok(raw_cdata) = raw.downcast::<PyCData>() else {
+        let Ok(raw_cdata) = raw.cast::<PyCData>() else {
             return Err(PyTypeError::new_err(format!(
                 "alloc() must return a cdata object (got {})",
                 type_name(&raw)
@@ -571,9 +571,9 @@ impl PyFFI {
         py: Python<'_>,
         cdecl: &Bound<'_, PyAny>,
         source: &Bound<'_, PyAny>,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let ty = self.ctype_arg(cdecl)?;
-        let bytes = match source.downcast::<PyCData>() {
+        let bytes = match source.cast::<PyCData>() {
             // A primitive cdata is cast from its bytes (a wide char of no code
             // point, -1, is still an integer), read where its value box is.
             Ok(cdata) if matches!(cdata.get().ctype.kind(), CKind::Prim(..) | CKind::Enum(_)) => {
@@ -617,7 +617,7 @@ impl PyFFI {
             let mut raw = [0u8; 8];
             raw[..bytes.len().min(8)].copy_from_slice(&bytes[..bytes.len().min(8)]);
             let owner = source
-                .downcast::<PyCData>()
+                .cast::<PyCData>()
                 .ok()
                 .and_then(|c| c.get().owner.clone());
             return PyCData::plain(&self.ctx, ty, u64::from_le_bytes(raw))
@@ -629,7 +629,7 @@ impl PyFFI {
 
     /// The bytes (or str) a `char *` / `wchar_t *` / array designates, or an enum's name.
     #[pyo3(signature = (cdata, maxlen = -1))]
-    fn string(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, maxlen: i64) -> PyResult<PyObject> {
+    fn string(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, maxlen: i64) -> PyResult<Py<PyAny>> {
         let cdata = cdata_arg(cdata, "string()")?.get();
         cdata.check_alive()?;
         let mut limit = u64::try_from(maxlen).ok();
@@ -646,7 +646,7 @@ impl PyFFI {
     }
 
     /// `length` items from a pointer or array: bytes, str, or a list.
-    fn unpack(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, length: i64) -> PyResult<PyObject> {
+    fn unpack(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>, length: i64) -> PyResult<Py<PyAny>> {
         let cdata = cdata_arg(cdata, "unpack()")?.get();
         cdata.check_alive()?;
         let item = match cdata.ctype.kind() {
@@ -680,7 +680,7 @@ impl PyFFI {
         cdecl: &Bound<'_, PyAny>,
         python_buffer: Option<&Bound<'_, PyAny>>,
         require_writable: bool,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let (ty, obj) = match python_buffer {
             Some(obj) => (self.ctype_arg(cdecl)?, obj.clone()),
             None => (self.ctx.parse_ctype("char[]").py()?, cdecl.clone()),
@@ -748,7 +748,7 @@ impl PyFFI {
     ) -> PyResult<()> {
         let len = usize::try_from(n)
             .map_err(|_| PyValueError::new_err(format!("cannot copy {n} bytes")))?;
-        let source = match src.downcast::<PyCData>() {
+        let source = match src.cast::<PyCData>() {
             Ok(src) => {
                 let src = src.get();
                 src.check_alive()?;
@@ -766,7 +766,7 @@ impl PyFFI {
                 )));
             }
         }
-        if let Ok(dest) = dest.downcast::<PyCData>() {
+        if let Ok(dest) = dest.cast::<PyCData>() {
             let dest = dest.get();
             dest.check_alive()?;
             let (addr, _) = dest.pointed_data()?;
@@ -820,7 +820,7 @@ impl PyFFI {
         cdata: &Bound<'_, PyAny>,
         destructor: &Bound<'_, PyAny>,
         size: u64,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let _ = size;
         let bound = cdata_arg(cdata, "gc()")?;
         let this = bound.get();
@@ -851,7 +851,7 @@ impl PyFFI {
     }
 
     /// A `void *` cdata standing for a Python object, for C `void *userdata`.
-    fn new_handle(&self, py: Python<'_>, obj: PyObject) -> PyResult<PyObject> {
+    fn new_handle(&self, py: Python<'_>, obj: Py<PyAny>) -> PyResult<Py<PyAny>> {
         let key = handles::insert(obj);
         let ty = self.ctx.parse_ctype("void *").py()?;
         PyCData::plain(&self.ctx, ty, key)
@@ -861,7 +861,7 @@ impl PyFFI {
 
     /// The object behind a handle made by `new_handle`.
     #[allow(clippy::wrong_self_convention, reason = "CFFI's method name")]
-    fn from_handle(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn from_handle(&self, py: Python<'_>, cdata: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let cdata = cdata_arg(cdata, "from_handle()")?.get();
         if !cdata.is_pointer_like() {
             return Err(PyTypeError::new_err(format!(
@@ -922,13 +922,13 @@ impl PyFFI {
         name: Option<&str>,
         flags: i32,
         out_of_line: bool,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         if self.ctx.target() != Target::Host {
             return Err(PyTypeError::new_err(
                 "ffi.dlopen() loads host libraries: use an FFI() of the host target",
             ));
         }
-        let library = py.allow_threads(|| Library::open(name, flags)).py()?;
+        let library = py.detach(|| Library::open(name, flags)).py()?;
         PyLib::new(self.ctx.clone(), library, out_of_line).into_py_any(py)
     }
 
@@ -947,8 +947,8 @@ impl PyFFI {
         python_callable: &Bound<'_, PyAny>,
         error: Option<&Bound<'_, PyAny>>,
         onerror: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyObject> {
-        let fptr = match cdecl.downcast::<PyString>() {
+    ) -> PyResult<Py<PyAny>> {
+        let fptr = match cdecl.cast::<PyString>() {
             Ok(text) => self.ctx.parse_function_pointer(text.to_str()?).py()?,
             Err(_) => self.ctype_arg(cdecl)?,
         };

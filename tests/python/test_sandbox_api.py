@@ -180,6 +180,22 @@ def test_a_dropped_instance_is_freed_without_the_garbage_collector(wasm_module):
         gc.enable()
 
 
+def test_a_dropped_lib_releases_its_dict(wasm_module, libc_path):
+    """Each lib's `__dict__` (its cached functions, its pickling reference) goes
+    with it: PyO3 before 0.30 leaked it, one per instance."""
+    ffi, lib = wasmcffi.instantiate(wasm_module)
+    lib.bump  # something cached in it
+    host = wasmcffi.FFI()
+    host.cdef("size_t strlen(const char *);")
+    libc = host.dlopen(libc_path)
+    libc.strlen
+    dicts = [lib.__dict__, libc.__dict__]
+    baseline = [sys.getrefcount(d) for d in dicts]
+    del ffi, lib, host, libc
+    gc.collect()
+    assert [sys.getrefcount(d) for d in dicts] == [n - 1 for n in baseline]
+
+
 def test_poisoned_until_reset_then_fresh(fresh):
     ffi, lib = fresh
     sb = wasmcffi.sandbox(lib)

@@ -56,16 +56,16 @@ pyo3::create_exception!(
 /// size: TypeError; `ffi.sizeof("int[]")`: ValueError; a bad type string:
 /// CDefError). One wasmcffi FFI plays both, so it raises a class deriving
 /// from both: these three, made once.
-static FFI_TYPE_ERROR: pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>> =
-    pyo3::sync::GILOnceCell::new();
-static FFI_VALUE_ERROR: pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>> =
-    pyo3::sync::GILOnceCell::new();
-static FFI_CDEF_ERROR: pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>> =
-    pyo3::sync::GILOnceCell::new();
+static FFI_TYPE_ERROR: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> =
+    pyo3::sync::PyOnceLock::new();
+static FFI_VALUE_ERROR: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> =
+    pyo3::sync::PyOnceLock::new();
+static FFI_CDEF_ERROR: pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>> =
+    pyo3::sync::PyOnceLock::new();
 
 fn dual_class<'py>(
     py: Python<'py>,
-    cell: &'static pyo3::sync::GILOnceCell<Py<pyo3::types::PyType>>,
+    cell: &'static pyo3::sync::PyOnceLock<Py<pyo3::types::PyType>>,
     name: &str,
     builtin: Bound<'py, pyo3::types::PyType>,
 ) -> PyResult<&'py Bound<'py, pyo3::types::PyType>> {
@@ -76,7 +76,7 @@ fn dual_class<'py>(
         Ok(py
             .get_type::<pyo3::types::PyType>()
             .call1((name, bases, namespace))?
-            .downcast_into::<pyo3::types::PyType>()?
+            .cast_into::<pyo3::types::PyType>()?
             .unbind())
     })?;
     Ok(class.bind(py))
@@ -145,7 +145,7 @@ pub fn to_py_err(err: Error) -> PyErr {
         }
         Error::GuestExit(code) => {
             let err = GuestExit::new_err(format!("guest exited with code {code}"));
-            Python::with_gil(|py| {
+            Python::attach(|py| {
                 let _ = err.value(py).setattr("code", code);
             });
             err

@@ -18,7 +18,7 @@ use pyo3::Borrowed;
 /// What a builtin made here calls: its `self` object implements this.
 pub trait FastCall: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync {
     /// Calls the function with positional arguments `args`.
-    fn call_fast(&self, py: Python<'_>, args: &[&Bound<'_, PyAny>]) -> PyResult<PyObject>;
+    fn call_fast(&self, py: Python<'_>, args: &[&Bound<'_, PyAny>]) -> PyResult<Py<PyAny>>;
 }
 
 /// The method definition behind one builtin. It must live as long as the builtin
@@ -63,7 +63,7 @@ pub fn builtin<T: FastCall>(
     owner: &Bound<'_, T>,
     def: &MethodDef,
     module: Option<&Bound<'_, PyString>>,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     // SAFETY: `def` lives inside `owner`'s Rust value, which lives at least as
     // long as the builtin (the builtin holds a strong reference to `owner` as its
     // `self` and CPython reads the definition only while the builtin is alive);
@@ -88,14 +88,14 @@ unsafe extern "C" fn trampoline<T: FastCall>(
 ) -> *mut ffi::PyObject {
     const INLINE: usize = 8;
     // SAFETY: CPython calls a `METH_FASTCALL` function with the GIL held.
-    let py = unsafe { Python::assume_gil_acquired() };
+    let py = unsafe { Python::assume_attached() };
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: `slf` is the `self` given to `PyCFunction_NewEx` in `builtin`,
         // a live `T` (so no type check is needed); CPython keeps it alive
         // during the call.
         let owner = unsafe { Borrowed::from_ptr(py, slf) };
         // SAFETY: as above: `slf` is a `T`.
-        let owner = unsafe { owner.downcast_unchecked::<T>() };
+        let owner = unsafe { owner.cast_unchecked::<T>() };
         let raw: &[*mut ffi::PyObject] = match usize::try_from(nargs) {
             Ok(0) | Err(_) => &[],
             // SAFETY: CPython passes an array of `nargs` valid borrowed references

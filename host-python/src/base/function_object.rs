@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 
 /// The function-pointer cdata `obj` stands for; `None` if it stands for none.
-pub type FunctionPointerOf = fn(&Bound<'_, PyAny>) -> Option<PyResult<PyObject>>;
+pub type FunctionPointerOf = fn(&Bound<'_, PyAny>) -> Option<PyResult<Py<PyAny>>>;
 
 static HOOK: OnceLock<FunctionPointerOf> = OnceLock::new();
 
@@ -19,6 +19,6 @@ pub fn register(hook: FunctionPointerOf) {
 }
 
 /// The function-pointer cdata `obj` stands for, if it is such an object.
-pub fn function_pointer_of(obj: &Bound<'_, PyAny>) -> Option<PyResult<PyObject>> {
+pub fn function_pointer_of(obj: &Bound<'_, PyAny>) -> Option<PyResult<Py<PyAny>>> {
     HOOK.get().and_then(|hook| hook(obj))
 }

@@ -127,13 +127,13 @@ pub fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
             unsafe { ffi::PyEval_RestoreThread(tstate) };
             let _restore = Restore(STATE.replace(State::Callback));
             // SAFETY: the GIL was just taken on this thread.
-            f(unsafe { Python::assume_gil_acquired() })
+            f(unsafe { Python::assume_attached() })
         }
         State::Holding => {
             let _restore = Restore(STATE.replace(State::Callback));
-            Python::with_gil(f)
+            Python::attach(f)
         }
-        State::Outside | State::Callback => Python::with_gil(f),
+        State::Outside | State::Callback => Python::attach(f),
     }
 }
 
@@ -174,7 +174,7 @@ fn on_tick(ticks: u64) -> wasmcffi::Result<()> {
     match STATE.get() {
         State::Holding => {
             // SAFETY: inside `run_guest` holding the GIL (STATE says so).
-            let py = unsafe { Python::assume_gil_acquired() };
+            let py = unsafe { Python::assume_attached() };
             is_main_thread(py);
             check_signals(py)?;
             if ticks >= TICKS_BEFORE_RELEASE {
@@ -192,7 +192,7 @@ fn on_tick(ticks: u64) -> wasmcffi::Result<()> {
             // A guest call made holding the GIL outside `run_guest` (an allocation,
             // a global's accessor): it keeps the GIL, but Ctrl-C still stops it.
             // SAFETY: this thread holds the GIL (just checked).
-            check_signals(unsafe { Python::assume_gil_acquired() })
+            check_signals(unsafe { Python::assume_attached() })
         }
         State::Outside | State::Callback => Ok(()),
     }
@@ -220,6 +220,6 @@ fn blocking(wait: &mut dyn FnMut(std::time::Duration) -> bool) -> wasmcffi::Resu
             return Ok(());
         }
         // SAFETY: the GIL was just taken back on this thread.
-        check_signals(unsafe { Python::assume_gil_acquired() })?;
+        check_signals(unsafe { Python::assume_attached() })?;
     }
 }

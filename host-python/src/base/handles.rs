@@ -14,7 +14,7 @@ const HANDLE_STEP: u64 = 16;
 
 struct HandleTable {
     next: u64,
-    objects: HashMap<u64, PyObject>,
+    objects: HashMap<u64, Py<PyAny>>,
 }
 
 static TABLE: LazyLock<Mutex<HandleTable>> = LazyLock::new(|| {
@@ -29,7 +29,7 @@ fn table() -> std::sync::MutexGuard<'static, HandleTable> {
 }
 
 /// Stores `obj` and returns its new handle value.
-pub fn insert(obj: PyObject) -> u64 {
+pub fn insert(obj: Py<PyAny>) -> u64 {
     let mut t = table();
     // Skip values still in use after the counter wraps within 32 bits.
     loop {
@@ -47,7 +47,7 @@ pub fn insert(obj: PyObject) -> u64 {
 }
 
 /// The object behind a handle value, if it is a live handle.
-pub fn get(py: Python<'_>, key: u64) -> Option<PyObject> {
+pub fn get(py: Python<'_>, key: u64) -> Option<Py<PyAny>> {
     table().objects.get(&key).map(|o| o.clone_ref(py))
 }
 

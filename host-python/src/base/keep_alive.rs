@@ -12,11 +12,11 @@ use pyo3::{PyTraverseError, PyVisit};
 /// The objects kept; call [`KeepAlive::traverse`] and [`KeepAlive::clear`]
 /// from the owner's `__traverse__` and `__clear__`.
 #[derive(Default)]
-pub struct KeepAlive(Mutex<Vec<PyObject>>);
+pub struct KeepAlive(Mutex<Vec<Py<PyAny>>>);
 
 impl KeepAlive {
     /// Keeps `obj` alive as long as the owner.
-    pub fn push(&self, obj: PyObject) {
+    pub fn push(&self, obj: Py<PyAny>) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(obj);
     }
 

@@ -9,7 +9,7 @@ pub fn reduce_with<'py>(
     py: Python<'py>,
     reducer: &str,
     args: impl PyCallArgs<'py>,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     let value = py
         .import("wasmcffi._pickling")?
         .getattr(reducer)?

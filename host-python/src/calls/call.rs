@@ -73,7 +73,7 @@ pub fn call_function(
     func: &PyCData,
     args: Args<'_, '_>,
     kwargs: Option<&Bound<'_, PyDict>>,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     let CKind::Function(sig) = func.ctype.kind() else {
         return Err(PyTypeError::new_err(format!(
             "cdata '{}' is not callable",
@@ -144,8 +144,7 @@ pub fn call_function(
         spilled.resize(plan.ret_words(), 0);
         &mut spilled
     };
-    py.allow_threads(|| plan.call_into(addr, &buffer, ret))
-        .py()?;
+    py.detach(|| plan.call_into(addr, &buffer, ret)).py()?;
     temps.finish(py)?;
     if let Some(value) = fast_result(py, &sig.ret, ret[0]) {
         return value;
@@ -168,7 +167,7 @@ pub fn make_callback(
     function: &Bound<'_, PyAny>,
     error: Option<&Bound<'_, PyAny>>,
     onerror: Option<&Bound<'_, PyAny>>,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     let target = CallbackTarget::new(ctx, &fptr, false, function, error, onerror)?;
     if let Some(sandbox) = ctx.sandbox() {
         return crate::calls::guest_callback::make(py, ctx, sandbox, fptr, target);
@@ -184,7 +183,7 @@ pub fn make_callback(
     let closure = Closure::new(
         plan,
         Box::new(move |args, result| {
-            Python::with_gil(|py| {
+            Python::attach(|py| {
                 let bytes = target.invoke(py, |i, ty| {
                     let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
                     HostMemory.read(args[i] as usize as Addr, &mut bytes).py()?;

@@ -237,6 +237,6 @@ pub fn function_pointer(
     ctx: &Arc<FfiContext>,
     fptr: CType,
     addr: Addr,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     PyCData::plain(ctx, fptr, addr).into_py_any(py)
 }

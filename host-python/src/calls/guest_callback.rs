@@ -41,7 +41,7 @@ pub(crate) fn make(
     sandbox: &Arc<Sandbox>,
     fptr: CType,
     target: CallbackTarget,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     let signature = abi::signature(target.ret(), target.params()).py()?;
     // The hidden result pointer, then each parameter's wasm values.
     let shape = abi::ArgShape::new(target.ret(), target.params()).py()?;
@@ -93,7 +93,7 @@ pub(crate) fn call(
     func: &PyCData,
     sig: &FuncInfo,
     args: Args<'_, '_>,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     if sig.variadic {
         return Err(PyNotImplementedError::new_err(format!(
             "calling the variadic function pointer '{}' of a sandboxed module",

@@ -171,7 +171,7 @@ pub(crate) fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
 
 /// The Python value of an integer or floating result held in `word`, or `None`
 /// for other result types.
-pub(crate) fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<PyObject>> {
+pub(crate) fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<Py<PyAny>>> {
     let CKind::Prim(_, layout) = ret.kind() else {
         return None;
     };
@@ -196,7 +196,7 @@ pub(crate) fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyRe
 /// TypeError for a cdata of another sandbox instance: its addresses mean
 /// nothing in this one (host cdata of different FFIs share one address space).
 fn check_same_sandbox(ctx: &Arc<FfiContext>, arg: &Bound<'_, PyAny>) -> PyResult<()> {
-    let Ok(cdata) = arg.downcast::<PyCData>() else {
+    let Ok(cdata) = arg.cast::<PyCData>() else {
         return Ok(());
     };
     let theirs = &cdata.get().ctx;
@@ -222,7 +222,7 @@ fn long_double_bytes(
 ) -> PyResult<Option<Vec<u8>>> {
     let is_long_double =
         |ty: &CType| matches!(ty.kind(), CKind::Prim(_, l) if l.class == PrimClass::LongDouble);
-    let Ok(cdata) = arg.downcast::<PyCData>() else {
+    let Ok(cdata) = arg.cast::<PyCData>() else {
         return Ok(None);
     };
     let cdata = cdata.get();
@@ -253,7 +253,7 @@ pub(crate) fn encode_arg(
             return encode_arg(ctx, param, pointer?.bind(arg.py()), temps);
         }
     }
-    if let (CKind::Pointer(item), Ok(bytes)) = (param.kind(), arg.downcast::<PyBytes>()) {
+    if let (CKind::Pointer(item), Ok(bytes)) = (param.kind(), arg.cast::<PyBytes>()) {
         if takes_bytes(item) {
             let data = bytes.as_bytes();
             if ctx.target() == Target::Host {
@@ -276,7 +276,7 @@ pub(crate) fn encode_arg(
             return Ok(pointer_bytes(ctx, addr));
         }
     }
-    if let (CKind::Pointer(_), Ok(cdata)) = (param.kind(), arg.downcast::<PyCData>()) {
+    if let (CKind::Pointer(_), Ok(cdata)) = (param.kind(), arg.cast::<PyCData>()) {
         // The common case: a pointer cdata of exactly the parameter's type, in
         // this FFI's memory, passes its address (what the generic path below
         // would find after building a `Value`).
@@ -290,7 +290,7 @@ pub(crate) fn encode_arg(
     if let Some(bytes) = long_double_bytes(ctx, param, arg)? {
         return Ok(bytes);
     }
-    if let Ok(cdata) = arg.downcast::<PyCData>() {
+    if let Ok(cdata) = arg.cast::<PyCData>() {
         if cdata.get().is_mirror() {
             cdata.get().refresh_mirror(arg.py())?;
             temps.write_backs.push(cdata.clone().unbind());
@@ -384,7 +384,7 @@ pub(crate) fn encode_vararg(
     index: usize,
     arg: &Bound<'_, PyAny>,
 ) -> PyResult<(CType, Vec<u8>)> {
-    let Ok(cdata) = arg.downcast::<PyCData>() else {
+    let Ok(cdata) = arg.cast::<PyCData>() else {
         return Err(PyTypeError::new_err(format!(
             "argument {} passed in the variadic part needs to be a cdata object (got {})",
             index + 1,
@@ -424,7 +424,7 @@ pub(crate) fn value_from_bytes(
     ctx: &Arc<FfiContext>,
     ty: &CType,
     bytes: &[u8],
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     let at = bytes.as_ptr() as usize as Addr;
     match ty.kind() {
         CKind::Void => Ok(py.None()),
@@ -458,7 +458,7 @@ pub(crate) fn value_from_bytes(
 struct ErrorPolicy {
     /// The result bytes returned when the Python function raised.
     error_bytes: Vec<u8>,
-    onerror: Option<PyObject>,
+    onerror: Option<Py<PyAny>>,
 }
 
 /// A Python function called from C with CFFI's callback rules: the arguments
@@ -467,7 +467,7 @@ struct ErrorPolicy {
 /// One implementation for `ffi.callback` on both targets and `extern "Python"`.
 pub(crate) struct CallbackTarget {
     ctx: Arc<FfiContext>,
-    function: PyObject,
+    function: Py<PyAny>,
     pub(crate) params: Vec<CType>,
     pub(crate) ret: CType,
     policy: ErrorPolicy,
@@ -534,7 +534,7 @@ impl CallbackTarget {
     }
 
     /// The Python function.
-    pub(crate) fn function(&self) -> &PyObject {
+    pub(crate) fn function(&self) -> &Py<PyAny> {
         &self.function
     }
 
@@ -558,7 +558,7 @@ impl CallbackTarget {
         mut read_arg: impl FnMut(usize, &CType) -> PyResult<Cow<'a, [u8]>>,
     ) -> Vec<u8> {
         let ctx = &self.ctx;
-        let called = (|| -> PyResult<PyObject> {
+        let called = (|| -> PyResult<Py<PyAny>> {
             let mut py_args = Vec::with_capacity(self.params.len());
             for (i, ty) in self.params.iter().enumerate() {
                 let bytes = read_arg(i, ty)?;
@@ -646,7 +646,7 @@ enum Stage {
 fn handle_error(
     py: Python<'_>,
     ctx: &Arc<FfiContext>,
-    function: &PyObject,
+    function: &Py<PyAny>,
     ret: &CType,
     policy: &ErrorPolicy,
     err: PyErr,
@@ -681,7 +681,7 @@ fn handle_error(
 }
 
 /// Reports a callback's exception with CFFI's message.
-fn report_callback_error(py: Python<'_>, function: &PyObject, err: &PyErr, stage: Stage) {
+fn report_callback_error(py: Python<'_>, function: &Py<PyAny>, err: &PyErr, stage: Stage) {
     let name = function
         .bind(py)
         .repr()

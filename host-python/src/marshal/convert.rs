@@ -18,7 +18,7 @@ use crate::objects::cdata::PyCData;
 /// TypeError for a cdata of the other target (host vs sandbox), which must
 /// never be copied silently across.
 pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
-    if let Ok(cdata) = obj.downcast::<PyCData>() {
+    if let Ok(cdata) = obj.cast::<PyCData>() {
         return cdata.get().as_value(target);
     }
     if let Some(pointer) = crate::base::function_object::function_pointer_of(obj) {
@@ -28,28 +28,28 @@ pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
     if obj.is_instance_of::<PyBool>() {
         return Ok(Value::Bool(obj.is_truthy()?));
     }
-    if let Ok(int) = obj.downcast::<PyInt>() {
+    if let Ok(int) = obj.cast::<PyInt>() {
         return Ok(int_value(int));
     }
-    if let Ok(f) = obj.downcast::<PyFloat>() {
+    if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(Value::Float(f.value()));
     }
-    if let Ok(b) = obj.downcast::<PyBytes>() {
+    if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Value::Bytes(b.as_bytes().to_vec()));
     }
     // A bytearray is not bytes for CFFI's conversions (only slice assignment
     // and buffers take it); it falls through to `Value::Other`.
-    if let Ok(s) = obj.downcast::<PyString>() {
+    if let Ok(s) = obj.cast::<PyString>() {
         return Ok(Value::Str(code_points(s)?));
     }
-    if let Ok(list) = obj.downcast::<PyList>() {
+    if let Ok(list) = obj.cast::<PyList>() {
         return Ok(Value::List(
             list.iter()
                 .map(|item| to_value(&item, target))
                 .collect::<PyResult<_>>()?,
         ));
     }
-    if let Ok(tuple) = obj.downcast::<PyTuple>() {
+    if let Ok(tuple) = obj.cast::<PyTuple>() {
         return Ok(Value::List(
             tuple
                 .iter()
@@ -57,7 +57,7 @@ pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
                 .collect::<PyResult<_>>()?,
         ));
     }
-    if let Ok(dict) = obj.downcast::<PyDict>() {
+    if let Ok(dict) = obj.cast::<PyDict>() {
         let mut items = Vec::with_capacity(dict.len());
         for (key, value) in dict.iter() {
             let key: String = key.extract().map_err(|_| {
@@ -67,14 +67,14 @@ pub fn to_value(obj: &Bound<'_, PyAny>, target: Target) -> PyResult<Value> {
         }
         return Ok(Value::Dict(items));
     }
-    if let Ok(c) = obj.downcast::<PyComplex>() {
+    if let Ok(c) = obj.cast::<PyComplex>() {
         return Ok(Value::Complex(c.real(), c.imag()));
     }
     if obj.is_none() {
         return Ok(Value::None);
     }
     if obj.hasattr("__index__")? {
-        if let Ok(int) = obj.call_method0("__index__")?.downcast_into::<PyInt>() {
+        if let Ok(int) = obj.call_method0("__index__")?.cast_into::<PyInt>() {
             return Ok(int_value(&int));
         }
     }
@@ -162,7 +162,7 @@ pub fn string_to_py<'py>(py: Python<'py>, res: &StringResult) -> PyResult<Bound<
 /// both sides: a float target converts a cdata with `float()`, which integer,
 /// character and enum cdata refuse.
 pub fn to_value_for(obj: &Bound<'_, PyAny>, ty: &CType, target: Target) -> PyResult<Value> {
-    if let (Ok(cdata), CKind::Prim(_, to)) = (obj.downcast::<PyCData>(), ty.kind()) {
+    if let (Ok(cdata), CKind::Prim(_, to)) = (obj.cast::<PyCData>(), ty.kind()) {
         let source = cdata.get();
         let source_is_float = matches!(
             source.ctype.kind(),

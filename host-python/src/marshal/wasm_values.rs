@@ -64,7 +64,7 @@ pub fn from_wasm(
     ctx: &Arc<FfiContext>,
     ret: &CType,
     value: Option<WasmVal>,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     let Some(value) = value else {
         return Ok(py.None());
     };

@@ -41,9 +41,9 @@ pub enum Flavor {
         mirror: bool,
     },
     /// `ffi.gc(cdata, destructor)`: calls `destructor(original)` once.
-    Gc(Mutex<Option<(PyObject, PyObject)>>),
+    Gc(Mutex<Option<(Py<PyAny>, Py<PyAny>)>>),
     /// `ffi.callback(type, function)`: a C function pointer calling `function`.
-    Callback(PyObject),
+    Callback(Py<PyAny>),
 }
 
 /// A C value seen from Python (`ffi.CData`).
@@ -74,7 +74,7 @@ impl Drop for PyCData {
             Flavor::Gc(pending) => {
                 let pending = pending.lock().unwrap_or_else(|p| p.into_inner()).take();
                 if let Some((destructor, original)) = pending {
-                    Python::with_gil(|py| {
+                    Python::attach(|py| {
                         if let Err(err) = destructor.call1(py, (original,)) {
                             err.write_unraisable(py, Some(destructor.bind(py)));
                         }
@@ -402,9 +402,8 @@ impl PyCData {
                 }
             }
             Flavor::FromBuffer { buffer, .. } => {
-                if let Some(buf) = buffer.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                    buf.release(py);
-                }
+                // Dropping the buffer view releases it (we hold the GIL).
+                drop(buffer.lock().unwrap_or_else(|p| p.into_inner()).take());
                 if let Some(owner) = &self.owner {
                     owner.release();
                 }
@@ -524,7 +523,7 @@ pub(crate) fn cdata_arg<'a, 'py>(
     obj: &'a Bound<'py, PyAny>,
     what: &str,
 ) -> PyResult<&'a Bound<'py, PyCData>> {
-    obj.downcast::<PyCData>().map_err(|_| {
+    obj.cast::<PyCData>().map_err(|_| {
         PyTypeError::new_err(format!(
             "{what}: expected a cdata, got {}",
             crate::base::exceptions::type_name(obj)

@@ -65,7 +65,7 @@ impl PyCType {
         let table = || CTYPE_OBJECTS.lock().unwrap_or_else(|p| p.into_inner());
         let living = |objects: &HashMap<CTypeKey, Py<PyWeakrefReference>>| {
             let alive = objects.get(&key).and_then(|w| w.bind(py).upgrade())?;
-            alive.downcast_into::<PyCType>().ok().map(Bound::unbind)
+            alive.cast_into::<PyCType>().ok().map(Bound::unbind)
         };
         if let Some(obj) = living(&table()) {
             return Ok(obj);
@@ -146,7 +146,7 @@ fn not_for_kind(ctype: &CType, attr: &str) -> PyErr {
 impl PyCType {
     /// A type pickles by name: a structural one (`int`, `char *`) in any FFI of
     /// its target, a declared one as the type of that name in a compiled module.
-    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         crate::base::pickling::reduce_with(slf.py(), "reduce_ctype", (slf,))
     }
 

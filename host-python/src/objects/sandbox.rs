@@ -27,7 +27,7 @@ pub struct PySandbox {
 }
 
 /// A sink calling a Python function with the guest's output bytes (`None`: dropped).
-fn python_sink(function: Option<PyObject>) -> Option<OutputSink> {
+fn python_sink(function: Option<Py<PyAny>>) -> Option<OutputSink> {
     let function = function?;
     Some(Arc::new(move |data: &[u8]| {
         crate::base::gil::with_gil(|py| {
@@ -102,8 +102,8 @@ fn updated_limits(mut limits: Limits, kwargs: Option<&Bound<'_, PyDict>>) -> PyR
 /// `args` (strings). Unknown keywords are a TypeError.
 fn config_from(
     py: Python<'_>,
-    stdout: Option<PyObject>,
-    stderr: Option<PyObject>,
+    stdout: Option<Py<PyAny>>,
+    stderr: Option<Py<PyAny>>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<SandboxConfig> {
     let mut config = SandboxConfig {
@@ -169,13 +169,13 @@ impl PySandbox {
     fn new(
         py: Python<'_>,
         wasm_path: &str,
-        stdout: Option<PyObject>,
-        stderr: Option<PyObject>,
+        stdout: Option<Py<PyAny>>,
+        stderr: Option<Py<PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let config = config_from(py, stdout, stderr, options)?;
         let bytes = std::fs::read(wasm_path)?;
-        let module = py.allow_threads(|| WasmModule::cached(&bytes)).py()?;
+        let module = py.detach(|| WasmModule::cached(&bytes)).py()?;
         Self::start(py, &module, config, wasm_path.to_owned())
     }
 
@@ -259,8 +259,8 @@ impl PySandbox {
     fn spawn(
         &self,
         py: Python<'_>,
-        stdout: Option<PyObject>,
-        stderr: Option<PyObject>,
+        stdout: Option<Py<PyAny>>,
+        stderr: Option<Py<PyAny>>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let config = config_from(py, stdout, stderr, options)?;
@@ -272,7 +272,7 @@ impl PySandbox {
     /// hash. `wasmcffi.instantiate(module, snapshot=data)` starts a new instance
     /// from it, here or in another process. Host objects the guest refers to
     /// (callbacks, handles) are not part of it.
-    fn snapshot(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+    fn snapshot(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let take = py.import("wasmcffi._snapshot")?.getattr("take")?;
         Ok(take.call1((slf,))?.unbind())

@@ -34,7 +34,7 @@ impl<'py> ByteSource<'py> {
     /// `obj`'s bytes; `TypeError` if it is not bytes-like, `BufferError` if it is
     /// not C-contiguous (as CFFI).
     pub fn of(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        if let Ok(bytes) = obj.downcast::<PyBytes>() {
+        if let Ok(bytes) = obj.cast::<PyBytes>() {
             return Ok(ByteSource::Bytes(bytes.clone()));
         }
         let Ok(buffer) = byte_buffer(obj) else {
@@ -57,14 +57,18 @@ impl<'py> ByteSource<'py> {
     }
 
     /// Copies the first `out.len()` bytes (at most [`Self::len`]) into `out`.
-    pub fn copy_into(&self, py: Python<'_>, out: &mut [u8]) {
+    pub fn copy_into(&self, _gil: Python<'_>, out: &mut [u8]) {
         match self {
             ByteSource::Bytes(bytes) => out.copy_from_slice(&bytes.as_bytes()[..out.len()]),
             ByteSource::Buffer(buffer) => {
-                // Contiguous by construction, so `as_slice` is `Some`.
-                let cells = buffer.as_slice(py).unwrap_or_default();
-                for (byte, cell) in out.iter_mut().zip(cells) {
-                    *byte = cell.get();
+                // Contiguous by construction, so `as_slice_ptr` is `Some`.
+                if let Some(cells) = buffer.as_slice_ptr() {
+                    // SAFETY: the view keeps the exporter's memory alive and
+                    // in place while it exists; we hold the GIL and run no
+                    // Python code during the copy, so nothing writes to it.
+                    let cells = unsafe { cells.as_ref() };
+                    let n = out.len().min(cells.len());
+                    out[..n].copy_from_slice(&cells[..n]);
                 }
             }
         }
@@ -121,7 +125,7 @@ pub fn bytes_from<'py>(
 /// goes another way); `BufferError` if it is read-only (as CFFI), `ValueError`
 /// if it is too small.
 pub fn read_into(
-    py: Python<'_>,
+    _gil: Python<'_>,
     mem: &dyn Memory,
     addr: Addr,
     len: usize,
@@ -133,7 +137,7 @@ pub fn read_into(
     if buffer.readonly() {
         return Err(PyBufferError::new_err("Object is not writable."));
     }
-    let Some(cells) = buffer.as_mut_slice(py) else {
+    let Some(cells) = buffer.as_slice_ptr() else {
         return Ok(false);
     };
     if cells.len() < len {
@@ -143,9 +147,14 @@ pub fn read_into(
         )));
     }
     mem.read_with(addr, len, &mut |src| {
-        for (cell, byte) in cells.iter().zip(src) {
-            cell.set(*byte);
-        }
+        // SAFETY: the view of a writable buffer (checked above) keeps its
+        // memory alive and in place; we hold the GIL and run no Python code
+        // while writing, so no other reference to these bytes is in use; `src`
+        // is guest memory, which never overlaps a Python object's buffer.
+        let out =
+            unsafe { std::slice::from_raw_parts_mut(cells.as_ptr().cast::<u8>(), cells.len()) };
+        let n = src.len().min(out.len());
+        out[..n].copy_from_slice(&src[..n]);
     })
     .py()?;
     Ok(true)
@@ -239,7 +248,7 @@ impl PyBuffer {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        if let Ok(slice) = key.downcast::<PySlice>() {
+        if let Ok(slice) = key.cast::<PySlice>() {
             let (start, stop) = self.range(slice)?;
             return self.read(py, start, stop - start);
         }
@@ -250,7 +259,7 @@ impl PyBuffer {
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = key.py();
         let data = ByteSource::of(value)?;
-        if let Ok(slice) = key.downcast::<PySlice>() {
+        if let Ok(slice) = key.cast::<PySlice>() {
             let (start, stop) = self.range(slice)?;
             if data.len() as u64 != stop - start {
                 return Err(PyValueError::new_err(format!(
@@ -278,8 +287,8 @@ impl PyBuffer {
         py: Python<'_>,
         other: &Bound<'_, PyAny>,
         op: CompareOp,
-    ) -> PyResult<PyObject> {
-        let theirs = if let Ok(that) = other.downcast::<PyBuffer>() {
+    ) -> PyResult<Py<PyAny>> {
+        let theirs = if let Ok(that) = other.cast::<PyBuffer>() {
             let that = that.get();
             that.read(py, 0, that.size)?.as_bytes().to_vec()
         } else {

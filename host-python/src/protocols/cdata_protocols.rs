@@ -15,7 +15,7 @@ use wasmcffi::layout::{CKind, CType, FieldLayout, PrimClass};
 impl PyCData {
     /// The value of a global variable this cdata designates (its type at its
     /// address): arrays and structs as views, everything else read now.
-    pub fn global_value(self, py: Python<'_>) -> PyResult<PyObject> {
+    pub fn global_value(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.ctype.kind() {
             // `T name[]`: CFFI gives the address, typed `T *`.
             CKind::Array { item, len: None } => {
@@ -42,7 +42,7 @@ impl PyCData {
 
     /// Reads the value of type `ty` at `addr` as Python sees it: a Python value
     /// for primitives, a new cdata for pointers, a view for arrays and records.
-    pub fn load(&self, py: Python<'_>, ty: &CType, addr: Addr) -> PyResult<PyObject> {
+    pub fn load(&self, py: Python<'_>, ty: &CType, addr: Addr) -> PyResult<Py<PyAny>> {
         self.refresh_mirror(py)?;
         let mem = &*self.ctx.mem;
         match ty.kind() {
@@ -74,7 +74,7 @@ impl PyCData {
         self.write_back_mirror(py)
     }
 
-    fn read_field(&self, py: Python<'_>, base: Addr, field: &FieldLayout) -> PyResult<PyObject> {
+    fn read_field(&self, py: Python<'_>, base: Addr, field: &FieldLayout) -> PyResult<Py<PyAny>> {
         if field.bitsize >= 0 {
             return Ok(
                 plain_to_py(py, &core::read_field(&*self.ctx.mem, base, field).py()?)?.unbind(),
@@ -117,7 +117,7 @@ impl PyCData {
 impl PyCData {
     /// A primitive value pickles as a cast of its value to its type; a pointer,
     /// array, struct or function refuses (its memory is one process's).
-    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let ctype = crate::objects::ctype::PyCType::wrap(py, &slf.get().ctype)?;
         crate::base::pickling::reduce_with(py, "reduce_cdata", (slf, ctype))
@@ -164,7 +164,7 @@ impl PyCData {
         })
     }
 
-    fn __int__(&self, py: Python<'_>) -> PyResult<PyObject> {
+    fn __int__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.prim_value()? {
             Some(Value::Int(v)) => v.into_py_any(py),
             Some(Value::Bool(b)) => i64::from(b).into_py_any(py),
@@ -203,7 +203,7 @@ impl PyCData {
         }
     }
 
-    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+    fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
         let Some(len) = this.array_len() else {
@@ -224,9 +224,9 @@ impl PyCData {
             .unbind())
     }
 
-    fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.check_alive()?;
-        if let Ok(slice) = key.downcast::<PySlice>() {
+        if let Ok(slice) = key.cast::<PySlice>() {
             let (start, stop) = self.slice_bounds(slice)?;
             let (item, base) = self.item_base()?;
             let size = item.size().unwrap_or(0);
@@ -252,7 +252,7 @@ impl PyCData {
 
     fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.check_alive()?;
-        if let Ok(slice) = key.downcast::<PySlice>() {
+        if let Ok(slice) = key.cast::<PySlice>() {
             let (start, stop) = self.slice_bounds(slice)?;
             let (item, base) = self.item_base()?;
             let addr = offset_addr(base, start, item.size().unwrap_or(0))?;
@@ -265,7 +265,7 @@ impl PyCData {
         self.store(&item, addr, value)
     }
 
-    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+    fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         let (field, base) = self.field_place(name)?;
         self.read_field(py, base, field)
     }
@@ -289,7 +289,7 @@ impl PyCData {
         }
     }
 
-    fn __add__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __add__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = other.py();
         if !matches!(self.ctype.kind(), CKind::Pointer(_) | CKind::Array { .. }) {
             return Err(PyTypeError::new_err(format!(
@@ -303,13 +303,13 @@ impl PyCData {
         }
     }
 
-    fn __radd__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __radd__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.__add__(other)
     }
 
-    fn __sub__(&self, other: &Bound<'_, PyAny>) -> PyResult<PyObject> {
+    fn __sub__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = other.py();
-        if let Ok(that) = other.downcast::<PyCData>() {
+        if let Ok(that) = other.cast::<PyCData>() {
             let that = that.get();
             let (item, base) = self.item_base()?;
             // A pointer minus a pointer of its type, or minus an array decaying to it.
@@ -344,10 +344,10 @@ impl PyCData {
         &self,
         other: &Bound<'_, PyAny>,
         op: pyo3::basic::CompareOp,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let py = other.py();
         let mine = self.prim_value()?;
-        let theirs = match other.downcast::<PyCData>() {
+        let theirs = match other.cast::<PyCData>() {
             Ok(that) => {
                 let that = that.get();
                 match (that.prim_value()?, &mine) {
@@ -392,7 +392,7 @@ impl PyCData {
         py: Python<'_>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         crate::calls::call::call_function(py, self, crate::marshal::args::Args::Tuple(args), kwargs)
     }
 }
@@ -401,7 +401,7 @@ impl PyCData {
     /// The values to assign to a slice: an array cdata's items, bytes or str as
     /// they are, and any other iterable listed.
     fn slice_source(&self, value: &Bound<'_, PyAny>) -> PyResult<Value> {
-        if let Ok(source) = value.downcast::<PyCData>() {
+        if let Ok(source) = value.cast::<PyCData>() {
             let source = source.get();
             if let (Some(len), CKind::Array { item, .. }) =
                 (source.array_len(), source.ctype.kind())
@@ -416,7 +416,7 @@ impl PyCData {
             }
         }
         // `p[a:b] = bytearray(...)` copies the bytes (CFFI's memcpy case).
-        if let Ok(bytes) = value.downcast::<pyo3::types::PyByteArray>() {
+        if let Ok(bytes) = value.cast::<pyo3::types::PyByteArray>() {
             return Ok(Value::Bytes(bytes.to_vec()));
         }
         let listable = !(value.is_instance_of::<pyo3::types::PyBytes>()

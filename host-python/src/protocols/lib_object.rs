@@ -166,7 +166,7 @@ impl PyLib {
     }
 
     /// `ffi.addressof(lib, name)`: a pointer to a global, or a function pointer.
-    pub fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+    pub fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         match self.item(name)? {
             Item::Function(ty, addr) => self.cdata(ty, addr).into_py_any(py),
             // As in CFFI, the "address" of an array global is the array itself.
@@ -186,7 +186,7 @@ impl PyLib {
 
 #[pymethods]
 impl PyLib {
-    fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyObject> {
+    fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
         match this.item(name)? {
@@ -230,7 +230,7 @@ impl PyLib {
 
     /// Keeps `obj` alive as long as this lib (the FFI that opened it, which
     /// keeps the lib alive in turn, as CFFI's do).
-    fn _keep_alive(&self, obj: PyObject) {
+    fn _keep_alive(&self, obj: Py<PyAny>) {
         self.kept.push(obj);
     }
 

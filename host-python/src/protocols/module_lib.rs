@@ -142,7 +142,7 @@ impl Backend {
                 let mut buffer = ArgBuffer::new();
                 buffer.push_word(block);
                 buffer.push_word(block + layout.result_at);
-                py.allow_threads(|| glue_call.call(func, &buffer)).py()?;
+                py.detach(|| glue_call.call(func, &buffer)).py()?;
                 // `words` lived until here: the wrapper read and wrote it during the call.
                 let result = &words[(layout.result_at / 8) as usize..];
                 Ok(result
@@ -206,7 +206,7 @@ enum Route {
 
 /// The function pointer of the module function behind `obj`, if there is one
 /// (registered with `function_object` for conversion and marshalling).
-pub(crate) fn function_pointer_hook(obj: &Bound<'_, PyAny>) -> Option<PyResult<PyObject>> {
+pub(crate) fn function_pointer_hook(obj: &Bound<'_, PyAny>) -> Option<PyResult<Py<PyAny>>> {
     module_function_of(obj).map(|function| function.get().function_pointer(obj.py()))
 }
 
@@ -214,7 +214,7 @@ pub(crate) fn function_pointer_hook(obj: &Bound<'_, PyAny>) -> Option<PyResult<P
 pub(crate) fn module_function_of<'py>(
     obj: &Bound<'py, PyAny>,
 ) -> Option<Bound<'py, PyModuleFunction>> {
-    if let Ok(function) = obj.downcast::<PyModuleFunction>() {
+    if let Ok(function) = obj.cast::<PyModuleFunction>() {
         return Some(function.clone());
     }
     if !obj.is_instance_of::<pyo3::types::PyCFunction>() {
@@ -222,7 +222,7 @@ pub(crate) fn module_function_of<'py>(
     }
     obj.getattr("__self__")
         .ok()?
-        .downcast_into::<PyModuleFunction>()
+        .cast_into::<PyModuleFunction>()
         .ok()
 }
 
@@ -266,7 +266,7 @@ pub struct PyModuleFunction {
     /// What the lib pickles as (`wasmcffi._pickling`'s reference to its module
     /// or instance, or None), taken when the function was made: the function
     /// may outlive its lib object, and holding the lib would be a cycle.
-    pickle_ref: PyObject,
+    pickle_ref: Py<PyAny>,
 }
 
 impl PyModuleLib {
@@ -343,13 +343,13 @@ impl PyModuleLib {
 
     /// `ffi.addressof(lib, name)`: a function pointer for a function or an
     /// `extern "Python"` function, a pointer to a global variable.
-    pub(crate) fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<PyObject> {
+    pub(crate) fn address_of(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         address_of(py, &self.ctx, &self.backend, name)
     }
 
     /// `ffi.addressof(lib, name)`. A constant function pointer (`int (*const
     /// f)(int)`, usually the function `f` itself in C) gives its value, as in CFFI.
-    pub(crate) fn address_of_item(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyObject> {
+    pub(crate) fn address_of_item(slf: &Bound<'_, Self>, name: &str) -> PyResult<Py<PyAny>> {
         let this = slf.get();
         let constant_function_pointer = {
             let types = this.ctx.types();
@@ -385,7 +385,7 @@ fn address_of(
     ctx: &Arc<FfiContext>,
     backend: &Backend,
     name: &str,
-) -> PyResult<PyObject> {
+) -> PyResult<Py<PyAny>> {
     let decl = ctx.types().decls.lib_items.get(name).cloned();
     match decl {
         Some(Decl::Function { ty } | Decl::ExternPython { ty, .. }) => {
@@ -462,7 +462,7 @@ impl PyModuleLib {
         })
     }
 
-    fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyObject> {
+    fn __getattr__(slf: &Bound<'_, Self>, name: &str) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let this = slf.get();
         let included = this.ctx.types().decls.included.get(name).cloned();
@@ -580,7 +580,7 @@ impl PyModuleLib {
 
     /// A lib pickles by reference: to its module's lib, or to a fresh instance
     /// of the module with the same options (`wasmcffi._pickling`).
-    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<PyObject> {
+    fn __reduce__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         crate::base::pickling::reduce_with(slf.py(), "reduce_lib", (slf,))
     }
 
@@ -609,19 +609,19 @@ impl PyModuleLib {
 
     /// None: a lib is not imported by a loader of its own.
     #[getter]
-    fn __loader__(&self) -> Option<PyObject> {
+    fn __loader__(&self) -> Option<Py<PyAny>> {
         None
     }
 
     /// None, as for `__loader__`.
     #[getter]
-    fn __spec__(&self) -> Option<PyObject> {
+    fn __spec__(&self) -> Option<Py<PyAny>> {
         None
     }
 
     /// Keeps `obj` alive as long as this lib (`verify()`'s FFI, which keeps the
     /// lib alive in turn: the cycle is visible to the garbage collector).
-    fn _keep_alive(&self, obj: PyObject) {
+    fn _keep_alive(&self, obj: Py<PyAny>) {
         self.kept.push(obj);
     }
 
@@ -641,7 +641,7 @@ impl PyModuleFunction {
     }
 
     /// The C function pointer of this function, when passed where C expects one.
-    pub(crate) fn function_pointer(&self, py: Python<'_>) -> PyResult<PyObject> {
+    pub(crate) fn function_pointer(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         address_of(py, &self.ctx, &self.backend, &self.name)
     }
 
@@ -652,7 +652,7 @@ impl PyModuleFunction {
         function: &GuestFunc,
         sig: &FuncInfo,
         args: &[&Bound<'_, PyAny>],
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let Backend::Wasm { sandbox, .. } = &self.backend else {
             return Err(PyTypeError::new_err("a direct wasm call needs a sandbox"));
         };
@@ -685,7 +685,7 @@ impl PyModuleFunction {
         function: &GuestFunc,
         sig: &FuncInfo,
         args: &[&Bound<'_, PyAny>],
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         // CFFI calls a variadic function through libffi, on both targets.
         wasmcffi::layout::check_libffi_signature(&sig.ret, &sig.params).py()?;
         let mut temps = CallTemps::default();
@@ -749,7 +749,7 @@ impl PyModuleFunction {
         entry: &Entry<'_>,
         sig: &FuncInfo,
         args: &[&Bound<'_, PyAny>],
-    ) -> PyResult<PyObject> {
+    ) -> PyResult<Py<PyAny>> {
         let mut temps = CallTemps::default();
         let values = self.encode_fixed(sig, args, &mut temps)?;
         let bytes = self
@@ -761,7 +761,7 @@ impl PyModuleFunction {
 }
 
 impl FastCall for PyModuleFunction {
-    fn call_fast(&self, py: Python<'_>, args: &[&Bound<'_, PyAny>]) -> PyResult<PyObject> {
+    fn call_fast(&self, py: Python<'_>, args: &[&Bound<'_, PyAny>]) -> PyResult<Py<PyAny>> {
         let CKind::Function(sig) = self.sig.kind() else {
             return Err(PyTypeError::new_err("not a function"));
         };
@@ -811,7 +811,7 @@ impl PyModuleFunction {
 
     /// CPython pickles the builtin `lib.NAME` as `getattr(its __self__, NAME)`,
     /// its `__self__` being this object: so this object pickles as its lib.
-    fn __reduce__(&self, py: Python<'_>) -> PyResult<PyObject> {
+    fn __reduce__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let module = self.qualifier.trim_end_matches(".Lib.");
         crate::base::pickling::reduce_with(
             py,
