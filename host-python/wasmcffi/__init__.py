@@ -25,9 +25,7 @@ from ._wasmcffi import (
 )
 from .api import FFI
 from ._wasmcffi import Sandbox
-from . import _loader, _pickling, _snapshot
-from ._snapshot import SnapshotError
-from .pool import Pool
+from . import _loader
 
 
 def sandbox(lib):
@@ -69,11 +67,29 @@ def instantiate(module, **options):
     streams, sandbox_options = _loader.sandbox_options(**options)
     new_sandbox = sandbox.spawn(*streams, **sandbox_options)
     if snapshot is not None:
+        from . import _snapshot
+
         _snapshot.restore(new_sandbox, snapshot)
         options["snapshot"] = snapshot
     ffi, lib = instances.pair(new_sandbox)
+    from . import _pickling
+
     _pickling.register_instance(ffi, lib, getattr(module, "lib", module), options, new_sandbox)
     return ffi, lib
+
+
+def __getattr__(name):
+    """`Pool` and `SnapshotError`, imported on first use: `import wasmcffi`
+    stays fast for a program that runs one helper (PEP 562)."""
+    if name == "Pool":
+        from .pool import Pool
+
+        return Pool
+    if name == "SnapshotError":
+        from ._snapshot import SnapshotError
+
+        return SnapshotError
+    raise AttributeError(f"module 'wasmcffi' has no attribute '{name}'")
 
 
 __all__ = [

@@ -6,7 +6,6 @@ import io
 import os
 import sys
 
-from . import _pickling
 from . import _wasmcffi
 from . import api as _api
 
@@ -118,6 +117,8 @@ def load(loader_file, target, artifact, cdefs, table):
     if importable:
         sys.modules[f"{module_name}.lib"] = lib
     # Pickled by reference to the module, when it can be imported again by name.
+    from . import _pickling
+
     _pickling.register_module(module_name if importable else None, ffi, lib)
     return ffi, lib
 

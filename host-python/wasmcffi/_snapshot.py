@@ -19,7 +19,6 @@ can at worst start a guest in a state of its choosing, which the sandbox
 contains as it contains any guest.
 """
 
-import hashlib
 import os
 import struct
 import zlib
@@ -45,6 +44,8 @@ def module_digest(path):
     key = (stat.st_mtime_ns, stat.st_size)
     known = _DIGESTS.get(path)
     if known is None or known[0] != key:
+        import hashlib  # loads OpenSSL: only when a snapshot is taken or restored
+
         with open(path, "rb") as f:
             known = _DIGESTS[path] = (key, hashlib.sha256(f.read()).digest())
     return known[1]
