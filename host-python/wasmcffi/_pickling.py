@@ -82,19 +82,30 @@ def register_instance(ffi, lib, module_lib, options, sandbox):
     lib.__dict__[REF_KEY] = module_ref and InstanceRef(module_ref, options, sandbox)
 
 
-def reduce_lib_ref(ref, module, what):
-    """The reduce value of a lib (or of a function's owner) whose reference is `ref`."""
+def _checked(ref, module, what):
+    """`ref`, or the TypeError of a module that cannot be imported again by name."""
     if ref is None:
         raise TypeError(
             f"cannot pickle {what}: module '{module}' was not imported by name "
             f"(a verify() module or one loaded from a file path), so nothing can import it "
             f"again on the other side"
         )
-    return getattr, (ref, "lib")
+    return ref
+
+
+def _ref_of(lib):
+    """`(reference, module name)` of a compiled lib."""
+    return lib.__dict__.get(REF_KEY), lib.__name__[: -len(".lib")]
+
+
+def reduce_lib_ref(ref, module, what):
+    """The reduce value of a lib whose reference is `ref` (also what a lib's
+    function pickles as: CPython takes the function's name from that lib)."""
+    return getattr, (_checked(ref, module, what), "lib")
 
 
 def reduce_lib(lib):
-    return reduce_lib_ref(lib.__dict__.get(REF_KEY), lib.__name__[: -len(".lib")], "this lib")
+    return reduce_lib_ref(*_ref_of(lib), "this lib")
 
 
 def reduce_ffi(ffi):
@@ -104,8 +115,11 @@ def reduce_ffi(ffi):
             "cannot pickle an FFI made by FFI(): only the ffi of a compiled module "
             "pickles (by reference to its module)"
         )
-    _, (ref, _) = reduce_lib_ref(lib.__dict__.get(REF_KEY), lib.__name__[: -len(".lib")], "this ffi")
-    return getattr, (ref, "ffi")
+    return getattr, (_checked(*_ref_of(lib), "this ffi"), "ffi")
+
+
+#: The declarations-free FFI of each target, made on first use.
+_TARGET_FFIS = {}
 
 
 def _ffi_for_target(target):
@@ -116,9 +130,6 @@ def _ffi_for_target(target):
 
         ffi = _TARGET_FFIS[target] = FFI(_target=target) if target == "wasm32" else FFI()
     return ffi
-
-
-_TARGET_FFIS = {}
 
 
 def structural_ctype(target, cname):
@@ -140,7 +151,7 @@ def reduce_ctype(ctype):
         try:
             if ffi.typeof(ctype.cname) is ctype:
                 return module_ctype, (ModuleRef(name), ctype.cname)
-        except Exception:
+        except Exception:  # a name this module does not declare
             continue
     raise TypeError(
         f"cannot pickle ctype '{ctype.cname}': it was declared by an FFI that is not "

@@ -5,7 +5,7 @@ import queue
 import threading
 from contextlib import contextmanager
 
-from . import _loader, _wasmcffi
+from . import _loader
 
 
 class Pool:
