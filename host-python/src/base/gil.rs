@@ -16,7 +16,7 @@
 //! needs to finish.
 //!
 //! **Rule for code that runs inside a guest call** (host imports, output sinks):
-//! take the GIL with [`with_gil`], never `Python::with_gil`. PyO3 does not know the
+//! take the GIL with [`with_gil`], never `Python::attach`. PyO3 does not know the
 //! GIL was released mid-call and would use Python without it.
 
 use std::cell::{Cell, RefCell};
@@ -89,7 +89,7 @@ fn after_fork_in_child() {
 
 /// Runs `f`, which calls guest code, holding the GIL at first; the tick hook
 /// hands the GIL back if the guest runs long, and it is taken back before this
-/// returns. Use instead of `py.allow_threads` around calls into a sandbox.
+/// returns. Use instead of `py.detach` around calls into a sandbox.
 pub fn run_guest<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
     struct Restore(State);
     impl Drop for Restore {
@@ -106,7 +106,7 @@ pub fn run_guest<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// `Python::with_gil` that also works inside a guest call whose GIL was handed
+/// `Python::attach` that also works inside a guest call whose GIL was handed
 /// back: the GIL is taken for `f` and handed back again afterwards.
 pub fn with_gil<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     /// Puts back the state `with_gil` found (handing the GIL back if it was).
