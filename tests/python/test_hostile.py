@@ -73,6 +73,9 @@ CDEF = """
 #: module) and `tmp` (a scratch directory) are defined; the case's code sets `result`.
 CHILD = """
 import gc, json, os, signal, sys, threading, time
+# Ctrl-C raises KeyboardInterrupt even when this child was started with SIGINT
+# ignored (a non-interactive shell's background job), which Python respects.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {build_dir!r})
 import wasmcffi
 import _hostile as hostile
