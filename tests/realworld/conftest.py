@@ -5,6 +5,7 @@ same result on each."""
 import importlib.util
 import os
 import re
+import sys
 
 import cffi
 import pytest
@@ -16,9 +17,15 @@ BUILD_TIMES = {}
 
 
 def load_module(path, name):
-    """Imports the compiled module at `path` (a loader or a cffi extension)."""
+    """Imports the compiled module at `path` (a loader or a cffi extension) under
+    `name`, importable by that name here and in child processes (its folder goes
+    on `sys.path`): what pickling its functions by reference needs."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:
+        sys.path.append(folder)
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -2,6 +2,8 @@
 setjmp/longjmp, built for POSIX as on Linux (popen, mkstemp, dlopen), with a C
 function written in Python called from Lua."""
 
+import threading
+
 import corpus
 import pytest
 
@@ -124,3 +126,43 @@ def test_sandbox_refuses_processes_and_temp_files(module):
                                        b"unable to generate a unique filename"])
     assert wasmcffi.sandbox(module.lib).stubbed_calls == [
         "flockfile", "funlockfile", "mkstemp", "pclose", "popen", "system", "tmpfile"]
+
+
+WARM_UP = (b"words = {} for i = 1, 50000 do words['k' .. i] = i * 3 end"
+           b" local n = 0 function counter() n = n + 1 return n end"
+           b" function lookup(k) return words[k] end")
+
+
+def test_a_warmed_up_interpreter_travels_in_a_snapshot(module):
+    """A Lua state with a 50,000-entry table and a closure, snapshotted and
+    restored into new instances: the state and its address come along."""
+    if module.target != "wasm":
+        pytest.skip("snapshots are of sandboxed instances")
+    ffi, lib = wasmcffi.instantiate(module)
+    L = lib.luaL_newstate()
+    lib.luaL_openlibs(L)
+    assert run(ffi, lib, WARM_UP, L) == ("ok", [])
+    assert run(ffi, lib, b"return counter()", L) == ("ok", [b"1"])
+    address = int(ffi.cast("uintptr_t", L))
+    data = wasmcffi.sandbox(lib).snapshot()
+
+    ffi2, lib2 = wasmcffi.instantiate(module, snapshot=data)
+    L2 = ffi2.cast("lua_State *", address)
+    assert run(ffi2, lib2, b"return lookup('k777'), counter(), counter()", L2) == ("ok", [b"2331", b"2", b"3"])
+    # The original goes on from its own state.
+    assert run(ffi, lib, b"return counter()", L) == ("ok", [b"2"])
+
+    # A pool of warm interpreters, called from threads.
+    pool = wasmcffi.Pool(module, size=2, snapshot=data)
+    answers = []
+
+    def work(key):
+        with pool.instance() as (pffi, plib):
+            answers.append(run(pffi, plib, b"return lookup('%s')" % key, pffi.cast("lua_State *", address)))
+
+    threads = [threading.Thread(target=work, args=(b"k%d" % i,)) for i in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == sorted(("ok", [b"%d" % (3 * i)]) for i in range(1, 9))

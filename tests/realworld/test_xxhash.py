@@ -1,9 +1,15 @@
 """xxHash 0.8 (from the xxhash sdist): 32-, 64- and 128-bit hashes, one-shot and
 streaming, with 64-bit arithmetic that a 32-bit target must get right."""
 
+import concurrent.futures
+import multiprocessing
+import threading
+
 import corpus
 import pytest
 from conftest import library_fixtures, same
+
+import wasmcffi
 
 LIBRARY = corpus.Library(
     "xxhash", corpus.XXHASH, "deps/xxhash", sources=["xxhash.c"],
@@ -57,3 +63,36 @@ def test_streaming_equals_one_shot(reference, module):
 
     streamed, whole = same(case, reference, module)
     assert streamed == whole
+
+
+CHUNKS = [DATA[i:i + 4096] for i in range(0, len(DATA), 4096)]
+
+
+@pytest.mark.parametrize("method", ["spawn", "fork"])
+def test_hashing_fans_out_to_processes(module, method):
+    """lib.XXH64 pickled by reference: the workers import the module by name and
+    hash their share; the digests equal the ones made here."""
+    here = [module.lib.XXH64(chunk, len(chunk), 7) for chunk in CHUNKS]
+    context = multiprocessing.get_context(method)
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
+        there = list(pool.map(module.lib.XXH64, CHUNKS, [len(c) for c in CHUNKS], [7] * len(CHUNKS)))
+    assert there == here
+
+
+def test_a_pool_of_instances_hashes_from_threads(module):
+    if module.target != "wasm":
+        pytest.skip("a Pool is of sandboxed instances")
+    here = [module.lib.XXH3_64bits_withSeed(chunk, len(chunk), 9) for chunk in CHUNKS]
+    pool = wasmcffi.Pool(module, size=2)
+    results = {}
+
+    def work(part):
+        for i in range(part, len(CHUNKS), 4):
+            results[i] = pool.lib.XXH3_64bits_withSeed(CHUNKS[i], len(CHUNKS[i]), 9)
+
+    threads = [threading.Thread(target=work, args=(part,)) for part in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i] for i in range(len(CHUNKS))] == here
