@@ -53,15 +53,14 @@ def module_digest(path):
 
 def take(sandbox):
     """The snapshot of `sandbox` (a `wasmcffi.Sandbox`), as bytes."""
-    size, indexes, data = sandbox._memory_pages()
-    payload = indexes + data
+    size, pages, payload = sandbox._memory_pages()
     packing, packed = _RAW, payload
     if _pays_to_compress(payload):
         compressed = zlib.compress(payload, 1)
         if len(compressed) < 0.9 * len(payload):
             packing, packed = _ZLIB, compressed
     header = _HEADER.pack(VERSION, module_digest(sandbox._module_path), size,
-                          len(indexes) // 4, packing, zlib.crc32(payload))
+                          pages, packing, zlib.crc32(payload))
     return b"".join((MAGIC, header, packed))
 
 
@@ -78,12 +77,11 @@ def _pays_to_compress(payload, samples=8, size=PAGE_SIZE):
 
 def restore(sandbox, snapshot):
     """Brings the fresh instance `sandbox` to the state `snapshot` describes."""
-    size, indexes, data = _read(snapshot, module_digest(sandbox._module_path))
-    sandbox._restore_memory_pages(size, indexes, data)
+    sandbox._restore_memory_pages(*_read(snapshot, module_digest(sandbox._module_path)))
 
 
 def _read(snapshot, digest):
-    """`(size, indexes, data)` of a snapshot of the module whose digest is `digest`."""
+    """`(size, pages, payload)` of a snapshot of the module whose digest is `digest`."""
     if not isinstance(snapshot, (bytes, bytearray, memoryview)):
         raise TypeError(f"snapshot= must be bytes from Sandbox.snapshot(), not {type(snapshot).__name__}")
     snapshot = memoryview(snapshot).cast("B")
@@ -110,8 +108,7 @@ def _read(snapshot, digest):
         raise SnapshotError(f"corrupted snapshot: unknown packing {packing}")
     if len(payload) != expected or zlib.crc32(payload) != checksum:
         raise SnapshotError("corrupted snapshot: its contents do not match its checksum")
-    cut = 4 * pages
-    return size, payload[:cut], payload[cut:]
+    return size, pages, payload
 
 
 def _inflate(body, expected):

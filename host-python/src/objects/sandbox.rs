@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use wasmcffi::backend::wasm::{
-    DirGrant, Limits, MemoryPages, OutputSink, Sandbox, SandboxConfig, WasmModule, WasmVal,
+    DirGrant, Limits, OutputSink, Sandbox, SandboxConfig, WasmModule, WasmVal,
 };
 use wasmcffi::cdata::Memory;
 
@@ -284,20 +284,21 @@ impl PySandbox {
         &self.module_path
     }
 
-    /// `(size, indexes, data)`: the memory's size in bytes, the indexes of its
-    /// non-zero wasm pages (little-endian `u32`s) and those pages' bytes.
-    fn _memory_pages<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<(u64, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    /// `(size, pages, payload)`: the memory's size in bytes, how many of its
+    /// wasm pages hold a non-zero byte, and the snapshot payload: those pages'
+    /// indexes (little-endian `u32`s), then their bytes.
+    fn _memory_pages<'py>(&self, py: Python<'py>) -> PyResult<(u64, usize, Bound<'py, PyBytes>)> {
         let sandbox = &self.sandbox;
         let pages = crate::base::gil::run_guest(py, || sandbox.memory_pages()).py()?;
-        let indexes: Vec<u8> = pages.indexes.iter().flat_map(|i| i.to_le_bytes()).collect();
-        Ok((
-            pages.size,
-            PyBytes::new(py, &indexes),
-            PyBytes::new(py, &pages.data),
-        ))
+        let cut = 4 * pages.indexes.len();
+        let payload = PyBytes::new_with(py, cut + pages.data.len(), |out| {
+            for (slot, index) in out[..cut].chunks_exact_mut(4).zip(&pages.indexes) {
+                slot.copy_from_slice(&index.to_le_bytes());
+            }
+            out[cut..].copy_from_slice(&pages.data);
+            Ok(())
+        })?;
+        Ok((pages.size, pages.indexes.len(), payload))
     }
 
     /// Makes the linear memory what `_memory_pages` described (checked first).
@@ -305,22 +306,24 @@ impl PySandbox {
         &self,
         py: Python<'_>,
         size: u64,
-        indexes: &[u8],
-        data: &[u8],
+        pages: usize,
+        payload: &[u8],
     ) -> PyResult<()> {
-        if indexes.len() % 4 != 0 {
-            return Err(PyValueError::new_err("page indexes must be u32s"));
-        }
-        let pages = MemoryPages {
-            size,
-            indexes: indexes
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            data: data.to_vec(),
+        let Some((indexes, data)) = pages
+            .checked_mul(4)
+            .and_then(|cut| payload.split_at_checked(cut))
+        else {
+            return Err(PyValueError::new_err(format!(
+                "a payload of {} bytes cannot hold {pages} page indexes",
+                payload.len()
+            )));
         };
+        let indexes: Vec<u32> = indexes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         let sandbox = &self.sandbox;
-        crate::base::gil::run_guest(py, || sandbox.restore_memory_pages(&pages)).py()
+        crate::base::gil::run_guest(py, || sandbox.restore_memory_pages(size, &indexes, data)).py()
     }
 
     fn __repr__(&self) -> String {

@@ -60,42 +60,41 @@ impl Sandbox {
         })
     }
 
-    /// Makes the instance's linear memory equal to `pages`: grown to their size
-    /// (within the memory limit), zero except for the pages given.
+    /// Makes the instance's linear memory `size` bytes (grown within the
+    /// memory limit), zero except for the pages at `indexes`, whose bytes follow
+    /// one another in `data` (as [`Sandbox::memory_pages`] gives them).
     ///
     /// # Errors
     /// `Error::Value` for pages that do not describe a memory (indexes out of
     /// order or beyond the size, data of another length, a size not a whole
     /// number of pages or smaller than the memory is); `Error::Memory` beyond the
     /// memory limit; `Error::Runtime` / `Error::Trap` as [`Sandbox::memory_pages`].
-    pub fn restore_memory_pages(&self, pages: &MemoryPages) -> Result<()> {
+    pub fn restore_memory_pages(&self, size: u64, indexes: &[u32], data: &[u8]) -> Result<()> {
         self.check_between_calls("restore a snapshot")?;
-        check_pages(pages)?;
+        check_pages(size, indexes, data)?;
         self.with_store(false, |mut store| {
             let Some(memory) = store.data().host.handles.as_ref().and_then(|h| h.memory) else {
                 return Err(Error::Value("this module has no linear memory".into()).into());
             };
             let current = memory.data_size(&store) as u64;
-            if pages.size < current {
+            if size < current {
                 return Err(Error::Value(format!(
-                    "the snapshot's memory ({} bytes) is smaller than a fresh instance's ({current} bytes)",
-                    pages.size
+                    "the snapshot's memory ({size} bytes) is smaller than a fresh instance's ({current} bytes)"
                 ))
                 .into());
             }
-            let grow = (pages.size - current) / PAGE_SIZE as u64;
+            let grow = (size - current) / PAGE_SIZE as u64;
             if grow > 0 && memory.grow(&mut store, grow).is_err() {
                 return Err(Error::Memory(format!(
-                    "the snapshot needs {} bytes of linear memory, beyond this instance's memory limit",
-                    pages.size
+                    "the snapshot needs {size} bytes of linear memory, beyond this instance's memory limit"
                 ))
                 .into());
             }
-            let data = memory.data_mut(&mut store);
-            data.fill(0);
-            for (index, page) in pages.indexes.iter().zip(pages.data.chunks(PAGE_SIZE)) {
+            let linear = memory.data_mut(&mut store);
+            linear.fill(0);
+            for (index, page) in indexes.iter().zip(data.chunks(PAGE_SIZE)) {
                 let start = *index as usize * PAGE_SIZE;
-                data[start..start + PAGE_SIZE].copy_from_slice(page);
+                linear[start..start + PAGE_SIZE].copy_from_slice(page);
             }
             Ok(())
         })
@@ -115,27 +114,27 @@ impl Sandbox {
     }
 }
 
-/// Checks that `pages` describe a wasm32 memory before any of it is applied.
-fn check_pages(pages: &MemoryPages) -> Result<()> {
+/// Checks that `indexes` and `data` describe the pages of a wasm32 memory of
+/// `size` bytes before any of it is applied.
+fn check_pages(size: u64, indexes: &[u32], data: &[u8]) -> Result<()> {
     let page = PAGE_SIZE as u64;
-    if pages.size % page != 0 || pages.size > 1 << 32 {
+    if size % page != 0 || size > 1 << 32 {
         bail!(
             Value,
-            "a memory of {} bytes is not a whole number of wasm pages within 4 GiB",
-            pages.size
+            "a memory of {size} bytes is not a whole number of wasm pages within 4 GiB"
         );
     }
-    if pages.data.len() as u64 != pages.indexes.len() as u64 * page {
+    if data.len() as u64 != indexes.len() as u64 * page {
         bail!(
             Value,
             "{} bytes of page data for {} pages",
-            pages.data.len(),
-            pages.indexes.len()
+            data.len(),
+            indexes.len()
         );
     }
-    let count = pages.size / page;
-    let ascending = pages.indexes.windows(2).all(|w| w[0] < w[1]);
-    if !ascending || pages.indexes.last().is_some_and(|&i| u64::from(i) >= count) {
+    let count = size / page;
+    let ascending = indexes.windows(2).all(|w| w[0] < w[1]);
+    if !ascending || indexes.last().is_some_and(|&i| u64::from(i) >= count) {
         bail!(
             Value,
             "page indexes must ascend within the memory's {count} pages"
@@ -148,26 +147,20 @@ fn check_pages(pages: &MemoryPages) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn pages(size: u64, indexes: Vec<u32>) -> MemoryPages {
-        let data = vec![1; indexes.len() * PAGE_SIZE];
-        MemoryPages {
-            size,
-            indexes,
-            data,
-        }
+    fn check(size: u64, indexes: &[u32]) -> Result<()> {
+        check_pages(size, indexes, &vec![1; indexes.len() * PAGE_SIZE])
     }
 
     #[test]
     fn pages_are_checked_before_use() {
         let page = PAGE_SIZE as u64;
-        assert!(check_pages(&pages(4 * page, vec![0, 3])).is_ok());
-        assert!(check_pages(&pages(4 * page + 1, vec![])).is_err());
-        assert!(check_pages(&pages(4 * page, vec![4])).is_err());
-        assert!(check_pages(&pages(4 * page, vec![2, 1])).is_err());
-        assert!(check_pages(&pages(4 * page, vec![1, 1])).is_err());
-        assert!(check_pages(&pages((1 << 32) + page, vec![])).is_err());
-        let mut short = pages(4 * page, vec![1]);
-        short.data.pop();
-        assert!(check_pages(&short).is_err());
+        assert!(check(4 * page, &[0, 3]).is_ok());
+        assert!(check(4 * page + 1, &[]).is_err());
+        assert!(check(4 * page, &[4]).is_err());
+        assert!(check(4 * page, &[2, 1]).is_err());
+        assert!(check(4 * page, &[1, 1]).is_err());
+        assert!(check((1 << 32) + page, &[]).is_err());
+        let short = vec![1; PAGE_SIZE - 1];
+        assert!(check_pages(4 * page, &[1], &short).is_err());
     }
 }
