@@ -759,6 +759,7 @@ impl<'a> Lowerer<'a> {
 }
 
 /// Specifiers of a declaration, parameter or field, sorted out.
+#[derive(Default)]
 struct Specs<'n> {
     types: Vec<&'n TypeSpecifier>,
     konst: bool,
@@ -766,11 +767,7 @@ struct Specs<'n> {
 }
 
 fn decl_specs(specs: &[Node<DeclarationSpecifier>]) -> Specs<'_> {
-    let mut out = Specs {
-        types: Vec::new(),
-        konst: false,
-        extension: false,
-    };
+    let mut out = Specs::default();
     for s in specs {
         match &s.node {
             DeclarationSpecifier::TypeSpecifier(t) => out.types.push(&t.node),
@@ -785,11 +782,7 @@ fn decl_specs(specs: &[Node<DeclarationSpecifier>]) -> Specs<'_> {
 }
 
 fn field_specs(specs: &[Node<SpecifierQualifier>]) -> Specs<'_> {
-    let mut out = Specs {
-        types: Vec::new(),
-        konst: false,
-        extension: false,
-    };
+    let mut out = Specs::default();
     for s in specs {
         match &s.node {
             SpecifierQualifier::TypeSpecifier(t) => out.types.push(&t.node),
