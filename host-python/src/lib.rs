@@ -51,6 +51,13 @@ fn guest_files(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
     Ok(files)
 }
 
+/// The folder of wasmcffi's on-disk caches (`None`: none can be named), which
+/// the build's object cache shares with the compiled-module cache.
+#[pyfunction]
+fn cache_root() -> Option<std::path::PathBuf> {
+    wasmcffi::backend::wasm::cache_root()
+}
+
 #[pymodule]
 fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -66,6 +73,7 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<protocols::module_lib::PyModuleFunction>()?;
     m.add_class::<objects::sandbox::PySandbox>()?;
     m.add_function(wrap_pyfunction!(protocols::module_lib::_def_extern, m)?)?;
+    m.add_function(wrap_pyfunction!(cache_root, m)?)?;
     m.add("GUEST_FILES", guest_files(py)?)?;
     m.add("CDefError", py.get_type::<base::exceptions::CDefError>())?;
     m.add(

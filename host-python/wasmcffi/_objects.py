@@ -7,9 +7,9 @@ the compiler command and the unit's preprocessed text, and so every header it
 includes: a rebuild after a change to one file recompiles that file alone, and
 one after a change of flags or of a header recompiles what it touches.
 
-The cache is `objects/` in `$WASMCFFI_CACHE_DIR` (else `$XDG_CACHE_HOME/wasmcffi`,
-else `~/.cache/wasmcffi`), the folder of the compiled-module cache;
-`WASMCFFI_OBJECT_CACHE=0` turns it off.
+The cache is `objects/` in wasmcffi's cache folder (`$WASMCFFI_CACHE_DIR`, else
+`$XDG_CACHE_HOME/wasmcffi`, else `~/.cache/wasmcffi`: `_wasmcffi.cache_root()`,
+the rule the compiled-module cache follows); `WASMCFFI_OBJECT_CACHE=0` turns it off.
 """
 
 import concurrent.futures
@@ -19,14 +19,15 @@ import shutil
 import subprocess
 import tempfile
 
+from . import _wasmcffi
+
 
 def cache_dir():
     """The object cache's folder, or None when it is turned off."""
     if os.environ.get("WASMCFFI_OBJECT_CACHE", "1") == "0":
         return None
-    base = os.environ.get("WASMCFFI_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "wasmcffi")
-    return os.path.join(base, "objects")
+    root = _wasmcffi.cache_root()
+    return os.path.join(root, "objects") if root else None
 
 
 class Unit:

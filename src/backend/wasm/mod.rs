@@ -74,6 +74,7 @@ pub use host_state::{ExternPythonHandler, TableCallback};
 pub use interrupt::{after_fork_in_child, set_host_hooks, HostHooks, TICK};
 pub use limits::{Limits, Usage, DEFAULT_MAX_MEMORY, MAX_TABLE_ELEMENTS};
 pub use memory::GuestMemory;
+pub use module_cache::cache_root;
 pub use sandbox::{GuestFunc, Sandbox, SandboxConfig};
 pub use snapshot::{MemoryPages, PAGE_SIZE};
 pub use values::{WasmSignature, WasmType, WasmVal};

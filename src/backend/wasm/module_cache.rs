@@ -47,15 +47,28 @@ pub(crate) fn shared(
     Ok(module)
 }
 
-/// The cache directory, if one can be named.
-fn cache_dir() -> Option<PathBuf> {
+/// The folder of wasmcffi's on-disk caches (compiled modules here, the build's
+/// objects in its `objects/`): `$WASMCFFI_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/wasmcffi`, else `~/.cache/wasmcffi`; `None` without a home.
+pub fn cache_root() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("WASMCFFI_CACHE_DIR") {
         return Some(PathBuf::from(dir));
     }
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("wasmcffi").join("modules"))
+    Some(base.join("wasmcffi"))
+}
+
+/// The folder of compiled modules: the root itself when `$WASMCFFI_CACHE_DIR`
+/// names it, else its `modules/`.
+fn cache_dir() -> Option<PathBuf> {
+    let root = cache_root()?;
+    Some(if std::env::var_os("WASMCFFI_CACHE_DIR").is_some() {
+        root
+    } else {
+        root.join("modules")
+    })
 }
 
 /// A name for `wasm_bytes` compiled by this build of wasmcffi.
