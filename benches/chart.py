@@ -57,3 +57,29 @@ def compute_ratios(compute, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def realworld_ratios(realworld, path, title):
+    """Bars of each build's time relative to real cffi per workload, with the targets marked."""
+    workloads = list(realworld["workloads"])
+    builds = list(realworld["workloads"][workloads[0]]["ratio"])
+    width = 0.8 / len(builds)
+    fig, ax = plt.subplots(figsize=(11, 4))
+    for n, build in enumerate(builds):
+        xs = [k + n * width for k in range(len(workloads))]
+        values = [realworld["workloads"][w]["ratio"][build] for w in workloads]
+        ax.bar(xs, values, width=width, label=f"wasmcffi {build}")
+        for x, v in zip(xs, values):
+            ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    for limit, style, label in ((1.1, ":", "native target <= 1.1x"), (1.2, "--", "sandboxed median <= 1.2x"),
+                                (1.5, "-.", "sandboxed worst <= 1.5x")):
+        ax.axhline(limit, color="red", linewidth=0.8, linestyle=style, label=label)
+    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(workloads))])
+    ax.set_xticklabels(workloads, fontsize=8)
+    ax.set_ylabel("time / real cffi's time")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

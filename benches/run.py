@@ -9,6 +9,8 @@ Suites (all of them when none is named):
   bandwidth  GB/s copying bytes into and out of the sandbox vs a host memcpy
   startup    import time of a compiled module (warm cache), fresh instances
   fanout     instance snapshots (take and restore) and a Pool's calls/s on 1 and 2 threads
+  realworld  a workload per library of the real-world corpus: real cffi, native and
+             sandboxed builds of the same sources, time ratios to cffi
 
 Builds what it measures under build/bench/ (from the current checkout, so a
 change to wasmcffi is measured by re-running), prints tables, and writes
@@ -24,7 +26,7 @@ import time
 
 import _common
 
-SUITES = ["calls", "compute", "bandwidth", "startup", "fanout"]
+SUITES = ["calls", "compute", "bandwidth", "startup", "fanout", "realworld"]
 
 
 def main(argv=None):
@@ -71,6 +73,11 @@ def main(argv=None):
 
         charts.append(os.path.join(out_dir, "compute.png"))
         chart.compute_ratios(results["compute"], charts[-1], _title("compute kernels", results))
+    if "realworld" in results:
+        import chart
+
+        charts.append(os.path.join(out_dir, "realworld.png"))
+        chart.realworld_ratios(results["realworld"], charts[-1], _title("real-world libraries", results))
     with open(args.json, "w") as f:
         json.dump(results, f, indent=1)
     print(f"\nresults: {args.json}" + "".join(f"\nchart: {c}" for c in charts))
