@@ -1,6 +1,6 @@
 """Compute: six C kernels (benches/c/kernels/) built with `set_source()` for
-`target="native"` and for the wasm sandbox, both at -O2 without FMA
-contraction (the sandboxed build with -msimd128, and once more without it), run
+`target="native"` (with the flags a cffi extension gets) and for the wasm
+sandbox (-O2), both without FMA contraction (the sandboxed build with -msimd128, and once more without it), run
 on the same inputs; every build must return the same checksum. Prints each kernel's sandboxed/native time ratio and
 the median and worst ratios (targets: median <= 1.2x, worst <= 1.5x).
 
@@ -91,8 +91,8 @@ def run(repeat, quick):
           f"{_common.verdict(summary['median'], 1.2)}), worst {summary['worst']:.2f}x "
           f"(target <= 1.5x: {_common.verdict(summary['worst'], 1.5)}); "
           f"median without SIMD {summary['median_no_simd']:.2f}x")
-    print("native compiler: " + " ".join(_common.native_cc()) + " -O2 (set CC to change it); "
-          "sandboxed: wasmcffi's wasm compiler -O2; both -ffp-contract=off")
+    print("native compiler: " + " ".join(_common.native_cc()) + " with Python's CFLAGS, as for cffi "
+          "(set CC, CFLAGS to change them); sandboxed: wasmcffi's wasm compiler -O2; both -ffp-contract=off")
     return {
         "unit": "ms per run",
         "statistic": "min of samples (median kept too)",

@@ -4,8 +4,8 @@
 
 use crate::base::exceptions::CoreResultExt;
 use crate::marshal::args::{
-    check_arity, encode_arg, encode_vararg, fast_result, fast_word, value_from_bytes, Args,
-    CallTemps, CallbackTarget,
+    check_arity, encode_arg, encode_vararg, fast_pointer, fast_result, fast_word, value_from_bytes,
+    Args, CallTemps, CallbackTarget,
 };
 use crate::memory::context::FfiContext;
 use crate::objects::cdata::{Flavor, PyCData};
@@ -64,7 +64,7 @@ fn plan_of<'a>(cdata: &'a PyCData, ret: &CType, params: &[CType]) -> PyResult<&'
         return Ok(plan);
     }
     let plan = CallPlan::new(ret, params, None).py()?;
-    Ok(cdata.plan.get_or_init(|| plan))
+    Ok(cdata.plan.get_or_init(|| Box::new(plan)))
 }
 
 /// Calls the function-pointer cdata `func` with Python arguments.
@@ -115,9 +115,12 @@ pub fn call_function(
     let mut temps = CallTemps::default();
     let mut buffer = PooledArgs::take();
     for (param, arg) in sig.params.iter().zip(args.iter()) {
-        match fast_word(param, &arg) {
-            Some(word) => buffer.push_word(word),
-            None => buffer.push(&encode_arg(ctx, param, &arg, &mut temps)?),
+        if let Some(word) = fast_word(param, &arg) {
+            buffer.push_word(word);
+        } else if let Some(addr) = fast_pointer(ctx, param, &arg) {
+            buffer.push_word(addr?);
+        } else {
+            buffer.push(&encode_arg(ctx, param, &arg, &mut temps)?);
         }
     }
     let variadic_plan;
@@ -146,7 +149,7 @@ pub fn call_function(
     };
     py.detach(|| plan.call_into(addr, &buffer, ret)).py()?;
     temps.finish(py)?;
-    if let Some(value) = fast_result(py, &sig.ret, ret[0]) {
+    if let Some(value) = fast_result(py, ctx, &sig.ret, ret[0]) {
         return value;
     }
     let bytes: Vec<u8> = ret

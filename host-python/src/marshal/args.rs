@@ -169,11 +169,44 @@ pub(crate) fn fast_word(param: &CType, arg: &Bound<'_, PyAny>) -> Option<u64> {
     }
 }
 
-/// The Python value of an integer or floating result held in `word`, or `None`
-/// for other result types.
-pub(crate) fn fast_result(py: Python<'_>, ret: &CType, word: u64) -> Option<PyResult<Py<PyAny>>> {
-    let CKind::Prim(_, layout) = ret.kind() else {
+/// The address passed for pointer parameter `param` by the most common pointer
+/// arguments — a cdata in this FFI's memory that is a pointer of exactly the
+/// parameter's type, or an array of its item type (`ffi.new("char[]", n)` for a
+/// `char *`) — or `None` to take the general path (which finds the same address
+/// after building a `Value`, and makes every error message).
+pub(crate) fn fast_pointer(
+    ctx: &Arc<FfiContext>,
+    param: &CType,
+    arg: &Bound<'_, PyAny>,
+) -> Option<PyResult<Addr>> {
+    let CKind::Pointer(item) = param.kind() else {
         return None;
+    };
+    let cdata = arg.cast::<PyCData>().ok()?.get();
+    let same_type = match cdata.ctype.kind() {
+        CKind::Pointer(_) => cdata.ctype == *param,
+        CKind::Array { item: of, .. } => of == item,
+        _ => false,
+    };
+    (same_type && Arc::ptr_eq(&cdata.ctx.mem, &ctx.mem) && !cdata.is_mirror())
+        .then(|| cdata.check_alive().map(|()| cdata.addr))
+}
+
+/// The Python value of an integer, floating or pointer result held in `word`
+/// (a pointer of the FFI's target, zero-extended), or `None` for other result
+/// types.
+pub(crate) fn fast_result(
+    py: Python<'_>,
+    ctx: &Arc<FfiContext>,
+    ret: &CType,
+    word: u64,
+) -> Option<PyResult<Py<PyAny>>> {
+    let layout = match ret.kind() {
+        CKind::Prim(_, layout) => layout,
+        CKind::Pointer(_) | CKind::Function(_) => {
+            return Some(PyCData::plain(ctx, ret.clone(), word).into_py_any(py))
+        }
+        _ => return None,
     };
     Some(match layout.class {
         PrimClass::Int { signed } => {
@@ -276,15 +309,8 @@ pub(crate) fn encode_arg(
             return Ok(pointer_bytes(ctx, addr));
         }
     }
-    if let (CKind::Pointer(_), Ok(cdata)) = (param.kind(), arg.cast::<PyCData>()) {
-        // The common case: a pointer cdata of exactly the parameter's type, in
-        // this FFI's memory, passes its address (what the generic path below
-        // would find after building a `Value`).
-        let cdata = cdata.get();
-        if cdata.ctype == *param && Arc::ptr_eq(&cdata.ctx.mem, &ctx.mem) && !cdata.is_mirror() {
-            cdata.check_alive()?;
-            return Ok(pointer_bytes(ctx, cdata.addr));
-        }
+    if let Some(addr) = fast_pointer(ctx, param, arg) {
+        return Ok(pointer_bytes(ctx, addr?));
     }
     check_same_sandbox(ctx, arg)?;
     if let Some(bytes) = long_double_bytes(ctx, param, arg)? {
@@ -565,7 +591,7 @@ impl CallbackTarget {
                 let mut word = [0u8; 8];
                 let n = bytes.len().min(8);
                 word[..n].copy_from_slice(&bytes[..n]);
-                py_args.push(match fast_result(py, ty, u64::from_le_bytes(word)) {
+                py_args.push(match fast_result(py, ctx, ty, u64::from_le_bytes(word)) {
                     Some(value) => value?,
                     None => value_from_bytes(py, ctx, ty, &bytes)?,
                 });

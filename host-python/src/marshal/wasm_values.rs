@@ -10,7 +10,9 @@ use wasmcffi::backend::wasm::{abi, WasmType, WasmVal};
 use wasmcffi::layout::{CKind, CType};
 
 use crate::base::exceptions::CoreResultExt;
-use crate::marshal::args::{encode_arg, fast_result, fast_word, value_from_bytes, CallTemps};
+use crate::marshal::args::{
+    encode_arg, fast_pointer, fast_result, fast_word, value_from_bytes, CallTemps,
+};
 use crate::memory::context::FfiContext;
 
 /// Whether a function of these C parameter and result types has exactly the wasm
@@ -48,6 +50,9 @@ pub fn to_wasm(
     if let Some(word) = fast_word(param, arg) {
         return Ok(abi::from_word(word, ty));
     }
+    if let Some(addr) = fast_pointer(ctx, param, arg) {
+        return Ok(abi::from_word(addr?, ty));
+    }
     abi::to_wasm(param, &encode_arg(ctx, param, arg, temps)?)
         .py()?
         .ok_or_else(|| {
@@ -68,7 +73,7 @@ pub fn from_wasm(
     let Some(value) = value else {
         return Ok(py.None());
     };
-    if let Some(result) = fast_result(py, ret, abi::word_of(value)) {
+    if let Some(result) = fast_result(py, ctx, ret, abi::word_of(value)) {
         return result;
     }
     value_from_bytes(py, ctx, ret, &abi::from_wasm(ret, value))

@@ -60,8 +60,9 @@ pub struct PyCData {
     /// Anything else that must outlive this cdata: the library a function
     /// pointer came from, the closure behind a callback.
     pub keep: Option<Arc<dyn Any + Send + Sync>>,
-    /// The call plan of a function pointer, made at its first call.
-    pub plan: OnceLock<CallPlan>,
+    /// The call plan of a function pointer, made at its first call (boxed: most
+    /// cdata are not function pointers, and every cdata is made with room for it).
+    pub plan: OnceLock<Box<CallPlan>>,
     /// The generation of the FFI's memory this cdata was made in (see
     /// `Memory::generation`): a sandbox's cdata die with its instance.
     pub generation: u64,
