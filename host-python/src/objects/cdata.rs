@@ -330,6 +330,30 @@ impl PyCData {
 
     /// The field `name` of the struct this cdata designates, and the struct's
     /// address, checked for `p.name` access (live memory, no NULL).
+    /// The field `name` of this struct or union (or pointer to one) when its
+    /// type is complete and has one, and the record's address: what attribute
+    /// reads look up first. `None` otherwise ([`Self::field_place`] says why).
+    pub(crate) fn known_field(&self, name: &str) -> Option<(&FieldLayout, Addr)> {
+        let (record, base) = self.record()?;
+        let CKind::Record(r) = record.kind() else {
+            return None;
+        };
+        let field = r.usable_layout()?.fields.iter().find(|f| f.name == name)?;
+        Some((field, base))
+    }
+
+    /// The record at `base` can be read or written through this cdata: alive, not NULL.
+    pub(crate) fn check_record_place(&self, base: Addr) -> PyResult<()> {
+        self.check_alive()?;
+        if base == 0 {
+            return Err(PyRuntimeError::new_err(format!(
+                "cannot dereference null pointer from cdata '{}'",
+                self.ctype.cname()
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn field_place(&self, name: &str) -> PyResult<(&FieldLayout, Addr)> {
         let Some((record, base)) = self.record() else {
             return Err(PyAttributeError::new_err(format!(
@@ -338,13 +362,7 @@ impl PyCData {
             )));
         };
         let field = self.find_field(record, name)?;
-        self.check_alive()?;
-        if base == 0 {
-            return Err(PyRuntimeError::new_err(format!(
-                "cannot dereference null pointer from cdata '{}'",
-                self.ctype.cname()
-            )));
-        }
+        self.check_record_place(base)?;
         Ok((field, base))
     }
 

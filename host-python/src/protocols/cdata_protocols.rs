@@ -7,10 +7,19 @@ use crate::marshal::convert::{plain_to_py, to_value, to_value_for};
 use crate::objects::cdata::{compare, offset_addr, Flavor, PyCData};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyComplex, PyFloat, PySlice, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyComplex, PyFloat, PySlice, PyString, PyTuple};
 use pyo3::IntoPyObjectExt;
 use wasmcffi::cdata::{self as core, Addr, Value};
 use wasmcffi::layout::{CKind, CType, FieldLayout, PrimClass};
+
+/// `object.__getattribute__`: the generic attribute lookup, looked up once.
+fn generic_getattr(py: Python<'_>) -> PyResult<&Py<PyAny>> {
+    static GENERIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GENERIC.get_or_try_init(py, || {
+        Ok(py.get_type::<PyAny>().getattr("__getattribute__")?.unbind())
+    })
+}
 
 impl PyCData {
     /// The value of a global variable this cdata designates (its type at its
@@ -265,6 +274,20 @@ impl PyCData {
         self.store(&item, addr, value)
     }
 
+    /// Fields first, as in CFFI: `p.x` of a struct (or a pointer to one) reads
+    /// the field without first failing the generic lookup (which would build an
+    /// AttributeError, its message formatted, for every field read).
+    fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, PyString>) -> PyResult<Py<PyAny>> {
+        let this = slf.get();
+        if let Some((field, base)) = name.to_str().ok().and_then(|key| this.known_field(key)) {
+            this.check_record_place(base)?;
+            return this.read_field(slf.py(), base, field);
+        }
+        generic_getattr(slf.py())?.call1(slf.py(), (slf, name))
+    }
+
+    /// What the generic lookup does not find: a field (with CFFI's messages
+    /// for a missing field, an incomplete type or a NULL pointer).
     fn __getattr__(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
         let (field, base) = self.field_place(name)?;
         self.read_field(py, base, field)
