@@ -1,7 +1,6 @@
 """Loading a compiled `set_source()` module: its `ffi` (bound to the module's
 target) and its `lib` (calls into the sandbox, or into the native library)."""
 
-import importlib
 import io
 import os
 import sys
@@ -91,6 +90,8 @@ def make_ffi(target, artifact, cdefs, table, check_only=False, sandbox=None):
         ffi.cdef(csource, **options)
     for module in dict.fromkeys(o["_included_from"] for _, o in cdefs if "_included_from" in o):
         # ffi.include() of another compiled module: its type objects, shared.
+        import importlib
+
         ffi._adopt_types(importlib.import_module(module).ffi)
     ffi._complete(table)
     ffi._refuse_unknown_tags()  # as CFFI's compiled modules' ffi

@@ -2,8 +2,11 @@
 
 import os
 import sys
-import threading
-import weakref
+
+# The builtin halves of `threading` and `weakref`: the same lock and reference
+# types, without importing those modules (about 3 ms of `import wasmcffi`).
+from _thread import allocate_lock
+from _weakref import ref as weak_ref
 
 from . import _wasmcffi
 
@@ -68,7 +71,7 @@ class FFI(_wasmcffi._FFI):
         if backend is not None:
             raise TypeError("wasmcffi.FFI() takes no backend argument")
         self._init_once_cache = {}
-        self._init_once_lock = threading.Lock()
+        self._init_once_lock = allocate_lock()
         #: Every cdef() call with its options, replayed by a compiled module's loader.
         self._cdef_log = []
         self._source = None
@@ -103,7 +106,7 @@ class FFI(_wasmcffi._FFI):
     def init_once(self, func, tag):
         """Run `func()` once per `tag` for this FFI and return its result every time."""
         with self._init_once_lock:
-            entry = self._init_once_cache.setdefault(tag, [False, None, threading.Lock()])
+            entry = self._init_once_cache.setdefault(tag, [False, None, allocate_lock()])
         if entry[0]:
             return entry[1]
         with entry[2]:
@@ -158,7 +161,7 @@ class FFI(_wasmcffi._FFI):
 
     @_lib.setter
     def _lib(self, lib):
-        self._lib_ref = weakref.ref(lib)
+        self._lib_ref = weak_ref(lib)
 
     def callback(self, cdecl, python_callable=None, error=None, onerror=None):
         """A C function pointer of type `cdecl` calling `python_callable`; without
