@@ -165,6 +165,20 @@ impl Memory for HostMemory {
         Ok(())
     }
 
+    /// Lends the bytes in place: a string or buffer read copies them once, into
+    /// the Python object, not first into a vector.
+    fn read_with(&self, addr: Addr, len: usize, sink: &mut dyn FnMut(&[u8])) -> Result<()> {
+        Self::check(addr, len)?;
+        if len == 0 {
+            sink(&[]);
+            return Ok(());
+        }
+        // SAFETY: trusted host addresses as in `read` (NULL and wrap-around refused
+        // above); the slice lives only for the `sink` call, which only reads it.
+        sink(unsafe { std::slice::from_raw_parts(addr as usize as *const u8, len) });
+        Ok(())
+    }
+
     fn write(&self, addr: Addr, data: &[u8]) -> Result<()> {
         Self::check(addr, data.len())?;
         if data.is_empty() {
