@@ -84,7 +84,11 @@ impl Target {
 
     /// Size (and alignment) of a data pointer in bytes.
     pub fn pointer_size(self) -> u64 {
-        bytes(self.data_model().pointer_width())
+        match self {
+            // This process's own pointers: asked on every pointer argument.
+            Target::Host => std::mem::size_of::<*const u8>() as u64,
+            Target::Wasm32 => bytes(self.data_model().pointer_width()),
+        }
     }
 
     /// True when plain `char` is signed (x86 and wasm32; not ARM Linux).
