@@ -56,25 +56,32 @@ impl<'py> ByteSource<'py> {
         }
     }
 
-    /// Copies the first `out.len()` bytes (at most [`Self::len`]) into `out`.
-    pub fn copy_into(&self, _gil: Python<'_>, out: &mut [u8]) {
+    /// Runs `f` on the bytes, borrowed in place.
+    fn with_bytes<R>(&self, _gil: Python<'_>, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
-            ByteSource::Bytes(bytes) => out.copy_from_slice(&bytes.as_bytes()[..out.len()]),
-            ByteSource::Buffer(buffer) => {
-                // Contiguous by construction, so `as_slice_ptr` is `Some`.
-                if let Some(cells) = buffer.as_slice_ptr() {
-                    // SAFETY: the view keeps the exporter's memory alive and
-                    // in place while it exists; we hold the GIL and run no
-                    // Python code during the copy, so nothing writes to it.
-                    let cells = unsafe { cells.as_ref() };
-                    let n = out.len().min(cells.len());
-                    out[..n].copy_from_slice(&cells[..n]);
-                }
-            }
+            ByteSource::Bytes(bytes) => f(bytes.as_bytes()),
+            // Contiguous by construction, so `as_slice_ptr` is `Some`.
+            ByteSource::Buffer(buffer) => match buffer.as_slice_ptr() {
+                // SAFETY: the view keeps the exporter's memory alive and in place
+                // while it exists; we hold the GIL and `f` runs no Python code,
+                // so nothing writes to it meanwhile.
+                Some(cells) => f(unsafe { cells.as_ref() }),
+                None => f(&[]),
+            },
         }
     }
 
-    /// Writes the first `len` bytes (at most [`Self::len`]) to `addr` of `mem`.
+    /// Copies the first `out.len()` bytes (at most [`Self::len`]) into `out`.
+    pub fn copy_into(&self, py: Python<'_>, out: &mut [u8]) {
+        self.with_bytes(py, |src| {
+            let n = out.len().min(src.len());
+            out[..n].copy_from_slice(&src[..n]);
+        });
+    }
+
+    /// Writes the first `len` bytes (at most [`Self::len`]) to `addr` of `mem`,
+    /// with one copy: in place in a sandbox's memory, by memmove into host
+    /// memory (which may be this very object's, through `ffi.from_buffer`).
     pub fn write_to(
         &self,
         py: Python<'_>,
@@ -82,6 +89,11 @@ impl<'py> ByteSource<'py> {
         addr: Addr,
         len: usize,
     ) -> PyResult<()> {
+        if mem.target() == Target::Host {
+            return self
+                .with_bytes(py, |src| mem.write(addr, &src[..len.min(src.len())]))
+                .py();
+        }
         mem.write_with(addr, len, &mut |dst| self.copy_into(py, dst))
             .py()
     }
@@ -117,7 +129,12 @@ pub fn bytes_from<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     mem.check_range(addr, len).py()?;
     let len = usize::try_from(len).map_err(|_| PyValueError::new_err("buffer too large"))?;
-    PyBytes::new_with(py, len, |out| mem.read(addr, out).py())
+    // One copy, from the memory lent in place (`new_with` would zero the
+    // object's bytes before the copy).
+    let mut made = None;
+    mem.read_with(addr, len, &mut |src| made = Some(PyBytes::new(py, src)))
+        .py()?;
+    Ok(made.unwrap_or_else(|| PyBytes::new(py, &[])))
 }
 
 /// Copies `len` bytes at `addr` of `mem` into the writable bytes-like `dest`.
@@ -146,17 +163,27 @@ pub fn read_into(
             cells.len()
         )));
     }
-    mem.read_with(addr, len, &mut |src| {
+    let mut put = |src: &[u8]| {
         // SAFETY: the view of a writable buffer (checked above) keeps its
         // memory alive and in place; we hold the GIL and run no Python code
         // while writing, so no other reference to these bytes is in use; `src`
-        // is guest memory, which never overlaps a Python object's buffer.
+        // never overlaps them (guest memory, or host memory checked below).
         let out =
             unsafe { std::slice::from_raw_parts_mut(cells.as_ptr().cast::<u8>(), cells.len()) };
         let n = src.len().min(out.len());
         out[..n].copy_from_slice(&src[..n]);
-    })
-    .py()?;
+    };
+    // Host memory is lent in place: a source overlapping this very buffer (a
+    // cdata from `ffi.from_buffer` of it) is copied out first, as memmove would.
+    let start = cells.as_ptr().cast::<u8>() as usize as Addr;
+    let overlaps = mem.target() == Target::Host
+        && addr < start.saturating_add(cells.len() as Addr)
+        && start < addr.saturating_add(len as Addr);
+    if overlaps {
+        put(&mem.read_vec(addr, len as u64).py()?);
+    } else {
+        mem.read_with(addr, len, &mut put).py()?;
+    }
     Ok(true)
 }
 
