@@ -19,45 +19,6 @@ use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
 use wasmcffi::cdata::{Addr, HostMemory, Memory};
 use wasmcffi::layout::{CKind, CType};
 
-/// An argument buffer reused by this thread's calls (calls nest through
-/// callbacks, so it is a small stack of buffers).
-struct PooledArgs(Option<ArgBuffer>);
-
-thread_local! {
-    static ARG_POOL: std::cell::RefCell<Vec<ArgBuffer>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl PooledArgs {
-    fn take() -> Self {
-        let mut buffer = ARG_POOL
-            .with(|pool| pool.borrow_mut().pop())
-            .unwrap_or_default();
-        buffer.clear();
-        PooledArgs(Some(buffer))
-    }
-}
-
-impl std::ops::Deref for PooledArgs {
-    type Target = ArgBuffer;
-    fn deref(&self) -> &ArgBuffer {
-        self.0.as_ref().expect("taken until dropped")
-    }
-}
-
-impl std::ops::DerefMut for PooledArgs {
-    fn deref_mut(&mut self) -> &mut ArgBuffer {
-        self.0.as_mut().expect("taken until dropped")
-    }
-}
-
-impl Drop for PooledArgs {
-    fn drop(&mut self) {
-        if let Some(buffer) = self.0.take() {
-            ARG_POOL.with(|pool| pool.borrow_mut().push(buffer));
-        }
-    }
-}
-
 /// The plan of a non-variadic function pointer, made once per cdata.
 fn plan_of<'a>(cdata: &'a PyCData, ret: &CType, params: &[CType]) -> PyResult<&'a CallPlan> {
     if let Some(plan) = cdata.plan.get() {
@@ -113,7 +74,7 @@ pub fn call_function(
         Some(plan_of(func, &sig.ret, &sig.params)?)
     };
     let mut temps = CallTemps::default();
-    let mut buffer = PooledArgs::take();
+    let mut buffer = ArgBuffer::new();
     for (param, arg) in sig.params.iter().zip(args.iter()) {
         if let Some(word) = fast_word(param, &arg) {
             buffer.push_word(word);

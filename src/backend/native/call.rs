@@ -4,6 +4,7 @@
 use std::ffi::c_void;
 
 use libffi::middle::{Cif, CodePtr};
+use smallvec::SmallVec;
 
 use crate::cdata::Addr;
 use crate::error::{Error, Result};
@@ -184,12 +185,16 @@ impl CallPlan {
     }
 }
 
-/// The argument values of one call, each in its own 8-byte-aligned slot.
+/// Arguments whose words an [`ArgBuffer`] holds without a heap allocation.
+const INLINE_ARGS: usize = 8;
+
+/// The argument values of one call, each in its own 8-byte-aligned slot; the
+/// first [`INLINE_ARGS`] words on the stack.
 #[derive(Default)]
 pub struct ArgBuffer {
-    words: Vec<u64>,
+    words: SmallVec<[u64; INLINE_ARGS]>,
     /// Byte offset of each argument in `words`.
-    offsets: Vec<usize>,
+    offsets: SmallVec<[usize; INLINE_ARGS]>,
 }
 
 impl ArgBuffer {

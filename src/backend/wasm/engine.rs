@@ -96,6 +96,11 @@ pub(crate) fn engine_for(flavor: Flavor) -> Result<&'static Engine> {
                 // setjmp/longjmp: LLVM lowers them onto wasm exceptions.
                 .wasm_exceptions(true)
                 .consume_fuel(flavor == Flavor::Metered);
+            // Profiling: with `WASMCFFI_PERF_MAP` set, wasmtime writes
+            // /tmp/perf-<pid>.map, so `perf` names the guest's functions.
+            if std::env::var_os("WASMCFFI_PERF_MAP").is_some() {
+                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
             let pooled = (flavor == Flavor::Pooled)
                 .then(|| {
                     let mut pooled = config.clone();
