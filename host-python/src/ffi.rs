@@ -21,7 +21,7 @@ use crate::base::handles;
 use crate::marshal::convert::{plain_to_py, string_to_py, to_value, to_value_for};
 use crate::memory::allocation::Allocation;
 use crate::memory::context::FfiContext;
-use crate::objects::cdata::{cdata_arg, offset_addr, Flavor, PyCData};
+use crate::objects::cdata::{cdata_arg, offset_addr, BufferSource, Flavor, PyCData};
 use crate::objects::ctype::PyCType;
 use crate::objects::ffi_object::PyFFI;
 use crate::objects::sandbox::PySandbox;
@@ -555,10 +555,10 @@ impl PyFFI {
             .with_owner(raw_cdata.owner.clone());
         match free {
             // `free(raw)` once, at death or release; until then `raw` stays alive.
-            Some(free) => result.with_flavor(Flavor::Gc(Mutex::new(Some((
+            Some(free) => result.with_flavor(Flavor::Gc(Box::new(Mutex::new(Some((
                 free.clone().unbind(),
                 raw.clone().unbind(),
-            ))))),
+            )))))),
             // Nothing to call: keeping what `raw` owns is all there is to do.
             None => result,
         }
@@ -726,11 +726,11 @@ impl PyFFI {
                 )))
             }
         };
-        let flavor = Flavor::FromBuffer {
+        let flavor = Flavor::FromBuffer(Box::new(BufferSource {
             type_name: type_name(&obj),
             buffer: Mutex::new(Some(buf)),
             mirror,
-        };
+        }));
         PyCData::plain(&self.ctx, ty, addr)
             .with_owner(owner)
             .with_length(length)
@@ -841,7 +841,7 @@ impl PyFFI {
         PyCData::plain(&this.ctx, this.ctype.clone(), this.addr)
             .with_length(this.length)
             .with_owner(this.owner.clone())
-            .with_flavor(Flavor::Gc(pending))
+            .with_flavor(Flavor::Gc(Box::new(pending)))
             .into_py_any(py)
     }
 

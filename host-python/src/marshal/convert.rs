@@ -127,7 +127,13 @@ pub fn plain_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
     Ok(match value {
         Value::None => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        // Through 64 bits when the value fits (PyO3 builds a 128-bit int from
+        // two halves with Python arithmetic, several times slower).
+        Value::Int(i) => match (i64::try_from(*i), u64::try_from(*i)) {
+            (Ok(small), _) => small.into_pyobject(py)?.into_any(),
+            (_, Ok(unsigned)) => unsigned.into_pyobject(py)?.into_any(),
+            _ => i.into_pyobject(py)?.into_any(),
+        },
         Value::HugeInt(_) => return Err(PyTypeError::new_err("integer too large")),
         Value::Float(f) => PyFloat::new(py, *f).into_any(),
         Value::Complex(re, im) => PyComplex::from_doubles(py, *re, *im).into_any(),

@@ -35,15 +35,22 @@ pub enum Flavor {
     /// (`mirror`) it is a copy in guest memory, refreshed from the object before
     /// each read through the cdata and each call taking it, and written back
     /// (writable objects) after each write through it and each such call.
-    FromBuffer {
-        type_name: String,
-        buffer: Mutex<Option<pyo3::buffer::PyBuffer<u8>>>,
-        mirror: bool,
-    },
+    /// (Boxed, as the `Gc` state is: the rare flavors keep every cdata small
+    /// enough to be moved without a `memcpy` call.)
+    FromBuffer(Box<BufferSource>),
     /// `ffi.gc(cdata, destructor)`: calls `destructor(original)` once.
-    Gc(Mutex<Option<(Py<PyAny>, Py<PyAny>)>>),
+    Gc(Box<Mutex<Option<(Py<PyAny>, Py<PyAny>)>>>),
     /// `ffi.callback(type, function)`: a C function pointer calling `function`.
     Callback(Py<PyAny>),
+}
+
+/// The Python object behind an `ffi.from_buffer` cdata (see [`Flavor::FromBuffer`]).
+pub struct BufferSource {
+    pub type_name: String,
+    /// The exported buffer, until released.
+    pub buffer: Mutex<Option<pyo3::buffer::PyBuffer<u8>>>,
+    /// A guest copy of the buffer (a sandboxed ffi), not the buffer's memory.
+    pub mirror: bool,
 }
 
 /// A C value seen from Python (`ffi.CData`).
@@ -369,11 +376,7 @@ impl PyCData {
     /// The Python buffer behind a sandboxed `from_buffer` cdata (see [`Flavor::FromBuffer`]).
     fn mirrored(&self) -> Option<&Mutex<Option<pyo3::buffer::PyBuffer<u8>>>> {
         match &self.flavor {
-            Flavor::FromBuffer {
-                buffer,
-                mirror: true,
-                ..
-            } => Some(buffer),
+            Flavor::FromBuffer(source) if source.mirror => Some(&source.buffer),
             _ => None,
         }
     }
@@ -420,9 +423,9 @@ impl PyCData {
                     owner.release();
                 }
             }
-            Flavor::FromBuffer { buffer, .. } => {
+            Flavor::FromBuffer(source) => {
                 // Dropping the buffer view releases it (we hold the GIL).
-                drop(buffer.lock().unwrap_or_else(|p| p.into_inner()).take());
+                drop(source.buffer.lock().unwrap_or_else(|p| p.into_inner()).take());
                 if let Some(owner) = &self.owner {
                     owner.release();
                 }
@@ -503,9 +506,9 @@ impl PyCData {
                     .transpose()?;
                 format!("handle to {}", target.unwrap_or_else(|| "?".into()))
             }
-            Flavor::FromBuffer { type_name, .. } => match self.array_len() {
-                Some(n) => format!("buffer len {n} from '{type_name}' object"),
-                None => format!("buffer from '{type_name}' object"),
+            Flavor::FromBuffer(source) => match self.array_len() {
+                Some(n) => format!("buffer len {n} from '{}' object", source.type_name),
+                None => format!("buffer from '{}' object", source.type_name),
             },
             Flavor::Callback(function) => format!("calling {}", function.bind(py).repr()?),
             Flavor::Plain | Flavor::Gc(_) if !alive => "released".to_owned(),
