@@ -39,10 +39,13 @@ pub enum Flavor {
     /// enough to be moved without a `memcpy` call.)
     FromBuffer(Box<BufferSource>),
     /// `ffi.gc(cdata, destructor)`: calls `destructor(original)` once.
-    Gc(Box<Mutex<Option<(Py<PyAny>, Py<PyAny>)>>>),
+    Gc(Box<PendingDestructor>),
     /// `ffi.callback(type, function)`: a C function pointer calling `function`.
     Callback(Py<PyAny>),
 }
+
+/// `(destructor, original)` of an `ffi.gc` cdata, until the destructor has run.
+pub type PendingDestructor = Mutex<Option<(Py<PyAny>, Py<PyAny>)>>;
 
 /// The Python object behind an `ffi.from_buffer` cdata (see [`Flavor::FromBuffer`]).
 pub struct BufferSource {
