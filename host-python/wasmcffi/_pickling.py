@@ -12,8 +12,9 @@ another process (a process pool, a Dask worker) without their memory.
   process or of one sandbox instance.
 """
 
-import importlib
-import weakref
+# `_weakref.ref` is `weakref.ref`, without importing `weakref` with every
+# module (`importlib` too is imported only when something is pickled).
+from _weakref import ref as weak_ref
 
 from . import _wasmcffi
 
@@ -32,6 +33,8 @@ class ModuleRef:
         self.name = name
 
     def __reduce__(self):
+        import importlib
+
         return importlib.import_module, (self.name,)
 
 
@@ -70,7 +73,7 @@ def register_module(name, ffi, lib):
     (None: not importable by name), pickle by reference."""
     lib.__dict__[REF_KEY] = ModuleRef(name) if name else None
     if name:
-        _MODULE_FFIS[name] = weakref.ref(ffi)
+        _MODULE_FFIS[name] = weak_ref(ffi)
 
 
 def register_instance(ffi, lib, module_lib, options, sandbox):
