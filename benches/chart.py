@@ -35,49 +35,39 @@ def call_ratios(calls, path, title):
 
 def compute_ratios(compute, path, title):
     """Bars of the sandboxed/native time per kernel, with the targets marked."""
-    kernels = list(compute["kernels"])
-    fig, ax = plt.subplots(figsize=(10, 4))
+    kernels = compute["kernels"]
     columns = [("ratio", "wasm -msimd128"), ("ratio_no_simd", "wasm, no SIMD")]
-    columns = [(key, label) for key, label in columns if key in compute["kernels"][kernels[0]]]
-    width = 0.8 / len(columns)
-    for n, (key, label) in enumerate(columns):
-        xs = [k + n * width for k in range(len(kernels))]
-        values = [compute["kernels"][k][key] for k in kernels]
-        ax.bar(xs, values, width=width, label=label)
-        for x, v in zip(xs, values):
-            ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    for limit, style, label in ((1.2, "--", "target: median <= 1.2x"), (1.5, ":", "target: worst <= 1.5x")):
-        ax.axhline(limit, color="red", linewidth=0.8, linestyle=style, label=label)
-    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(kernels))])
-    ax.set_xticklabels(kernels)
-    ax.set_ylabel("sandboxed time / native time")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    series = {label: [kernels[k][key] for k in kernels] for key, label in columns if key in next(iter(kernels.values()))}
+    _grouped_bars(list(kernels), series, [(1.2, "--", "target: median <= 1.2x"), (1.5, ":", "target: worst <= 1.5x")],
+                  "sandboxed time / native time", path, title, width=10)
 
 
 def realworld_ratios(realworld, path, title):
     """Bars of each build's time relative to real cffi per workload, with the targets marked."""
-    workloads = list(realworld["workloads"])
-    builds = list(realworld["workloads"][workloads[0]]["ratio"])
-    width = 0.8 / len(builds)
-    fig, ax = plt.subplots(figsize=(11, 4))
-    for n, build in enumerate(builds):
-        xs = [k + n * width for k in range(len(workloads))]
-        values = [realworld["workloads"][w]["ratio"][build] for w in workloads]
-        ax.bar(xs, values, width=width, label=f"wasmcffi {build}")
+    workloads = realworld["workloads"]
+    builds = next(iter(workloads.values()))["ratio"]
+    series = {f"wasmcffi {build}": [workloads[w]["ratio"][build] for w in workloads] for build in builds}
+    limits = [(1.1, ":", "native target <= 1.1x"), (1.2, "--", "sandboxed median <= 1.2x"),
+              (1.5, "-.", "sandboxed worst <= 1.5x")]
+    _grouped_bars(list(workloads), series, limits, "time / real cffi's time", path, title, width=11)
+
+
+def _grouped_bars(groups, series, limits, ylabel, path, title, width):
+    """One bar per series in each group, labelled with its value; a line at 1
+    and one per (value, style, label) of `limits`."""
+    bar = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(width, 4))
+    for n, (label, values) in enumerate(series.items()):
+        xs = [g + n * bar for g in range(len(groups))]
+        ax.bar(xs, values, width=bar, label=label)
         for x, v in zip(xs, values):
             ax.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
     ax.axhline(1.0, color="black", linewidth=0.8)
-    for limit, style, label in ((1.1, ":", "native target <= 1.1x"), (1.2, "--", "sandboxed median <= 1.2x"),
-                                (1.5, "-.", "sandboxed worst <= 1.5x")):
+    for limit, style, label in limits:
         ax.axhline(limit, color="red", linewidth=0.8, linestyle=style, label=label)
-    ax.set_xticks([k + 0.4 - width / 2 for k in range(len(workloads))])
-    ax.set_xticklabels(workloads, fontsize=8)
-    ax.set_ylabel("time / real cffi's time")
+    ax.set_xticks([g + 0.4 - bar / 2 for g in range(len(groups))])
+    ax.set_xticklabels(groups, fontsize=8)
+    ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
