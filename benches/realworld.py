@@ -90,12 +90,12 @@ def _libyaml(ffi, lib, quick):
 
 LUA_SCRIPT = b"""
 local function fib(n) if n < 2 then return n end return fib(n - 1) + fib(n - 2) end
-local t = {} for i = 1, N do t[i] = (i * 7919) % 100003 end
+local t = {} for i = 1, @N@ do t[i] = (i * 7919) % 100003 end
 table.sort(t)
-local parts = {} for i = 1, N // 10 do parts[#parts + 1] = string.format('%d:%x', i, i * i) end
+local parts = {} for i = 1, @N@ // 10 do parts[#parts + 1] = string.format('%d:%x', i, i * i) end
 local s = table.concat(parts, ',')
 local count = select(2, s:gsub('ff', ''))
-return fib(FIB), t[N // 2], #s, count
+return fib(@FIB@), t[@N@ // 2], #s, count
 """
 
 
@@ -103,7 +103,7 @@ def _lua(ffi, lib, quick):
     """A script: a recursive fib, sorting a table, building and searching a string."""
     L = lib.luaL_newstate()
     lib.luaL_openlibs(L)
-    code = LUA_SCRIPT.replace(b"FIB", b"20" if quick else b"27").replace(b"N", b"20000" if quick else b"200000")
+    code = LUA_SCRIPT.replace(b"@FIB@", b"20" if quick else b"27").replace(b"@N@", b"20000" if quick else b"200000")
     return lambda: test_lua.run(ffi, lib, code, L)
 
 

@@ -338,8 +338,6 @@ impl PyCData {
             })
     }
 
-    /// The field `name` of the struct this cdata designates, and the struct's
-    /// address, checked for `p.name` access (live memory, no NULL).
     /// The field `name` of this struct or union (or pointer to one) when its
     /// type is complete and has one, and the record's address: what attribute
     /// reads look up first. `None` otherwise ([`Self::field_place`] says why).
@@ -364,6 +362,8 @@ impl PyCData {
         Ok(())
     }
 
+    /// The field `name` of the struct this cdata designates, and the struct's
+    /// address, checked for `p.name` access (live memory, no NULL).
     pub(crate) fn field_place(&self, name: &str) -> PyResult<(&FieldLayout, Addr)> {
         let Some((record, base)) = self.record() else {
             return Err(PyAttributeError::new_err(format!(

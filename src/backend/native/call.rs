@@ -203,12 +203,6 @@ impl ArgBuffer {
         Self::default()
     }
 
-    /// Empties the buffer, keeping its memory for the next call.
-    pub fn clear(&mut self) {
-        self.words.clear();
-        self.offsets.clear();
-    }
-
     /// Appends the next argument's value when it fits one word (integers,
     /// floats as their bits, pointers), little-endian.
     pub fn push_word(&mut self, word: u64) {
