@@ -5,7 +5,7 @@
 use crate::base::exceptions::CoreResultExt;
 use crate::marshal::args::{
     check_arity, encode_arg, encode_vararg, fast_pointer, fast_result, fast_word, value_from_bytes,
-    Args, CallTemps, CallbackTarget,
+    ArgBytes, Args, CallTemps, CallbackTarget,
 };
 use crate::memory::context::FfiContext;
 use crate::objects::cdata::{Flavor, PyCData};
@@ -13,7 +13,6 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::IntoPyObjectExt;
-use std::borrow::Cow;
 use std::sync::Arc;
 use wasmcffi::backend::native::{ArgBuffer, CallPlan, Closure};
 use wasmcffi::cdata::{Addr, HostMemory, Memory};
@@ -149,9 +148,8 @@ pub fn make_callback(
         Box::new(move |args, result| {
             Python::attach(|py| {
                 let bytes = target.invoke(py, |i, ty| {
-                    let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
-                    HostMemory.read(args[i] as usize as Addr, &mut bytes).py()?;
-                    Ok(Cow::Owned(bytes))
+                    let size = ty.size().unwrap_or(0) as usize;
+                    ArgBytes::read(&HostMemory, args[i] as usize as Addr, size)
                 });
                 if !bytes.is_empty() {
                     // The result slot has room for the result type (libffi guarantees it).

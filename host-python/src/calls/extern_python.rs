@@ -22,7 +22,7 @@ use wasmcffi::layout::{CKind, CType};
 use wasmcffi::model::{Decl, Type};
 
 use crate::base::exceptions::{CoreResultExt, FFIError};
-use crate::marshal::args::CallbackTarget;
+use crate::marshal::args::{ArgBytes, CallbackTarget};
 use crate::memory::context::FfiContext;
 use crate::objects::cdata::PyCData;
 
@@ -144,9 +144,13 @@ impl ExternPython {
         target.invoke(py, |i, ty| {
             let at = entry.offsets[i] as usize;
             let end = at + ty.size().unwrap_or(0) as usize;
-            args.get(at..end).map(Cow::Borrowed).ok_or_else(|| {
-                pyo3::exceptions::PyRuntimeError::new_err("extern \"Python\" arguments cut short")
-            })
+            args.get(at..end)
+                .map(|bytes| ArgBytes::Other(Cow::Borrowed(bytes)))
+                .ok_or_else(|| {
+                    pyo3::exceptions::PyRuntimeError::new_err(
+                        "extern \"Python\" arguments cut short",
+                    )
+                })
         })
     }
 

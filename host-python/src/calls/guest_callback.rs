@@ -15,7 +15,9 @@ use wasmcffi::backend::wasm::{abi, Sandbox, TableCallback, WasmVal};
 use wasmcffi::layout::{CType, FuncInfo};
 
 use crate::base::exceptions::CoreResultExt;
-use crate::marshal::args::{encode_arg, value_from_bytes, Args, CallTemps, CallbackTarget};
+use crate::marshal::args::{
+    encode_arg, value_from_bytes, ArgBytes, Args, CallTemps, CallbackTarget,
+};
 use crate::memory::allocation::Allocation;
 use crate::memory::context::FfiContext;
 use crate::objects::cdata::{Flavor, PyCData};
@@ -54,13 +56,16 @@ pub(crate) fn make(
         crate::base::gil::with_gil(|py| {
             let bytes = target.invoke(py, |i, ty| match values.get(i).copied() {
                 Some(&[WasmVal::I32(at)]) if abi::is_indirect(ty) => {
-                    let mut bytes = vec![0u8; ty.size().unwrap_or(0) as usize];
-                    mem.read(u64::from(at as u32), &mut bytes).py()?;
-                    Ok(Cow::Owned(bytes))
+                    ArgBytes::read(&*mem, u64::from(at as u32), ty.size().unwrap_or(0) as usize)
                 }
-                Some(values) if !values.is_empty() => {
-                    Ok(Cow::Owned(abi::from_wasm_values(ty, values)))
-                }
+                // One wasm value: a scalar or pointer, its bytes those of the value.
+                Some(&[value]) => Ok(ArgBytes::word(
+                    abi::word_of(value),
+                    ty.size().unwrap_or(0) as usize,
+                )),
+                Some(values) if !values.is_empty() => Ok(ArgBytes::Other(Cow::Owned(
+                    abi::from_wasm_values(ty, values),
+                ))),
                 _ => Err(pyo3::exceptions::PyTypeError::new_err("missing argument")),
             });
             match result_at {

@@ -14,7 +14,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use pyo3::IntoPyObjectExt;
-use wasmcffi::cdata::{self as core, Addr, HostMemory, Value};
+use wasmcffi::cdata::{self as core, Addr, HostMemory, Memory, Value};
 use wasmcffi::layout::{
     extend, vararg_promotion, CKind, CType, FuncInfo, PrimClass, Promotion, Target,
 };
@@ -483,6 +483,43 @@ pub(crate) fn value_from_bytes(
     }
 }
 
+/// The bytes of one callback argument: a value of up to a word (scalars and
+/// pointers, nearly every argument) held inline, so reading it allocates nothing.
+pub(crate) enum ArgBytes<'a> {
+    /// The first `.1` bytes of `.0`.
+    Word([u8; 8], usize),
+    Other(Cow<'a, [u8]>),
+}
+
+impl ArgBytes<'_> {
+    /// The first `len` (at most 8) little-endian bytes of `word`.
+    pub(crate) fn word(word: u64, len: usize) -> Self {
+        ArgBytes::Word(word.to_le_bytes(), len.min(8))
+    }
+
+    /// The `len` bytes at `addr` of `mem`.
+    pub(crate) fn read(mem: &dyn Memory, addr: Addr, len: usize) -> PyResult<Self> {
+        if len <= 8 {
+            let mut word = [0u8; 8];
+            mem.read(addr, &mut word[..len]).py()?;
+            return Ok(ArgBytes::Word(word, len));
+        }
+        let mut bytes = vec![0u8; len];
+        mem.read(addr, &mut bytes).py()?;
+        Ok(ArgBytes::Other(Cow::Owned(bytes)))
+    }
+}
+
+impl std::ops::Deref for ArgBytes<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ArgBytes::Word(word, len) => &word[..*len],
+            ArgBytes::Other(bytes) => bytes,
+        }
+    }
+}
+
 /// What a callback does with a Python exception: CFFI's `error` and `onerror`.
 struct ErrorPolicy {
     /// The result bytes returned when the Python function raised.
@@ -584,7 +621,7 @@ impl CallbackTarget {
     pub(crate) fn invoke<'a>(
         &self,
         py: Python<'_>,
-        mut read_arg: impl FnMut(usize, &CType) -> PyResult<Cow<'a, [u8]>>,
+        mut read_arg: impl FnMut(usize, &CType) -> PyResult<ArgBytes<'a>>,
     ) -> Vec<u8> {
         let ctx = &self.ctx;
         let called = (|| -> PyResult<Py<PyAny>> {
