@@ -75,6 +75,7 @@ fn _wasmcffi(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(protocols::module_lib::_def_extern, m)?)?;
     m.add_function(wrap_pyfunction!(cache_root, m)?)?;
     m.add("GUEST_FILES", guest_files(py)?)?;
+    m.add("WASM_PAGE_SIZE", wasmcffi::backend::wasm::PAGE_SIZE)?;
     m.add("CDefError", py.get_type::<base::exceptions::CDefError>())?;
     m.add(
         "SandboxError",

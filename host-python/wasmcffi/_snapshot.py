@@ -23,9 +23,10 @@ import os
 import struct
 import zlib
 
+from ._wasmcffi import WASM_PAGE_SIZE as PAGE_SIZE
+
 MAGIC = b"wasmcffi-snapshot"
 VERSION = 1
-PAGE_SIZE = 65536
 _HEADER = struct.Struct("<H32sQIBI")
 _RAW, _ZLIB = 0, 1
 

@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use wasmcffi::backend::wasm::{
-    DirGrant, Limits, OutputSink, Sandbox, SandboxConfig, WasmModule, WasmVal,
+    DirGrant, Limits, OutputSink, Sandbox, SandboxConfig, WasmModule, WasmVal, PAGE_SIZE,
 };
 use wasmcffi::cdata::Memory;
 
@@ -289,16 +289,25 @@ impl PySandbox {
     /// indexes (little-endian `u32`s), then their bytes.
     fn _memory_pages<'py>(&self, py: Python<'py>) -> PyResult<(u64, usize, Bound<'py, PyBytes>)> {
         let sandbox = &self.sandbox;
-        let pages = crate::base::gil::run_guest(py, || sandbox.memory_pages()).py()?;
-        let cut = 4 * pages.indexes.len();
-        let payload = PyBytes::new_with(py, cut + pages.data.len(), |out| {
-            for (slot, index) in out[..cut].chunks_exact_mut(4).zip(&pages.indexes) {
-                slot.copy_from_slice(&index.to_le_bytes());
-            }
-            out[cut..].copy_from_slice(&pages.data);
-            Ok(())
-        })?;
-        Ok((pages.size, pages.indexes.len(), payload))
+        let (size, pages, payload) = crate::base::gil::run_guest(py, || {
+            // The pages go straight from linear memory into the bytes object.
+            sandbox.with_memory_pages(|memory, indexes| {
+                let cut = 4 * indexes.len();
+                let payload = PyBytes::new_with(py, cut + indexes.len() * PAGE_SIZE, |out| {
+                    let (index_slots, page_slots) = out.split_at_mut(cut);
+                    for (slot, index) in index_slots.chunks_exact_mut(4).zip(indexes) {
+                        slot.copy_from_slice(&index.to_le_bytes());
+                    }
+                    for (slot, &index) in page_slots.chunks_exact_mut(PAGE_SIZE).zip(indexes) {
+                        slot.copy_from_slice(&memory[index as usize * PAGE_SIZE..][..PAGE_SIZE]);
+                    }
+                    Ok(())
+                });
+                (memory.len() as u64, indexes.len(), payload)
+            })
+        })
+        .py()?;
+        Ok((size, pages, payload?))
     }
 
     /// Makes the linear memory what `_memory_pages` described (checked first).

@@ -76,6 +76,6 @@ pub use limits::{Limits, Usage, DEFAULT_MAX_MEMORY, MAX_TABLE_ELEMENTS};
 pub use memory::GuestMemory;
 pub use module_cache::cache_root;
 pub use sandbox::{GuestFunc, Sandbox, SandboxConfig};
-pub use snapshot::{MemoryPages, PAGE_SIZE};
+pub use snapshot::PAGE_SIZE;
 pub use values::{WasmSignature, WasmType, WasmVal};
 pub use wasi::{DirGrant, Grants, OutputSink, FLUSH_THRESHOLD};

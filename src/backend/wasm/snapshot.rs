@@ -16,59 +16,39 @@ use crate::error::{Error, Result};
 /// The unit of a memory image: one wasm page.
 pub const PAGE_SIZE: usize = 65536;
 
-/// The non-zero pages of a sandbox's linear memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemoryPages {
-    /// The memory's size in bytes (a whole number of pages).
-    pub size: u64,
-    /// The indexes of the pages that hold a non-zero byte, ascending.
-    pub indexes: Vec<u32>,
-    /// Those pages' bytes, one after the other.
-    pub data: Vec<u8>,
-}
-
 impl Sandbox {
-    /// The non-zero pages of the instance's linear memory, taken between calls.
+    /// Runs `f` with the instance's linear memory, taken between calls, and the
+    /// indexes (ascending) of its pages that hold a non-zero byte: what a
+    /// snapshot keeps. `f` reads the pages in place, so a snapshot copies them
+    /// once, into its own buffer.
     ///
     /// # Errors
     /// `Error::Runtime` from inside a call into this sandbox (its stack is in
     /// use); `Error::Trap` when the instance is poisoned (its memory may be
     /// inconsistent).
-    pub fn memory_pages(&self) -> Result<MemoryPages> {
+    pub fn with_memory_pages<R>(&self, f: impl FnOnce(&[u8], &[u32]) -> R) -> Result<R> {
         self.check_between_calls("snapshot")?;
         self.with_store(false, |store| {
-            let data = store
-                .data()
-                .host
-                .handles
-                .as_ref()
-                .and_then(|h| h.memory)
-                .map(|m| m.data(&store))
-                .unwrap_or_default();
-            let mut pages = MemoryPages {
-                size: data.len() as u64,
-                indexes: Vec::new(),
-                data: Vec::new(),
-            };
-            for (index, page) in data.chunks(PAGE_SIZE).enumerate() {
-                if page.iter().any(|&b| b != 0) {
-                    pages.indexes.push(index as u32);
-                    pages.data.extend_from_slice(page);
-                }
-            }
-            Ok(pages)
+            let memory = store.data().host.handles.as_ref().and_then(|h| h.memory);
+            let data = memory.map(|m| m.data(&store)).unwrap_or_default();
+            let indexes: Vec<u32> = (0..)
+                .zip(data.chunks(PAGE_SIZE))
+                .filter(|(_, page)| page.iter().any(|&b| b != 0))
+                .map(|(index, _)| index)
+                .collect();
+            Ok(f(data, &indexes))
         })
     }
 
     /// Makes the instance's linear memory `size` bytes (grown within the
     /// memory limit), zero except for the pages at `indexes`, whose bytes follow
-    /// one another in `data` (as [`Sandbox::memory_pages`] gives them).
+    /// one another in `data`.
     ///
     /// # Errors
     /// `Error::Value` for pages that do not describe a memory (indexes out of
     /// order or beyond the size, data of another length, a size not a whole
     /// number of pages or smaller than the memory is); `Error::Memory` beyond the
-    /// memory limit; `Error::Runtime` / `Error::Trap` as [`Sandbox::memory_pages`].
+    /// memory limit; `Error::Runtime` / `Error::Trap` as [`Sandbox::with_memory_pages`].
     pub fn restore_memory_pages(&self, size: u64, indexes: &[u32], data: &[u8]) -> Result<()> {
         self.check_between_calls("restore a snapshot")?;
         check_pages(size, indexes, data)?;
